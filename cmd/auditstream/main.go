@@ -1,0 +1,195 @@
+// Command auditstream collects SaaS audit trails, streams them through Kafka and
+// normalizes them to OCSF 1.8.0. One binary, one subcommand per role.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/app"
+	"github.com/auditstream/auditstream/internal/config"
+)
+
+const usage = `auditstream — collect SaaS audit trails, stream them through Kafka, normalize them to OCSF 1.8.0.
+
+Usage:
+  auditstream <command> [flags]
+
+Commands:
+  run        every role in one process: simulators (if configured), pollers, normalizer, sinks
+  poll       pollers only: fetch new audit entries, publish raw records, keep cursors
+  normalize  normalizer only: audit.raw.* -> OCSF events on audit.events.v1 (bad records -> audit.dlq)
+  sink       sinks only: audit.events.v1 -> stores (files, ...)
+  sim        the built-in provider simulators only (for tests and demos)
+  validate   check a configuration file and list every problem
+  version    print the version
+
+Run 'auditstream <command> --help' for the flags of a command.
+With no kafka.brokers in the configuration, an embedded in-process broker is started
+(development only). Example: auditstream run --config configs/dev.yaml
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "version", "--version":
+		fmt.Fprintf(stdout, "auditstream %s (%s, %s/%s)\n", app.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return 0
+	case "validate":
+		return validate(rest, stdout, stderr)
+	case "run":
+		return serve(cmd, "Run every role in one process: simulators, pollers, normalizer and sinks.", app.Roles{Poll: true, Normalize: true, Sink: true, Sims: true}, rest, stdout, stderr)
+	case "poll":
+		return serve(cmd, "Run the pollers: fetch new audit entries on their schedules, publish them to audit.raw.<provider>, and keep cursors on the checkpoints topic.", app.Roles{Poll: true}, rest, stdout, stderr)
+	case "normalize":
+		return serve(cmd, "Run the normalizer consumer group: audit.raw.* -> OCSF 1.8.0 events on audit.events.v1; records that cannot be mapped go to audit.dlq.", app.Roles{Normalize: true}, rest, stdout, stderr)
+	case "sink":
+		return serve(cmd, "Run the sink consumer groups: audit.events.v1 -> the configured stores.", app.Roles{Sink: true}, rest, stdout, stderr)
+	case "sim":
+		return serve(cmd, "Run the built-in provider simulators configured under simulators: (no Kafka).", app.Roles{Sims: true}, rest, stdout, stderr)
+	default:
+		fmt.Fprintf(stderr, "auditstream: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+}
+
+func flags(name, about string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := fs.String("config", "auditstream.yaml", "configuration `file` (YAML; ${ENV}, ${ENV:-default} and ${file:/path} are expanded)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: auditstream %s [flags]\n\n%s\n\nFlags:\n", name, about)
+		fs.PrintDefaults()
+	}
+	return fs, cfg
+}
+
+func validate(args []string, stdout, stderr io.Writer) int {
+	fs, path := flags("validate", "Check a configuration file: every problem is listed with its path; exit status 1 if there is any.", stderr)
+	if err := fs.Parse(args); err != nil {
+		return flagExit(err)
+	}
+	c, err := config.Load(*path)
+	if err == nil {
+		err = app.Validate(c)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", *path, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d pollers, %d sinks, %d simulators, kafka: %s)\n", *path, len(c.Pollers), len(c.Sinks), len(c.Simulators), kafkaDesc(c))
+	return 0
+}
+
+func kafkaDesc(c *config.Root) string {
+	if c.Embedded() {
+		return "embedded (development only)"
+	}
+	return strings.Join(c.Kafka.Brokers, ",")
+}
+
+func serve(name, about string, roles app.Roles, args []string, stdout, stderr io.Writer) int {
+	fs, path := flags(name, about, stderr)
+	var sinkNames string
+	var level string
+	if roles.Sink && !roles.Poll {
+		fs.StringVar(&sinkNames, "sink", "", "comma-separated sink `names` to run (default: all)")
+	}
+	fs.StringVar(&level, "log-level", "", "override log.level (debug, info, warn, error)")
+	grace := fs.Duration("shutdown-timeout", 30*time.Second, "how long to drain on SIGINT/SIGTERM")
+	if err := fs.Parse(args); err != nil {
+		return flagExit(err)
+	}
+	if sinkNames != "" {
+		roles.Sinks = strings.Split(sinkNames, ",")
+	}
+	c, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", *path, err)
+		return 1
+	}
+	if level != "" {
+		c.Log.Level = level
+	}
+	log := app.NewLogger(stderr, c.Log)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := app.Start(ctx, c, roles, log)
+	if err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			fmt.Fprintf(stderr, "%s: %v\n", *path, err)
+		} else {
+			log.Error("start failed", "err", err)
+		}
+		return 1
+	}
+	banner(stdout, c, a, roles)
+	code := 0
+	select {
+	case <-ctx.Done():
+		log.Info("signal received, draining (again to force)", "timeout", *grace)
+	case err := <-a.Errors():
+		log.Error("fatal", "err", err)
+		code = 1
+	}
+	stop() // a second signal now kills the process
+	sctx, cancel := context.WithTimeout(context.Background(), *grace)
+	defer cancel()
+	a.Shutdown(sctx)
+	return code
+}
+
+func banner(w io.Writer, c *config.Root, a *app.App, roles app.Roles) {
+	var parts []string
+	if roles.Sink {
+		for _, s := range c.Sinks {
+			if s.Type == "file" {
+				if n := s.Settings.Content; len(n) > 0 {
+					for i := 0; i+1 < len(n); i += 2 {
+						if n[i].Value == "path" {
+							parts = append(parts, "events -> "+n[i+1].Value)
+						}
+					}
+				}
+			}
+		}
+	}
+	if addr := a.AdminAddr(); addr != "" {
+		parts = append(parts, "metrics -> http://"+addr+"/metrics")
+	}
+	for p, u := range a.SimURLs {
+		parts = append(parts, p+" simulator -> "+u)
+	}
+	if len(a.Brokers) > 0 {
+		parts = append(parts, "kafka -> "+strings.Join(a.Brokers, ","))
+	}
+	fmt.Fprintf(w, "auditstream running: %s\nPress Ctrl-C to stop.\n", strings.Join(parts, "; "))
+}
+
+func flagExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
+}

@@ -1,0 +1,331 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/auditstream/auditstream/internal/admin"
+	"github.com/auditstream/auditstream/internal/bus"
+	"github.com/auditstream/auditstream/internal/checkpoint"
+	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/metrics"
+	"github.com/auditstream/auditstream/normalizer"
+	"github.com/auditstream/auditstream/pollers"
+	"github.com/auditstream/auditstream/sinks"
+)
+
+// Version is set at build time (-ldflags "-X .../internal/app.Version=...").
+var Version = "dev"
+
+// Roles selects what a process runs.
+type Roles struct {
+	Poll, Normalize, Sink, Sims bool
+	// Sinks restricts the sink role to these names (empty = all).
+	Sinks []string
+}
+
+// NeedsKafka reports whether the roles use Kafka.
+func (r Roles) NeedsKafka() bool { return r.Poll || r.Normalize || r.Sink }
+
+// NewLogger builds the process logger from the config.
+func NewLogger(w io.Writer, c config.LogConfig) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// App is a running process.
+type App struct {
+	cfg   *config.Root
+	roles Roles
+	log   *slog.Logger
+	reg   *prometheus.Registry
+	m     *metrics.Metrics
+
+	embedded *bus.Embedded
+	bus      *bus.Bus
+	admin    *admin.Server
+	sims     []*http.Server
+	sched    *pollers.Scheduler
+	sinks    []sinks.Sink
+
+	consumers     sync.WaitGroup
+	consumerCtxV  context.Context
+	stopConsumers context.CancelFunc
+	errs          chan error
+	// SimURLs are the base URLs of the started simulators, by provider.
+	SimURLs map[string]string
+	// Brokers in use (the embedded broker's address when embedded).
+	Brokers []string
+}
+
+// Start validates the config and starts the roles. Stop with Shutdown.
+func Start(ctx context.Context, cfg *config.Root, roles Roles, log *slog.Logger) (*App, error) {
+	if err := Validate(cfg); err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	a := &App{cfg: cfg, roles: roles, log: log, reg: reg, m: metrics.New(reg, Version), errs: make(chan error, 16), SimURLs: map[string]string{}}
+	ok := false
+	defer func() {
+		if !ok {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			a.Shutdown(sctx)
+		}
+	}()
+	if roles.Sims {
+		if err := a.startSims(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Admin.Listen != "off" {
+		s, err := admin.New(cfg.Admin.Listen, reg, log)
+		if err != nil {
+			return nil, err
+		}
+		a.admin = s
+		go func() {
+			if err := s.Serve(); err != nil {
+				a.errs <- fmt.Errorf("admin server: %w", err)
+			}
+		}()
+		log.Info("admin endpoints", "metrics", "http://"+s.Addr()+"/metrics", "livez", "http://"+s.Addr()+"/livez", "readyz", "http://"+s.Addr()+"/readyz")
+	}
+	if roles.NeedsKafka() {
+		if err := a.startKafka(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if roles.Sink {
+		if err := a.startSinks(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if roles.Normalize {
+		if err := a.startNormalizer(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if roles.Poll {
+		if err := a.startPollers(ctx); err != nil {
+			return nil, err
+		}
+	}
+	ok = true
+	return a, nil
+}
+
+// Errors delivers fatal errors of background parts.
+func (a *App) Errors() <-chan error { return a.errs }
+
+// Registry is the process's metrics registry.
+func (a *App) Registry() *prometheus.Registry { return a.reg }
+
+// AdminAddr is the admin server address ("" when off).
+func (a *App) AdminAddr() string {
+	if a.admin == nil {
+		return ""
+	}
+	return a.admin.Addr()
+}
+
+func (a *App) startSims() error {
+	for i, sc := range a.cfg.Simulators {
+		h, prefix, err := newSim(sc)
+		if err != nil {
+			return fmt.Errorf("simulators[%d]: %w", i, err)
+		}
+		ln, err := net.Listen("tcp", sc.Listen)
+		if err != nil {
+			return fmt.Errorf("simulators[%d] listen on %s: %w", i, sc.Listen, err)
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		a.sims = append(a.sims, srv)
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.errs <- fmt.Errorf("simulator %s: %w", sc.Provider, err)
+			}
+		}()
+		url := "http://" + ln.Addr().String() + prefix
+		a.SimURLs[sc.Provider] = url
+		a.log.Info("provider simulator listening", "provider", sc.Provider, "url", url, "control", "http://"+ln.Addr().String()+"/_sim/stats")
+	}
+	return nil
+}
+
+func (a *App) startKafka(ctx context.Context) error {
+	brokers := a.cfg.Kafka.Brokers
+	if a.cfg.Embedded() {
+		e, err := bus.StartEmbedded(a.log, a.cfg.Kafka.Embedded.DataDir, a.cfg.Kafka.Embedded.Port)
+		if err != nil {
+			return err
+		}
+		a.embedded = e
+		brokers = e.Addrs()
+	}
+	a.Brokers = brokers
+	b, err := bus.New(bus.Config{Brokers: brokers, ClientID: a.cfg.Kafka.ClientID}, a.log)
+	if err != nil {
+		return err
+	}
+	a.bus = b
+	// Wait for Kafka, logging progress, so that a broker still starting is not an error.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := b.Ping(pctx)
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("kafka not reachable: %w", err)
+		}
+		a.log.Warn("waiting for kafka", "brokers", brokers, "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
+	a.log.Info("kafka reachable", "brokers", brokers)
+	if a.admin != nil {
+		a.admin.AddCheck("kafka", b.Ping)
+	}
+	if *a.cfg.Kafka.Topics.Create {
+		if err := b.EnsureTopics(ctx, a.topicSpecs()...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *App) topicSpecs() []bus.TopicSpec {
+	t := a.cfg.Kafka.Topics
+	rf := t.ReplicationFactor
+	specs := []bus.TopicSpec{
+		{Name: t.Events, Partitions: t.Partitions, ReplicationFactor: rf, Configs: map[string]string{"retention.ms": strconv.FormatInt(t.RawRetention.D().Milliseconds(), 10)}},
+		{Name: t.DLQ, Partitions: 1, ReplicationFactor: rf, Configs: map[string]string{"retention.ms": strconv.FormatInt((30 * 24 * time.Hour).Milliseconds(), 10)}},
+		{Name: t.Checkpoints, Partitions: 1, ReplicationFactor: rf, Configs: map[string]string{"cleanup.policy": "compact"}},
+	}
+	seen := map[string]bool{}
+	for _, p := range a.providers() {
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		specs = append(specs, bus.TopicSpec{Name: a.cfg.RawTopic(p), Partitions: t.Partitions, ReplicationFactor: rf,
+			Configs: map[string]string{"cleanup.policy": "delete", "retention.ms": strconv.FormatInt(t.RawRetention.D().Milliseconds(), 10)}})
+	}
+	return specs
+}
+
+func (a *App) providers() []string {
+	out := append([]string(nil), a.cfg.Normalizer.Providers...)
+	for _, pc := range a.cfg.Pollers {
+		out = append(out, pc.Provider)
+	}
+	return out
+}
+
+func (a *App) startPollers(ctx context.Context) error {
+	if len(a.cfg.Pollers) == 0 {
+		a.log.Warn("poll role has no pollers configured")
+		return nil
+	}
+	store, err := checkpoint.Open(ctx, a.bus, a.cfg.Kafka.Topics.Checkpoints, a.log, a.m)
+	if err != nil {
+		return err
+	}
+	a.sched = pollers.NewScheduler(context.WithoutCancel(ctx), a.log)
+	for _, pc := range a.cfg.Pollers {
+		if url, ok := a.SimURLs[pc.Provider]; ok {
+			a.log.Info("poller uses the simulator", "poller", pc.Name, "url", url)
+		}
+		src, err := newSource(pc, a.log, a.m)
+		if err != nil {
+			return fmt.Errorf("poller %s: %w", pc.Name, err)
+		}
+		r := pollers.NewRunner(pollers.RunnerConfig{Name: pc.Name, Provider: pc.Provider, Topic: a.cfg.RawTopic(pc.Provider), Parallel: pc.Parallel},
+			src, store, a.bus, a.log, a.m)
+		if err := a.sched.Add(pc.Schedule, r, pc.Jitter.D()); err != nil {
+			return err
+		}
+		a.log.Info("poller scheduled", "poller", pc.Name, "provider", pc.Provider, "schedule", pc.Schedule)
+	}
+	a.sched.Start()
+	return nil
+}
+
+func (a *App) startNormalizer(ctx context.Context) error {
+	var topics []string
+	for _, p := range a.cfg.Normalizer.Providers {
+		topics = append(topics, a.cfg.RawTopic(p))
+	}
+	if len(topics) == 0 {
+		return errors.New("normalizer: no providers (configure pollers or normalizer.providers)")
+	}
+	n, err := normalizer.New(normalizer.Config{GroupID: a.cfg.Normalizer.Group, RawTopics: topics,
+		EventsTopic: a.cfg.Kafka.Topics.Events, DLQTopic: a.cfg.Kafka.Topics.DLQ, MaxBatch: a.cfg.Normalizer.MaxBatch}, a.bus, a.log, a.m)
+	if err != nil {
+		return err
+	}
+	a.goConsumer(ctx, "normalizer", n.Run)
+	return nil
+}
+
+func (a *App) startSinks(ctx context.Context) error {
+	want := map[string]bool{}
+	for _, s := range a.roles.Sinks {
+		want[s] = true
+	}
+	for _, sc := range a.cfg.Sinks {
+		if len(want) > 0 && !want[sc.Name] {
+			continue
+		}
+		s, err := openSink(sc, a.log)
+		if err != nil {
+			return fmt.Errorf("sink %s: %w", sc.Name, err)
+		}
+		a.sinks = append(a.sinks, s)
+		if a.admin != nil {
+			a.admin.AddCheck("sink:"+sc.Name, s.Ping)
+		}
+		r := sinks.NewRunner(sinks.RunnerConfig{EventsTopic: a.cfg.Kafka.Topics.Events, DLQTopic: a.cfg.Kafka.Topics.DLQ,
+			GroupID: sc.Group, MaxBatch: sc.MaxBatch}, s, a.bus, a.log, a.m)
+		a.goConsumer(ctx, "sink "+sc.Name, r.Run)
+	}
+	if len(a.sinks) == 0 {
+		a.log.Warn("sink role has no sinks configured")
+	}
+	return nil
+}
+
+// consumer contexts are cancelled by Shutdown, after the pollers have stopped.
+func (a *App) goConsumer(_ context.Context, name string, run func(context.Context) error) {
+	if a.stopConsumers == nil {
+		a.consumerCtxV, a.stopConsumers = context.WithCancel(context.Background())
+	}
+	a.consumers.Add(1)
+	go func() {
+		defer a.consumers.Done()
+		if err := run(a.consumerCtxV); err != nil {
+			a.errs <- fmt.Errorf("%s: %w", name, err)
+		}
+	}()
+}

@@ -1,0 +1,245 @@
+// Package bus wraps segmentio/kafka-go with the settings DESIGN.md fixes for every
+// component: acks=all writers with a key-hash balancer, explicit topic creation,
+// consumer-group readers that commit only after the downstream write, and an
+// optional embedded in-process broker (franz-go kfake) for development.
+package bus
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+)
+
+// Config is how a process reaches Kafka.
+type Config struct {
+	Brokers  []string
+	ClientID string
+	TLS      *tls.Config
+	SASL     sasl.Mechanism
+}
+
+// Bus is the one Kafka connection set of a process: one shared writer, one admin client.
+type Bus struct {
+	cfg    Config
+	log    *slog.Logger
+	writer *kafka.Writer
+	client *kafka.Client
+	dialer *kafka.Dialer
+}
+
+// New builds a Bus. It does not contact the brokers; call Ping or EnsureTopics for that.
+func New(cfg Config, log *slog.Logger) (*Bus, error) {
+	if len(cfg.Brokers) == 0 {
+		return nil, errors.New("bus: no brokers")
+	}
+	if cfg.ClientID == "" {
+		cfg.ClientID = "auditstream"
+	}
+	transport := &kafka.Transport{
+		ClientID:    cfg.ClientID,
+		TLS:         cfg.TLS,
+		SASL:        cfg.SASL,
+		DialTimeout: 10 * time.Second,
+		IdleTimeout: 60 * time.Second,
+		MetadataTTL: 10 * time.Second,
+	}
+	w := &kafka.Writer{
+		Addr:                   kafka.TCP(cfg.Brokers...),
+		Balancer:               &kafka.Murmur2Balancer{},
+		RequiredAcks:           kafka.RequireAll,
+		BatchTimeout:           5 * time.Millisecond,
+		BatchSize:              1000,
+		BatchBytes:             16 << 20,
+		MaxAttempts:            5,
+		WriteBackoffMin:        50 * time.Millisecond,
+		WriteBackoffMax:        time.Second,
+		AllowAutoTopicCreation: false,
+		Transport:              transport,
+	}
+	return &Bus{
+		cfg:    cfg,
+		log:    log,
+		writer: w,
+		client: &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 15 * time.Second, Transport: transport},
+		dialer: &kafka.Dialer{ClientID: cfg.ClientID, Timeout: 10 * time.Second, DualStack: true, TLS: cfg.TLS, SASLMechanism: cfg.SASL},
+	}, nil
+}
+
+// Brokers returns the bootstrap addresses.
+func (b *Bus) Brokers() []string { return b.cfg.Brokers }
+
+// Close flushes and closes the shared writer.
+func (b *Bus) Close() error { return b.writer.Close() }
+
+// TopicSpec is a topic created at start-up with explicit settings.
+type TopicSpec struct {
+	Name              string
+	Partitions        int
+	ReplicationFactor int
+	Configs           map[string]string
+}
+
+// EnsureTopics creates the topics that do not exist yet. kafka-go returns a nil error
+// even when creation failed, so every per-topic error is read; TopicAlreadyExists is success.
+func (b *Bus) EnsureTopics(ctx context.Context, specs ...TopicSpec) error {
+	req := &kafka.CreateTopicsRequest{Addr: b.client.Addr}
+	for _, s := range specs {
+		tc := kafka.TopicConfig{Topic: s.Name, NumPartitions: s.Partitions, ReplicationFactor: s.ReplicationFactor}
+		for k, v := range s.Configs {
+			tc.ConfigEntries = append(tc.ConfigEntries, kafka.ConfigEntry{ConfigName: k, ConfigValue: v})
+		}
+		req.Topics = append(req.Topics, tc)
+	}
+	resp, err := b.client.CreateTopics(ctx, req)
+	if err != nil {
+		return fmt.Errorf("create topics on %v: %w", b.cfg.Brokers, err)
+	}
+	var errs []error
+	for _, s := range specs {
+		if e := resp.Errors[s.Name]; e != nil && !errors.Is(e, kafka.TopicAlreadyExists) {
+			errs = append(errs, fmt.Errorf("create topic %s: %w", s.Name, e))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	// Creation is asynchronous on the controller: wait until every topic has leaders.
+	for _, s := range specs {
+		if err := b.waitTopic(ctx, s.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *Bus) waitTopic(ctx context.Context, topic string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		md, err := b.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+		if err == nil && len(md.Topics) == 1 && md.Topics[0].Error == nil && len(md.Topics[0].Partitions) > 0 {
+			ready := true
+			for _, p := range md.Topics[0].Partitions {
+				if p.Error != nil || p.Leader.Host == "" {
+					ready = false
+				}
+			}
+			if ready {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("topic %s has no leaders after 30s (last error: %v)", topic, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Ping checks that a broker answers a metadata request.
+func (b *Bus) Ping(ctx context.Context) error {
+	_, err := b.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{}})
+	if err != nil {
+		return fmt.Errorf("kafka metadata from %v: %w", b.cfg.Brokers, err)
+	}
+	return nil
+}
+
+// Publish writes messages synchronously with acks=all. On a partial failure only the
+// failed messages are sent again (kafka.WriteErrors), a bounded number of times.
+// A nil return means every message is durably written.
+func (b *Bus) Publish(ctx context.Context, msgs ...kafka.Message) error {
+	pending := msgs
+	var err error
+	for attempt := 0; attempt < 5 && len(pending) > 0; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("publish %d messages: %w (last error: %v)", len(pending), ctx.Err(), err)
+			case <-time.After(time.Duration(attempt*attempt) * 200 * time.Millisecond):
+			}
+		}
+		err = b.writer.WriteMessages(ctx, pending...)
+		if err == nil {
+			return nil
+		}
+		var werrs kafka.WriteErrors
+		if errors.As(err, &werrs) && len(werrs) == len(pending) {
+			var failed []kafka.Message
+			for i, e := range werrs {
+				if e != nil {
+					failed = append(failed, pending[i])
+				}
+			}
+			pending = failed
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		b.log.Warn("kafka write failed, retrying", "messages", len(pending), "attempt", attempt+1, "err", err)
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	return fmt.Errorf("publish %d of %d messages: %w", len(pending), len(msgs), err)
+}
+
+// Dialer returns the dialer readers must use (TLS/SASL are configured on it separately).
+func (b *Bus) Dialer() *kafka.Dialer { return b.dialer }
+
+// Client returns the admin client.
+func (b *Bus) Client() *kafka.Client { return b.client }
+
+// Header returns the value of a header, or "".
+func Header(m kafka.Message, key string) string {
+	for _, h := range m.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+// PartitionEnds returns the last offset (high watermark) of every partition of a topic.
+func (b *Bus) PartitionEnds(ctx context.Context, topic string) (map[int]int64, error) {
+	md, err := b.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return nil, fmt.Errorf("metadata of %s: %w", topic, err)
+	}
+	if len(md.Topics) != 1 || md.Topics[0].Error != nil {
+		var terr error
+		if len(md.Topics) == 1 {
+			terr = md.Topics[0].Error
+		}
+		return nil, fmt.Errorf("metadata of %s: %v", topic, terr)
+	}
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for _, p := range md.Topics[0].Partitions {
+		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p.ID))
+	}
+	resp, err := b.client.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("list offsets of %s: %w", topic, err)
+	}
+	out := map[int]int64{}
+	for _, po := range resp.Topics[topic] {
+		if po.Error != nil {
+			return nil, fmt.Errorf("list offsets of %s/%d: %w", topic, po.Partition, po.Error)
+		}
+		out[po.Partition] = po.LastOffset
+	}
+	return out, nil
+}
+
+// HostPort joins a host and port.
+func HostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }

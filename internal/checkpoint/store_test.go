@@ -1,0 +1,60 @@
+package checkpoint_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/bus"
+	"github.com/auditstream/auditstream/internal/checkpoint"
+	"github.com/auditstream/auditstream/internal/metrics"
+	"github.com/auditstream/auditstream/internal/testkit"
+)
+
+func TestStoreEmbedded(t *testing.T)             { testStore(t, testkit.EmbeddedKafka(t)) }
+func TestIntegrationStoreRealKafka(t *testing.T) { testStore(t, testkit.RealKafka(t)) }
+
+// A cursor saved by one process is what the next process loads; the latest value wins.
+func testStore(t *testing.T, brokers []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b := testkit.NewBus(t, brokers)
+	topic := "t.checkpoints." + testkit.Unique()
+	if err := b.EnsureTopics(ctx, bus.TopicSpec{Name: topic, Partitions: 1, ReplicationFactor: 1, Configs: map[string]string{"cleanup.policy": "compact"}}); err != nil {
+		t.Fatal(err)
+	}
+	log, m := testkit.Logger(t), metrics.NewUnregistered()
+	s, err := checkpoint.Open(ctx, b, topic, log, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Get("p/a") != nil {
+		t.Fatal("empty topic returned a cursor")
+	}
+	for i := 0; i < 50; i++ {
+		if err := s.Save(ctx, fmt.Sprintf("p/%d", i%5), json.RawMessage(fmt.Sprintf(`{"v":1,"n":%d}`, i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Save(ctx, "p/x", json.RawMessage(`not json`)); err == nil {
+		t.Fatal("non-JSON cursor accepted")
+	}
+	s2, err := checkpoint.Open(ctx, b, topic, log, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.Len() != 5 {
+		t.Fatalf("reloaded %d keys, want 5", s2.Len())
+	}
+	for k := 0; k < 5; k++ {
+		var c struct{ N int }
+		if err := json.Unmarshal(s2.Get(fmt.Sprintf("p/%d", k)), &c); err != nil {
+			t.Fatal(err)
+		}
+		if want := 45 + k; c.N != want {
+			t.Fatalf("p/%d reloaded n=%d, want %d (latest)", k, c.N, want)
+		}
+	}
+}

@@ -1,0 +1,258 @@
+// Package config loads the one YAML file that configures every role: ${ENV} and
+// ${file:/path} expansion for secrets, defaults, and validation that lists every problem
+// with its path.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Root is the whole configuration. Provider- and sink-specific blocks are kept as YAML
+// nodes here and decoded by the packages that own them (see Registry).
+type Root struct {
+	Log        LogConfig        `yaml:"log"`
+	Admin      AdminConfig      `yaml:"admin"`
+	Kafka      KafkaConfig      `yaml:"kafka"`
+	Pollers    []PollerConfig   `yaml:"pollers"`
+	Normalizer NormalizerConfig `yaml:"normalizer"`
+	Sinks      []SinkConfig     `yaml:"sinks"`
+	Simulators []SimConfig      `yaml:"simulators"`
+}
+
+// LogConfig of the process.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug, info (default), warn, error
+	Format string `yaml:"format"` // text (default) or json
+}
+
+// AdminConfig of the admin HTTP port.
+type AdminConfig struct {
+	Listen string `yaml:"listen"` // default 127.0.0.1:9464; "off" disables it
+}
+
+// KafkaConfig says where Kafka is and how topics are made.
+type KafkaConfig struct {
+	// Brokers; empty = the embedded in-process broker (development only).
+	Brokers  []string       `yaml:"brokers"`
+	ClientID string         `yaml:"client_id"`
+	Embedded EmbeddedConfig `yaml:"embedded"`
+	Topics   TopicsConfig   `yaml:"topics"`
+}
+
+// EmbeddedConfig of the in-process broker.
+type EmbeddedConfig struct {
+	Port    int    `yaml:"port"`     // 0 = a free port
+	DataDir string `yaml:"data_dir"` // empty = in memory only
+}
+
+// TopicsConfig names and shapes the topics.
+type TopicsConfig struct {
+	RawPrefix         string   `yaml:"raw_prefix"`
+	Events            string   `yaml:"events"`
+	DLQ               string   `yaml:"dlq"`
+	Checkpoints       string   `yaml:"checkpoints"`
+	Partitions        int      `yaml:"partitions"`
+	ReplicationFactor int      `yaml:"replication_factor"`
+	RawRetention      Duration `yaml:"raw_retention"`
+	Create            *bool    `yaml:"create"` // create missing topics at start (default true)
+}
+
+// HTTPConfig of a poller's provider client.
+type HTTPConfig struct {
+	Timeout       Duration `yaml:"timeout"`
+	MaxRetries    int      `yaml:"max_retries"`
+	MaxBodyBytes  int64    `yaml:"max_body_bytes"`
+	MaxRetryAfter Duration `yaml:"max_retry_after"`
+}
+
+// PollerConfig is one poller; its provider block is in Provider.
+type PollerConfig struct {
+	Name     string     `yaml:"name"`
+	Provider string     `yaml:"provider"`
+	Schedule string     `yaml:"schedule"`
+	Jitter   Duration   `yaml:"jitter"`
+	Parallel int        `yaml:"parallel"`
+	HTTP     HTTPConfig `yaml:"http"`
+	// Settings is the provider's own block (e.g. `ionos:`), decoded by the provider.
+	Settings yaml.Node `yaml:"settings"`
+}
+
+// NormalizerConfig of the normalize role.
+type NormalizerConfig struct {
+	Group     string   `yaml:"group"`
+	Providers []string `yaml:"providers"` // default: the providers of the configured pollers
+	MaxBatch  int      `yaml:"max_batch"`
+}
+
+// SinkConfig is one sink; its type's block is in Settings.
+type SinkConfig struct {
+	Name     string    `yaml:"name"`
+	Type     string    `yaml:"type"`
+	Group    string    `yaml:"group"`
+	MaxBatch int       `yaml:"max_batch"`
+	Settings yaml.Node `yaml:"settings"`
+}
+
+// SimConfig is one provider simulator started by `sim` and `run`.
+type SimConfig struct {
+	Provider string    `yaml:"provider"`
+	Listen   string    `yaml:"listen"`
+	Settings yaml.Node `yaml:"settings"`
+}
+
+// Load reads, expands, decodes and defaults a configuration file. It does not validate
+// provider blocks; call Validate with the registry for that.
+func Load(path string) (*Root, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	return Parse(f)
+}
+
+// Parse is Load from a reader.
+func Parse(r io.Reader) (*Root, error) {
+	raw, err := io.ReadAll(io.LimitReader(r, 8<<20))
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	var p Problems
+	expandNode(&doc, "", &p)
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	c := &Root{}
+	if doc.Kind != 0 {
+		b, err := yaml.Marshal(&doc)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("config: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		}
+	}
+	c.SetDefaults()
+	return c, nil
+}
+
+// DecodeStrict decodes a provider/sink block into v, refusing unknown fields.
+func DecodeStrict(n *yaml.Node, v any) error {
+	if n.Kind == 0 {
+		return nil
+	}
+	b, err := yaml.Marshal(n)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	return nil
+}
+
+// SetDefaults fills unset fields.
+func (c *Root) SetDefaults() {
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+	if c.Admin.Listen == "" {
+		c.Admin.Listen = "127.0.0.1:9464"
+	}
+	k := &c.Kafka
+	if k.ClientID == "" {
+		k.ClientID = "auditstream"
+	}
+	t := &k.Topics
+	if t.RawPrefix == "" {
+		t.RawPrefix = "audit.raw."
+	}
+	if t.Events == "" {
+		t.Events = "audit.events.v1"
+	}
+	if t.DLQ == "" {
+		t.DLQ = "audit.dlq"
+	}
+	if t.Checkpoints == "" {
+		t.Checkpoints = "auditstream.checkpoints"
+	}
+	if t.Partitions == 0 {
+		t.Partitions = 6
+	}
+	if t.ReplicationFactor == 0 {
+		t.ReplicationFactor = 1
+	}
+	if t.RawRetention == 0 {
+		t.RawRetention = Duration(7 * 24 * time.Hour)
+	}
+	if t.Create == nil {
+		yes := true
+		t.Create = &yes
+	}
+	for i := range c.Pollers {
+		pc := &c.Pollers[i]
+		if pc.Schedule == "" {
+			pc.Schedule = "@every 1m"
+		}
+		if pc.Parallel == 0 {
+			pc.Parallel = 4
+		}
+		if pc.HTTP.Timeout == 0 {
+			pc.HTTP.Timeout = Duration(30 * time.Second)
+		}
+		if pc.HTTP.MaxRetries == 0 {
+			pc.HTTP.MaxRetries = 5
+		}
+		if pc.HTTP.MaxBodyBytes == 0 {
+			pc.HTTP.MaxBodyBytes = 32 << 20
+		}
+		if pc.HTTP.MaxRetryAfter == 0 {
+			pc.HTTP.MaxRetryAfter = Duration(5 * time.Minute)
+		}
+	}
+	if c.Normalizer.Group == "" {
+		c.Normalizer.Group = "auditstream-normalizer"
+	}
+	if len(c.Normalizer.Providers) == 0 {
+		seen := map[string]bool{}
+		for _, pc := range c.Pollers {
+			if !seen[pc.Provider] && pc.Provider != "" {
+				seen[pc.Provider] = true
+				c.Normalizer.Providers = append(c.Normalizer.Providers, pc.Provider)
+			}
+		}
+	}
+	if c.Normalizer.MaxBatch == 0 {
+		c.Normalizer.MaxBatch = 500
+	}
+	for i := range c.Sinks {
+		if c.Sinks[i].MaxBatch == 0 {
+			c.Sinks[i].MaxBatch = 500
+		}
+	}
+}
+
+// RawTopic is the raw topic of a provider.
+func (c *Root) RawTopic(provider string) string { return c.Kafka.Topics.RawPrefix + provider }
+
+// Embedded reports whether the in-process broker is used.
+func (c *Root) Embedded() bool { return len(c.Kafka.Brokers) == 0 }

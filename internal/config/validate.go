@@ -1,0 +1,88 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"strings"
+)
+
+var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
+
+// Validate checks the generic parts; provider and sink blocks are checked by their owners.
+func (c *Root) Validate(p *Problems) {
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		p.Add("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		p.Add("log.format", "%q is not text or json", c.Log.Format)
+	}
+	if c.Admin.Listen != "off" {
+		if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
+			p.Add("admin.listen", "%q is not host:port (or \"off\")", c.Admin.Listen)
+		}
+	}
+	for i, b := range c.Kafka.Brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			p.Add(fmt.Sprintf("kafka.brokers[%d]", i), "%q is not host:port", b)
+		}
+	}
+	t := c.Kafka.Topics
+	for path, v := range map[string]string{"kafka.topics.events": t.Events, "kafka.topics.dlq": t.DLQ, "kafka.topics.checkpoints": t.Checkpoints, "kafka.topics.raw_prefix": t.RawPrefix} {
+		if strings.ContainsAny(v, " /\\,") {
+			p.Add(path, "%q is not a valid topic name", v)
+		}
+	}
+	if t.Partitions < 1 {
+		p.Add("kafka.topics.partitions", "must be >= 1")
+	}
+	if t.ReplicationFactor < 1 {
+		p.Add("kafka.topics.replication_factor", "must be >= 1")
+	}
+	names := map[string]bool{}
+	for i, pc := range c.Pollers {
+		path := fmt.Sprintf("pollers[%d]", i)
+		if !namePattern.MatchString(pc.Name) {
+			p.Add(path+".name", "%q must be lower-case letters, digits, '.', '_' or '-' (1-63 characters)", pc.Name)
+		} else if names[pc.Name] {
+			p.Add(path+".name", "%q is used twice", pc.Name)
+		}
+		names[pc.Name] = true
+		if pc.Provider == "" {
+			p.Add(path+".provider", "is required")
+		}
+		if pc.Parallel < 1 {
+			p.Add(path+".parallel", "must be >= 1")
+		}
+		if pc.HTTP.Timeout <= 0 {
+			p.Add(path+".http.timeout", "must be positive")
+		}
+		if pc.HTTP.MaxBodyBytes < 1024 {
+			p.Add(path+".http.max_body_bytes", "must be at least 1024")
+		}
+		if pc.Jitter < 0 {
+			p.Add(path+".jitter", "must not be negative")
+		}
+	}
+	snames := map[string]bool{}
+	for i, s := range c.Sinks {
+		path := fmt.Sprintf("sinks[%d]", i)
+		if !namePattern.MatchString(s.Name) {
+			p.Add(path+".name", "%q must be lower-case letters, digits, '.', '_' or '-'", s.Name)
+		} else if snames[s.Name] {
+			p.Add(path+".name", "%q is used twice", s.Name)
+		}
+		snames[s.Name] = true
+		if s.Type == "" {
+			p.Add(path+".type", "is required")
+		}
+	}
+	for i, s := range c.Simulators {
+		path := fmt.Sprintf("simulators[%d]", i)
+		if _, _, err := net.SplitHostPort(s.Listen); err != nil {
+			p.Add(path+".listen", "%q is not host:port", s.Listen)
+		}
+	}
+}

@@ -1,0 +1,85 @@
+// Package metrics defines every Prometheus metric of auditstream once, on a registry the
+// caller owns (never the default one). Components receive the *Metrics they need.
+package metrics
+
+import (
+	"runtime/debug"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+const ns = "auditstream"
+
+// Metrics holds all metrics. Labels are bounded: provider, poller, sink, stage, outcome,
+// code, reason, group, topic — never ids, tenants, users or error strings.
+type Metrics struct {
+	PollRequests         *prometheus.CounterVec   // poller, provider, outcome
+	PollDuration         *prometheus.HistogramVec // poller, provider
+	ProviderHTTPRequests *prometheus.CounterVec   // provider, code
+	RecordsPublished     *prometheus.CounterVec   // poller, provider
+	CursorTimestamp      *prometheus.GaugeVec     // poller, provider
+	EventDelay           *prometheus.HistogramVec // provider
+	PollGaps             *prometheus.CounterVec   // poller, provider
+	LogShrinks           *prometheus.CounterVec   // poller, provider
+	CheckpointWrites     *prometheus.CounterVec   // outcome
+	NormalizedEvents     *prometheus.CounterVec   // provider, outcome
+	DLQRecords           *prometheus.CounterVec   // stage, reason
+	SinkEvents           *prometheus.CounterVec   // sink, outcome
+	SinkBatchDuration    *prometheus.HistogramVec // sink
+	SinkRetries          *prometheus.CounterVec   // sink
+	ConsumerLag          *prometheus.GaugeVec     // group, topic
+	BuildInfo            *prometheus.GaugeVec     // version, goversion
+}
+
+// New creates the metrics and registers them (plus Go and process collectors) on reg.
+func New(reg prometheus.Registerer, version string) *Metrics {
+	m := &Metrics{
+		PollRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "poll_requests_total",
+			Help: "Polls of one target by a poller, by outcome (ok, error)."}, []string{"poller", "provider", "outcome"}),
+		PollDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "poll_duration_seconds",
+			Help: "Time to poll one target, publishing and checkpointing included.", Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 10)},
+			[]string{"poller", "provider"}),
+		ProviderHTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "provider_http_requests_total",
+			Help: "HTTP requests to provider APIs by status code (\"error\" for transport failures)."}, []string{"provider", "code"}),
+		RecordsPublished: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "records_published_total",
+			Help: "Raw records acknowledged by Kafka (acks=all)."}, []string{"poller", "provider"}),
+		CursorTimestamp: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "cursor_timestamp_seconds",
+			Help: "Unix time up to which a poller's cursor is complete (oldest over its targets); freshness = time() - this."}, []string{"poller", "provider"}),
+		EventDelay: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "event_delay_seconds",
+			Help: "Ingest time minus event time of published raw records.", Buckets: prometheus.ExponentialBuckets(1, 3, 10)}, []string{"provider"}),
+		PollGaps: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "poll_gaps_total",
+			Help: "Polls whose answer may have missed entries (a full page of unseen entries from an API without paging)."}, []string{"poller", "provider"}),
+		LogShrinks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "log_shrinks_total",
+			Help: "Full-log polls that returned fewer occurrences of an entry than seen before (nothing is re-emitted)."}, []string{"poller", "provider"}),
+		CheckpointWrites: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "checkpoint_writes_total",
+			Help: "Cursor writes to the checkpoints topic, by outcome."}, []string{"outcome"}),
+		NormalizedEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "normalized_events_total",
+			Help: "Raw records handled by the normalizer, by outcome (ok, dlq)."}, []string{"provider", "outcome"}),
+		DLQRecords: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "dlq_records_total",
+			Help: "Records written to the dead-letter topic, by stage and reason."}, []string{"stage", "reason"}),
+		SinkEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "sink_events_total",
+			Help: "Events handled by a sink, by outcome (written, duplicate, dlq)."}, []string{"sink", "outcome"}),
+		SinkBatchDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "sink_batch_duration_seconds",
+			Help: "Time to write one batch to a sink (successful attempts).", Buckets: prometheus.ExponentialBuckets(0.001, 3, 10)}, []string{"sink"}),
+		SinkRetries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "sink_retries_total",
+			Help: "Failed sink writes that will be retried."}, []string{"sink"}),
+		ConsumerLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "consumer_lag",
+			Help: "Messages behind the partition end, as last seen by a consumer group (max over partitions)."}, []string{"group", "topic"}),
+		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "build_info",
+			Help: "Always 1; labels carry the build."}, []string{"version", "goversion"}),
+	}
+	reg.MustRegister(m.PollRequests, m.PollDuration, m.ProviderHTTPRequests, m.RecordsPublished, m.CursorTimestamp,
+		m.EventDelay, m.PollGaps, m.LogShrinks, m.CheckpointWrites, m.NormalizedEvents, m.DLQRecords, m.SinkEvents,
+		m.SinkBatchDuration, m.SinkRetries, m.ConsumerLag, m.BuildInfo,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	goversion := "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		goversion = bi.GoVersion
+	}
+	m.BuildInfo.WithLabelValues(version, goversion).Set(1)
+	return m
+}
+
+// NewUnregistered returns metrics on a throwaway registry, for tests and tools.
+func NewUnregistered() *Metrics { return New(prometheus.NewRegistry(), "test") }

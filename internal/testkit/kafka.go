@@ -1,0 +1,91 @@
+// Package testkit holds test helpers shared by the packages' tests: brokers, loggers.
+package testkit
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/bus"
+)
+
+// EnvBrokers is the variable the Makefile sets after `make kafka-up`.
+const EnvBrokers = "AUDITSTREAM_KAFKA_BROKERS"
+
+// RealKafka returns the brokers of a real Apache Kafka for an integration test. Without
+// AUDITSTREAM_KAFKA_BROKERS the test is skipped with a clear message locally and fails in CI.
+func RealKafka(t testing.TB) []string {
+	t.Helper()
+	v := strings.TrimSpace(os.Getenv(EnvBrokers))
+	if v == "" {
+		Require(t, "a real Apache Kafka broker ("+EnvBrokers+" unset; run `make kafka-up` or `make test`)")
+	}
+	return strings.Split(v, ",")
+}
+
+// Require skips (locally) or fails (CI=true) a test that needs a server that is absent.
+func Require(t testing.TB, what string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("integration test needs %s, and CI=true: a missing server is a failure", what)
+	}
+	t.Skipf("skipping: needs %s", what)
+}
+
+// EmbeddedKafka starts an in-process broker for the test and returns its address.
+func EmbeddedKafka(t testing.TB) []string {
+	t.Helper()
+	e, err := bus.StartEmbedded(Logger(t), "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	return e.Addrs()
+}
+
+// NewBus returns a Bus on brokers, closed at the end of the test.
+func NewBus(t testing.TB, brokers []string) *bus.Bus {
+	t.Helper()
+	b, err := bus.New(bus.Config{Brokers: brokers, ClientID: "auditstream-test"}, Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.Ping(ctx); err != nil {
+		t.Fatalf("kafka at %v not reachable: %v", brokers, err)
+	}
+	return b
+}
+
+// Unique returns a short random suffix for topic and group names, so that tests sharing
+// one real broker never see each other's data.
+func Unique() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Logger returns a slog logger that writes into the test log (only shown on failure or -v),
+// or discards when AUDITSTREAM_TEST_QUIET is set.
+func Logger(t testing.TB) *slog.Logger {
+	if os.Getenv("AUDITSTREAM_TEST_QUIET") != "" {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}

@@ -1,0 +1,165 @@
+package normalizer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/auditstream/auditstream/internal/bus"
+	"github.com/auditstream/auditstream/internal/metrics"
+	"github.com/auditstream/auditstream/normalizer/ocsf"
+	"github.com/auditstream/auditstream/schemas"
+)
+
+// Config of the normalizer.
+type Config struct {
+	GroupID     string   // consumer group (default auditstream-normalizer)
+	RawTopics   []string // audit.raw.<provider> topics to read
+	EventsTopic string   // audit.events.v1
+	DLQTopic    string   // audit.dlq
+	MaxBatch    int      // messages per batch (default 500)
+}
+
+// Normalizer is the normalize role.
+type Normalizer struct {
+	cfg       Config
+	bus       *bus.Bus
+	log       *slog.Logger
+	m         *metrics.Metrics
+	mappers   map[string]Mapper
+	validator *schemas.Validator
+	now       func() time.Time
+}
+
+// New builds a normalizer with the built-in mappers.
+func New(cfg Config, b *bus.Bus, log *slog.Logger, m *metrics.Metrics) (*Normalizer, error) {
+	if cfg.GroupID == "" {
+		cfg.GroupID = "auditstream-normalizer"
+	}
+	v, err := schemas.Load(schemas.EventSchema)
+	if err != nil {
+		return nil, err
+	}
+	return &Normalizer{cfg: cfg, bus: b, log: log.With("role", "normalize"), m: m, mappers: Mappers(), validator: v, now: time.Now}, nil
+}
+
+// Run consumes until ctx is cancelled.
+func (n *Normalizer) Run(ctx context.Context) error {
+	n.log.Info("normalizer consuming", "group", n.cfg.GroupID, "topics", n.cfg.RawTopics, "to", n.cfg.EventsTopic)
+	return n.bus.Consume(ctx, bus.GroupConfig{
+		GroupID: n.cfg.GroupID, Topics: n.cfg.RawTopics, MaxBatch: n.cfg.MaxBatch,
+		OnLag: func(topic string, _ int, lag int64) {
+			n.m.ConsumerLag.WithLabelValues(n.cfg.GroupID, topic).Set(float64(lag))
+		},
+	}, n.handle)
+}
+
+func (n *Normalizer) handle(ctx context.Context, batch []kafka.Message) error {
+	out := make([]kafka.Message, 0, len(batch))
+	type outcome struct{ provider, result, reason string }
+	outcomes := make([]outcome, 0, len(batch))
+	for _, m := range batch {
+		ev, provider, reason, err := n.Normalize(m.Value)
+		if err != nil {
+			out = append(out, bus.DeadLetter(n.cfg.DLQTopic, "normalize", reason, err, m))
+			outcomes = append(outcomes, outcome{provider, "dlq", reason})
+			n.log.Warn("record dead-lettered", "reason", reason, "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+			continue
+		}
+		out = append(out, ev.Message(n.cfg.EventsTopic, m.Key))
+		outcomes = append(outcomes, outcome{provider, "ok", ""})
+	}
+	if err := n.bus.Publish(ctx, out...); err != nil {
+		return fmt.Errorf("write %d normalized records: %w", len(out), err)
+	}
+	for _, o := range outcomes {
+		p := o.provider
+		if p == "" {
+			p = "unknown"
+		}
+		n.m.NormalizedEvents.WithLabelValues(p, o.result).Inc()
+		if o.result == "dlq" {
+			n.m.DLQRecords.WithLabelValues("normalize", o.reason).Inc()
+		}
+	}
+	return nil
+}
+
+// Canonical is a validated canonical event.
+type Canonical struct {
+	ID       string // metadata.uid
+	Provider string
+	Tenant   string
+	ClassUID int
+	Time     time.Time
+	JSON     []byte
+}
+
+// Message builds the Kafka record with CloudEvents binary-mode headers.
+func (c *Canonical) Message(topic string, key []byte) kafka.Message {
+	return kafka.Message{Topic: topic, Key: key, Value: c.JSON, Headers: []kafka.Header{
+		{Key: "ce_specversion", Value: []byte("1.0")},
+		{Key: "ce_id", Value: []byte(c.ID)},
+		{Key: "ce_source", Value: []byte("/auditstream/" + c.Provider + "/" + c.Tenant)},
+		{Key: "ce_type", Value: []byte("io.auditstream.ocsf." + strconv.Itoa(c.ClassUID))},
+		{Key: "ce_time", Value: []byte(c.Time.UTC().Format(time.RFC3339Nano))},
+		{Key: "content-type", Value: []byte("application/json")},
+	}}
+}
+
+// DLQ reasons.
+const (
+	ReasonDecode          = "decode"
+	ReasonUnknownProvider = "unknown_provider"
+	ReasonMap             = "map"
+	ReasonSchema          = "schema"
+)
+
+// Normalize turns one raw record value into a validated canonical event. On failure it
+// returns the DLQ reason.
+func (n *Normalizer) Normalize(value []byte) (c *Canonical, provider, reason string, err error) {
+	env, err := schemas.DecodeEnvelope(value)
+	if err != nil {
+		return nil, "", ReasonDecode, err
+	}
+	mp, ok := n.mappers[env.Provider]
+	if !ok {
+		return nil, env.Provider, ReasonUnknownProvider, fmt.Errorf("no mapper for provider %q", env.Provider)
+	}
+	ev, err := safeMap(mp, env)
+	if err != nil {
+		return nil, env.Provider, ReasonMap, err
+	}
+	if err := finish(ev, env, n.now()); err != nil {
+		return nil, env.Provider, ReasonMap, err
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return nil, env.Provider, ReasonMap, err
+	}
+	if err := n.validator.ValidateJSON(b); err != nil {
+		return nil, env.Provider, ReasonSchema, err
+	}
+	return &Canonical{ID: ev.Metadata.UID, Provider: env.Provider, Tenant: env.Tenant, ClassUID: ev.ClassUID,
+		Time: time.UnixMilli(ev.Time), JSON: b}, env.Provider, "", nil
+}
+
+// safeMap turns a mapper panic into an error: a poison record must not stop the consumer.
+func safeMap(mp Mapper, env *schemas.Envelope) (ev *ocsf.Event, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("mapper panicked: %v", r)
+		}
+	}()
+	ev, err = mp.Map(env)
+	if err == nil && ev == nil {
+		err = errors.New("mapper returned no event")
+	}
+	return ev, err
+}

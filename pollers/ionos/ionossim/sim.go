@@ -1,0 +1,474 @@
+// Package ionossim is a faithful simulator of the IONOS Cloud Activity Log API
+// (seed 004, PROVIDERS.md §5) for tests, benchmarks and `auditstream sim`.
+//
+// Behaviour, where public docs are silent, chosen and documented here:
+//   - GET /activitylog/v1/contracts → [{id, type, href}].
+//   - GET /activitylog/v1/contracts/{n}?dateStart&dateEnd&offset&limit (startDate/endDate
+//     accepted too): dateStart inclusive, dateEnd exclusive; offset default 0, limit
+//     default 20, offset+limit ≤ 10000 (else 400, Elasticsearch-style).
+//   - Hits are ordered by @uuid, i.e. not by time, stably across pages.
+//   - Auth: Bearer <token> or Basic; anything else is 401.
+//   - Type drift: contractNumber is a string or a number, auditVersion "0.1" or 1.
+//   - Late events: a share of events becomes visible up to MaxLate after its time,
+//     inside windows a poller may already have read.
+//   - Faults (per request, seeded): 429 with Retry-After, 500, 503, slow answers,
+//     truncated JSON with status 200.
+//
+// Control endpoints for tests (no auth): GET /_sim/served (the @uuids served in complete
+// 200 answers), GET /_sim/stats, PUT /_sim/faults.
+package ionossim
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Faults are per-request probabilities (0..1).
+type Faults struct {
+	TooManyRequests float64       `json:"too_many_requests" yaml:"too_many_requests"`
+	ServerError     float64       `json:"server_error" yaml:"server_error"`
+	Unavailable     float64       `json:"unavailable" yaml:"unavailable"`
+	Slow            float64       `json:"slow" yaml:"slow"`
+	Truncated       float64       `json:"truncated" yaml:"truncated"`
+	SlowDelay       time.Duration `json:"slow_delay" yaml:"slow_delay"`   // default 2s
+	RetryAfter      int           `json:"retry_after" yaml:"retry_after"` // seconds, default 1
+}
+
+// Config of the simulator.
+type Config struct {
+	Token     string
+	Username  string
+	Password  string
+	Contracts []string
+	// Seed makes the event history and the faults deterministic (0 = random per start).
+	Seed uint64
+	// Rate is new events per second over all contracts.
+	Rate float64
+	// MaxEvents stops generation after this many events (0 = no limit).
+	MaxEvents int
+	// Backfill is how many events exist before the simulator starts (spread over the
+	// hour before start).
+	Backfill int
+	// LateFraction of events become visible up to MaxLate after their time.
+	LateFraction float64
+	MaxLate      time.Duration
+	// MaxResults caps offset+limit (default 10000).
+	MaxResults int
+	Faults     Faults
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+type event struct {
+	uuid     string
+	contract string
+	t        time.Time
+	arrival  time.Time
+	body     []byte
+}
+
+// Sim is the simulator; it is an http.Handler.
+type Sim struct {
+	cfg   Config
+	mux   *http.ServeMux
+	start time.Time
+
+	mu        sync.Mutex
+	rng       *rand.Rand // event generation
+	frng      *rand.Rand // faults
+	faults    Faults
+	generated int
+	nextT     time.Time
+	byContr   map[string][]*event // sorted by uuid
+	served    map[string]int
+	requests  map[string]int
+}
+
+// New builds a simulator.
+func New(cfg Config) *Sim {
+	if len(cfg.Contracts) == 0 {
+		cfg.Contracts = []string{"31721060"}
+	}
+	if cfg.Rate <= 0 {
+		cfg.Rate = 5
+	}
+	if cfg.MaxResults <= 0 {
+		cfg.MaxResults = 10000
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Seed == 0 {
+		// No seed: a fresh history each start. Tests always set one.
+		cfg.Seed = uint64(cfg.Now().UnixNano())
+	}
+	s := &Sim{
+		cfg: cfg, mux: http.NewServeMux(), start: cfg.Now().UTC(),
+		rng: rand.New(rand.NewPCG(cfg.Seed, 0x10c05)), frng: rand.New(rand.NewPCG(cfg.Seed, 0xfa17)),
+		faults: cfg.Faults, byContr: map[string][]*event{}, served: map[string]int{}, requests: map[string]int{},
+	}
+	s.nextT = s.start
+	if cfg.Backfill > 0 {
+		step := time.Hour / time.Duration(cfg.Backfill)
+		t := s.start.Add(-time.Hour)
+		for i := 0; i < cfg.Backfill && (cfg.MaxEvents == 0 || s.generated < cfg.MaxEvents); i++ {
+			s.add(t, false)
+			t = t.Add(step)
+		}
+	}
+	s.mux.HandleFunc("GET /activitylog/v1/contracts", s.contracts)
+	s.mux.HandleFunc("GET /activitylog/v1/contracts/{contract}", s.entries)
+	s.mux.HandleFunc("GET /_sim/served", s.servedHandler)
+	s.mux.HandleFunc("GET /_sim/stats", s.stats)
+	s.mux.HandleFunc("PUT /_sim/faults", s.setFaults)
+	return s
+}
+
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// SetFaults replaces the fault probabilities.
+func (s *Sim) SetFaults(f Faults) {
+	s.mu.Lock()
+	s.faults = f
+	s.mu.Unlock()
+}
+
+// advance generates every event whose time has come (caller holds mu).
+func (s *Sim) advance(now time.Time) {
+	step := time.Duration(float64(time.Second) / s.cfg.Rate)
+	for !s.nextT.After(now) && (s.cfg.MaxEvents == 0 || s.generated < s.cfg.MaxEvents) {
+		s.add(s.nextT, true)
+		s.nextT = s.nextT.Add(step)
+	}
+}
+
+func (s *Sim) add(t time.Time, mayBeLate bool) {
+	r := s.rng
+	c := s.cfg.Contracts[r.IntN(len(s.cfg.Contracts))]
+	t = t.Add(time.Duration(r.Int64N(int64(time.Millisecond)))).Truncate(time.Millisecond)
+	arrival := t
+	if mayBeLate && s.cfg.MaxLate > 0 && r.Float64() < s.cfg.LateFraction {
+		arrival = t.Add(time.Duration(r.Int64N(int64(s.cfg.MaxLate)) + 1))
+	}
+	var u [16]byte
+	for i := range u {
+		u[i] = byte(r.UintN(256))
+	}
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	id := fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+	e := &event{uuid: id, contract: c, t: t, arrival: arrival, body: s.body(id, c, t)}
+	list := s.byContr[c]
+	i := sort.Search(len(list), func(i int) bool { return list[i].uuid >= id })
+	list = append(list, nil)
+	copy(list[i+1:], list[i:])
+	list[i] = e
+	s.byContr[c] = list
+	s.generated++
+}
+
+var (
+	actions = []struct{ action, typ string }{
+		{"sec.user.create", "user"}, {"sec.user.delete", "user"}, {"sec.group.update", "group"},
+		{"cloud.server.create", "server"}, {"cloud.server.stop", "server"}, {"cloud.volume.delete", "volume"},
+		{"dbaas.cluster.create", "cluster"}, {"s3.bucket.policy.update", "bucket"},
+	}
+	services = []string{"DCD", "CloudAPI", "SDK-Go", "Terraform", "ExampleService"}
+	types    = []string{"RequestAccepted", "RequestAccepted", "RequestAccepted", "RequestDenied", "RequestFailed"}
+)
+
+func (s *Sim) body(id, contract string, t time.Time) []byte {
+	r := s.rng
+	a := actions[r.IntN(len(actions))]
+	var cn any = contract
+	if r.IntN(4) == 0 {
+		if n, err := strconv.ParseInt(contract, 10, 64); err == nil {
+			cn = n // type drift: a number
+		}
+	}
+	var av any = "0.1"
+	if r.IntN(5) == 0 {
+		av = 1
+	}
+	src := map[string]any{
+		"@uuid": id,
+		"meta":  map[string]any{"auditVersion": av, "requestId": fmt.Sprintf("req-%08x", r.Uint32()), "time": t.Format("2006-01-02T15:04:05.000Z")},
+		"principal": map[string]any{
+			"sourceIP":      fmt.Sprintf("203.0.113.%d", r.IntN(254)+1),
+			"identity":      map[string]any{"contractNumber": cn, "username": fmt.Sprintf("user%d@example.com", r.IntN(40))},
+			"sourceService": services[r.IntN(len(services))],
+		},
+		"event": map[string]any{
+			"param":     map[string]any{},
+			"resources": []any{map[string]any{"action": []string{a.action}, "id": strconv.Itoa(r.IntN(100000)), "type": a.typ}},
+			"type":      types[r.IntN(len(types))],
+		},
+	}
+	b, _ := json.Marshal(src)
+	return b
+}
+
+func (s *Sim) authorized(r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	if s.cfg.Token != "" && h == "Bearer "+s.cfg.Token {
+		return true
+	}
+	if u, p, ok := r.BasicAuth(); ok && s.cfg.Username != "" && u == s.cfg.Username && p == s.cfg.Password {
+		return true
+	}
+	return false
+}
+
+func apiError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]any{"httpStatus": code, "messages": []any{map[string]string{"errorCode": strconv.Itoa(code), "message": msg}}})
+}
+
+// fault applies an injected fault; it reports whether the request was answered, and
+// whether the body must be truncated.
+func (s *Sim) fault(w http.ResponseWriter, path string) (answered, truncate bool) {
+	s.mu.Lock()
+	f := s.faults
+	x := s.frng.Float64()
+	s.requests[path]++
+	s.mu.Unlock()
+	ra := f.RetryAfter
+	if ra <= 0 {
+		ra = 1
+	}
+	switch {
+	case x < f.TooManyRequests:
+		s.count("fault_429")
+		w.Header().Set("Retry-After", strconv.Itoa(ra))
+		apiError(w, http.StatusTooManyRequests, "rate limit exceeded")
+		return true, false
+	case x < f.TooManyRequests+f.ServerError:
+		s.count("fault_500")
+		apiError(w, http.StatusInternalServerError, "internal error")
+		return true, false
+	case x < f.TooManyRequests+f.ServerError+f.Unavailable:
+		s.count("fault_503")
+		apiError(w, http.StatusServiceUnavailable, "service unavailable")
+		return true, false
+	case x < f.TooManyRequests+f.ServerError+f.Unavailable+f.Slow:
+		s.count("fault_slow")
+		d := f.SlowDelay
+		if d <= 0 {
+			d = 2 * time.Second
+		}
+		time.Sleep(d)
+		return false, false
+	case x < f.TooManyRequests+f.ServerError+f.Unavailable+f.Slow+f.Truncated:
+		s.count("fault_truncated")
+		return false, true
+	}
+	return false, false
+}
+
+func (s *Sim) count(k string) {
+	s.mu.Lock()
+	s.requests[k]++
+	s.mu.Unlock()
+}
+
+func (s *Sim) contracts(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(r) {
+		apiError(w, http.StatusUnauthorized, "Unauthorized")
+		return
+	}
+	if done, _ := s.fault(w, "contracts"); done {
+		return
+	}
+	var out []map[string]string
+	for _, c := range s.cfg.Contracts {
+		out = append(out, map[string]string{"id": c, "type": "contract", "href": "/activitylog/v1/contracts/" + c})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+func parseTime(v string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	return time.Parse("2006-01-02", v)
+}
+
+func (s *Sim) entries(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(r) {
+		apiError(w, http.StatusUnauthorized, "Unauthorized")
+		return
+	}
+	contract := r.PathValue("contract")
+	known := false
+	for _, c := range s.cfg.Contracts {
+		known = known || c == contract
+	}
+	if !known {
+		apiError(w, http.StatusNotFound, "contract "+contract+" not found")
+		return
+	}
+	q := r.URL.Query()
+	get := func(a, b string) string {
+		if v := q.Get(a); v != "" {
+			return v
+		}
+		return q.Get(b)
+	}
+	var from, to time.Time
+	var err error
+	if v := get("dateStart", "startDate"); v != "" {
+		if from, err = parseTime(v); err != nil {
+			apiError(w, http.StatusBadRequest, "dateStart: "+err.Error())
+			return
+		}
+	}
+	if v := get("dateEnd", "endDate"); v != "" {
+		if to, err = parseTime(v); err != nil {
+			apiError(w, http.StatusBadRequest, "dateEnd: "+err.Error())
+			return
+		}
+	}
+	offset, limit := 0, 20
+	if v := q.Get("offset"); v != "" {
+		if offset, err = strconv.Atoi(v); err != nil || offset < 0 {
+			apiError(w, http.StatusBadRequest, "offset must be a non-negative integer")
+			return
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 {
+			apiError(w, http.StatusBadRequest, "limit must be a positive integer")
+			return
+		}
+	}
+	if offset+limit > s.cfg.MaxResults {
+		apiError(w, http.StatusBadRequest, fmt.Sprintf("offset + limit must be <= %d", s.cfg.MaxResults))
+		return
+	}
+	answered, truncate := s.fault(w, "entries")
+	if answered {
+		return
+	}
+	now := s.cfg.Now().UTC()
+	s.mu.Lock()
+	s.advance(now)
+	var match []*event
+	for _, e := range s.byContr[contract] {
+		if e.arrival.After(now) {
+			continue
+		}
+		if !from.IsZero() && e.t.Before(from) {
+			continue
+		}
+		if !to.IsZero() && !e.t.Before(to) {
+			continue
+		}
+		match = append(match, e)
+	}
+	total := len(match)
+	if offset > total {
+		offset = total
+	}
+	page := match[offset:min(offset+limit, total)]
+	var sb strings.Builder
+	fmt.Fprintf(&sb, `{"hits":{"total":%d,"hits":[`, total)
+	for i, e := range page {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(`{"_index":"activitylog","_source":`)
+		sb.Write(e.body)
+		sb.WriteByte('}')
+	}
+	sb.WriteString("]}}")
+	body := sb.String()
+	if truncate {
+		body = body[:len(body)/2]
+	} else {
+		for _, e := range page {
+			s.served[e.uuid]++
+		}
+	}
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(body))
+}
+
+// Served returns the @uuids served at least once in a complete answer.
+func (s *Sim) Served() map[string]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]bool, len(s.served))
+	for id := range s.served {
+		out[id] = true
+	}
+	return out
+}
+
+// Stats of the simulator.
+type Stats struct {
+	Generated int            `json:"generated"`
+	Visible   int            `json:"visible"`
+	Served    int            `json:"served"`
+	Requests  map[string]int `json:"requests"`
+}
+
+// Stats returns counters (and generates the events whose time has come).
+func (s *Sim) Stats() Stats {
+	now := s.cfg.Now().UTC()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance(now)
+	st := Stats{Generated: s.generated, Served: len(s.served), Requests: map[string]int{}}
+	for _, l := range s.byContr {
+		for _, e := range l {
+			if !e.arrival.After(now) {
+				st.Visible++
+			}
+		}
+	}
+	for k, v := range s.requests {
+		st.Requests[k] = v
+	}
+	return st
+}
+
+// Done reports whether generation is finished and every event is visible.
+func (s *Sim) Done() bool {
+	st := s.Stats()
+	return s.cfg.MaxEvents > 0 && st.Generated >= s.cfg.MaxEvents && st.Visible == st.Generated
+}
+
+func (s *Sim) servedHandler(w http.ResponseWriter, _ *http.Request) {
+	ids := make([]string, 0)
+	for id := range s.Served() {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"count": len(ids), "served": ids})
+}
+
+func (s *Sim) stats(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(s.Stats())
+}
+
+func (s *Sim) setFaults(w http.ResponseWriter, r *http.Request) {
+	var f Faults
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&f); err != nil {
+		apiError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	s.SetFaults(f)
+	w.WriteHeader(http.StatusNoContent)
+}

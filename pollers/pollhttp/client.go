@@ -1,0 +1,207 @@
+// Package pollhttp is the HTTP client every REST poller uses: bounded retries with
+// jittered backoff that honour Retry-After, a response size cap, per-status metrics, and
+// errors that carry the status and a short, secret-free body excerpt.
+package pollhttp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/backoff"
+	"github.com/auditstream/auditstream/internal/metrics"
+)
+
+// Config bounds requests. Zero values take the defaults.
+type Config struct {
+	MaxRetries    int           // retries after the first attempt (default 5)
+	BackoffMin    time.Duration // default 500ms
+	BackoffMax    time.Duration // default 30s
+	MaxRetryAfter time.Duration // cap on a server's Retry-After (default 5m)
+	MaxBodyBytes  int64         // response size cap (default 32 MiB)
+}
+
+func (c *Config) defaults() {
+	if c.MaxRetries == 0 {
+		c.MaxRetries = 5
+	}
+	if c.BackoffMin <= 0 {
+		c.BackoffMin = 500 * time.Millisecond
+	}
+	if c.BackoffMax <= 0 {
+		c.BackoffMax = 30 * time.Second
+	}
+	if c.MaxRetryAfter <= 0 {
+		c.MaxRetryAfter = 5 * time.Minute
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 32 << 20
+	}
+}
+
+// Client does requests for one provider.
+type Client struct {
+	http     *http.Client
+	provider string
+	cfg      Config
+	log      *slog.Logger
+	m        *metrics.Metrics
+}
+
+// New builds a Client. hc must have a Timeout; New refuses one without.
+func New(hc *http.Client, provider string, cfg Config, log *slog.Logger, m *metrics.Metrics) (*Client, error) {
+	if hc == nil || hc.Timeout <= 0 {
+		return nil, errors.New("pollhttp: the http.Client needs a Timeout")
+	}
+	cfg.defaults()
+	return &Client{http: hc, provider: provider, cfg: cfg, log: log, m: m}, nil
+}
+
+// Response is a fully read response.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// StatusError is a response with a status that was not retried (or ran out of retries).
+type StatusError struct {
+	Status  int
+	Method  string
+	URL     string // without query secrets: the path only
+	Excerpt string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("%s %s: HTTP %d: %s", e.Method, e.URL, e.Status, e.Excerpt)
+}
+
+// IsStatus reports whether err is a StatusError with the code.
+func IsStatus(err error, code int) bool {
+	var se *StatusError
+	return errors.As(err, &se) && se.Status == code
+}
+
+// ErrTooLarge is returned when a body exceeds MaxBodyBytes.
+var ErrTooLarge = errors.New("response body over the size cap")
+
+// Retryable reports whether a status is worth retrying.
+func Retryable(code int) bool {
+	return code == http.StatusTooManyRequests || code == http.StatusInternalServerError ||
+		code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
+}
+
+// Do sends the request that build makes (a new one per attempt) and returns the response
+// once it has a 2xx status. Retries transport errors, 429 and 5xx; honours Retry-After.
+func (c *Client) Do(ctx context.Context, build func(ctx context.Context) (*http.Request, error)) (*Response, error) {
+	bo := backoff.New(c.cfg.BackoffMin, c.cfg.BackoffMax)
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		req, err := build(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("build request: %w", err)
+		}
+		resp, err := c.once(req)
+		var wait time.Duration
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return nil, ctx.Err()
+		case err != nil && errors.Is(err, ErrTooLarge):
+			return nil, err
+		case err != nil:
+			lastErr = err
+		case resp.Status >= 200 && resp.Status < 300:
+			return resp, nil
+		case Retryable(resp.Status):
+			lastErr = c.statusErr(req, resp)
+			wait = retryAfter(resp.Header, c.cfg.MaxRetryAfter)
+		default:
+			return resp, c.statusErr(req, resp)
+		}
+		if attempt >= c.cfg.MaxRetries {
+			return nil, fmt.Errorf("giving up after %d attempts: %w", attempt+1, lastErr)
+		}
+		if wait == 0 {
+			wait = bo.Next()
+		}
+		c.log.Warn("provider request failed, retrying", "provider", c.provider, "path", req.URL.Path,
+			"attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "err", lastErr)
+		if !backoff.Sleep(ctx, wait) {
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (c *Client) once(req *http.Request) (*Response, error) {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.m.ProviderHTTPRequests.WithLabelValues(c.provider, "error").Inc()
+		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, stripURL(err))
+	}
+	defer resp.Body.Close()
+	c.m.ProviderHTTPRequests.WithLabelValues(c.provider, strconv.Itoa(resp.StatusCode)).Inc()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxBodyBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: read body: %w", req.Method, req.URL.Path, err)
+	}
+	if int64(len(body)) > c.cfg.MaxBodyBytes {
+		return nil, fmt.Errorf("%s %s: %w (%d bytes)", req.Method, req.URL.Path, ErrTooLarge, c.cfg.MaxBodyBytes)
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, nil
+}
+
+func (c *Client) statusErr(req *http.Request, resp *Response) error {
+	return &StatusError{Status: resp.Status, Method: req.Method, URL: req.URL.Path, Excerpt: Excerpt(resp.Body)}
+}
+
+// Excerpt returns at most 200 printable characters of a body, for error messages.
+func Excerpt(b []byte) string {
+	s := strings.Map(func(r rune) rune {
+		if r < 32 || r == 127 {
+			return ' '
+		}
+		return r
+	}, string(b))
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	if s == "" {
+		return "(empty body)"
+	}
+	return s
+}
+
+// retryAfter parses Retry-After (seconds or an HTTP date), capped.
+func retryAfter(h http.Header, limit time.Duration) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if n, err := strconv.Atoi(v); err == nil {
+		d = time.Duration(n) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = time.Until(t)
+	}
+	if d < 0 {
+		d = 0
+	}
+	return min(d, limit)
+}
+
+// stripURL removes the query (which may carry secrets) from url.Error messages.
+func stripURL(err error) error {
+	var ue interface{ Unwrap() error }
+	if errors.As(err, &ue) {
+		if inner := ue.Unwrap(); inner != nil {
+			return inner
+		}
+	}
+	return err
+}

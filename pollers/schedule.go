@@ -1,0 +1,114 @@
+package pollers
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// ParseSchedule checks a cron spec the way the scheduler will use it (UTC, seconds
+// optional, descriptors such as "@every 30s" allowed). CRON_TZ/TZ prefixes are refused:
+// robfig/cron panics on malformed ones and every schedule here is UTC.
+func ParseSchedule(spec string) (cron.Schedule, error) {
+	s := strings.TrimSpace(spec)
+	if s == "" {
+		return nil, fmt.Errorf("schedule is empty")
+	}
+	if strings.HasPrefix(s, "CRON_TZ=") || strings.HasPrefix(s, "TZ=") {
+		return nil, fmt.Errorf("schedule %q: time zone prefixes are not supported (schedules run in UTC)", spec)
+	}
+	p := cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+	sched, err := p.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("schedule %q: %w", spec, err)
+	}
+	return sched, nil
+}
+
+// Scheduler runs pollers on cron schedules (UTC) with SkipIfStillRunning and Recover, and
+// a first run right at start (cron's @every would otherwise wait one interval).
+type Scheduler struct {
+	c       *cron.Cron
+	log     *slog.Logger
+	ctx     context.Context
+	cancel  context.CancelFunc
+	initial []func()
+	wg      sync.WaitGroup
+}
+
+// NewScheduler builds a scheduler; jobs receive a context derived from ctx.
+func NewScheduler(ctx context.Context, log *slog.Logger) *Scheduler {
+	cl := cronLogger{log}
+	ctx, cancel := context.WithCancel(ctx)
+	return &Scheduler{
+		c:   cron.New(cron.WithLocation(time.UTC), cron.WithLogger(cl)),
+		log: log, ctx: ctx, cancel: cancel,
+	}
+}
+
+// Add schedules r with spec. jitter delays each run by a random duration up to it.
+func (s *Scheduler) Add(spec string, r *Runner, jitter time.Duration) error {
+	sched, err := ParseSchedule(spec)
+	if err != nil {
+		return fmt.Errorf("poller %s: %w", r.Name(), err)
+	}
+	// Order matters: SkipIfStillRunning outside, Recover inside (a panic releases the slot).
+	job := cron.NewChain(cron.SkipIfStillRunning(cronLogger{s.log}), cron.Recover(cronLogger{s.log})).Then(cron.FuncJob(func() {
+		if jitter > 0 {
+			select {
+			case <-time.After(rand.N(jitter)):
+			case <-s.ctx.Done():
+				return
+			}
+		}
+		if s.ctx.Err() != nil {
+			return
+		}
+		if err := r.PollOnce(s.ctx); err != nil {
+			s.log.Warn("poll run had errors", "poller", r.Name(), "err", err)
+		}
+	}))
+	s.c.Schedule(sched, job)
+	// The same wrapped job also runs once at start, so SkipIfStillRunning covers both.
+	s.initial = append(s.initial, job.Run)
+	return nil
+}
+
+// Start starts the schedules and the first run of every poller.
+func (s *Scheduler) Start() {
+	s.c.Start()
+	for _, f := range s.initial {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); f() }()
+	}
+}
+
+// Stop cancels running polls and waits for them to return, at most until ctx is done.
+func (s *Scheduler) Stop(ctx context.Context) error {
+	s.cancel()
+	done := make(chan struct{})
+	go func() {
+		<-s.c.Stop().Done() // waits for cron's runs; the start-up runs are tracked by wg
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("pollers did not stop in time: %w", ctx.Err())
+	}
+}
+
+type cronLogger struct{ l *slog.Logger }
+
+func (c cronLogger) Info(msg string, kv ...any) { c.l.Debug("cron: "+msg, kv...) }
+func (c cronLogger) Error(err error, msg string, kv ...any) {
+	c.l.Error("cron: "+msg, append(kv, "err", err)...)
+}

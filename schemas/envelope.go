@@ -1,0 +1,163 @@
+// Package schemas holds the wire contracts of auditstream: the raw envelope carried on
+// audit.raw.<provider>, the canonical OCSF event on audit.events.v1, their JSON Schemas
+// (embedded from this folder) and the deterministic ids that tie them together.
+package schemas
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Envelope is the value of a raw record (DESIGN.md "Raw envelope").
+type Envelope struct {
+	V           int             `json:"v"`
+	ID          string          `json:"id"`
+	Provider    string          `json:"provider"`
+	Tenant      string          `json:"tenant"`
+	Entity      string          `json:"entity"`
+	Poller      string          `json:"poller"`
+	FetchedAt   time.Time       `json:"fetched_at"`
+	Occurrence  int             `json:"occurrence"`
+	ContentType string          `json:"content_type"`
+	Record      json.RawMessage `json:"record"`
+}
+
+// Content types of Envelope.Record.
+const (
+	ContentJSON = "application/json"
+	ContentXML  = "application/xml"
+)
+
+// Key is the Kafka key of a raw record and of its canonical event.
+func Key(provider, tenant, entity string) string { return provider + "/" + tenant + "/" + entity }
+
+// Key returns the envelope's Kafka key.
+func (e *Envelope) Key() string { return Key(e.Provider, e.Tenant, e.Entity) }
+
+// RecordID is the deterministic raw record id: SHA-256 over the JSON array
+// ["v1", provider, tenant, entity, nativeID, occurrence], hex. nativeID is the provider's
+// unique id, or the entry's Fingerprint where the provider has none.
+func RecordID(provider, tenant, entity, nativeID string, occurrence int) string {
+	b, _ := json.Marshal([]any{"v1", provider, tenant, entity, nativeID, occurrence})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// eventNS is the UUIDv5 namespace of canonical event ids.
+var eventNS = uuid.MustParse("6f1c5b8e-2a0d-5d4e-9b3a-61746f6d6963")
+
+// EventID is the canonical event id: UUIDv5 of the raw record id. It is metadata.uid,
+// the CloudEvents id and the idempotency key of every sink.
+func EventID(recordID string) string { return uuid.NewSHA1(eventNS, []byte(recordID)).String() }
+
+// Fingerprint is the canonical fingerprint of a JSON entry: SHA-256 (hex) of its compacted
+// form with object keys sorted, so the same entry fingerprints the same whatever the key
+// order or white space the provider sent.
+func Fingerprint(entry json.RawMessage) (string, error) {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(entry))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return "", fmt.Errorf("fingerprint: %w", err)
+	}
+	b, err := json.Marshal(v) // maps marshal with sorted keys
+	if err != nil {
+		return "", fmt.Errorf("fingerprint: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// MaxEnvelopeBytes bounds what DecodeEnvelope accepts.
+const MaxEnvelopeBytes = 4 << 20
+
+// DecodeEnvelope parses and checks a raw record value. It never panics on any input and
+// returns an error that says what is wrong.
+func DecodeEnvelope(b []byte) (*Envelope, error) {
+	if len(b) > MaxEnvelopeBytes {
+		return nil, fmt.Errorf("envelope is %d bytes, over the %d byte limit", len(b), MaxEnvelopeBytes)
+	}
+	var e Envelope
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		return nil, fmt.Errorf("envelope is not valid JSON of the v1 shape: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("envelope has trailing data")
+	}
+	if err := e.Check(); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// Check validates the envelope's fields.
+func (e *Envelope) Check() error {
+	var errs []error
+	if e.V != 1 {
+		errs = append(errs, fmt.Errorf("v=%d, want 1", e.V))
+	}
+	if len(e.ID) != 64 || !isHex(e.ID) {
+		errs = append(errs, fmt.Errorf("id %q is not 64 hex characters", e.ID))
+	}
+	for name, v := range map[string]string{"provider": e.Provider, "tenant": e.Tenant, "entity": e.Entity, "poller": e.Poller} {
+		if v == "" {
+			errs = append(errs, fmt.Errorf("%s is empty", name))
+		}
+	}
+	if e.Occurrence < 1 {
+		errs = append(errs, fmt.Errorf("occurrence=%d, want >= 1", e.Occurrence))
+	}
+	if e.FetchedAt.IsZero() {
+		errs = append(errs, errors.New("fetched_at is missing"))
+	}
+	switch e.ContentType {
+	case ContentJSON:
+		if len(e.Record) == 0 || !json.Valid(e.Record) {
+			errs = append(errs, errors.New("record is missing"))
+		}
+	case ContentXML:
+		var s string
+		if err := json.Unmarshal(e.Record, &s); err != nil || s == "" {
+			errs = append(errs, errors.New("record of an application/xml envelope must be a non-empty JSON string"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("content_type %q is not application/json or application/xml", e.ContentType))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid envelope: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// XML returns the XML text of an application/xml envelope.
+func (e *Envelope) XML() (string, error) {
+	var s string
+	if err := json.Unmarshal(e.Record, &s); err != nil {
+		return "", fmt.Errorf("xml record: %w", err)
+	}
+	return s, nil
+}
+
+func isHex(s string) bool {
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// FingerprintText is the fingerprint of a non-JSON entry (XML text): SHA-256 hex of its bytes.
+func FingerprintText(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
