@@ -234,7 +234,7 @@ func apiError(w http.ResponseWriter, code int, msg string) {
 
 // fault applies an injected fault; it reports whether the request was answered, and
 // whether the body must be truncated.
-func (s *Sim) fault(w http.ResponseWriter, path string) (answered, truncate bool) {
+func (s *Sim) fault(w http.ResponseWriter, r *http.Request, path string) (answered, truncate bool) {
 	s.mu.Lock()
 	f := s.faults
 	x := s.frng.Float64()
@@ -264,7 +264,11 @@ func (s *Sim) fault(w http.ResponseWriter, path string) (answered, truncate bool
 		if d <= 0 {
 			d = 2 * time.Second
 		}
-		time.Sleep(d)
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return true, false
+		}
 		return false, false
 	case x < f.TooManyRequests+f.ServerError+f.Unavailable+f.Slow+f.Truncated:
 		s.count("fault_truncated")
@@ -284,7 +288,7 @@ func (s *Sim) contracts(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusUnauthorized, "Unauthorized")
 		return
 	}
-	if done, _ := s.fault(w, "contracts"); done {
+	if done, _ := s.fault(w, r, "contracts"); done {
 		return
 	}
 	var out []map[string]string
@@ -354,7 +358,7 @@ func (s *Sim) entries(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, fmt.Sprintf("offset + limit must be <= %d", s.cfg.MaxResults))
 		return
 	}
-	answered, truncate := s.fault(w, "entries")
+	answered, truncate := s.fault(w, r, "entries")
 	if answered {
 		return
 	}
@@ -414,9 +418,24 @@ func (s *Sim) Served() map[string]bool {
 	return out
 }
 
+// Generated returns the @uuids of every generated event, visible or not yet.
+func (s *Sim) Generated() map[string]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance(s.cfg.Now().UTC())
+	out := make(map[string]bool, s.generated)
+	for _, l := range s.byContr {
+		for _, e := range l {
+			out[e.uuid] = true
+		}
+	}
+	return out
+}
+
 // Stats of the simulator.
 type Stats struct {
 	Generated int            `json:"generated"`
+	Late      int            `json:"late"`
 	Visible   int            `json:"visible"`
 	Served    int            `json:"served"`
 	Requests  map[string]int `json:"requests"`
@@ -433,6 +452,9 @@ func (s *Sim) Stats() Stats {
 		for _, e := range l {
 			if !e.arrival.After(now) {
 				st.Visible++
+			}
+			if e.arrival.After(e.t) {
+				st.Late++
 			}
 		}
 	}
