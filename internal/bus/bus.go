@@ -211,17 +211,42 @@ func Header(m kafka.Message, key string) string {
 }
 
 // PartitionEnds returns the last offset (high watermark) of every partition of a topic.
+// Right after a topic is created the brokers' metadata may still be settling: retriable
+// errors (not leader, leader not available) are retried for up to 20 s.
 func (b *Bus) PartitionEnds(ctx context.Context, topic string) (map[int]int64, error) {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ends, err := b.partitionEnds(ctx, topic)
+		if err == nil || !isTemporary(err) || time.Now().After(deadline) {
+			return ends, err
+		}
+		b.log.Debug("partition ends not available yet, retrying", "topic", topic, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func isTemporary(err error) bool {
+	var ke kafka.Error
+	if errors.As(err, &ke) {
+		return ke.Temporary()
+	}
+	return false
+}
+
+func (b *Bus) partitionEnds(ctx context.Context, topic string) (map[int]int64, error) {
 	md, err := b.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return nil, fmt.Errorf("metadata of %s: %w", topic, err)
 	}
 	if len(md.Topics) != 1 || md.Topics[0].Error != nil {
-		var terr error
 		if len(md.Topics) == 1 {
-			terr = md.Topics[0].Error
+			return nil, fmt.Errorf("metadata of %s: %w", topic, md.Topics[0].Error)
 		}
-		return nil, fmt.Errorf("metadata of %s: %v", topic, terr)
+		return nil, fmt.Errorf("metadata of %s: %d topics in the answer", topic, len(md.Topics))
 	}
 	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
 	for _, p := range md.Topics[0].Partitions {
