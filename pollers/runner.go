@@ -145,7 +145,7 @@ func (r *Runner) publish(ctx context.Context, t Target, recs []Record) error {
 		if err != nil {
 			return fmt.Errorf("record %d of target %s: %w", i, t.Entity, err)
 		}
-		val, err := json.Marshal(env)
+		val, err := env.Encode()
 		if err != nil {
 			return fmt.Errorf("record %d of target %s: %w", i, t.Entity, err)
 		}

@@ -66,7 +66,6 @@ func Decode(raw json.RawMessage) (*Cursor, error) {
 // Stats of one Poll.
 type Stats struct {
 	Windows, Splits, Fetched, Duplicates, Emitted int
-	Gaps                                          int // windows that could not be split further yet were full
 }
 
 // Poll runs the window rule from cursor up to now − lag.

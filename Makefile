@@ -1,0 +1,45 @@
+# auditstream — the two set-up commands on a fresh machine are `make run` and `make test`.
+GO      ?= go
+BIN     := bin/auditstream
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/auditstream/auditstream/internal/app.Version=$(VERSION)
+
+.PHONY: help run build test test-unit kafka-up kafka-down bench fuzz lint validate clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+run: build ## the whole pipeline against the built-in simulators on an embedded broker (Ctrl-C to stop)
+	@mkdir -p data
+	./$(BIN) run --config configs/dev.yaml
+
+build: ## build bin/auditstream
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/auditstream
+
+test: ## unit + integration tests (starts a real Apache Kafka from Maven Central when java and mvn exist)
+	bash scripts/test.sh
+
+test-unit: ## unit tests only (embedded broker, no servers)
+	$(GO) test -count=1 -short ./...
+
+kafka-up: ## start a real Kafka 4.x (KRaft) on 127.0.0.1:19092
+	bash scripts/kafka.sh up
+
+kafka-down: ## stop it and remove its data
+	bash scripts/kafka.sh down
+
+bench: ## Go benchmarks (numbers go to docs/benchmarks.md)
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
+
+fuzz: ## run every fuzz test for FUZZTIME (default 20s) each
+	bash scripts/fuzz.sh $${FUZZTIME:-20s}
+
+lint: ## gofmt + go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet ./...
+
+validate: build ## check configs/*.yaml
+	@for f in configs/*.yaml; do ./$(BIN) validate --config $$f || exit 1; done
+
+clean: ## remove build output and local data
+	rm -rf bin data

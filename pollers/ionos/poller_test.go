@@ -1,0 +1,170 @@
+package ionos_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/metrics"
+	"github.com/auditstream/auditstream/pollers"
+	"github.com/auditstream/auditstream/pollers/ionos"
+	"github.com/auditstream/auditstream/pollers/ionos/ionossim"
+	"github.com/auditstream/auditstream/pollers/pollhttp"
+)
+
+type collector struct {
+	mu      sync.Mutex
+	ids     map[string]int
+	cursors map[string]json.RawMessage
+}
+
+func (c *collector) emitFor(target string) pollers.Emit {
+	return func(_ context.Context, recs []pollers.Record, cur json.RawMessage) error {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, r := range recs {
+			c.ids[r.NativeID]++
+		}
+		if cur != nil {
+			c.cursors[target] = cur
+		}
+		return nil
+	}
+}
+
+func newPoller(t *testing.T, url string, cfg ionos.Config, log *slog.Logger) *ionos.Source {
+	t.Helper()
+	m := metrics.NewUnregistered()
+	hc, err := pollhttp.New(&http.Client{Timeout: 5 * time.Second}, ionos.Provider, pollhttp.Config{MaxRetries: 3, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond}, log, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.BaseURL = url + "/activitylog/v1"
+	cfg.SetDefaults()
+	var p config.Problems
+	cfg.Validate("ionos", &p)
+	if err := p.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return ionos.New("ionos-test", cfg, hc, log, m)
+}
+
+func pollAll(t *testing.T, src *ionos.Source, c *collector) {
+	t.Helper()
+	ts, err := src.Targets(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range ts {
+		if _, err := src.Poll(context.Background(), tg, c.cursors[tg.Entity], c.emitFor(tg.Entity)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestPollsEverySimulatedEventOnceWithSplitsAndBasicAuth(t *testing.T) {
+	sim := ionossim.New(ionossim.Config{Username: "u", Password: "p", Contracts: []string{"1", "2"}, Seed: 3, Rate: 1, Backfill: 900, MaxEvents: 900, MaxResults: 100})
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	src := newPoller(t, srv.URL, ionos.Config{Username: "u", Password: "p", PageSize: 40, MaxResults: 100,
+		InitialLookback: config.Duration(2 * time.Hour), Lag: config.Duration(time.Second)}, slog.New(slog.DiscardHandler))
+	c := &collector{ids: map[string]int{}, cursors: map[string]json.RawMessage{}}
+	pollAll(t, src, c)
+	pollAll(t, src, c) // the second poll re-reads the overlap and must add nothing
+	served := sim.Served()
+	if len(served) != 900 || len(c.ids) != 900 {
+		t.Fatalf("served %d, emitted %d distinct, want 900", len(served), len(c.ids))
+	}
+	for id, n := range c.ids {
+		if n != 1 || !served[id] {
+			t.Fatalf("%s emitted %d times (served: %v)", id, n, served[id])
+		}
+	}
+}
+
+func TestUnauthorizedIsAClearErrorWithoutTheSecret(t *testing.T) {
+	sim := ionossim.New(ionossim.Config{Token: "right-token", Seed: 1})
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	const secret = "wrong-token-s3cr3t"
+	src := newPoller(t, srv.URL, ionos.Config{Token: config.Secret(secret), Contracts: []string{"31721060"}}, log)
+	c := &collector{ids: map[string]int{}, cursors: map[string]json.RawMessage{}}
+	_, err := src.Poll(context.Background(), pollers.Target{Tenant: "31721060", Entity: "31721060"}, nil, c.emitFor("x"))
+	if !pollhttp.IsStatus(err, http.StatusUnauthorized) {
+		t.Fatalf("err = %v, want HTTP 401", err)
+	}
+	if strings.Contains(err.Error(), secret) || strings.Contains(logs.String(), secret) {
+		t.Fatalf("the token leaked: err=%q logs=%q", err, logs.String())
+	}
+	if !strings.Contains(err.Error(), "31721060") {
+		t.Fatalf("error does not say which contract: %v", err)
+	}
+	// The config never prints the secret either.
+	cfg := ionos.Config{Token: config.Secret(secret), Password: config.Secret(secret)}
+	for _, s := range []string{slogString(cfg), jsonString(t, cfg)} {
+		if strings.Contains(s, secret) {
+			t.Fatalf("config printed the secret: %s", s)
+		}
+	}
+}
+
+func slogString(v any) string {
+	var b bytes.Buffer
+	slog.New(slog.NewJSONHandler(&b, nil)).Info("cfg", "cfg", v)
+	return b.String()
+}
+
+func jsonString(t *testing.T, v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestTargetsFromDiscovery(t *testing.T) {
+	sim := ionossim.New(ionossim.Config{Token: "t", Contracts: []string{"7", "8", "9"}, Seed: 1})
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	src := newPoller(t, srv.URL, ionos.Config{Token: "t"}, slog.New(slog.DiscardHandler))
+	ts, err := src.Targets(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != 3 || ts[2].Entity != "9" || ts[2].Tenant != "9" {
+		t.Fatalf("targets = %+v", ts)
+	}
+}
+
+func TestTruncatedAnswerDoesNotMoveTheCursor(t *testing.T) {
+	sim := ionossim.New(ionossim.Config{Token: "t", Contracts: []string{"1"}, Seed: 5, Backfill: 50, MaxEvents: 50,
+		Faults: ionossim.Faults{Truncated: 1}})
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	src := newPoller(t, srv.URL, ionos.Config{Token: "t", Contracts: []string{"1"}, InitialLookback: config.Duration(2 * time.Hour)}, slog.New(slog.DiscardHandler))
+	c := &collector{ids: map[string]int{}, cursors: map[string]json.RawMessage{}}
+	_, err := src.Poll(context.Background(), pollers.Target{Tenant: "1", Entity: "1"}, nil, c.emitFor("1"))
+	if err == nil || !strings.Contains(err.Error(), "not valid JSON") {
+		t.Fatalf("err = %v, want a JSON error", err)
+	}
+	if len(c.cursors) != 0 || len(c.ids) != 0 {
+		t.Fatalf("emitted %d records and %d cursors from a truncated answer", len(c.ids), len(c.cursors))
+	}
+	sim.SetFaults(ionossim.Faults{})
+	if _, err := src.Poll(context.Background(), pollers.Target{Tenant: "1", Entity: "1"}, nil, c.emitFor("1")); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.ids) != 50 {
+		t.Fatalf("after the fault cleared: %d records, want 50", len(c.ids))
+	}
+}

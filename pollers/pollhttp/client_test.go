@@ -1,0 +1,151 @@
+package pollhttp
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/goleak"
+
+	"github.com/auditstream/auditstream/internal/metrics"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func newClient(t *testing.T, cfg Config) (*Client, *metrics.Metrics) {
+	t.Helper()
+	m := metrics.NewUnregistered()
+	c, err := New(&http.Client{Timeout: 2 * time.Second}, "test", cfg, slog.New(slog.DiscardHandler), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, m
+}
+
+func get(url string) func(ctx context.Context) (*http.Request, error) {
+	return func(ctx context.Context) (*http.Request, error) {
+		return http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	}
+}
+
+// script answers with the given statuses in turn, then 200.
+func script(codes ...int) (*httptest.Server, *atomic.Int32) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		i := int(n.Add(1)) - 1
+		if i < len(codes) {
+			if codes[i] == http.StatusTooManyRequests {
+				w.Header().Set("Retry-After", "1")
+			}
+			w.WriteHeader(codes[i])
+			_, _ = w.Write([]byte(`{"error":"x"}`))
+			return
+		}
+		_, _ = w.Write([]byte(`ok`))
+	}))
+	return srv, &n
+}
+
+func TestRetriesTransientStatuses(t *testing.T) {
+	srv, n := script(500, 502, 503, 504)
+	defer srv.Close()
+	c, m := newClient(t, Config{MaxRetries: 5, BackoffMin: time.Millisecond, BackoffMax: 2 * time.Millisecond})
+	resp, err := c.Do(context.Background(), get(srv.URL))
+	if err != nil || string(resp.Body) != "ok" {
+		t.Fatalf("resp=%v err=%v", resp, err)
+	}
+	if n.Load() != 5 {
+		t.Fatalf("%d requests, want 5", n.Load())
+	}
+	if v := testutil.ToFloat64(m.ProviderHTTPRequests.WithLabelValues("test", "503")); v != 1 {
+		t.Fatalf("provider_http_requests_total{code=503} = %v", v)
+	}
+}
+
+func TestHonoursRetryAfter(t *testing.T) {
+	srv, n := script(429)
+	defer srv.Close()
+	c, _ := newClient(t, Config{BackoffMin: time.Millisecond, BackoffMax: 2 * time.Millisecond})
+	start := time.Now()
+	if _, err := c.Do(context.Background(), get(srv.URL)); err != nil {
+		t.Fatal(err)
+	}
+	// Behaviour, not speed: the server asked for 1 s; the jittered backoff alone is ≤ 2 ms.
+	if waited := time.Since(start); waited < 900*time.Millisecond {
+		t.Fatalf("retried after %s, before the server's Retry-After of 1s", waited)
+	}
+	if n.Load() != 2 {
+		t.Fatalf("%d requests", n.Load())
+	}
+}
+
+func TestGivesUpAndDoesNotRetryClientErrors(t *testing.T) {
+	srv, n := script(500, 500, 500, 500)
+	defer srv.Close()
+	c, _ := newClient(t, Config{MaxRetries: 2, BackoffMin: time.Millisecond, BackoffMax: time.Millisecond})
+	_, err := c.Do(context.Background(), get(srv.URL+"/x?token=secret"))
+	if err == nil || !strings.Contains(err.Error(), "giving up after 3 attempts") || !IsStatus(err, 500) {
+		t.Fatalf("err = %v", err)
+	}
+	if strings.Contains(err.Error(), "secret") {
+		t.Fatalf("query string leaked into the error: %v", err)
+	}
+	srv2, n2 := script(404)
+	defer srv2.Close()
+	_, err = c.Do(context.Background(), get(srv2.URL))
+	if !IsStatus(err, 404) || n2.Load() != 1 {
+		t.Fatalf("err = %v after %d requests, want one 404", err, n2.Load())
+	}
+	_ = n
+}
+
+func TestBodyCap(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(strings.Repeat("a", 5000)))
+	}))
+	defer srv.Close()
+	c, _ := newClient(t, Config{MaxBodyBytes: 4096})
+	_, err := c.Do(context.Background(), get(srv.URL))
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("err = %v, want ErrTooLarge", err)
+	}
+}
+
+func TestCancellationStopsRetries(t *testing.T) {
+	srv, _ := script(429, 429, 429)
+	defer srv.Close()
+	c, _ := newClient(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := c.Do(ctx, get(srv.URL))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the context's error", err)
+	}
+}
+
+func TestNeedsATimeout(t *testing.T) {
+	if _, err := New(&http.Client{}, "x", Config{}, slog.New(slog.DiscardHandler), metrics.NewUnregistered()); err == nil {
+		t.Fatal("client without a timeout accepted")
+	}
+}
+
+func TestRetryAfterParsing(t *testing.T) {
+	h := http.Header{}
+	for in, want := range map[string]time.Duration{"": 0, "3": 3 * time.Second, "-1": 0, "99999": time.Minute, "soon": 0} {
+		h.Set("Retry-After", in)
+		if got := retryAfter(h, time.Minute); got != want {
+			t.Errorf("Retry-After %q = %s, want %s", in, got, want)
+		}
+	}
+	h.Set("Retry-After", time.Now().Add(10*time.Second).UTC().Format(http.TimeFormat))
+	if got := retryAfter(h, time.Minute); got < 8*time.Second || got > 10*time.Second {
+		t.Errorf("HTTP-date Retry-After = %s", got)
+	}
+}
