@@ -74,7 +74,7 @@ func (r *Runner) PollOnce(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := r.pollTarget(ctx, t); err != nil {
+			if err := r.safePollTarget(ctx, t); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -84,6 +84,19 @@ func (r *Runner) PollOnce(ctx context.Context) error {
 	wg.Wait()
 	r.updateFreshness()
 	return errors.Join(errs...)
+}
+
+// safePollTarget turns a provider panic into an error: one bad answer must not take the
+// process (and every other poller) down. The cursor did not move.
+func (r *Runner) safePollTarget(ctx context.Context, t Target) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.m.PollRequests.WithLabelValues(r.cfg.Name, r.cfg.Provider, "error").Inc()
+			err = fmt.Errorf("poll %s target %s panicked: %v", r.cfg.Name, t.Entity, p)
+			r.log.Error("poll panicked; cursor unchanged", "target", t.Entity, "panic", p)
+		}
+	}()
+	return r.pollTarget(ctx, t)
 }
 
 func (r *Runner) pollTarget(ctx context.Context, t Target) error {

@@ -52,8 +52,14 @@ func NewScheduler(ctx context.Context, log *slog.Logger) *Scheduler {
 	}
 }
 
+// Job is what the scheduler runs: a Runner, in production.
+type Job interface {
+	Name() string
+	PollOnce(ctx context.Context) error
+}
+
 // Add schedules r with spec. jitter delays each run by a random duration up to it.
-func (s *Scheduler) Add(spec string, r *Runner, jitter time.Duration) error {
+func (s *Scheduler) Add(spec string, r Job, jitter time.Duration) error {
 	sched, err := ParseSchedule(spec)
 	if err != nil {
 		return fmt.Errorf("poller %s: %w", r.Name(), err)

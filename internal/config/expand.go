@@ -38,9 +38,14 @@ func expandNode(n *yaml.Node, path string, p *Problems) {
 			return
 		}
 		n.Value = expandString(n.Value, path, p)
-		if n.Tag != "!!str" && n.Style == 0 {
-			// Let "${PORT}" still decode as a number, but keep strings as strings.
+		if n.Style == 0 {
+			// An unquoted ${PORT} decodes as a number (and into a string field as its exact
+			// text); a value that YAML would read as null stays the string it is.
 			n.Tag = ""
+			switch n.Value {
+			case "", "~", "null", "Null", "NULL":
+				n.Tag = "!!str"
+			}
 		}
 	}
 }

@@ -1,0 +1,97 @@
+package pollers
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestParseSchedule(t *testing.T) {
+	for _, ok := range []string{"@every 30s", "*/5 * * * *", "0 */2 * * * *", "@hourly"} {
+		if _, err := ParseSchedule(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "CRON_TZ=Mars/Base * * * * *", "TZ=UTC * * * * *", "every minute", "@every", "61 * * * *"} {
+		if _, err := ParseSchedule(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// panicky is a job whose runs panic, count, or block until cancelled.
+type panicky struct {
+	polls   atomic.Int32
+	panicAt int32
+	block   bool
+}
+
+func (p *panicky) Name() string { return "p" }
+func (p *panicky) PollOnce(ctx context.Context) error {
+	n := p.polls.Add(1)
+	if n == p.panicAt {
+		panic("provider bug")
+	}
+	if p.block {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return nil
+}
+
+func TestSchedulerRecoversSkipsAndStops(t *testing.T) {
+	src := &panicky{panicAt: 1}
+	r := src
+	s := NewScheduler(context.Background(), slog.New(slog.DiscardHandler))
+	if err := s.Add("@every 1s", r, 0); err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	// The first run panics; Recover keeps the process alive and the next runs happen.
+	deadline := time.Now().Add(5 * time.Second)
+	for src.polls.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := src.polls.Load(); n < 3 {
+		t.Fatalf("%d polls after a panic, want the schedule to go on", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSchedulerStopCancelsARunningPoll(t *testing.T) {
+	src := &panicky{block: true}
+	r := src
+	s := NewScheduler(context.Background(), slog.New(slog.DiscardHandler))
+	if err := s.Add("@every 1s", r, 0); err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	for src.polls.Load() == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// A second run while the first still blocks is skipped (SkipIfStillRunning).
+	time.Sleep(1500 * time.Millisecond)
+	if n := src.polls.Load(); n != 1 {
+		t.Fatalf("%d overlapping polls, want 1", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Stop(ctx); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+}
+
+func TestAddRejectsBadSchedule(t *testing.T) {
+	s := NewScheduler(context.Background(), slog.New(slog.DiscardHandler))
+	r := &panicky{}
+	if err := s.Add("CRON_TZ=x * * * * *", r, 0); err == nil || !strings.Contains(err.Error(), "poller p") {
+		t.Fatalf("err = %v", err)
+	}
+}
