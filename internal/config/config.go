@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -143,7 +144,7 @@ func Parse(r io.Reader) (*Root, error) {
 		dec := yaml.NewDecoder(bytes.NewReader(b))
 		dec.KnownFields(true)
 		if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("config: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+			return nil, fmt.Errorf("config: %w", yamlErr(err))
 		}
 	}
 	c.SetDefaults()
@@ -162,9 +163,25 @@ func DecodeStrict(n *yaml.Node, v any) error {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+		return yamlErr(err)
 	}
 	return nil
+}
+
+var lineRef = regexp.MustCompile(`^line \d+: `)
+
+// yamlErr rewrites yaml.v3 decode errors for people: the line numbers refer to the
+// document after ${...} expansion, so they are dropped; the field names stay.
+func yamlErr(err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		parts := make([]string, 0, len(te.Errors))
+		for _, e := range te.Errors {
+			parts = append(parts, lineRef.ReplaceAllString(e, ""))
+		}
+		return errors.New(strings.Join(parts, "; "))
+	}
+	return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
 }
 
 // SetDefaults fills unset fields.
