@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -60,12 +63,44 @@ func (n *Normalizer) Run(ctx context.Context) error {
 	}, n.handle)
 }
 
+type result struct {
+	c                *Canonical
+	provider, reason string
+	err              error
+}
+
+// normalizeAll maps a batch on every core (mapping and schema validation are CPU-bound);
+// results keep the batch order, so per-key order is kept on the events topic.
+func (n *Normalizer) normalizeAll(batch []kafka.Message) []result {
+	res := make([]result, len(batch))
+	workers := min(runtime.GOMAXPROCS(0), len(batch))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(batch) {
+					return
+				}
+				r := &res[i]
+				r.c, r.provider, r.reason, r.err = n.Normalize(batch[i].Value)
+			}
+		}()
+	}
+	wg.Wait()
+	return res
+}
+
 func (n *Normalizer) handle(ctx context.Context, batch []kafka.Message) error {
 	out := make([]kafka.Message, 0, len(batch))
 	type outcome struct{ provider, result, reason string }
 	outcomes := make([]outcome, 0, len(batch))
-	for _, m := range batch {
-		ev, provider, reason, err := n.Normalize(m.Value)
+	for i, r := range n.normalizeAll(batch) {
+		m := batch[i]
+		ev, provider, reason, err := r.c, r.provider, r.reason, r.err
 		if err != nil {
 			out = append(out, bus.DeadLetter(n.cfg.DLQTopic, "normalize", reason, err, m))
 			outcomes = append(outcomes, outcome{provider, "dlq", reason})
