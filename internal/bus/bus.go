@@ -28,11 +28,12 @@ type Config struct {
 
 // Bus is the one Kafka connection set of a process: one shared writer, one admin client.
 type Bus struct {
-	cfg    Config
-	log    *slog.Logger
-	writer *kafka.Writer
-	client *kafka.Client
-	dialer *kafka.Dialer
+	cfg       Config
+	log       *slog.Logger
+	writer    *kafka.Writer
+	transport *kafka.Transport
+	client    *kafka.Client
+	dialer    *kafka.Dialer
 }
 
 // New builds a Bus. It does not contact the brokers; call Ping or EnsureTopics for that.
@@ -65,19 +66,25 @@ func New(cfg Config, log *slog.Logger) (*Bus, error) {
 		Transport:              transport,
 	}
 	return &Bus{
-		cfg:    cfg,
-		log:    log,
-		writer: w,
-		client: &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 15 * time.Second, Transport: transport},
-		dialer: &kafka.Dialer{ClientID: cfg.ClientID, Timeout: 10 * time.Second, DualStack: true, TLS: cfg.TLS, SASLMechanism: cfg.SASL},
+		cfg:       cfg,
+		log:       log,
+		writer:    w,
+		transport: transport,
+		client:    &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 15 * time.Second, Transport: transport},
+		dialer:    &kafka.Dialer{ClientID: cfg.ClientID, Timeout: 10 * time.Second, DualStack: true, TLS: cfg.TLS, SASLMechanism: cfg.SASL},
 	}, nil
 }
 
 // Brokers returns the bootstrap addresses.
 func (b *Bus) Brokers() []string { return b.cfg.Brokers }
 
-// Close flushes and closes the shared writer.
-func (b *Bus) Close() error { return b.writer.Close() }
+// Close flushes and closes the shared writer, then the connections of the transport
+// (kafka-go keeps a metadata goroutine per broker pool until they are closed).
+func (b *Bus) Close() error {
+	err := b.writer.Close()
+	b.transport.CloseIdleConnections()
+	return err
+}
 
 // TopicSpec is a topic created at start-up with explicit settings.
 type TopicSpec struct {
