@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/metrics"
+	"github.com/auditstream/auditstream/normalizer/ocsf"
 	"github.com/auditstream/auditstream/schemas"
 )
 
@@ -140,4 +141,38 @@ func FuzzIONOSMapping(f *testing.F) {
 			t.Fatalf("bad event for %s", rec)
 		}
 	})
+}
+
+// badMapper returns whatever event the test gives it.
+type badMapper struct{ ev func() *ocsf.Event }
+
+func (b badMapper) Map(*schemas.Envelope) (*ocsf.Event, error) { return b.ev(), nil }
+
+func TestInvalidEventsAreSchemaOrMapReasons(t *testing.T) {
+	n := testNormalizer(t)
+	base := func() *ocsf.Event {
+		return &ocsf.Event{ClassUID: ocsf.ClassAPIActivity, ActivityID: ocsf.APIRead, SeverityID: 1, Time: 1,
+			Metadata: ocsf.Metadata{Product: ocsf.Product{Name: "x"}}, Actor: &ocsf.Actor{User: &ocsf.User{Name: "u"}},
+			API: &ocsf.API{Operation: "op"}, SrcEndpoint: &ocsf.NetworkEndpoint{IP: "192.0.2.1"}}
+	}
+	cases := map[string]struct {
+		ev     func() *ocsf.Event
+		reason string
+	}{
+		"valid":                {base, ""},
+		"ip that is no ip":     {func() *ocsf.Event { e := base(); e.SrcEndpoint.IP = "999.1.1.1"; return e }, ReasonSchema},
+		"actor without anyone": {func() *ocsf.Event { e := base(); e.Actor = &ocsf.Actor{}; return e }, ReasonSchema},
+		"no src_endpoint":      {func() *ocsf.Event { e := base(); e.SrcEndpoint = nil; return e }, ReasonSchema},
+		"activity 99":          {func() *ocsf.Event { e := base(); e.ActivityID = 99; return e }, ReasonMap},
+		"no time":              {func() *ocsf.Event { e := base(); e.Time = 0; return e }, ReasonMap},
+		"unknown class":        {func() *ocsf.Event { e := base(); e.ClassUID = 9999; return e }, ReasonMap},
+		"mapper panics":        {func() *ocsf.Event { panic("bug") }, ReasonMap},
+	}
+	for name, tc := range cases {
+		n.mappers["test"] = badMapper{tc.ev}
+		_, _, reason, err := n.Normalize(envelopeFor(t, "test", "1", "1", "x", schemas.ContentJSON, []byte(`{}`)))
+		if reason != tc.reason || (tc.reason == "") != (err == nil) {
+			t.Errorf("%s: reason %q err %v, want reason %q", name, reason, err, tc.reason)
+		}
+	}
 }
