@@ -13,7 +13,11 @@ cleanup() {
 trap cleanup EXIT
 
 if [[ -z ${AUDITSTREAM_KAFKA_BROKERS:-} ]]; then
-	if command -v java >/dev/null && command -v mvn >/dev/null; then
+	if bash scripts/kafka.sh status >/dev/null 2>&1; then
+		# A broker started earlier (make kafka-up): use it and leave it running.
+		export AUDITSTREAM_KAFKA_BROKERS=$(bash scripts/kafka.sh status 2>/dev/null | sed -n 's/^KAFKA_BROKERS=//p' | tail -n1)
+		echo "test.sh: using the running Kafka at $AUDITSTREAM_KAFKA_BROKERS"
+	elif command -v java >/dev/null && command -v mvn >/dev/null; then
 		if out=$(bash scripts/kafka.sh up 2>&1); then
 			started_kafka=1
 			export AUDITSTREAM_KAFKA_BROKERS=$(printf '%s\n' "$out" | sed -n 's/^KAFKA_BROKERS=//p' | tail -n1)
