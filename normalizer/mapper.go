@@ -24,7 +24,8 @@ type Mapper interface {
 // Mappers returns the built-in mappers by provider name.
 func Mappers() map[string]Mapper {
 	return map[string]Mapper{
-		"ionos": IONOSMapper{},
+		"ionos":  IONOSMapper{},
+		"ecgrid": ECGridMapper{},
 	}
 }
 

@@ -61,6 +61,7 @@ type App struct {
 	admin    *admin.Server
 	sims     []*http.Server
 	sched    *pollers.Scheduler
+	closers  []pollers.Closer
 	sinks    []sinks.Sink
 
 	consumers     sync.WaitGroup
@@ -260,6 +261,9 @@ func (a *App) startPollers(ctx context.Context) error {
 		src, err := newSource(pc, a.log, a.m)
 		if err != nil {
 			return fmt.Errorf("poller %s: %w", pc.Name, err)
+		}
+		if c, ok := src.(pollers.Closer); ok {
+			a.closers = append(a.closers, c) // provider sessions end at shutdown
 		}
 		r := pollers.NewRunner(pollers.RunnerConfig{Name: pc.Name, Provider: pc.Provider, Topic: a.cfg.RawTopic(pc.Provider), Parallel: pc.Parallel},
 			src, store, a.bus, a.log, a.m)

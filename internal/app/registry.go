@@ -11,6 +11,8 @@ import (
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/metrics"
 	"github.com/auditstream/auditstream/pollers"
+	"github.com/auditstream/auditstream/pollers/ecgrid"
+	"github.com/auditstream/auditstream/pollers/ecgrid/ecgridsim"
 	"github.com/auditstream/auditstream/pollers/ionos"
 	"github.com/auditstream/auditstream/pollers/ionos/ionossim"
 	"github.com/auditstream/auditstream/pollers/pollhttp"
@@ -19,7 +21,7 @@ import (
 )
 
 // Providers lists the providers this build knows.
-var Providers = []string{ionos.Provider}
+var Providers = []string{ionos.Provider, ecgrid.Provider}
 
 // SinkTypes lists the sink types this build knows.
 var SinkTypes = []string{"file"}
@@ -29,6 +31,14 @@ func validatePoller(pc config.PollerConfig, path string, p *config.Problems) {
 	switch pc.Provider {
 	case ionos.Provider:
 		var c ionos.Config
+		if err := config.DecodeStrict(&pc.Settings, &c); err != nil {
+			p.Add(path+".settings", "%v", err)
+			return
+		}
+		c.SetDefaults()
+		c.Validate(path+".settings", p)
+	case ecgrid.Provider:
+		var c ecgrid.Config
 		if err := config.DecodeStrict(&pc.Settings, &c); err != nil {
 			p.Add(path+".settings", "%v", err)
 			return
@@ -58,6 +68,14 @@ func newSource(pc config.PollerConfig, log *slog.Logger, m *metrics.Metrics) (po
 		}
 		c.SetDefaults()
 		return ionos.New(pc.Name, c, client, log, m), nil
+	case ecgrid.Provider:
+		var c ecgrid.Config
+		if err := config.DecodeStrict(&pc.Settings, &c); err != nil {
+			return nil, err
+		}
+		c.SetDefaults()
+		return ecgrid.New(pc.Name, c, ecgrid.Options{Timeout: pc.HTTP.Timeout.D(), MaxRetries: pc.HTTP.MaxRetries,
+			MaxBodyBytes: pc.HTTP.MaxBodyBytes}, log, m)
 	}
 	return nil, fmt.Errorf("unknown provider %q", pc.Provider)
 }
@@ -101,6 +119,13 @@ func validateSim(sc config.SimConfig, path string, p *config.Problems) {
 			return
 		}
 		s.Validate(path+".settings", p)
+	case ecgrid.Provider:
+		var s ecgridsim.Settings
+		if err := config.DecodeStrict(&sc.Settings, &s); err != nil {
+			p.Add(path+".settings", "%v", err)
+			return
+		}
+		s.Validate(path+".settings", p)
 	default:
 		p.Add(path+".provider", "no simulator for provider %q (known: %v)", sc.Provider, Providers)
 	}
@@ -115,6 +140,12 @@ func newSim(sc config.SimConfig) (http.Handler, string, error) {
 			return nil, "", err
 		}
 		return ionossim.New(s.Config()), "/activitylog/v1", nil
+	case ecgrid.Provider:
+		var s ecgridsim.Settings
+		if err := config.DecodeStrict(&sc.Settings, &s); err != nil {
+			return nil, "", err
+		}
+		return ecgridsim.New(s.Config()), "/v4.1/prod/ECGridOS.asmx", nil
 	}
 	return nil, "", fmt.Errorf("no simulator for provider %q", sc.Provider)
 }

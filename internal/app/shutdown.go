@@ -15,6 +15,11 @@ func (a *App) Shutdown(ctx context.Context) {
 			a.log.Warn("pollers", "err", err)
 		}
 	}
+	for _, c := range a.closers {
+		if err := c.Close(ctx); err != nil {
+			a.log.Warn("close poller source", "err", err)
+		}
+	}
 	if a.stopConsumers != nil {
 		a.stopConsumers()
 		done := make(chan struct{})
