@@ -23,6 +23,11 @@ type ecgridSession struct {
 	MailboxID string   `xml:"MailboxID"`
 	Created   string   `xml:"Created"`
 	Expires   string   `xml:"Expires"`
+	// Other fields (richer SessionLogEx answers) go to unmapped.
+	Extra []struct {
+		XMLName xml.Name
+		Value   string `xml:",chardata"`
+	} `xml:",any"`
 }
 
 // Map implements Mapper.
@@ -83,6 +88,11 @@ func (ECGridMapper) Map(env *schemas.Envelope) (*ocsf.Event, error) {
 	}
 	if e.MailboxID != "" {
 		unmapped["MailboxID"] = e.MailboxID
+	}
+	for _, x := range e.Extra {
+		if _, dup := unmapped[x.XMLName.Local]; !dup {
+			unmapped[x.XMLName.Local] = trim(x.Value)
+		}
 	}
 	if len(unmapped) > 0 {
 		ev.Unmapped = unmapped

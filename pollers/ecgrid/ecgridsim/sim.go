@@ -412,6 +412,9 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	doc := envelope(req.v12, fmt.Sprintf(`<%sResponse xmlns="%s">%s</%sResponse>`, req.method, ns, inner, req.method))
 	if malformed {
 		doc = doc[:len(doc)*2/3]
+		if req.method == "Login" {
+			s.count("login_answer_lost") // a session the caller never learns about
+		}
 	} else {
 		s.mu.Lock()
 		for _, id := range servedIDs {

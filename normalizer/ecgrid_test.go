@@ -1,0 +1,105 @@
+package normalizer
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/auditstream/auditstream/schemas"
+)
+
+// The expected files in testdata/ecgrid are written by hand from the mapping rules (3002
+// Authentication/Logon, session.uid = SessionID, user.uid = UserID, tenant = the poller's
+// NetworkID, Created → time, Expires → session.expiration_time); the ids were computed
+// independently with Python's uuid5/sha256. raw_data is compared with the input bytes.
+func TestECGridGolden(t *testing.T) {
+	inputs, _ := filepath.Glob("testdata/ecgrid/*.input.xml")
+	if len(inputs) < 3 {
+		t.Fatalf("only %d golden inputs", len(inputs))
+	}
+	n := testNormalizer(t)
+	sidRe := regexp.MustCompile(`<SessionID>([^<]*)</SessionID>`)
+	for _, in := range inputs {
+		name := strings.TrimSuffix(filepath.Base(in), ".input.xml")
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sid := sidRe.FindSubmatch(raw)[1]
+			c, _, reason, err := n.Normalize(envelopeFor(t, "ecgrid", "100", "12345", string(sid), schemas.ContentXML, raw))
+			if err != nil {
+				t.Fatalf("%s: %v", reason, err)
+			}
+			var got map[string]any
+			if err := json.Unmarshal(c.JSON, &got); err != nil {
+				t.Fatal(err)
+			}
+			if got["raw_data"] != string(raw) {
+				t.Errorf("raw_data is not the entry as received: %v", got["raw_data"])
+			}
+			delete(got, "raw_data")
+			wantB, err := os.ReadFile(strings.Replace(strings.Replace(in, ".input.", ".expected.", 1), ".xml", ".json", 1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want map[string]any
+			if err := json.Unmarshal(wantB, &want); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				g, _ := json.MarshalIndent(got, "", "  ")
+				t.Errorf("mapping differs from %s:\n got: %s", name, g)
+			}
+		})
+	}
+}
+
+func TestECGridUnmappable(t *testing.T) {
+	n := testNormalizer(t)
+	cases := map[string]struct{ record, ct string }{
+		"no Created":    {`<SessionIDInfo><SessionID>a</SessionID><UserID>1</UserID></SessionIDInfo>`, schemas.ContentXML},
+		"bad Created":   {`<SessionIDInfo><SessionID>a</SessionID><Created>yesterday</Created></SessionIDInfo>`, schemas.ContentXML},
+		"bad Expires":   {`<SessionIDInfo><SessionID>a</SessionID><Created>2026-01-01T00:00:00Z</Created><Expires>soon</Expires></SessionIDInfo>`, schemas.ContentXML},
+		"not XML":       {`{"SessionID":"a"}`, schemas.ContentJSON},
+		"other element": {`<LoginResult>x</LoginResult>`, schemas.ContentXML},
+		"broken XML":    {`<SessionIDInfo><Created>`, schemas.ContentXML},
+		"doctype":       {`<!DOCTYPE x [<!ENTITY a "b">]><SessionIDInfo><SessionID>&a;</SessionID><Created>2026-01-01T00:00:00Z</Created></SessionIDInfo>`, schemas.ContentXML},
+	}
+	for name, tc := range cases {
+		_, _, reason, err := n.Normalize(envelopeFor(t, "ecgrid", "100", "1", "a", tc.ct, []byte(tc.record)))
+		if err == nil || reason != ReasonMap {
+			t.Errorf("%s: reason %q err %v, want %q", name, reason, err, ReasonMap)
+		}
+	}
+}
+
+func FuzzECGridMapping(f *testing.F) {
+	for _, p := range []string{"testdata/ecgrid/seed.input.xml", "testdata/ecgrid/other_network.input.xml"} {
+		b, _ := os.ReadFile(p)
+		f.Add(b)
+	}
+	n := testNormalizer(f)
+	f.Fuzz(func(t *testing.T, rec []byte) {
+		if !json.Valid(mustJSONString(rec)) {
+			return
+		}
+		c, _, _, err := n.Normalize(envelopeFor(t, "ecgrid", "1", "1", "x", schemas.ContentXML, rec))
+		if err != nil {
+			return
+		}
+		var ev map[string]any
+		if err := json.Unmarshal(c.JSON, &ev); err != nil || ev["class_uid"] != float64(3002) {
+			t.Fatalf("bad event for %q", rec)
+		}
+	})
+}
+
+func mustJSONString(b []byte) []byte {
+	s, _ := json.Marshal(string(b))
+	return s
+}
