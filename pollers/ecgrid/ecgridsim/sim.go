@@ -29,7 +29,6 @@ package ecgridsim
 
 import (
 	"bytes"
-	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -40,6 +39,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/auditstream/auditstream/pollers/simkit"
 )
 
 // Namespaces.
@@ -112,8 +113,7 @@ type Sim struct {
 	nextT     time.Time
 	byUser    map[int][]*session // sorted by created, then id
 	byID      map[string]*session
-	served    map[string]int
-	requests  map[string]int
+	ledger    *simkit.Ledger
 }
 
 // New builds a simulator.
@@ -140,7 +140,7 @@ func New(cfg Config) *Sim {
 		cfg.Seed = uint64(cfg.Now().UnixNano())
 	}
 	s := &Sim{cfg: cfg, start: cfg.Now().UTC(), rng: rand.New(rand.NewPCG(cfg.Seed, 0xec6)), frng: rand.New(rand.NewPCG(cfg.Seed, 0xfa17)),
-		faults: cfg.Faults, byUser: map[int][]*session{}, byID: map[string]*session{}, served: map[string]int{}, requests: map[string]int{}}
+		faults: cfg.Faults, byUser: map[int][]*session{}, byID: map[string]*session{}, ledger: simkit.NewLedger()}
 	s.nextT = s.start
 	if cfg.Backfill > 0 {
 		step := time.Hour / time.Duration(cfg.Backfill)
@@ -224,7 +224,7 @@ func (s *Sim) ExpireAll() {
 	for _, se := range s.byID {
 		if se.open {
 			se.open = false
-			s.requests["expired_all"]++
+			s.ledger.Count("expired_all")
 		}
 	}
 }
@@ -322,8 +322,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.servedHandler(w)
 		return
 	case r.URL.Path == "/_sim/stats":
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(s.Stats())
+		simkit.WriteJSON(w, s.Stats())
 		return
 	case r.Method == http.MethodGet && (r.URL.RawQuery == "WSDL" || strings.EqualFold(r.URL.RawQuery, "wsdl")):
 		s.wsdl(w, r)
@@ -337,7 +336,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeFault(w, req, f)
 		return
 	}
-	s.count("call_" + req.method)
+	s.ledger.Count("call_" + req.method)
 	if req.ns != s.cfg.Namespace {
 		s.writeFault(w, req, &fault{client: true, code: "InvalidParameter", msg: fmt.Sprintf("Server did not recognize the operation {%s}%s", req.ns, req.method)})
 		return
@@ -355,23 +354,23 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := s.frng.Float64()
 	s.mu.Unlock()
 	malformed, otherNS := false, false
-	switch {
-	case x < fs.ServerFault:
-		s.count("fault_server")
+	switch simkit.Pick(x, fs.ServerFault, fs.EmptyError, fs.Malformed, fs.WrongNamespace, fs.Slow, fs.ExpireSession) {
+	case 0:
+		s.ledger.Count("fault_server")
 		s.writeFault(w, req, &fault{code: "InternalError", msg: "An internal error occurred"})
 		return
-	case x < fs.ServerFault+fs.EmptyError:
-		s.count("fault_empty_500")
+	case 1:
+		s.ledger.Count("fault_empty_500")
 		w.WriteHeader(http.StatusInternalServerError)
 		return
-	case x < fs.ServerFault+fs.EmptyError+fs.Malformed:
-		s.count("fault_malformed")
+	case 2:
+		s.ledger.Count("fault_malformed")
 		malformed = true
-	case x < fs.ServerFault+fs.EmptyError+fs.Malformed+fs.WrongNamespace:
-		s.count("fault_wrong_namespace")
+	case 3:
+		s.ledger.Count("fault_wrong_namespace")
 		otherNS = true
-	case x < fs.ServerFault+fs.EmptyError+fs.Malformed+fs.WrongNamespace+fs.Slow:
-		s.count("fault_slow")
+	case 4:
+		s.ledger.Count("fault_slow")
 		d := fs.SlowDelay
 		if d <= 0 {
 			d = 2 * time.Second
@@ -381,11 +380,11 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		}
-	case x < fs.ServerFault+fs.EmptyError+fs.Malformed+fs.WrongNamespace+fs.Slow+fs.ExpireSession:
+	case 5:
 		s.mu.Lock()
 		if se := s.byID[req.params["SessionID"]]; se != nil && se.open {
 			se.open = false
-			s.requests["fault_session_expired"]++
+			s.ledger.Count("fault_session_expired")
 		}
 		s.mu.Unlock()
 	}
@@ -413,14 +412,10 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if malformed {
 		doc = doc[:len(doc)*2/3]
 		if req.method == "Login" {
-			s.count("login_answer_lost") // a session the caller never learns about
+			s.ledger.Count("login_answer_lost") // a session the caller never learns about
 		}
 	} else {
-		s.mu.Lock()
-		for _, id := range servedIDs {
-			s.served[id]++
-		}
-		s.mu.Unlock()
+		s.ledger.MarkServed(servedIDs...)
 	}
 	writeXML(w, req.v12, http.StatusOK, doc)
 }
@@ -449,7 +444,7 @@ func esc(v string) string {
 }
 
 func (s *Sim) writeFault(w http.ResponseWriter, req *soapReq, f *fault) {
-	s.count("fault_" + f.code)
+	s.ledger.Count("fault_" + f.code)
 	v12 := req != nil && req.v12
 	detail := fmt.Sprintf(`<ErrorCode>%s</ErrorCode><ErrorString>%s</ErrorString><ErrorItem>%s</ErrorItem><ErrorMessage>%s</ErrorMessage>`,
 		esc(f.code), esc(f.msg), esc(f.item), esc(f.code+": "+f.msg))
@@ -491,7 +486,7 @@ func (s *Sim) auth(sid string, now time.Time) (*User, *fault) {
 	if se.open && now.Sub(se.lastUsed) > s.cfg.IdleTimeout {
 		se.open = false
 		se.expires = se.lastUsed.Add(s.cfg.IdleTimeout)
-		s.requests["idle_expired"]++
+		s.ledger.Count("idle_expired")
 	}
 	if !se.open {
 		return nil, &fault{client: true, code: "SessionTimeout", msg: "Session expired or invalid", item: "SessionID"}
@@ -524,7 +519,7 @@ func (s *Sim) login(req *soapReq) (string, *fault) {
 			if now.Sub(se.lastUsed) > s.cfg.IdleTimeout {
 				se.open = false
 				se.expires = se.lastUsed.Add(s.cfg.IdleTimeout)
-				s.requests["idle_expired"]++
+				s.ledger.Count("idle_expired")
 				continue
 			}
 			open++
@@ -536,7 +531,7 @@ func (s *Sim) login(req *soapReq) (string, *fault) {
 	now = now.Truncate(time.Millisecond)
 	se := &session{id: s.guid(s.frng), user: u, created: now, expires: now.Add(s.cfg.IdleTimeout), login: true, lastUsed: now, open: true}
 	s.insert(se)
-	s.requests["logins"]++
+	s.ledger.Count("logins")
 	return "<LoginResult>" + se.id + "</LoginResult>", nil
 }
 
@@ -551,7 +546,7 @@ func (s *Sim) logout(req *soapReq) (string, *fault) {
 		se.open = false
 		se.expires = now.Truncate(time.Millisecond)
 	}
-	s.requests["logouts"]++
+	s.ledger.Count("logouts")
 	return "<LogoutResult>true</LogoutResult>", nil
 }
 
@@ -648,23 +643,9 @@ func (s *Sim) sessionLog(req *soapReq) (string, []string, *fault) {
 	return b.String(), ids, nil
 }
 
-func (s *Sim) count(k string) {
-	s.mu.Lock()
-	s.requests[k]++
-	s.mu.Unlock()
-}
-
 // Served returns the SessionIDs of history sessions served at least once in a complete
 // answer (the poller's own Login sessions are not history: see LoginSessions).
-func (s *Sim) Served() map[string]bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]bool, len(s.served))
-	for id := range s.served {
-		out[id] = true
-	}
-	return out
-}
+func (s *Sim) Served() map[string]bool { return s.ledger.Served() }
 
 // Generated returns the SessionIDs of every generated history session.
 func (s *Sim) Generated() map[string]bool {
@@ -707,7 +688,7 @@ func (s *Sim) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.advance(s.cfg.Now().UTC())
-	st := Stats{Generated: s.generated, Served: len(s.served), Requests: map[string]int{}}
+	st := Stats{Generated: s.generated, Served: s.ledger.ServedCount(), Requests: s.ledger.Counts()}
 	for _, se := range s.byID {
 		if se.login {
 			st.Logins++
@@ -715,9 +696,6 @@ func (s *Sim) Stats() Stats {
 				st.Open++
 			}
 		}
-	}
-	for k, v := range s.requests {
-		st.Requests[k] = v
 	}
 	return st
 }
@@ -728,12 +706,4 @@ func (s *Sim) Done() bool {
 	return s.cfg.MaxEvents > 0 && st.Generated >= s.cfg.MaxEvents
 }
 
-func (s *Sim) servedHandler(w http.ResponseWriter) {
-	ids := make([]string, 0)
-	for id := range s.Served() {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"count": len(ids), "served": ids})
-}
+func (s *Sim) servedHandler(w http.ResponseWriter) { s.ledger.WriteServed(w) }

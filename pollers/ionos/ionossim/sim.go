@@ -28,6 +28,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/auditstream/auditstream/pollers/simkit"
 )
 
 // Faults are per-request probabilities (0..1).
@@ -87,8 +89,7 @@ type Sim struct {
 	generated int
 	nextT     time.Time
 	byContr   map[string][]*event // sorted by uuid
-	served    map[string]int
-	requests  map[string]int
+	ledger    *simkit.Ledger
 }
 
 // New builds a simulator.
@@ -112,7 +113,7 @@ func New(cfg Config) *Sim {
 	s := &Sim{
 		cfg: cfg, mux: http.NewServeMux(), start: cfg.Now().UTC(),
 		rng: rand.New(rand.NewPCG(cfg.Seed, 0x10c05)), frng: rand.New(rand.NewPCG(cfg.Seed, 0xfa17)),
-		faults: cfg.Faults, byContr: map[string][]*event{}, served: map[string]int{}, requests: map[string]int{},
+		faults: cfg.Faults, byContr: map[string][]*event{}, ledger: simkit.NewLedger(),
 	}
 	s.nextT = s.start
 	if cfg.Backfill > 0 {
@@ -238,28 +239,28 @@ func (s *Sim) fault(w http.ResponseWriter, r *http.Request, path string) (answer
 	s.mu.Lock()
 	f := s.faults
 	x := s.frng.Float64()
-	s.requests[path]++
 	s.mu.Unlock()
+	s.ledger.Count(path)
 	ra := f.RetryAfter
 	if ra <= 0 {
 		ra = 1
 	}
-	switch {
-	case x < f.TooManyRequests:
-		s.count("fault_429")
+	switch simkit.Pick(x, f.TooManyRequests, f.ServerError, f.Unavailable, f.Slow, f.Truncated) {
+	case 0:
+		s.ledger.Count("fault_429")
 		w.Header().Set("Retry-After", strconv.Itoa(ra))
 		apiError(w, http.StatusTooManyRequests, "rate limit exceeded")
 		return true, false
-	case x < f.TooManyRequests+f.ServerError:
-		s.count("fault_500")
+	case 1:
+		s.ledger.Count("fault_500")
 		apiError(w, http.StatusInternalServerError, "internal error")
 		return true, false
-	case x < f.TooManyRequests+f.ServerError+f.Unavailable:
-		s.count("fault_503")
+	case 2:
+		s.ledger.Count("fault_503")
 		apiError(w, http.StatusServiceUnavailable, "service unavailable")
 		return true, false
-	case x < f.TooManyRequests+f.ServerError+f.Unavailable+f.Slow:
-		s.count("fault_slow")
+	case 3:
+		s.ledger.Count("fault_slow")
 		d := f.SlowDelay
 		if d <= 0 {
 			d = 2 * time.Second
@@ -270,17 +271,11 @@ func (s *Sim) fault(w http.ResponseWriter, r *http.Request, path string) (answer
 			return true, false
 		}
 		return false, false
-	case x < f.TooManyRequests+f.ServerError+f.Unavailable+f.Slow+f.Truncated:
-		s.count("fault_truncated")
+	case 4:
+		s.ledger.Count("fault_truncated")
 		return false, true
 	}
 	return false, false
-}
-
-func (s *Sim) count(k string) {
-	s.mu.Lock()
-	s.requests[k]++
-	s.mu.Unlock()
 }
 
 func (s *Sim) contracts(w http.ResponseWriter, r *http.Request) {
@@ -399,7 +394,7 @@ func (s *Sim) entries(w http.ResponseWriter, r *http.Request) {
 		body = body[:len(body)/2]
 	} else {
 		for _, e := range page {
-			s.served[e.uuid]++
+			s.ledger.MarkServed(e.uuid)
 		}
 	}
 	s.mu.Unlock()
@@ -408,15 +403,7 @@ func (s *Sim) entries(w http.ResponseWriter, r *http.Request) {
 }
 
 // Served returns the @uuids served at least once in a complete answer.
-func (s *Sim) Served() map[string]bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]bool, len(s.served))
-	for id := range s.served {
-		out[id] = true
-	}
-	return out
-}
+func (s *Sim) Served() map[string]bool { return s.ledger.Served() }
 
 // Generated returns the @uuids of every generated event, visible or not yet.
 func (s *Sim) Generated() map[string]bool {
@@ -447,7 +434,7 @@ func (s *Sim) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.advance(now)
-	st := Stats{Generated: s.generated, Served: len(s.served), Requests: map[string]int{}}
+	st := Stats{Generated: s.generated, Served: s.ledger.ServedCount(), Requests: s.ledger.Counts()}
 	for _, l := range s.byContr {
 		for _, e := range l {
 			if !e.arrival.After(now) {
@@ -458,9 +445,6 @@ func (s *Sim) Stats() Stats {
 			}
 		}
 	}
-	for k, v := range s.requests {
-		st.Requests[k] = v
-	}
 	return st
 }
 
@@ -470,20 +454,9 @@ func (s *Sim) Done() bool {
 	return s.cfg.MaxEvents > 0 && st.Generated >= s.cfg.MaxEvents && st.Visible == st.Generated
 }
 
-func (s *Sim) servedHandler(w http.ResponseWriter, _ *http.Request) {
-	ids := make([]string, 0)
-	for id := range s.Served() {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"count": len(ids), "served": ids})
-}
+func (s *Sim) servedHandler(w http.ResponseWriter, _ *http.Request) { s.ledger.WriteServed(w) }
 
-func (s *Sim) stats(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(s.Stats())
-}
+func (s *Sim) stats(w http.ResponseWriter, _ *http.Request) { simkit.WriteJSON(w, s.Stats()) }
 
 func (s *Sim) setFaults(w http.ResponseWriter, r *http.Request) {
 	var f Faults
