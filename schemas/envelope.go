@@ -26,7 +26,7 @@ type Envelope struct {
 	FetchedAt   time.Time       `json:"fetched_at"`
 	Occurrence  int             `json:"occurrence"`
 	ContentType string          `json:"content_type"`
-	Record      json.RawMessage `json:"record"`
+	Record      json.RawMessage `json:"record,omitempty"` // always present on the wire (Encode)
 }
 
 // Content types of Envelope.Record.
@@ -166,27 +166,19 @@ func FingerprintText(b []byte) string {
 // compact and HTML-escape a RawMessage, and compacts a MarshalJSON result too, so the
 // value written to Kafka is built here.) Record must be valid JSON.
 func (e *Envelope) Encode() ([]byte, error) {
-	type head struct {
-		V           int       `json:"v"`
-		ID          string    `json:"id"`
-		Provider    string    `json:"provider"`
-		Tenant      string    `json:"tenant"`
-		Entity      string    `json:"entity"`
-		Poller      string    `json:"poller"`
-		FetchedAt   time.Time `json:"fetched_at"`
-		Occurrence  int       `json:"occurrence"`
-		ContentType string    `json:"content_type"`
-	}
 	rec := bytes.TrimSpace(e.Record)
 	if !json.Valid(rec) {
 		return nil, errors.New("envelope record is not valid JSON")
 	}
-	h, err := json.Marshal(head{e.V, e.ID, e.Provider, e.Tenant, e.Entity, e.Poller, e.FetchedAt.UTC(), e.Occurrence, e.ContentType})
+	h := *e
+	h.Record = nil // omitted here, appended verbatim below
+	h.FetchedAt = h.FetchedAt.UTC()
+	head, err := json.Marshal(h)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, 0, len(h)+len(rec)+12)
-	out = append(out, h[:len(h)-1]...)
+	out := make([]byte, 0, len(head)+len(rec)+12)
+	out = append(out, head[:len(head)-1]...)
 	out = append(out, `,"record":`...)
 	out = append(out, rec...)
 	return append(out, '}'), nil

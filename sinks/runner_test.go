@@ -24,10 +24,14 @@ type flaky struct {
 	written map[string]int
 }
 
-func (f *flaky) Name() string                 { return "flaky" }
-func (f *flaky) Ping(context.Context) error   { return nil }
-func (f *flaky) Close() error                 { return nil }
-func (f *flaky) count() (int, map[string]int) { f.mu.Lock(); defer f.mu.Unlock(); return f.calls, f.written }
+func (f *flaky) Name() string               { return "flaky" }
+func (f *flaky) Ping(context.Context) error { return nil }
+func (f *flaky) Close() error               { return nil }
+func (f *flaky) count() (int, map[string]int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls, f.written
+}
 func (f *flaky) Write(_ context.Context, batch []sinks.Event) (sinks.Result, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
