@@ -35,4 +35,7 @@ fi
 
 # Test logs are long; they are printed only for failing tests.
 export AUDITSTREAM_TEST_QUIET=${AUDITSTREAM_TEST_QUIET:-}
-go test -count=1 -timeout 25m ./...
+# The race detector needs cgo; use it wherever a C compiler is there.
+race=()
+if [[ $(go env CGO_ENABLED) == 1 ]] && command -v "$(go env CC)" >/dev/null 2>&1; then race=(-race); fi
+go test "${race[@]}" -count=1 -timeout 25m ./...
