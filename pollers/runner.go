@@ -38,6 +38,8 @@ type Runner struct {
 	m     *metrics.Metrics
 	now   func() time.Time
 
+	envSchema *schemas.Validator
+
 	mu         sync.Mutex
 	watermarks map[string]time.Time
 }
@@ -51,7 +53,7 @@ func NewRunner(cfg RunnerConfig, src Source, store *checkpoint.Store, b *bus.Bus
 		cfg.MaxAgain = 5
 	}
 	return &Runner{cfg: cfg, src: src, store: store, bus: b, log: log.With("poller", cfg.Name, "provider", cfg.Provider),
-		m: m, now: time.Now, watermarks: map[string]time.Time{}}
+		m: m, now: time.Now, watermarks: map[string]time.Time{}, envSchema: schemas.MustLoad(schemas.EnvelopeSchema)}
 }
 
 // Name returns the poller name.
@@ -160,6 +162,10 @@ func (r *Runner) publish(ctx context.Context, t Target, recs []Record) error {
 		}
 		val, err := env.Encode()
 		if err != nil {
+			return fmt.Errorf("record %d of target %s: %w", i, t.Entity, err)
+		}
+		// What we write is what schemas/envelope.schema.json promises downstream consumers.
+		if err := r.envSchema.ValidateJSON(val); err != nil {
 			return fmt.Errorf("record %d of target %s: %w", i, t.Entity, err)
 		}
 		msgs = append(msgs, kafka.Message{Topic: r.cfg.Topic, Key: key, Value: val})
