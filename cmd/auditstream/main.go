@@ -53,6 +53,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "version", "--version":
+		if len(rest) > 0 && (rest[0] == "-h" || rest[0] == "--help") {
+			fmt.Fprint(stderr, "Usage: auditstream version\n\nPrint the version, the Go version and the platform.\n")
+			return 0
+		}
 		fmt.Fprintf(stdout, "auditstream %s (%s, %s/%s)\n", app.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0
 	case "validate":
