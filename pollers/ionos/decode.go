@@ -21,23 +21,34 @@ type Hit struct {
 
 // Page is a decoded response.
 type Page struct {
+	// Total is the number of entries of the query, -1 when the answer has none.
 	Total int
-	Hits  []Hit
+	// TotalIsLowerBound is set when the server said the total is at least Total
+	// (Elasticsearch's {"value": 10000, "relation": "gte"}): the real total is unknown.
+	TotalIsLowerBound bool
+	Hits              []Hit
 }
 
-// flexInt accepts 12, "12", 12.0 and Elasticsearch 7's {"value": 12}.
-type flexInt int
+// flexInt accepts 12, "12", 12.0 and Elasticsearch 7's {"value": 12, "relation": "eq"}.
+type flexInt struct {
+	n          int
+	lowerBound bool
+}
 
 func (f *flexInt) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '{' {
 		var o struct {
-			Value flexInt `json:"value"`
+			Value    *flexInt `json:"value"`
+			Relation string   `json:"relation"`
 		}
 		if err := json.Unmarshal(b, &o); err != nil {
 			return err
 		}
-		*f = o.Value
+		if o.Value == nil {
+			return fmt.Errorf("total %s has no value", b)
+		}
+		*f = flexInt{n: o.Value.n, lowerBound: o.Relation == "gte"}
 		return nil
 	}
 	var s string
@@ -52,7 +63,7 @@ func (f *flexInt) UnmarshalJSON(b []byte) error {
 	if err != nil || v < 0 || v > 1e12 || v != float64(int64(v)) {
 		return fmt.Errorf("total %s is not a non-negative integer", b)
 	}
-	*f = flexInt(v)
+	*f = flexInt{n: int(v)}
 	return nil
 }
 
@@ -109,7 +120,7 @@ func DecodePage(body []byte) (*Page, error) {
 	}
 	p := &Page{}
 	if w.Hits.Total != nil {
-		p.Total = int(*w.Hits.Total)
+		p.Total, p.TotalIsLowerBound = w.Hits.Total.n, w.Hits.Total.lowerBound
 	} else {
 		p.Total = -1
 	}

@@ -100,11 +100,17 @@ func (s *Source) Poll(ctx context.Context, t pollers.Target, cursor json.RawMess
 	return pollers.Outcome{}, nil
 }
 
-// fetchWindow pages through [start, end) with offset/limit until total.
+// fetchWindow pages through [start, end) with offset/limit. It ends when offset reaches
+// an exact total, or (no usable total) on an empty page; a window that holds more than the
+// API lets a query page through (max_results) is reported as window.ErrTooMany, so the
+// window rule splits it. It never reports a window complete that it did not read whole.
 func (s *Source) fetchWindow(ctx context.Context, contract string, start, end time.Time, page func([]window.Entry) error) error {
 	offset := 0
 	for {
-		limit := s.cfg.PageSize
+		limit := min(s.cfg.PageSize, s.cfg.MaxResults-offset)
+		if limit <= 0 {
+			return fmt.Errorf("more than %d entries: %w", s.cfg.MaxResults, window.ErrTooMany)
+		}
 		q := url.Values{}
 		q.Set("dateStart", start.UTC().Format("2006-01-02T15:04:05.000Z"))
 		q.Set("dateEnd", end.UTC().Format("2006-01-02T15:04:05.000Z"))
@@ -118,8 +124,15 @@ func (s *Source) fetchWindow(ctx context.Context, contract string, start, end ti
 		if err != nil {
 			return fmt.Errorf("fetch contract %s activity log at offset %d: %w", contract, offset, err)
 		}
-		if p.Total > s.cfg.MaxResults {
-			return fmt.Errorf("%d entries: %w", p.Total, window.ErrTooMany)
+		total := p.Total
+		if p.TotalIsLowerBound {
+			if total >= s.cfg.MaxResults {
+				return fmt.Errorf("at least %d entries: %w", total, window.ErrTooMany)
+			}
+			total = -1 // not exact: page until an empty page
+		}
+		if total > s.cfg.MaxResults {
+			return fmt.Errorf("%d entries: %w", total, window.ErrTooMany)
 		}
 		entries := make([]window.Entry, 0, len(p.Hits))
 		for _, h := range p.Hits {
@@ -130,22 +143,15 @@ func (s *Source) fetchWindow(ctx context.Context, contract string, start, end ti
 			return err
 		}
 		offset += len(p.Hits)
-		total := p.Total
-		if total < 0 { // no total: page until a short page
-			if len(p.Hits) < limit {
-				return nil
-			}
-			continue
-		}
-		if offset >= total {
+		switch {
+		case total < 0 && len(p.Hits) == 0:
+			return nil // no total: only an empty page ends the window (a server may clamp limit)
+		case total < 0:
+		case offset >= total:
 			return nil
-		}
-		if len(p.Hits) == 0 {
+		case len(p.Hits) == 0:
 			// Never advance past a window the server did not finish serving.
 			return fmt.Errorf("contract %s: empty page at offset %d of total %d", contract, offset, total)
-		}
-		if offset+limit > s.cfg.MaxResults {
-			return fmt.Errorf("offset %d: %w", offset, window.ErrTooMany)
 		}
 	}
 }

@@ -168,3 +168,38 @@ func TestTruncatedAnswerDoesNotMoveTheCursor(t *testing.T) {
 		t.Fatalf("after the fault cleared: %d records, want 50", len(c.ids))
 	}
 }
+
+// Answers whose total is not exact must not end a window early (review findings): an
+// Elasticsearch-style capped total ("relation": "gte"), no total at all, and a server
+// that clamps limit below the page size.
+func TestInexactTotalsNeverEndAWindowEarly(t *testing.T) {
+	cases := []struct {
+		name string
+		sim  ionossim.Config
+		cfg  ionos.Config
+	}{
+		{"es7 total capped with gte", ionossim.Config{TotalStyle: "es7", TrackTotalHits: 100}, ionos.Config{PageSize: 40, MaxResults: 100}},
+		{"es7 gte below max_results", ionossim.Config{TotalStyle: "es7", TrackTotalHits: 30}, ionos.Config{PageSize: 40, MaxResults: 200}},
+		{"no total, clamped limit", ionossim.Config{TotalStyle: "none", MaxLimit: 7}, ionos.Config{PageSize: 50, MaxResults: 10000}},
+		{"no total, window over max_results", ionossim.Config{TotalStyle: "none", MaxResults: 100}, ionos.Config{PageSize: 40, MaxResults: 100}},
+		{"exact total, page size not dividing max_results", ionossim.Config{MaxResults: 100}, ionos.Config{PageSize: 30, MaxResults: 100}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := tc.sim
+			sc.Token, sc.Contracts, sc.Seed, sc.Backfill, sc.MaxEvents = "t", []string{"1"}, 11, 250, 250
+			sim := ionossim.New(sc)
+			srv := httptest.NewServer(sim)
+			defer srv.Close()
+			cfg := tc.cfg
+			cfg.Token, cfg.Contracts = "t", []string{"1"}
+			cfg.InitialLookback, cfg.Lag = config.Duration(2*time.Hour), config.Duration(time.Millisecond)
+			src := newPoller(t, srv.URL, cfg, slog.New(slog.DiscardHandler))
+			c := &collector{ids: map[string]int{}, cursors: map[string]json.RawMessage{}}
+			pollAll(t, src, c)
+			if len(c.ids) != 250 {
+				t.Fatalf("emitted %d of 250 entries", len(c.ids))
+			}
+		})
+	}
+}

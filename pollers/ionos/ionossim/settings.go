@@ -17,6 +17,10 @@ type Settings struct {
 	LateFraction float64         `yaml:"late_fraction"`
 	MaxLate      config.Duration `yaml:"max_late"`
 	Faults       FaultSettings   `yaml:"faults"`
+	// TotalStyle: "" (a number), "es7" ({"value","relation"} capped at 10000), "none".
+	TotalStyle string `yaml:"total_style"`
+	// MaxLimit silently clamps limit (0 = no clamp).
+	MaxLimit int `yaml:"max_limit"`
 }
 
 // FaultSettings are the per-request fault probabilities.
@@ -41,6 +45,9 @@ func (s *Settings) Validate(path string, p *config.Problems) {
 	if s.LateFraction < 0 || s.LateFraction > 1 {
 		p.Add(path+".late_fraction", "must be between 0 and 1")
 	}
+	if s.TotalStyle != "" && s.TotalStyle != "es7" && s.TotalStyle != "none" {
+		p.Add(path+".total_style", "%q is not \"\", \"es7\" or \"none\"", s.TotalStyle)
+	}
 	f := s.Faults
 	if sum := f.TooManyRequests + f.ServerError + f.Unavailable + f.Slow + f.Truncated; sum > 1 || f.TooManyRequests < 0 || f.ServerError < 0 || f.Unavailable < 0 || f.Slow < 0 || f.Truncated < 0 {
 		p.Add(path+".faults", "probabilities must be >= 0 and sum to at most 1")
@@ -52,7 +59,7 @@ func (s *Settings) Config() Config {
 	return Config{
 		Token: s.Token.Reveal(), Username: s.Username, Password: s.Password.Reveal(), Contracts: s.Contracts,
 		Seed: s.Seed, Rate: s.Rate, MaxEvents: s.MaxEvents, Backfill: s.Backfill,
-		LateFraction: s.LateFraction, MaxLate: s.MaxLate.D(),
+		LateFraction: s.LateFraction, MaxLate: s.MaxLate.D(), TotalStyle: s.TotalStyle, MaxLimit: s.MaxLimit,
 		Faults: Faults{
 			TooManyRequests: s.Faults.TooManyRequests, ServerError: s.Faults.ServerError, Unavailable: s.Faults.Unavailable,
 			Slow: s.Faults.Slow, Truncated: s.Faults.Truncated, SlowDelay: s.Faults.SlowDelay.D(), RetryAfter: s.Faults.RetryAfter,

@@ -63,6 +63,13 @@ type Config struct {
 	MaxLate      time.Duration
 	// MaxResults caps offset+limit (default 10000).
 	MaxResults int
+	// TotalStyle is how hits.total is written: "" a number; "es7" Elasticsearch 7's
+	// {"value": n, "relation": "eq"}, capped at TrackTotalHits with relation "gte";
+	// "none" no total at all.
+	TotalStyle     string
+	TrackTotalHits int // default 10000
+	// MaxLimit silently clamps limit (0 = no clamp), as some servers do.
+	MaxLimit int
 	Faults     Faults
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -349,6 +356,9 @@ func (s *Sim) entries(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if s.cfg.MaxLimit > 0 && limit > s.cfg.MaxLimit {
+		limit = s.cfg.MaxLimit
+	}
 	if offset+limit > s.cfg.MaxResults {
 		apiError(w, http.StatusBadRequest, fmt.Sprintf("offset + limit must be <= %d", s.cfg.MaxResults))
 		return
@@ -379,7 +389,22 @@ func (s *Sim) entries(w http.ResponseWriter, r *http.Request) {
 	}
 	page := match[offset:min(offset+limit, total)]
 	var sb strings.Builder
-	fmt.Fprintf(&sb, `{"hits":{"total":%d,"hits":[`, total)
+	switch s.cfg.TotalStyle {
+	case "es7":
+		track := s.cfg.TrackTotalHits
+		if track <= 0 {
+			track = 10000
+		}
+		if total > track {
+			fmt.Fprintf(&sb, `{"hits":{"total":{"value":%d,"relation":"gte"},"hits":[`, track)
+		} else {
+			fmt.Fprintf(&sb, `{"hits":{"total":{"value":%d,"relation":"eq"},"hits":[`, total)
+		}
+	case "none":
+		sb.WriteString(`{"hits":{"hits":[`)
+	default:
+		fmt.Fprintf(&sb, `{"hits":{"total":%d,"hits":[`, total)
+	}
 	for i, e := range page {
 		if i > 0 {
 			sb.WriteByte(',')
