@@ -70,7 +70,7 @@ type Config struct {
 	TrackTotalHits int // default 10000
 	// MaxLimit silently clamps limit (0 = no clamp), as some servers do.
 	MaxLimit int
-	Faults     Faults
+	Faults   Faults
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
