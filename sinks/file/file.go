@@ -56,6 +56,10 @@ func Open(name string, cfg Config, log *slog.Logger) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("file sink %s: %w", name, err)
 	}
+	if err := lock(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("file sink %s: %w", name, err)
+	}
 	s := &Sink{name: name, cfg: cfg, log: log, f: f, ids: map[string]struct{}{}}
 	if err := s.load(); err != nil {
 		f.Close()

@@ -101,3 +101,16 @@ func TestUnwritablePathIsAClearError(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestSecondWriterIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	s := open(t, path)
+	_, err := Open("other", Config{Path: path}, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "in use by another sink") {
+		t.Fatalf("second writer: err = %v", err)
+	}
+	_ = s.Close()
+	// Once the first is closed, the file can be opened again.
+	s2 := open(t, path)
+	_ = s2
+}
