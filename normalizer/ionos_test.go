@@ -163,3 +163,36 @@ func TestInvalidEventsAreSchemaOrMapReasons(t *testing.T) {
 		}
 	}
 }
+
+func TestOversizedEventLosesRawDataThenDeadLetters(t *testing.T) {
+	n := testNormalizer(t)
+	big := strings.Repeat("x", 4000)
+	rec := []byte(`{"@uuid":"u","meta":{"time":"2026-11-21T10:00:00Z"},"principal":{"sourceIP":"192.0.2.1","identity":{"username":"u"}},"event":{"type":"RequestAccepted","message":"m","resources":[{"action":["a.b.create"],"id":"1","type":"t"}],"param":{"blob":"` + big + `"}}}`)
+	env := envelopeFor(t, "ionos", "1", "1", "u", schemas.ContentJSON, rec)
+	full, _, _, err := n.Normalize(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.cfg.MaxEventBytes = len(full.JSON) - 1
+	c, _, reason, err := n.Normalize(env)
+	if err != nil {
+		t.Fatalf("%s: %v", reason, err)
+	}
+	var ev struct {
+		RawData  *string `json:"raw_data"`
+		Metadata struct {
+			IsTruncated     bool `json:"is_truncated"`
+			UntruncatedSize int  `json:"untruncated_size"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(c.JSON, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.RawData != nil || !ev.Metadata.IsTruncated || ev.Metadata.UntruncatedSize != len(full.JSON) || len(c.JSON) > n.cfg.MaxEventBytes {
+		t.Fatalf("truncated event: raw_data=%v metadata=%+v size=%d", ev.RawData != nil, ev.Metadata, len(c.JSON))
+	}
+	n.cfg.MaxEventBytes = 1000 // the mapped fields alone (the 4 KB param is in unmapped) exceed it
+	if _, _, reason, err := n.Normalize(env); reason != ReasonTooLarge || err == nil {
+		t.Fatalf("reason %q err %v, want too_large", reason, err)
+	}
+}

@@ -27,6 +27,10 @@ type Config struct {
 	EventsTopic string   // audit.events.v1
 	DLQTopic    string   // audit.dlq
 	MaxBatch    int      // messages per batch (default 500)
+	// MaxEventBytes bounds a canonical event: a larger one loses raw_data (marked
+	// metadata.is_truncated; the raw topic keeps the entry), one still too large is
+	// dead-lettered (default 8 MiB − 64 KiB).
+	MaxEventBytes int
 }
 
 // Normalizer is the normalize role.
@@ -44,6 +48,9 @@ type Normalizer struct {
 func New(cfg Config, b *bus.Bus, log *slog.Logger, m *metrics.Metrics) (*Normalizer, error) {
 	if cfg.GroupID == "" {
 		cfg.GroupID = "auditstream-normalizer"
+	}
+	if cfg.MaxEventBytes <= 0 {
+		cfg.MaxEventBytes = 8<<20 - 64<<10
 	}
 	v, err := schemas.Load(schemas.EventSchema)
 	if err != nil {
@@ -111,7 +118,26 @@ func (n *Normalizer) handle(ctx context.Context, batch []kafka.Message) error {
 		outcomes = append(outcomes, outcome{provider, "ok", ""})
 	}
 	if err := n.bus.Publish(ctx, out...); err != nil {
-		return fmt.Errorf("write %d normalized records: %w", len(out), err)
+		if !errors.Is(err, bus.ErrPermanent) {
+			return fmt.Errorf("write %d normalized records: %w", len(out), err)
+		}
+		// Kafka refuses one of them for good (a topic with a smaller max.message.bytes than
+		// configured, say): write one by one and dead-letter what is refused.
+		n.log.Warn("kafka refused a normalized record; writing the batch one by one", "err", err)
+		for i := range out {
+			err := n.bus.Publish(ctx, out[i])
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, bus.ErrPermanent) {
+				return fmt.Errorf("write normalized record %d of %d: %w", i+1, len(out), err)
+			}
+			if err := n.bus.Publish(ctx, bus.DeadLetter(n.cfg.DLQTopic, "normalize", ReasonKafkaRejected, err, batch[i])); err != nil {
+				return fmt.Errorf("dead-letter the record kafka refused: %w", err)
+			}
+			outcomes[i] = outcome{outcomes[i].provider, "dlq", ReasonKafkaRejected}
+			n.log.Warn("record dead-lettered", "reason", ReasonKafkaRejected, "topic", batch[i].Topic, "partition", batch[i].Partition, "offset", batch[i].Offset, "err", err)
+		}
 	}
 	for _, o := range outcomes {
 		p := o.provider
@@ -154,6 +180,8 @@ const (
 	ReasonUnknownProvider = "unknown_provider"
 	ReasonMap             = "map"
 	ReasonSchema          = "schema"
+	ReasonTooLarge        = "too_large"
+	ReasonKafkaRejected   = "kafka_rejected"
 )
 
 // Normalize turns one raw record value into a validated canonical event. On failure it
@@ -177,6 +205,17 @@ func (n *Normalizer) Normalize(value []byte) (c *Canonical, provider, reason str
 	b, err := json.Marshal(ev)
 	if err != nil {
 		return nil, env.Provider, ReasonMap, err
+	}
+	if len(b) > n.cfg.MaxEventBytes {
+		// raw_data is the entry again: leave it out (the raw topic keeps the entry).
+		size := len(b)
+		ev.RawData, ev.Metadata.IsTruncated, ev.Metadata.UntruncatedSize = "", ocsf.Bool(true), size
+		if b, err = json.Marshal(ev); err != nil {
+			return nil, env.Provider, ReasonMap, err
+		}
+		if len(b) > n.cfg.MaxEventBytes {
+			return nil, env.Provider, ReasonTooLarge, fmt.Errorf("canonical event is %d bytes without raw_data (%d with), over max_event_bytes %d", len(b), size, n.cfg.MaxEventBytes)
+		}
 	}
 	if err := n.validator.ValidateJSON(b); err != nil {
 		return nil, env.Provider, ReasonSchema, err

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -180,7 +181,7 @@ func (a *App) startKafka(ctx context.Context) error {
 		brokers = e.Addrs()
 	}
 	a.Brokers = brokers
-	b, err := bus.New(bus.Config{Brokers: brokers, ClientID: a.cfg.Kafka.ClientID}, a.log)
+	b, err := bus.New(bus.Config{Brokers: brokers, ClientID: a.cfg.Kafka.ClientID, MaxMessageBytes: a.cfg.Kafka.Topics.MaxMessageBytes}, a.log)
 	if err != nil {
 		return err
 	}
@@ -216,22 +217,28 @@ func (a *App) startKafka(ctx context.Context) error {
 	return nil
 }
 
-func (a *App) topicSpecs() []bus.TopicSpec {
-	t := a.cfg.Kafka.Topics
+func (a *App) topicSpecs() []bus.TopicSpec { return TopicSpecs(a.cfg, a.providers()) }
+
+// TopicSpecs are the topics a deployment needs, with their explicit settings: raw topics
+// (delete policy, retention ≥ 7 d), events, DLQ, and the compacted checkpoints topic.
+func TopicSpecs(c *config.Root, providers []string) []bus.TopicSpec {
+	t := c.Kafka.Topics
 	rf := t.ReplicationFactor
+	retention := strconv.FormatInt(t.RawRetention.D().Milliseconds(), 10)
+	maxBytes := strconv.Itoa(t.MaxMessageBytes)
 	specs := []bus.TopicSpec{
-		{Name: t.Events, Partitions: t.Partitions, ReplicationFactor: rf, Configs: map[string]string{"retention.ms": strconv.FormatInt(t.RawRetention.D().Milliseconds(), 10)}},
-		{Name: t.DLQ, Partitions: 1, ReplicationFactor: rf, Configs: map[string]string{"retention.ms": strconv.FormatInt((30 * 24 * time.Hour).Milliseconds(), 10)}},
-		{Name: t.Checkpoints, Partitions: 1, ReplicationFactor: rf, Configs: map[string]string{"cleanup.policy": "compact"}},
+		{Name: t.Events, Partitions: t.Partitions, ReplicationFactor: rf, Configs: map[string]string{"retention.ms": retention, "max.message.bytes": maxBytes}},
+		{Name: t.DLQ, Partitions: 1, ReplicationFactor: rf, Configs: map[string]string{"retention.ms": strconv.FormatInt((30 * 24 * time.Hour).Milliseconds(), 10), "max.message.bytes": maxBytes}},
+		{Name: t.Checkpoints, Partitions: 1, ReplicationFactor: rf, Configs: map[string]string{"cleanup.policy": "compact", "max.message.bytes": maxBytes}},
 	}
 	seen := map[string]bool{}
-	for _, p := range a.providers() {
+	for _, p := range providers {
 		if seen[p] {
 			continue
 		}
 		seen[p] = true
-		specs = append(specs, bus.TopicSpec{Name: a.cfg.RawTopic(p), Partitions: t.Partitions, ReplicationFactor: rf,
-			Configs: map[string]string{"cleanup.policy": "delete", "retention.ms": strconv.FormatInt(t.RawRetention.D().Milliseconds(), 10)}})
+		specs = append(specs, bus.TopicSpec{Name: c.RawTopic(p), Partitions: t.Partitions, ReplicationFactor: rf,
+			Configs: map[string]string{"cleanup.policy": "delete", "retention.ms": retention, "max.message.bytes": maxBytes}})
 	}
 	return specs
 }
@@ -285,7 +292,8 @@ func (a *App) startNormalizer(ctx context.Context) error {
 		return errors.New("normalizer: no providers (configure pollers or normalizer.providers)")
 	}
 	n, err := normalizer.New(normalizer.Config{GroupID: a.cfg.Normalizer.Group, RawTopics: topics,
-		EventsTopic: a.cfg.Kafka.Topics.Events, DLQTopic: a.cfg.Kafka.Topics.DLQ, MaxBatch: a.cfg.Normalizer.MaxBatch}, a.bus, a.log, a.m)
+		EventsTopic: a.cfg.Kafka.Topics.Events, DLQTopic: a.cfg.Kafka.Topics.DLQ, MaxBatch: a.cfg.Normalizer.MaxBatch,
+		MaxEventBytes: a.cfg.Normalizer.MaxEventBytes}, a.bus, a.log, a.m)
 	if err != nil {
 		return err
 	}
@@ -295,7 +303,18 @@ func (a *App) startNormalizer(ctx context.Context) error {
 
 func (a *App) startSinks(ctx context.Context) error {
 	want := map[string]bool{}
+	configured := map[string]bool{}
+	for _, sc := range a.cfg.Sinks {
+		configured[sc.Name] = true
+	}
 	for _, s := range a.roles.Sinks {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if !configured[s] {
+			return fmt.Errorf("--sink %q: no sink of that name in the configuration", s)
+		}
 		want[s] = true
 	}
 	for _, sc := range a.cfg.Sinks {

@@ -216,3 +216,14 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+func TestUnknownSinkNameIsAnError(t *testing.T) {
+	c, err := config.Parse(strings.NewReader("admin: {listen: \"off\"}\nsinks:\n  - {name: jsonl, type: file, settings: {path: " + filepath.Join(t.TempDir(), "e.jsonl") + "}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Start(context.Background(), c, Roles{Sink: true, Sinks: []string{" jsonl", "nope"}}, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), `--sink "nope"`) {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -24,6 +24,9 @@ type Config struct {
 	ClientID string
 	TLS      *tls.Config
 	SASL     sasl.Mechanism
+	// MaxMessageBytes is the largest message the topics accept (default 8 MiB); readers
+	// fetch at least this much.
+	MaxMessageBytes int
 }
 
 // Bus is the one Kafka connection set of a process: one shared writer, one admin client.
@@ -44,6 +47,9 @@ func New(cfg Config, log *slog.Logger) (*Bus, error) {
 	if cfg.ClientID == "" {
 		cfg.ClientID = "auditstream"
 	}
+	if cfg.MaxMessageBytes <= 0 {
+		cfg.MaxMessageBytes = 8 << 20
+	}
 	transport := &kafka.Transport{
 		ClientID:    cfg.ClientID,
 		TLS:         cfg.TLS,
@@ -58,7 +64,7 @@ func New(cfg Config, log *slog.Logger) (*Bus, error) {
 		RequiredAcks:           kafka.RequireAll,
 		BatchTimeout:           5 * time.Millisecond,
 		BatchSize:              1000,
-		BatchBytes:             16 << 20,
+		BatchBytes:             int64(cfg.MaxMessageBytes) + 1<<20, // the broker, not the client, decides what is too large
 		MaxAttempts:            5,
 		WriteBackoffMin:        50 * time.Millisecond,
 		WriteBackoffMax:        time.Second,
@@ -162,9 +168,15 @@ func (b *Bus) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Publish writes messages synchronously with acks=all. On a partial failure only the
-// failed messages are sent again (kafka.WriteErrors), a bounded number of times.
-// A nil return means every message is durably written.
+// ErrPermanent marks a write error that retrying cannot fix (e.g. a message over the
+// topic's max.message.bytes, an unknown topic after creation settled).
+var ErrPermanent = errors.New("permanent kafka write error")
+
+// Publish writes messages synchronously with acks=all. A nil return means every message
+// is durably written. Temporary failures are retried a bounded number of times; after a
+// partial failure everything from the first failed message on is sent again, so messages
+// of one key keep their order (at the price of possible duplicates, which ids absorb).
+// A permanent failure returns at once, wrapped with ErrPermanent.
 func (b *Bus) Publish(ctx context.Context, msgs ...kafka.Message) error {
 	pending := msgs
 	var err error
@@ -180,25 +192,49 @@ func (b *Bus) Publish(ctx context.Context, msgs ...kafka.Message) error {
 		if err == nil {
 			return nil
 		}
-		var werrs kafka.WriteErrors
-		if errors.As(err, &werrs) && len(werrs) == len(pending) {
-			var failed []kafka.Message
-			for i, e := range werrs {
-				if e != nil {
-					failed = append(failed, pending[i])
-				}
-			}
-			pending = failed
-		}
 		if ctx.Err() != nil {
 			break
 		}
+		var werrs kafka.WriteErrors
+		if errors.As(err, &werrs) && len(werrs) == len(pending) {
+			first := -1
+			for i, e := range werrs {
+				if e == nil {
+					continue
+				}
+				if first < 0 {
+					first = i
+				}
+				if permanent(e) {
+					return fmt.Errorf("publish message %d of %d (topic %s, %d bytes): %w: %w", i+1, len(pending), pending[i].Topic, len(pending[i].Value), ErrPermanent, e)
+				}
+			}
+			if first < 0 {
+				return nil
+			}
+			pending = pending[first:]
+		} else if permanent(err) {
+			return fmt.Errorf("publish %d messages: %w: %w", len(pending), ErrPermanent, err)
+		}
 		b.log.Warn("kafka write failed, retrying", "messages", len(pending), "attempt", attempt+1, "err", err)
 	}
-	if len(pending) == 0 {
-		return nil
-	}
 	return fmt.Errorf("publish %d of %d messages: %w", len(pending), len(msgs), err)
+}
+
+// permanent reports whether a write error cannot be fixed by retrying.
+func permanent(err error) bool {
+	var mtl kafka.MessageTooLargeError
+	if errors.As(err, &mtl) {
+		return true
+	}
+	var ke kafka.Error
+	if errors.As(err, &ke) {
+		switch ke {
+		case kafka.MessageSizeTooLarge, kafka.RecordListTooLarge, kafka.InvalidRecord, kafka.TopicAuthorizationFailed, kafka.InvalidTopic:
+			return true
+		}
+	}
+	return false
 }
 
 // Dialer returns the dialer readers must use (TLS/SASL are configured on it separately).

@@ -1,7 +1,9 @@
 package bus_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -97,5 +99,44 @@ func roundTrip(t *testing.T, brokers []string) {
 	}
 	if total != n {
 		t.Fatalf("partition ends sum to %d, want %d", total, n)
+	}
+}
+
+// A message over the topic's max.message.bytes is a permanent error, returned at once;
+// a topic created with a larger max.message.bytes takes (and gives back) a large message.
+func TestIntegrationMessageSizeLimits(t *testing.T) {
+	brokers := testkit.RealKafka(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b := testkit.NewBus(t, brokers)
+	u := testkit.Unique()
+	small, big := "t.small."+u, "t.big."+u
+	if err := b.EnsureTopics(ctx,
+		bus.TopicSpec{Name: small, Partitions: 1, ReplicationFactor: 1, Configs: map[string]string{"max.message.bytes": "1048576"}},
+		bus.TopicSpec{Name: big, Partitions: 1, ReplicationFactor: 1, Configs: map[string]string{"max.message.bytes": "8388608"}}); err != nil {
+		t.Fatal(err)
+	}
+	payload := bytes.Repeat([]byte("x"), 2<<20)
+	start := time.Now()
+	err := b.Publish(ctx, kafka.Message{Topic: small, Key: []byte("k"), Value: payload})
+	if !errors.Is(err, bus.ErrPermanent) {
+		t.Fatalf("2 MiB into a 1 MiB topic: err = %v, want ErrPermanent", err)
+	}
+	t.Logf("permanent error after %s: %v", time.Since(start), err)
+	if err := b.Publish(ctx, kafka.Message{Topic: big, Key: []byte("k"), Value: payload}); err != nil {
+		t.Fatalf("2 MiB into an 8 MiB topic: %v", err)
+	}
+	got := 0
+	cctx, ccancel := context.WithCancel(ctx)
+	_ = b.Consume(cctx, bus.GroupConfig{GroupID: "g." + u, Topics: []string{big}}, func(_ context.Context, batch []kafka.Message) error {
+		for _, m := range batch {
+			got = len(m.Value)
+		}
+		ccancel()
+		return nil
+	})
+	ccancel()
+	if got != len(payload) {
+		t.Fatalf("read back %d bytes, want %d", got, len(payload))
 	}
 }

@@ -48,7 +48,7 @@ func (b *Bus) Consume(ctx context.Context, gc GroupConfig, h Handler) error {
 		GroupTopics:       gc.Topics,
 		Dialer:            b.dialer,
 		MinBytes:          1,
-		MaxBytes:          8 << 20,
+		MaxBytes:          b.cfg.MaxMessageBytes + 1<<20,
 		MaxWait:           500 * time.Millisecond,
 		CommitInterval:    0, // synchronous commits only
 		StartOffset:       kafka.FirstOffset,

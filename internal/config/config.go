@@ -63,6 +63,9 @@ type TopicsConfig struct {
 	Partitions        int      `yaml:"partitions"`
 	ReplicationFactor int      `yaml:"replication_factor"`
 	RawRetention      Duration `yaml:"raw_retention"`
+	// MaxMessageBytes is max.message.bytes of every topic (default 8 MiB): the largest
+	// raw entry, canonical event or cursor that can be written.
+	MaxMessageBytes int `yaml:"max_message_bytes"`
 	Create            *bool    `yaml:"create"` // create missing topics at start (default true)
 }
 
@@ -91,6 +94,9 @@ type NormalizerConfig struct {
 	Group     string   `yaml:"group"`
 	Providers []string `yaml:"providers"` // default: the providers of the configured pollers
 	MaxBatch  int      `yaml:"max_batch"`
+	// MaxEventBytes: a larger canonical event loses raw_data (metadata.is_truncated); one
+	// still too large is dead-lettered (default: max_message_bytes − 64 KiB).
+	MaxEventBytes int `yaml:"max_event_bytes"`
 }
 
 // SinkConfig is one sink; its type's block is in Settings.
@@ -221,6 +227,9 @@ func (c *Root) SetDefaults() {
 	if t.RawRetention == 0 {
 		t.RawRetention = Duration(7 * 24 * time.Hour)
 	}
+	if t.MaxMessageBytes == 0 {
+		t.MaxMessageBytes = 8 << 20
+	}
 	if t.Create == nil {
 		yes := true
 		t.Create = &yes
@@ -260,6 +269,9 @@ func (c *Root) SetDefaults() {
 	}
 	if c.Normalizer.MaxBatch == 0 {
 		c.Normalizer.MaxBatch = 500
+	}
+	if c.Normalizer.MaxEventBytes == 0 {
+		c.Normalizer.MaxEventBytes = c.Kafka.Topics.MaxMessageBytes - 64<<10
 	}
 	for i := range c.Sinks {
 		if c.Sinks[i].MaxBatch == 0 {

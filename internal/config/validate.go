@@ -38,6 +38,12 @@ func (c *Root) Validate(p *Problems) {
 	if t.Partitions < 1 {
 		p.Add("kafka.topics.partitions", "must be >= 1")
 	}
+	if t.MaxMessageBytes < 1<<20 || t.MaxMessageBytes > 64<<20 {
+		p.Add("kafka.topics.max_message_bytes", "must be between 1 MiB and 64 MiB, got %d", t.MaxMessageBytes)
+	}
+	if c.Normalizer.MaxEventBytes < 64<<10 || c.Normalizer.MaxEventBytes > t.MaxMessageBytes {
+		p.Add("normalizer.max_event_bytes", "must be between 64 KiB and kafka.topics.max_message_bytes (%d), got %d", t.MaxMessageBytes, c.Normalizer.MaxEventBytes)
+	}
 	if t.ReplicationFactor < 1 {
 		p.Add("kafka.topics.replication_factor", "must be >= 1")
 	}

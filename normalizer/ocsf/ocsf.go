@@ -102,6 +102,9 @@ type Metadata struct {
 	LogProvider    string  `json:"log_provider,omitempty"`
 	LogVersion     string  `json:"log_version,omitempty"`
 	EventCode      string  `json:"event_code,omitempty"`
+	// IsTruncated and UntruncatedSize say that raw_data was left out to fit the size limit.
+	IsTruncated     *bool `json:"is_truncated,omitempty"`
+	UntruncatedSize int   `json:"untruncated_size,omitempty"`
 }
 
 // Product that logged the event.

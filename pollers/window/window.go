@@ -23,6 +23,10 @@ type Config struct {
 	InitialLookback time.Duration // first poll starts this far back
 	MaxWindow       time.Duration // a catch-up is cut into windows of at most this (0 = one window)
 	MinWindow       time.Duration // a window is not split below this (default 1ms)
+	// MaxSeen bounds the ids kept in the cursor (default 50,000, ≈ 3 MB of cursor). Past
+	// it the oldest are forgotten: if they are read again they are published again
+	// (duplicates that ids absorb), never lost. A warning says to lower the overlap.
+	MaxSeen int
 }
 
 // Cursor is the checkpoint of one target.
@@ -73,6 +77,9 @@ func Poll(ctx context.Context, cfg Config, now time.Time, raw json.RawMessage, f
 	var st Stats
 	if cfg.MinWindow <= 0 {
 		cfg.MinWindow = time.Millisecond
+	}
+	if cfg.MaxSeen <= 0 {
+		cfg.MaxSeen = 50000
 	}
 	cur, err := Decode(raw)
 	if err != nil {
@@ -149,7 +156,10 @@ func pollWindow(ctx context.Context, cfg Config, cur *Cursor, wEnd time.Time, fe
 		if w[1].After(cur.Watermark) {
 			cur.Watermark = w[1]
 		}
-		prune(cur, cfg.Overlap)
+		if dropped := prune(cur, cfg.Overlap, cfg.MaxSeen); dropped > 0 {
+			log.Warn("more entries in the overlap than the cursor keeps: the oldest ids were forgotten and may be published again (lower the overlap)",
+				"forgotten", dropped, "max_seen", cfg.MaxSeen)
+		}
 		b, err := json.Marshal(cur)
 		if err != nil {
 			return err
@@ -161,14 +171,33 @@ func pollWindow(ctx context.Context, cfg Config, cur *Cursor, wEnd time.Time, fe
 	return nil
 }
 
-// prune keeps the ids whose time is inside the overlap before the watermark.
-func prune(cur *Cursor, overlap time.Duration) {
+// prune keeps the ids whose time is inside the overlap before the watermark, at most
+// maxSeen of them (the newest); it returns how many in-overlap ids it had to forget.
+func prune(cur *Cursor, overlap time.Duration, maxSeen int) int {
 	limit := cur.Watermark.Add(-overlap).UnixMilli()
 	for id, t := range cur.Seen {
 		if t < limit {
 			delete(cur.Seen, id)
 		}
 	}
+	excess := len(cur.Seen) - maxSeen
+	if excess <= 0 {
+		return 0
+	}
+	ids := make([]string, 0, len(cur.Seen))
+	for id := range cur.Seen {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool {
+		if cur.Seen[ids[i]] != cur.Seen[ids[j]] {
+			return cur.Seen[ids[i]] < cur.Seen[ids[j]]
+		}
+		return ids[i] < ids[j]
+	})
+	for _, id := range ids[:excess] {
+		delete(cur.Seen, id)
+	}
+	return excess
 }
 
 // SortedIDs returns the seen ids in order (for tests and debugging).

@@ -279,3 +279,29 @@ func TestBadCursorIsAnError(t *testing.T) {
 		}
 	}
 }
+
+func TestSeenIsCappedOldestFirst(t *testing.T) {
+	s := &store{}
+	end := t0.Add(-10 * time.Second)
+	for i := 0; i < 30; i++ {
+		s.add(fmt.Sprintf("e%02d", i), end.Add(-time.Duration(30-i)*time.Second)) // e29 is the newest
+	}
+	c := cfg()
+	c.MaxSeen = 10
+	k := &sink{}
+	if _, err := Poll(context.Background(), c, t0, nil, s.fetch, k.emit, quiet); err != nil {
+		t.Fatal(err)
+	}
+	ids := k.cursors[len(k.cursors)-1].SortedIDs()
+	if len(ids) != 10 || ids[0] != "e20" || ids[9] != "e29" {
+		t.Fatalf("seen = %v, want the 10 newest", ids)
+	}
+	// Forgotten ids come back as duplicates on the next poll, never as a loss.
+	before := len(k.ids)
+	if _, err := Poll(context.Background(), c, t0.Add(time.Second), k.last(), s.fetch, k.emit, quiet); err != nil {
+		t.Fatal(err)
+	}
+	if again := len(k.ids) - before; again != 20 {
+		t.Fatalf("%d re-published, want the 20 forgotten", again)
+	}
+}
