@@ -54,7 +54,7 @@ func Open(ctx context.Context, b *bus.Bus, topic string, log *slog.Logger, m *me
 func (s *Store) readPartition(ctx context.Context, partition int, end int64) (int, error) {
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: s.bus.Brokers(), Topic: s.topic, Partition: partition, Dialer: s.bus.Dialer(),
-		MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 200 * time.Millisecond,
+		MinBytes: 1, MaxBytes: 64 << 20, MaxWait: 200 * time.Millisecond,
 	})
 	defer r.Close()
 	if err := r.SetOffset(kafka.FirstOffset); err != nil {

@@ -65,8 +65,8 @@ type TopicsConfig struct {
 	RawRetention      Duration `yaml:"raw_retention"`
 	// MaxMessageBytes is max.message.bytes of every topic (default 8 MiB): the largest
 	// raw entry, canonical event or cursor that can be written.
-	MaxMessageBytes int `yaml:"max_message_bytes"`
-	Create            *bool    `yaml:"create"` // create missing topics at start (default true)
+	MaxMessageBytes int   `yaml:"max_message_bytes"`
+	Create          *bool `yaml:"create"` // create missing topics at start (default true)
 }
 
 // HTTPConfig of a poller's provider client.
