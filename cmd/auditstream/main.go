@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -182,8 +183,13 @@ func banner(w io.Writer, c *config.Root, a *app.App, roles app.Roles) {
 	if addr := a.AdminAddr(); addr != "" {
 		parts = append(parts, "metrics -> http://"+addr+"/metrics")
 	}
-	for p, u := range a.SimURLs {
-		parts = append(parts, p+" simulator -> "+u)
+	sims := make([]string, 0, len(a.SimURLs))
+	for p := range a.SimURLs {
+		sims = append(sims, p)
+	}
+	sort.Strings(sims)
+	for _, p := range sims {
+		parts = append(parts, p+" simulator -> "+a.SimURLs[p])
 	}
 	if len(a.Brokers) > 0 {
 		parts = append(parts, "kafka -> "+strings.Join(a.Brokers, ","))
