@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // provider time zones work on hosts and images without a zone database
 
 	"github.com/auditstream/auditstream/internal/app"
 	"github.com/auditstream/auditstream/internal/config"
