@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -9,13 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/testkit"
 )
 
 func loadDev(t *testing.T, dir string) *config.Root {
@@ -51,7 +50,7 @@ func TestRunDevConfig(t *testing.T) {
 	}
 	dir := t.TempDir()
 	c := loadDev(t, dir)
-	var logs lockedBuffer
+	var logs testkit.LockedBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	secrets := secretValues(c)
 	if len(secrets) == 0 {
@@ -198,32 +197,4 @@ func secretValues(c *config.Root) []string {
 		walk(&c.Simulators[i].Settings)
 	}
 	return out
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func TestUnknownSinkNameIsAnError(t *testing.T) {
-	c, err := config.Parse(strings.NewReader("admin: {listen: \"off\"}\nsinks:\n  - {name: jsonl, type: file, settings: {path: " + filepath.Join(t.TempDir(), "e.jsonl") + "}}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = Start(context.Background(), c, Roles{Sink: true, Sinks: []string{" jsonl", "nope"}}, slog.New(slog.DiscardHandler))
-	if err == nil || !strings.Contains(err.Error(), `--sink "nope"`) {
-		t.Fatalf("err = %v", err)
-	}
 }

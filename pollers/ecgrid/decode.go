@@ -155,8 +155,12 @@ func parse(body []byte) (*node, error) {
 	return root, nil
 }
 
-// body returns the first element inside Envelope/Body.
-func body(root *node) (*node, error) {
+// body parses a SOAP document and returns the first element inside Envelope/Body.
+func body(raw []byte) (*node, error) {
+	root, err := parse(raw)
+	if err != nil {
+		return nil, err
+	}
 	if root.Local != "Envelope" {
 		return nil, fmt.Errorf("SOAP response root is <%s>, not <Envelope>", root.Local)
 	}
@@ -172,11 +176,7 @@ func body(root *node) (*node, error) {
 
 // decodeResult parses an answer to method: a *Fault error, or the <methodResponse> element.
 func decodeResult(raw []byte, method string) (*node, error) {
-	root, err := parse(raw)
-	if err != nil {
-		return nil, err
-	}
-	first, err := body(root)
+	first, err := body(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -287,11 +287,7 @@ func DecodeLogin(raw []byte, method string) (string, error) {
 // DecodeFault reads a SOAP 1.1 or 1.2 fault document (any status). It returns a *Fault, or
 // an error saying why the document is not a fault.
 func DecodeFault(raw []byte, status int) (*Fault, error) {
-	root, err := parse(raw)
-	if err != nil {
-		return nil, err
-	}
-	first, err := body(root)
+	first, err := body(raw)
 	if err != nil {
 		return nil, err
 	}

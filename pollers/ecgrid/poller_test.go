@@ -19,6 +19,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/metrics"
+	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/pollers"
 	"github.com/auditstream/auditstream/pollers/ecgrid/ecgridsim"
 	"github.com/auditstream/auditstream/schemas"
@@ -45,7 +46,7 @@ type fixture struct {
 	sim *ecgridsim.Sim
 	srv *httptest.Server
 	m   *metrics.Metrics
-	log *bytes.Buffer
+	log *testkit.LockedBuffer
 }
 
 func newFixture(t *testing.T, cfg ecgridsim.Config) *fixture {
@@ -59,7 +60,7 @@ func newFixture(t *testing.T, cfg ecgridsim.Config) *fixture {
 	sim := ecgridsim.New(cfg)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	return &fixture{sim: sim, srv: srv, m: metrics.NewUnregistered(), log: &bytes.Buffer{}}
+	return &fixture{sim: sim, srv: srv, m: metrics.NewUnregistered(), log: &testkit.LockedBuffer{}}
 }
 
 func (f *fixture) source(t *testing.T, mod func(*Config)) *Source {
@@ -75,24 +76,13 @@ func (f *fixture) source(t *testing.T, mod func(*Config)) *Source {
 	if err := p.Err(); err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(&syncWriter{w: f.log}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(slog.NewTextHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s, err := New("ecgrid-test", cfg, Options{Timeout: 2 * time.Second, MaxRetries: 4}, log, f.m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close(context.Background()) })
 	return s
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
 
 // collector is an Emit that keeps what it is given.
