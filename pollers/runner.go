@@ -215,7 +215,7 @@ func (r *Runner) envelope(t Target, rec Record, now time.Time) (*schemas.Envelop
 	}
 	return &schemas.Envelope{
 		V: 1, ID: schemas.RecordID(r.cfg.Provider, t.Tenant, t.Entity, native, occ),
-		Provider: r.cfg.Provider, Tenant: t.Tenant, Entity: t.Entity, Poller: r.cfg.Name,
+		Provider: r.cfg.Provider, Tenant: t.Tenant, Entity: t.Entity, EntityName: t.Name, Poller: r.cfg.Name,
 		FetchedAt: now, Occurrence: occ, ContentType: ct, Record: raw,
 	}, nil
 }

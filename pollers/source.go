@@ -9,10 +9,42 @@ import (
 	"time"
 )
 
-// Target is one polled entity (a contract, a package, a user...).
+// Target is one polled entity (a contract, a package, a signing session, a user...).
+// Tenant and Entity identify it (the Kafka key is <provider>/<tenant>/<entity>); the
+// other fields are what a listing said of it, when the provider has a listing.
 type Target struct {
 	Tenant string
 	Entity string
+
+	// Name is the entity's display name (a package or document name), carried to the
+	// canonical event as the resource name (envelope entity_name). Empty when unknown.
+	Name string
+	// Status is the provider's own status word for the entity ("COMPLETED", "SENT", ...).
+	Status string
+	// UpdatedAt is when the listing says the entity last changed (zero = unknown). A
+	// full-log target whose UpdatedAt has not moved since its last poll is not fetched.
+	UpdatedAt time.Time
+	// Terminal says the entity reached a final status (completed, declined, expired,
+	// deleted...): it gets one final poll after a grace period, then retires.
+	Terminal bool
+}
+
+// Lister is implemented by providers whose entities are discovered from a listing
+// endpoint (Conga cs-packages, SigningHub packages/{status}, Constellation1 sessions).
+type Lister interface {
+	// List pages through the provider's listing and hands every page of targets to page,
+	// in order; an error from page stops the listing and is returned.
+	List(ctx context.Context, page func([]Target) error) error
+}
+
+// LogFetcher is implemented by full-log providers: their API returns the whole audit log
+// of one entity at a time, with no reliable entry id. The shared log diff turns that into
+// new records (pollers/logdiff); the provider only fetches and decodes.
+type LogFetcher interface {
+	// FetchLog returns every entry of t's audit log in the provider's order, each as one
+	// Record with Raw = the entry exactly as received (one JSON value) and Time = its
+	// parsed event time when it has one; NativeID and Occurrence are left to the diff.
+	FetchLog(ctx context.Context, t Target) ([]Record, error)
 }
 
 // Record is one provider entry to publish on audit.raw.<provider>.

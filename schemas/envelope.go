@@ -17,11 +17,14 @@ import (
 
 // Envelope is the value of a raw record (DESIGN.md "Raw envelope").
 type Envelope struct {
-	V           int             `json:"v"`
-	ID          string          `json:"id"`
-	Provider    string          `json:"provider"`
-	Tenant      string          `json:"tenant"`
-	Entity      string          `json:"entity"`
+	V        int    `json:"v"`
+	ID       string `json:"id"`
+	Provider string `json:"provider"`
+	Tenant   string `json:"tenant"`
+	Entity   string `json:"entity"`
+	// EntityName is the entity's display name (a package or document name) when the
+	// provider's listing or log header gave one; mappers use it as the resource name.
+	EntityName  string          `json:"entity_name,omitempty"`
 	Poller      string          `json:"poller"`
 	FetchedAt   time.Time       `json:"fetched_at"`
 	Occurrence  int             `json:"occurrence"`

@@ -18,12 +18,18 @@ import (
 	"github.com/auditstream/auditstream/internal/metrics"
 )
 
-// Event is one canonical event as read from audit.events.v1.
+// Event is one canonical event as read from audit.events.v1, with the routing fields the
+// normalizer put in its CloudEvents headers, so that no sink re-parses the JSON to route.
 type Event struct {
 	ID    string // metadata.uid (the CloudEvents id): the idempotency key
 	Key   []byte
 	Value []byte // the canonical event JSON
 	Msg   kafka.Message
+
+	Time     time.Time // event time (ce_time)
+	ClassUID int       // OCSF class_uid (from ce_type io.auditstream.ocsf.<class_uid>)
+	Provider string    // from ce_source /auditstream/<provider>/<tenant>
+	Tenant   string    // from ce_source
 }
 
 // Result tells the runner what a successful Write did with each event.
@@ -32,9 +38,9 @@ type Result struct {
 	Duplicates int // already in the store (idempotent skip)
 }
 
-// Sink writes canonical events to a store. Write must be idempotent on Event.ID: the
-// runner may hand the same event again after a crash or rebalance.
-type Sink interface {
+// LegacySink is the first sink interface (all-or-nothing Write); it is being replaced
+// by Sink (api.go), which answers per event. Write must be idempotent on Event.ID.
+type LegacySink interface {
 	Name() string
 	Write(ctx context.Context, batch []Event) (Result, error)
 	// Ping reports whether the store is reachable (for /readyz).
@@ -73,14 +79,14 @@ type RunnerConfig struct {
 // Runner drives one sink from the events topic.
 type Runner struct {
 	cfg  RunnerConfig
-	sink Sink
+	sink LegacySink
 	bus  *bus.Bus
 	log  *slog.Logger
 	m    *metrics.Metrics
 }
 
 // NewRunner builds a runner.
-func NewRunner(cfg RunnerConfig, s Sink, b *bus.Bus, log *slog.Logger, m *metrics.Metrics) *Runner {
+func NewRunner(cfg RunnerConfig, s LegacySink, b *bus.Bus, log *slog.Logger, m *metrics.Metrics) *Runner {
 	if cfg.GroupID == "" {
 		cfg.GroupID = "auditstream-sink-" + s.Name()
 	}

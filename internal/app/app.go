@@ -63,7 +63,7 @@ type App struct {
 	sims     []*http.Server
 	sched    *pollers.Scheduler
 	closers  []pollers.Closer
-	sinks    []sinks.Sink
+	sinks    []sinks.LegacySink
 
 	consumers     sync.WaitGroup
 	consumerCtxV  context.Context

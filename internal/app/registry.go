@@ -16,43 +16,89 @@ import (
 	"github.com/auditstream/auditstream/pollers/ionos"
 	"github.com/auditstream/auditstream/pollers/ionos/ionossim"
 	"github.com/auditstream/auditstream/pollers/pollhttp"
+	"github.com/auditstream/auditstream/pollers/simkit"
 	"github.com/auditstream/auditstream/sinks"
 	"github.com/auditstream/auditstream/sinks/file"
 )
 
+// The plug-ins of this build: one line per provider, simulator and sink type. A
+// provider's mapper is registered in the normalizer (normalizer.Mappers).
+var (
+	providerPlugins = []pollers.Plugin{
+		ionos.Plugin,
+		ecgrid.Plugin,
+	}
+	simPlugins = []simkit.Plugin{
+		ionossim.Plugin,
+		ecgridsim.Plugin,
+	}
+	sinkPlugins = []sinks.Plugin{}
+)
+
 // Providers lists the providers this build knows.
-var Providers = []string{ionos.Provider, ecgrid.Provider}
+var Providers = func() []string {
+	out := make([]string, len(providerPlugins))
+	for i, p := range providerPlugins {
+		out[i] = p.Name
+	}
+	return out
+}()
 
 // SinkTypes lists the sink types this build knows.
-var SinkTypes = []string{"file"}
+var SinkTypes = func() []string {
+	out := []string{"file"}
+	for _, p := range sinkPlugins {
+		out = append(out, p.Type)
+	}
+	return out
+}()
+
+func providerPlugin(name string) (pollers.Plugin, bool) {
+	for _, p := range providerPlugins {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return pollers.Plugin{}, false
+}
+
+func simPlugin(provider string) (simkit.Plugin, bool) {
+	for _, p := range simPlugins {
+		if p.Provider == provider {
+			return p, true
+		}
+	}
+	return simkit.Plugin{}, false
+}
+
+func sinkPlugin(typ string) (sinks.Plugin, bool) {
+	for _, p := range sinkPlugins {
+		if p.Type == typ {
+			return p, true
+		}
+	}
+	return sinks.Plugin{}, false
+}
 
 // validatePoller checks a poller's provider block.
 func validatePoller(pc config.PollerConfig, path string, p *config.Problems) {
-	switch pc.Provider {
-	case ionos.Provider:
-		var c ionos.Config
-		if err := config.DecodeStrict(&pc.Settings, &c); err != nil {
-			p.Add(path+".settings", "%v", err)
-			return
-		}
-		c.SetDefaults()
-		c.Validate(path+".settings", p)
-	case ecgrid.Provider:
-		var c ecgrid.Config
-		if err := config.DecodeStrict(&pc.Settings, &c); err != nil {
-			p.Add(path+".settings", "%v", err)
-			return
-		}
-		c.SetDefaults()
-		c.Validate(path+".settings", p)
-	case "":
-	default:
-		p.Add(path+".provider", "unknown provider %q (known: %v)", pc.Provider, Providers)
+	if pc.Provider == "" {
+		return // reported by config.Root.Validate
 	}
+	pl, ok := providerPlugin(pc.Provider)
+	if !ok {
+		p.Add(path+".provider", "unknown provider %q (known: %v)", pc.Provider, Providers)
+		return
+	}
+	pl.Check(&pc.Settings, path+".settings", p)
 }
 
 // newSource builds a poller's Source.
 func newSource(pc config.PollerConfig, log *slog.Logger, m *metrics.Metrics) (pollers.Source, error) {
+	pl, ok := providerPlugin(pc.Provider)
+	if !ok {
+		return nil, fmt.Errorf("unknown provider %q", pc.Provider)
+	}
 	hc := &http.Client{Timeout: pc.HTTP.Timeout.D()}
 	client, err := pollhttp.New(hc, pc.Provider, pollhttp.Config{
 		MaxRetries: pc.HTTP.MaxRetries, MaxBodyBytes: pc.HTTP.MaxBodyBytes, MaxRetryAfter: pc.HTTP.MaxRetryAfter.D(),
@@ -60,24 +106,7 @@ func newSource(pc config.PollerConfig, log *slog.Logger, m *metrics.Metrics) (po
 	if err != nil {
 		return nil, err
 	}
-	switch pc.Provider {
-	case ionos.Provider:
-		var c ionos.Config
-		if err := config.DecodeStrict(&pc.Settings, &c); err != nil {
-			return nil, err
-		}
-		c.SetDefaults()
-		return ionos.New(pc.Name, c, client, log, m), nil
-	case ecgrid.Provider:
-		var c ecgrid.Config
-		if err := config.DecodeStrict(&pc.Settings, &c); err != nil {
-			return nil, err
-		}
-		c.SetDefaults()
-		return ecgrid.New(pc.Name, c, ecgrid.Options{Timeout: pc.HTTP.Timeout.D(), MaxRetries: pc.HTTP.MaxRetries,
-			MaxBodyBytes: pc.HTTP.MaxBodyBytes}, log, m)
-	}
-	return nil, fmt.Errorf("unknown provider %q", pc.Provider)
+	return pl.New(&pc.Settings, pollers.Deps{Poller: pc.Name, HTTP: client, HTTPConfig: pc.HTTP, Log: log, Metrics: m})
 }
 
 // validateSink checks a sink's block.
@@ -92,12 +121,17 @@ func validateSink(sc config.SinkConfig, path string, p *config.Problems) {
 		c.Validate(path+".settings", p)
 	case "":
 	default:
-		p.Add(path+".type", "unknown sink type %q (known: %v)", sc.Type, SinkTypes)
+		pl, ok := sinkPlugin(sc.Type)
+		if !ok {
+			p.Add(path+".type", "unknown sink type %q (known: %v)", sc.Type, SinkTypes)
+			return
+		}
+		pl.Check(&sc.Settings, path+".settings", p)
 	}
 }
 
 // openSink opens a sink.
-func openSink(sc config.SinkConfig, log *slog.Logger) (sinks.Sink, error) {
+func openSink(sc config.SinkConfig, log *slog.Logger) (sinks.LegacySink, error) {
 	switch sc.Type {
 	case "file":
 		var c file.Config
@@ -106,48 +140,30 @@ func openSink(sc config.SinkConfig, log *slog.Logger) (sinks.Sink, error) {
 		}
 		return file.Open(sc.Name, c, log)
 	}
-	return nil, fmt.Errorf("unknown sink type %q", sc.Type)
+	return nil, fmt.Errorf("sink type %q is not on the sink runner yet", sc.Type)
 }
 
 // validateSim checks a simulator block.
 func validateSim(sc config.SimConfig, path string, p *config.Problems) {
-	switch sc.Provider {
-	case ionos.Provider:
-		var s ionossim.Settings
-		if err := config.DecodeStrict(&sc.Settings, &s); err != nil {
-			p.Add(path+".settings", "%v", err)
-			return
-		}
-		s.Validate(path+".settings", p)
-	case ecgrid.Provider:
-		var s ecgridsim.Settings
-		if err := config.DecodeStrict(&sc.Settings, &s); err != nil {
-			p.Add(path+".settings", "%v", err)
-			return
-		}
-		s.Validate(path+".settings", p)
-	default:
+	pl, ok := simPlugin(sc.Provider)
+	if !ok {
 		p.Add(path+".provider", "no simulator for provider %q (known: %v)", sc.Provider, Providers)
+		return
 	}
+	pl.Check(&sc.Settings, path+".settings", p)
 }
 
 // newSim builds a simulator's handler and the path prefix of its API.
 func newSim(sc config.SimConfig) (http.Handler, string, error) {
-	switch sc.Provider {
-	case ionos.Provider:
-		var s ionossim.Settings
-		if err := config.DecodeStrict(&sc.Settings, &s); err != nil {
-			return nil, "", err
-		}
-		return ionossim.New(s.Config()), "/activitylog/v1", nil
-	case ecgrid.Provider:
-		var s ecgridsim.Settings
-		if err := config.DecodeStrict(&sc.Settings, &s); err != nil {
-			return nil, "", err
-		}
-		return ecgridsim.New(s.Config()), "/v4.1/prod/ECGridOS.asmx", nil
+	pl, ok := simPlugin(sc.Provider)
+	if !ok {
+		return nil, "", fmt.Errorf("no simulator for provider %q", sc.Provider)
 	}
-	return nil, "", fmt.Errorf("no simulator for provider %q", sc.Provider)
+	h, err := pl.New(&sc.Settings)
+	if err != nil {
+		return nil, "", err
+	}
+	return h, pl.Prefix, nil
 }
 
 // Validate checks the whole configuration and lists every problem.

@@ -1,0 +1,98 @@
+package sinks
+
+import (
+	"context"
+	"errors"
+)
+
+// Status is what a sink did with one event of a batch.
+type Status uint8
+
+const (
+	// Written: the event is durably in the store now.
+	Written Status = iota
+	// Duplicate: the store already had it (same event id): delivered.
+	Duplicate
+	// Retry: a transient refusal of this event (an Elasticsearch per-item 429, say): the
+	// runner sends it again, alone or with the next attempt's events.
+	Retry
+	// Reject: the store will never take this event (malformed for it, too large): the
+	// runner dead-letters it with Reason.
+	Reject
+)
+
+func (s Status) String() string {
+	switch s {
+	case Written:
+		return "written"
+	case Duplicate:
+		return "duplicate"
+	case Retry:
+		return "retry"
+	case Reject:
+		return "rejected"
+	}
+	return "unknown"
+}
+
+// ItemResult is the outcome of one event of a batch.
+type ItemResult struct {
+	Status Status
+	// Reason is a short bounded word for Reject and Retry (it becomes the dlq.reason
+	// header and a metric label): "mapping", "too_large", "rate_limited", ...
+	Reason string
+	// Err says what the store answered (never a secret).
+	Err error
+}
+
+// Guarantee is the delivery guarantee a sink gives.
+type Guarantee uint8
+
+const (
+	// AtLeastOnce: a redelivered event may be stored twice (syslog, webhook, Loki...).
+	AtLeastOnce Guarantee = iota
+	// EffectivelyOnce: the store keeps one copy per event id however often it is sent
+	// (PostgreSQL ON CONFLICT DO NOTHING, Elasticsearch create with _id, ...).
+	EffectivelyOnce
+)
+
+func (g Guarantee) String() string {
+	if g == EffectivelyOnce {
+		return "effectively-once"
+	}
+	return "at-least-once"
+}
+
+// Sink writes canonical events to one store.
+type Sink interface {
+	// Name is the configured sink name.
+	Name() string
+	// Guarantee says what redelivery of the same event does to the store.
+	Guarantee() Guarantee
+	// Write writes batch and fills res (len(res) == len(batch)) with one outcome per
+	// event. A non-nil error means the whole batch failed and res is ignored: wrap it with
+	// Fatal when retrying cannot help (bad credentials, missing permission: the runner
+	// stops consuming and /readyz fails); any other error is retried with backoff.
+	// Write must be safe to call again with the same events (after a crash, a rebalance or
+	// a retry).
+	Write(ctx context.Context, batch []Event, res []ItemResult) error
+	// Ping reports whether the store is reachable (for /readyz).
+	Ping(ctx context.Context) error
+	// Close flushes and releases the store's resources.
+	Close(ctx context.Context) error
+}
+
+// FatalError marks a whole-batch failure that no retry can fix.
+type FatalError struct{ Err error }
+
+func (e *FatalError) Error() string { return "fatal: " + e.Err.Error() }
+func (e *FatalError) Unwrap() error { return e.Err }
+
+// Fatal wraps err as a fatal sink failure.
+func Fatal(err error) error { return &FatalError{Err: err} }
+
+// IsFatal reports whether err is (or wraps) a FatalError.
+func IsFatal(err error) bool {
+	var f *FatalError
+	return errors.As(err, &f)
+}
