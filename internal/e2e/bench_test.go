@@ -16,6 +16,7 @@ import (
 	"github.com/auditstream/auditstream/pollers/ionos"
 	"github.com/auditstream/auditstream/pollers/ionos/ionossim"
 	"github.com/auditstream/auditstream/pollers/pollhttp"
+	"github.com/auditstream/auditstream/pollers/window"
 )
 
 // BenchmarkPipelineEmbedded: simulator → poller → embedded Kafka → normalizer → Kafka →
@@ -43,8 +44,8 @@ func benchPipeline(b *testing.B, brokers []string) {
 		srv := httptest.NewServer(sim)
 		p := New(b, br, ionos.Provider)
 		hc, _ := pollhttp.New(&http.Client{Timeout: 10 * time.Second}, ionos.Provider, pollhttp.Config{}, p.Log, p.Metrics)
-		cfg := ionos.Config{BaseURL: srv.URL + "/activitylog/v1", Token: config.Secret("t"), InitialLookback: config.Duration(2 * time.Hour),
-			Lag: config.Duration(time.Millisecond), PageSize: 1000}
+		cfg := ionos.Config{BaseURL: srv.URL + "/activitylog/v1", Token: config.Secret("t"), Window: window.Settings{InitialLookback: config.Duration(2 * time.Hour),
+			Lag: config.Duration(time.Millisecond)}, PageSize: 1000}
 		cfg.SetDefaults()
 		path := filepath.Join(b.TempDir(), "e.jsonl")
 		start := time.Now()

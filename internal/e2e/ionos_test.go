@@ -14,6 +14,7 @@ import (
 	"github.com/auditstream/auditstream/pollers/ionos"
 	"github.com/auditstream/auditstream/pollers/ionos/ionossim"
 	"github.com/auditstream/auditstream/pollers/pollhttp"
+	"github.com/auditstream/auditstream/pollers/window"
 	"github.com/auditstream/auditstream/schemas"
 )
 
@@ -53,8 +54,8 @@ func runIONOS(t *testing.T, brokers []string, backfill, live int, faultScale flo
 			t.Fatal(err)
 		}
 		cfg := ionos.Config{BaseURL: srv.URL + "/activitylog/v1", Token: config.Secret("e2e-token"),
-			Overlap: config.Duration(3 * time.Second), Lag: config.Duration(300 * time.Millisecond),
-			InitialLookback: config.Duration(2 * time.Hour), MaxWindow: config.Duration(30 * time.Minute),
+			Window: window.Settings{Overlap: config.Duration(3 * time.Second), Lag: config.Duration(300 * time.Millisecond),
+				InitialLookback: config.Duration(2 * time.Hour), MaxWindow: config.Duration(30 * time.Minute)},
 			PageSize: 500, MaxResults: 2000}
 		cfg.SetDefaults()
 		return ionos.New("ionos-e2e", cfg, hc, p.Log, p.Metrics)

@@ -15,6 +15,7 @@ import (
 	"github.com/auditstream/auditstream/pollers/ionos"
 	"github.com/auditstream/auditstream/pollers/ionos/ionossim"
 	"github.com/auditstream/auditstream/pollers/pollhttp"
+	"github.com/auditstream/auditstream/pollers/window"
 )
 
 // A client we did not write (kcat, librdkafka) reads audit.events.v1 from the real broker
@@ -30,7 +31,7 @@ func TestIntegrationKcatReadsEvents(t *testing.T) {
 	defer srv.Close()
 	p := New(t, brokers, ionos.Provider)
 	hc, _ := pollhttp.New(&http.Client{Timeout: 5 * time.Second}, ionos.Provider, pollhttp.Config{}, p.Log, p.Metrics)
-	cfg := ionos.Config{BaseURL: srv.URL + "/activitylog/v1", Token: config.Secret("k"), InitialLookback: config.Duration(2 * time.Hour)}
+	cfg := ionos.Config{BaseURL: srv.URL + "/activitylog/v1", Token: config.Secret("k"), Window: window.Settings{InitialLookback: config.Duration(2 * time.Hour)}}
 	cfg.SetDefaults()
 	poller := p.StartPoller("kcat", ionos.Provider, ionos.New("kcat", cfg, hc, p.Log, p.Metrics), time.Second)
 	norm := p.StartNormalizer(ionos.Provider)

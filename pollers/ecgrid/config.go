@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/pollers/window"
 )
 
 // Config of an ECGridOS poller (the `settings:` block of an ecgrid poller).
@@ -35,11 +36,10 @@ type Config struct {
 	MaxRecords int `yaml:"max_records"`
 	// SessionLogEx switches to closed time windows (SessionLogEx(StartTime, EndTime)) with
 	// the shared window rule; MaxRecords is then the per-window cap (≤ 100).
-	SessionLogEx    bool            `yaml:"session_log_ex"`
-	Overlap         config.Duration `yaml:"overlap"`          // default 10m
-	Lag             config.Duration `yaml:"lag"`              // default 1m
-	InitialLookback config.Duration `yaml:"initial_lookback"` // default 24h
-	MaxWindow       config.Duration `yaml:"max_window"`       // default 6h
+	SessionLogEx bool `yaml:"session_log_ex"`
+	// Window holds the shared window settings of SessionLogEx mode (overlap, lag,
+	// initial_lookback, start_window, max_window, min_window, max_seen).
+	Window window.Settings `yaml:",inline"`
 	// BackoffMin/BackoffMax bound the delays between retries of one call (500ms, 30s).
 	BackoffMin config.Duration `yaml:"backoff_min"`
 	BackoffMax config.Duration `yaml:"backoff_max"`
@@ -87,10 +87,7 @@ func (c *Config) SetDefaults() {
 			*p = config.Duration(v)
 		}
 	}
-	dur(&c.Overlap, 10*time.Minute)
-	dur(&c.Lag, time.Minute)
-	dur(&c.InitialLookback, 24*time.Hour)
-	dur(&c.MaxWindow, 6*time.Hour)
+	c.Window.SetDefaults()
 	dur(&c.BackoffMin, 500*time.Millisecond)
 	dur(&c.BackoffMax, 30*time.Second)
 }
@@ -138,12 +135,7 @@ func (c *Config) Validate(path string, p *config.Problems) {
 		if c.MaxRecords > 100 {
 			p.Add(path+".max_records", "SessionLogEx returns at most 100 records, got %d", c.MaxRecords)
 		}
-		p.Positive(path+".overlap", c.Overlap)
-		if c.Lag < 0 {
-			p.Add(path+".lag", "must not be negative")
-		}
-		p.Positive(path+".initial_lookback", c.InitialLookback)
-		p.Positive(path+".max_window", c.MaxWindow)
+		c.Window.Validate(path, p)
 	}
 	p.Positive(path+".backoff_min", c.BackoffMin)
 	if c.BackoffMax < c.BackoffMin {

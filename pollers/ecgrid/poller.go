@@ -318,8 +318,7 @@ func (s *Source) pollWindows(ctx context.Context, uid int, raw json.RawMessage, 
 		}
 		raw, _ = json.Marshal(wc)
 	}
-	wcfg := window.Config{Overlap: s.cfg.Overlap.D(), Lag: s.cfg.Lag.D(), InitialLookback: s.cfg.InitialLookback.D(), MaxWindow: s.cfg.MaxWindow.D()}
-	st, err := window.Poll(ctx, wcfg, s.now(), raw, func(ctx context.Context, start, end time.Time, page func([]window.Entry) error) error {
+	st, err := window.Poll(ctx, s.cfg.Window.Config(s.cfg.MaxRecords), s.now(), raw, func(ctx context.Context, start, end time.Time, page func([]window.Entry) error) error {
 		var rows []SessionInfo
 		err := s.withSession(ctx, func(sid string) error {
 			var err error

@@ -430,7 +430,7 @@ func TestSessionLogExWindows(t *testing.T) {
 	f := newFixture(t, ecgridsim.Config{Rate: 0.001, Backfill: 200, Users: []ecgridsim.User{{ID: svcUser, Login: svcLogin, Password: svcPassword, NetworkID: 100}}})
 	s := f.source(t, func(c *Config) {
 		c.SessionLogEx, c.Users, c.MaxRecords = true, []int{0}, 40
-		c.Overlap, c.Lag, c.InitialLookback, c.MaxWindow = config.Duration(time.Minute), config.Duration(time.Millisecond), config.Duration(2*time.Hour), config.Duration(time.Hour)
+		c.Window.Overlap, c.Window.Lag, c.Window.InitialLookback, c.Window.MaxWindow = config.Duration(time.Minute), config.Duration(time.Millisecond), config.Duration(2*time.Hour), config.Duration(time.Hour)
 	})
 	tg := pollers.Target{Tenant: "100", Entity: "0"}
 	c := &collector{}

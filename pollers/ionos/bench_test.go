@@ -14,6 +14,7 @@ import (
 	"github.com/auditstream/auditstream/pollers"
 	"github.com/auditstream/auditstream/pollers/ionos"
 	"github.com/auditstream/auditstream/pollers/ionos/ionossim"
+	"github.com/auditstream/auditstream/pollers/window"
 )
 
 // BenchmarkDecodePage: one 1000-hit answer.
@@ -43,7 +44,7 @@ func BenchmarkPollSimulator(b *testing.B) {
 	sim := ionossim.New(ionossim.Config{Token: "t", Contracts: []string{"1"}, Seed: 1, Backfill: 10000, MaxEvents: 10000})
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
-	src := newPoller(b, srv.URL, ionos.Config{Token: "t", Contracts: []string{"1"}, PageSize: 1000, InitialLookback: config.Duration(2 * time.Hour), Lag: config.Duration(time.Millisecond)}, slog.New(slog.DiscardHandler))
+	src := newPoller(b, srv.URL, ionos.Config{Token: "t", Contracts: []string{"1"}, PageSize: 1000, Window: window.Settings{InitialLookback: config.Duration(2 * time.Hour), Lag: config.Duration(time.Millisecond)}}, slog.New(slog.DiscardHandler))
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {

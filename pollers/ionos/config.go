@@ -3,9 +3,9 @@ package ionos
 
 import (
 	"strconv"
-	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/pollers/window"
 )
 
 // Config of an IONOS poller (the `ionos:` block of a poller).
@@ -22,14 +22,9 @@ type Config struct {
 	PageSize int `yaml:"page_size"`
 	// MaxResults is the most entries one query can page through, offset+limit (default 10000).
 	MaxResults int `yaml:"max_results"`
-	// Overlap re-reads this much before the watermark so late entries are caught (default 10m).
-	Overlap config.Duration `yaml:"overlap"`
-	// Lag keeps windows this far behind now (default 1m).
-	Lag config.Duration `yaml:"lag"`
-	// InitialLookback is how far back the first poll starts (default 24h).
-	InitialLookback config.Duration `yaml:"initial_lookback"`
-	// MaxWindow cuts a long catch-up into windows of at most this (default 6h).
-	MaxWindow config.Duration `yaml:"max_window"`
+	// Window holds the shared window settings (overlap, lag, initial_lookback,
+	// start_window, max_window, min_window, max_seen), written beside the keys above.
+	Window window.Settings `yaml:",inline"`
 }
 
 // DefaultBaseURL is the public API.
@@ -46,18 +41,7 @@ func (c *Config) SetDefaults() {
 	if c.MaxResults == 0 {
 		c.MaxResults = 10000
 	}
-	if c.Overlap == 0 {
-		c.Overlap = config.Duration(10 * time.Minute)
-	}
-	if c.Lag == 0 {
-		c.Lag = config.Duration(time.Minute)
-	}
-	if c.InitialLookback == 0 {
-		c.InitialLookback = config.Duration(24 * time.Hour)
-	}
-	if c.MaxWindow == 0 {
-		c.MaxWindow = config.Duration(6 * time.Hour)
-	}
+	c.Window.SetDefaults()
 }
 
 // Validate lists the problems of the block at path.
@@ -72,12 +56,7 @@ func (c *Config) Validate(path string, p *config.Problems) {
 	if c.PageSize < 1 || c.PageSize > c.MaxResults {
 		p.Add(path+".page_size", "must be between 1 and max_results (%d), got %d", c.MaxResults, c.PageSize)
 	}
-	p.Positive(path+".overlap", c.Overlap)
-	if c.Lag < 0 {
-		p.Add(path+".lag", "must not be negative")
-	}
-	p.Positive(path+".initial_lookback", c.InitialLookback)
-	p.Positive(path+".max_window", c.MaxWindow)
+	c.Window.Validate(path, p)
 	for i, id := range c.Contracts {
 		if id == "" {
 			p.Add(path+".contracts["+strconv.Itoa(i)+"]", "is empty")

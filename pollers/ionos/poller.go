@@ -84,13 +84,9 @@ func (s *Source) Targets(ctx context.Context) ([]pollers.Target, error) {
 
 // Poll reads the closed windows after the cursor.
 func (s *Source) Poll(ctx context.Context, t pollers.Target, cursor json.RawMessage, emit pollers.Emit) (pollers.Outcome, error) {
-	wcfg := window.Config{
-		Overlap: s.cfg.Overlap.D(), Lag: s.cfg.Lag.D(),
-		InitialLookback: s.cfg.InitialLookback.D(), MaxWindow: s.cfg.MaxWindow.D(),
-	}
-	st, err := window.Poll(ctx, wcfg, s.now(), cursor, func(ctx context.Context, start, end time.Time, page func([]window.Entry) error) error {
+	st, err := window.Poll(ctx, s.cfg.Window.Config(s.cfg.MaxResults), s.now(), cursor, func(ctx context.Context, start, end time.Time, page func([]window.Entry) error) error {
 		return s.fetchWindow(ctx, t.Entity, start, end, page)
-	}, emit, s.log)
+	}, emit, s.log.With("contract", t.Entity))
 	if st.Splits > 0 {
 		s.log.Info("windows split at the result cap", "contract", t.Entity, "splits", st.Splits)
 	}

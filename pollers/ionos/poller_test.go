@@ -18,6 +18,7 @@ import (
 	"github.com/auditstream/auditstream/pollers/ionos"
 	"github.com/auditstream/auditstream/pollers/ionos/ionossim"
 	"github.com/auditstream/auditstream/pollers/pollhttp"
+	"github.com/auditstream/auditstream/pollers/window"
 )
 
 type collector struct {
@@ -75,7 +76,7 @@ func TestPollsEverySimulatedEventOnceWithSplitsAndBasicAuth(t *testing.T) {
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
 	src := newPoller(t, srv.URL, ionos.Config{Username: "u", Password: "p", PageSize: 40, MaxResults: 100,
-		InitialLookback: config.Duration(2 * time.Hour), Lag: config.Duration(time.Second)}, slog.New(slog.DiscardHandler))
+		Window: window.Settings{InitialLookback: config.Duration(2 * time.Hour), Lag: config.Duration(time.Second)}}, slog.New(slog.DiscardHandler))
 	c := &collector{ids: map[string]int{}, cursors: map[string]json.RawMessage{}}
 	pollAll(t, src, c)
 	pollAll(t, src, c) // the second poll re-reads the overlap and must add nothing
@@ -151,7 +152,7 @@ func TestTruncatedAnswerDoesNotMoveTheCursor(t *testing.T) {
 		Faults: ionossim.Faults{Truncated: 1}})
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
-	src := newPoller(t, srv.URL, ionos.Config{Token: "t", Contracts: []string{"1"}, InitialLookback: config.Duration(2 * time.Hour)}, slog.New(slog.DiscardHandler))
+	src := newPoller(t, srv.URL, ionos.Config{Token: "t", Contracts: []string{"1"}, Window: window.Settings{InitialLookback: config.Duration(2 * time.Hour)}}, slog.New(slog.DiscardHandler))
 	c := &collector{ids: map[string]int{}, cursors: map[string]json.RawMessage{}}
 	_, err := src.Poll(context.Background(), pollers.Target{Tenant: "1", Entity: "1"}, nil, c.emitFor("1"))
 	if err == nil || !strings.Contains(err.Error(), "not valid JSON") {
@@ -193,7 +194,7 @@ func TestInexactTotalsNeverEndAWindowEarly(t *testing.T) {
 			defer srv.Close()
 			cfg := tc.cfg
 			cfg.Token, cfg.Contracts = "t", []string{"1"}
-			cfg.InitialLookback, cfg.Lag = config.Duration(2*time.Hour), config.Duration(time.Millisecond)
+			cfg.Window.InitialLookback, cfg.Window.Lag = config.Duration(2*time.Hour), config.Duration(time.Millisecond)
 			src := newPoller(t, srv.URL, cfg, slog.New(slog.DiscardHandler))
 			c := &collector{ids: map[string]int{}, cursors: map[string]json.RawMessage{}}
 			pollAll(t, src, c)

@@ -16,13 +16,22 @@ import (
 	"github.com/auditstream/auditstream/pollers"
 )
 
-// Config of the window rule.
+// Config of the window rule (the runtime form of Settings).
 type Config struct {
 	Overlap         time.Duration // re-read this much before the watermark (late events)
 	Lag             time.Duration // never read closer than this to now
 	InitialLookback time.Duration // first poll starts this far back
-	MaxWindow       time.Duration // a catch-up is cut into windows of at most this (0 = one window)
-	MinWindow       time.Duration // a window is not split below this (default 1ms)
+	// StartWindow is the length of the first window of a poll (0 = MaxWindow). Windows then
+	// adapt: an empty or small answer doubles the next window, up to MaxWindow; a window
+	// over the provider's cap is split in two until its pieces fit, and the next window
+	// starts at the length of the last piece.
+	StartWindow time.Duration
+	MaxWindow   time.Duration // the longest window (0 = no limit)
+	MinWindow   time.Duration // a window is not split below this (default 1ms)
+	// Capacity is the most entries one window can return (the provider's cap); an answer
+	// with fewer than a quarter of it is small and widens the next window. 0 = unknown:
+	// only an empty answer widens it.
+	Capacity int
 	// MaxSeen bounds the ids kept in the cursor (default 50,000, ≈ 3 MB of cursor). Past
 	// it the oldest are forgotten: if they are read again they are published again
 	// (duplicates that ids absorb), never lost. A warning says to lower the overlap.
@@ -69,10 +78,19 @@ func Decode(raw json.RawMessage) (*Cursor, error) {
 
 // Stats of one Poll.
 type Stats struct {
-	Windows, Splits, Fetched, Duplicates, Emitted int
+	// Windows counts fetches (a split window counts once per attempt); Requests counts
+	// them by page: a fetch that handed over n ≥ 1 pages counts n, one that failed before
+	// its first page counts 1.
+	Windows, Requests, Splits, Fetched, Duplicates, Emitted int
 }
 
-// Poll runs the window rule from cursor up to now − lag.
+// progressEvery spaces the progress lines of a long catch-up.
+const progressEvery = 5 * time.Second
+
+// Poll runs the window rule from cursor up to now − lag. The first window starts at
+// watermark − overlap; each next one starts where the previous ended, so a catch-up reads
+// the overlap once: an entry older than the overlap when it arrives is outside the
+// contract, and the next poll re-reads the overlap before this poll's end.
 func Poll(ctx context.Context, cfg Config, now time.Time, raw json.RawMessage, fetch Fetch, emit pollers.Emit, log *slog.Logger) (Stats, error) {
 	var st Stats
 	if cfg.MinWindow <= 0 {
@@ -92,31 +110,28 @@ func Poll(ctx context.Context, cfg Config, now time.Time, raw json.RawMessage, f
 	if cur.Seen == nil {
 		cur.Seen = map[string]int64{}
 	}
-	for cur.Watermark.Before(end) {
-		wEnd := end
-		if cfg.MaxWindow > 0 && wEnd.Sub(cur.Watermark) > cfg.MaxWindow {
-			wEnd = cur.Watermark.Add(cfg.MaxWindow)
-		}
-		if err := pollWindow(ctx, cfg, cur, wEnd, fetch, emit, &st, log); err != nil {
-			return st, err
-		}
+	size := cfg.StartWindow
+	if size <= 0 || (cfg.MaxWindow > 0 && size > cfg.MaxWindow) {
+		size = cfg.MaxWindow
 	}
-	return st, nil
-}
-
-// pollWindow reads [watermark − overlap, wEnd) as one or more sub-windows in time order and
-// saves the cursor after each completed sub-window.
-func pollWindow(ctx context.Context, cfg Config, cur *Cursor, wEnd time.Time, fetch Fetch, emit pollers.Emit, st *Stats, log *slog.Logger) error {
-	start := cur.Watermark.Add(-cfg.Overlap)
-	// Pending sub-windows, earliest first. The overlap part only re-reads; the new part is
-	// [watermark, wEnd).
-	stack := [][2]time.Time{{start, wEnd}}
-	for len(stack) > 0 {
-		w := stack[0]
-		stack = stack[1:]
+	clip := func(t time.Time) time.Time {
+		if size > 0 && end.Sub(t) > size {
+			return t.Add(size)
+		}
+		return end
+	}
+	catchUp := size > 0 && end.Sub(cur.Watermark) > size
+	lastLog := time.Now()
+	// The window [pos, wEnd): its new part is [watermark, wEnd).
+	pos, wEnd := cur.Watermark.Add(-cfg.Overlap), clip(cur.Watermark)
+	split := false
+	for cur.Watermark.Before(end) {
 		st.Windows++
 		var recs []pollers.Record
-		err := fetch(ctx, w[0], w[1], func(page []Entry) error {
+		pages, fetched := 0, 0
+		err := fetch(ctx, pos, wEnd, func(page []Entry) error {
+			pages++
+			fetched += len(page)
 			recs = recs[:0]
 			for _, e := range page {
 				st.Fetched++
@@ -126,7 +141,7 @@ func pollWindow(ctx context.Context, cfg Config, cur *Cursor, wEnd time.Time, fe
 				}
 				t := e.Time
 				if t.IsZero() {
-					t = w[1]
+					t = wEnd
 				}
 				cur.Seen[e.ID] = t.UnixMilli()
 				recs = append(recs, e.Record)
@@ -135,26 +150,27 @@ func pollWindow(ctx context.Context, cfg Config, cur *Cursor, wEnd time.Time, fe
 				return nil
 			}
 			st.Emitted += len(recs)
-			// Published now; the cursor that covers them is saved when the sub-window completes.
+			// Published now; the cursor that covers them is saved when the window completes.
 			return emit(ctx, recs, nil)
 		})
+		st.Requests += max(pages, 1)
 		if errors.Is(err, ErrTooMany) {
-			if w[1].Sub(w[0]) >= 2*cfg.MinWindow {
-				mid := w[0].Add(w[1].Sub(w[0]) / 2).Truncate(time.Millisecond)
-				if mid.After(w[0]) && mid.Before(w[1]) {
-					st.Splits++
-					stack = append([][2]time.Time{{w[0], mid}, {mid, w[1]}}, stack...)
-					continue
-				}
+			// Re-read the first half; what it already handed over is deduplicated by id.
+			mid := pos.Add(wEnd.Sub(pos) / 2).Truncate(time.Millisecond)
+			if wEnd.Sub(pos) < 2*cfg.MinWindow || !mid.After(pos) || !mid.Before(wEnd) {
+				return st, fmt.Errorf("window [%s, %s) is full and cannot be split further: %w", pos.Format(time.RFC3339Nano), wEnd.Format(time.RFC3339Nano), err)
 			}
-			return fmt.Errorf("window [%s, %s) is full and cannot be split further: %w", w[0].Format(time.RFC3339Nano), w[1].Format(time.RFC3339Nano), err)
+			st.Splits++
+			split = true
+			wEnd = mid
+			continue
 		}
 		if err != nil {
-			return fmt.Errorf("window [%s, %s): %w", w[0].Format(time.RFC3339Nano), w[1].Format(time.RFC3339Nano), err)
+			return st, fmt.Errorf("window [%s, %s): %w", pos.Format(time.RFC3339Nano), wEnd.Format(time.RFC3339Nano), err)
 		}
-		// Sub-window complete: everything before w[1] is published.
-		if w[1].After(cur.Watermark) {
-			cur.Watermark = w[1]
+		// Window complete: everything before wEnd is published.
+		if wEnd.After(cur.Watermark) {
+			cur.Watermark = wEnd
 		}
 		if dropped := prune(cur, cfg.Overlap, cfg.MaxSeen); dropped > 0 {
 			log.Warn("more entries in the overlap than the cursor keeps: the oldest ids were forgotten and may be published again (lower the overlap)",
@@ -162,13 +178,38 @@ func pollWindow(ctx context.Context, cfg Config, cur *Cursor, wEnd time.Time, fe
 		}
 		b, err := json.Marshal(cur)
 		if err != nil {
-			return err
+			return st, err
 		}
 		if err := emit(ctx, nil, b); err != nil {
-			return err
+			return st, err
 		}
+		if size > 0 || split {
+			size = nextSize(cfg, size, wEnd.Sub(pos), fetched, split)
+		}
+		split = false
+		if catchUp && (time.Since(lastLog) >= progressEvery || !cur.Watermark.Before(end) || st.Windows == 1) {
+			lastLog = time.Now()
+			log.Info("catch-up window read", "window_start", pos, "window_end", wEnd, "entries", fetched,
+				"requests", st.Requests, "splits", st.Splits, "emitted", st.Emitted, "next_window", size, "until", end)
+		}
+		pos, wEnd = wEnd, clip(wEnd)
 	}
-	return nil
+	return st, nil
+}
+
+// nextSize adapts the window length: after a split the next window is as long as the
+// piece that fitted; an empty or small answer doubles it, up to MaxWindow.
+func nextSize(cfg Config, size, length time.Duration, fetched int, split bool) time.Duration {
+	if split {
+		size = max(length, cfg.MinWindow)
+	}
+	if fetched == 0 || (cfg.Capacity > 0 && fetched < cfg.Capacity/4) {
+		size *= 2
+	}
+	if cfg.MaxWindow > 0 && size > cfg.MaxWindow {
+		size = cfg.MaxWindow
+	}
+	return size
 }
 
 // prune keeps the ids whose time is inside the overlap before the watermark, at most

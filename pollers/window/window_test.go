@@ -305,3 +305,58 @@ func TestSeenIsCappedOldestFirst(t *testing.T) {
 		t.Fatalf("%d re-published, want the 20 forgotten", again)
 	}
 }
+
+func TestEmptyWindowsWidenUpToMaxWindow(t *testing.T) {
+	s := &store{}
+	c := cfg()
+	c.InitialLookback = 100 * time.Hour
+	c.StartWindow, c.MaxWindow = time.Hour, 8*time.Hour
+	k := &sink{}
+	if _, err := Poll(context.Background(), c, t0, nil, s.fetch, k.emit, quiet); err != nil {
+		t.Fatal(err)
+	}
+	var got []time.Duration
+	for _, w := range s.calls {
+		got = append(got, w[1].Sub(w[0]))
+	}
+	// 1h (+ the overlap), then 2h, 4h, 8h, 8h, … and the rest.
+	want := []time.Duration{time.Hour + time.Minute, 2 * time.Hour, 4 * time.Hour}
+	for i, d := range want {
+		if got[i] != d {
+			t.Fatalf("window %d is %s long, want %s (all: %v)", i, got[i], d, got)
+		}
+	}
+	for i, d := range got[3 : len(got)-1] {
+		if d != 8*time.Hour {
+			t.Fatalf("window %d is %s long, want the 8h cap (all: %v)", i+3, d, got)
+		}
+	}
+	if last := k.cursors[len(k.cursors)-1].Watermark; !last.Equal(t0.Add(-c.Lag)) {
+		t.Fatalf("final watermark %s", last)
+	}
+}
+
+func TestAfterASplitTheNextWindowKeepsThePieceLength(t *testing.T) {
+	s := &store{cap: 10}
+	end := t0.Add(-10 * time.Second)
+	// 40 entries a minute for the last hour: a 1 h window holds 2400 and must be cut to
+	// pieces of at most 10 entries (≈ 15 s).
+	for i := 0; i < 2400; i++ {
+		s.add(fmt.Sprintf("e%04d", i), end.Add(-time.Duration(i+1)*1500*time.Millisecond))
+	}
+	c := cfg()
+	c.StartWindow, c.MaxWindow, c.Capacity = time.Hour, time.Hour, 10
+	k := &sink{}
+	st, err := Poll(context.Background(), c, t0, nil, s.fetch, k.emit, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(k.ids) != 2400 {
+		t.Fatalf("emitted %d, want 2400", len(k.ids))
+	}
+	// Without adaptation every window would be split from an hour down again (≈ 9 failed
+	// fetches per piece); with it the failed fetches are a small share.
+	if st.Splits > st.Windows/3 {
+		t.Fatalf("%d splits in %d fetches: the window length did not adapt", st.Splits, st.Windows)
+	}
+}
