@@ -26,6 +26,28 @@ type RunnerConfig struct {
 	Parallel int
 	// MaxAgain bounds immediate re-polls of a target that asked for one (default 5).
 	MaxAgain int
+	// Assignment, when set, decides which targets this process polls (work sharing
+	// through the targets topic, pollers/targets); nil = every target Source.Targets
+	// lists (tests, single-process embedding).
+	Assignment Assignment
+}
+
+// Assignment hands a runner the targets this process owns now.
+type Assignment interface {
+	// Lease returns the targets of provider this process owns now, with a context that
+	// ends when it stops owning them. ok is false when it owns none (no group
+	// generation yet). The lease must be released when the poll run is over: ownership
+	// is not handed to another process before every lease of it is released.
+	Lease(ctx context.Context, provider string) (l Lease, ok bool)
+	// Retire marks a target retired in the target set, so that no process polls it again.
+	Retire(ctx context.Context, provider string, t Target) error
+}
+
+// Lease is a set of owned targets, valid until Ctx ends.
+type Lease struct {
+	Ctx     context.Context
+	Targets []Target
+	Release func()
 }
 
 // Runner polls every target of one Source.
@@ -62,10 +84,23 @@ func (r *Runner) Name() string { return r.cfg.Name }
 // PollOnce polls every target once (in parallel, bounded). It returns the joined errors of
 // the targets that failed; their cursors did not move, so the next poll repeats them.
 func (r *Runner) PollOnce(ctx context.Context) error {
-	targets, err := r.src.Targets(ctx)
-	if err != nil {
-		r.m.PollRequests.WithLabelValues(r.cfg.Name, r.cfg.Provider, "error").Inc()
-		return fmt.Errorf("poller %s: list targets: %w", r.cfg.Name, err)
+	var targets []Target
+	if r.cfg.Assignment != nil {
+		l, ok := r.cfg.Assignment.Lease(ctx, r.cfg.Provider)
+		if !ok {
+			r.log.Debug("no targets owned yet (waiting for the targets group)")
+			return nil
+		}
+		defer l.Release()
+		ctx, targets = l.Ctx, l.Targets
+		r.keepWatermarks(targets)
+	} else {
+		var err error
+		targets, err = r.src.Targets(ctx)
+		if err != nil {
+			r.m.PollRequests.WithLabelValues(r.cfg.Name, r.cfg.Provider, "error").Inc()
+			return fmt.Errorf("poller %s: list targets: %w", r.cfg.Name, err)
+		}
 	}
 	sem := make(chan struct{}, r.cfg.Parallel)
 	var wg sync.WaitGroup
@@ -118,14 +153,21 @@ func (r *Runner) pollTarget(ctx context.Context, t Target) error {
 				return err
 			}
 			var w Watermark
-			if json.Unmarshal(cursor, &w) == nil && !w.Watermark.IsZero() {
-				r.mu.Lock()
-				r.watermarks[key] = w.Watermark
-				r.mu.Unlock()
+			if json.Unmarshal(cursor, &w) == nil {
+				r.setWatermark(key, w.Watermark)
 			}
 			return nil
 		}
-		out, err := r.src.Poll(ctx, t, r.store.Get(key), emit)
+		cur := r.store.Get(key)
+		if i == 0 {
+			// A target taken over from another process, or loaded at start: its cursor
+			// says how fresh it is before this process polls it.
+			var w Watermark
+			if cur != nil && json.Unmarshal(cur, &w) == nil {
+				r.setWatermark(key, w.Watermark)
+			}
+		}
+		out, err := r.src.Poll(ctx, t, cur, emit)
 		r.m.PollDuration.WithLabelValues(r.cfg.Name, r.cfg.Provider).Observe(time.Since(start).Seconds())
 		if err != nil {
 			r.m.PollRequests.WithLabelValues(r.cfg.Name, r.cfg.Provider, "error").Inc()
@@ -141,6 +183,10 @@ func (r *Runner) pollTarget(ctx context.Context, t Target) error {
 			lvl = slog.LevelInfo
 		}
 		r.log.Log(ctx, lvl, "poll done", "target", t.Entity, "published", published, "took", time.Since(start).Round(time.Millisecond))
+		r.setWatermark(key, out.Watermark)
+		if out.Retire {
+			return r.retire(ctx, key, t)
+		}
 		if !out.Again || i+1 >= r.cfg.MaxAgain || ctx.Err() != nil {
 			return nil
 		}
@@ -207,7 +253,7 @@ func (r *Runner) envelope(t Target, rec Record, now time.Time) (*schemas.Envelop
 	occ := max(rec.Occurrence, 1)
 	native := rec.NativeID
 	if native == "" {
-		fp, err := fingerprint(ct, rec.Raw)
+		fp, err := Fingerprint(ct, rec.Raw)
 		if err != nil {
 			return nil, err
 		}
@@ -220,11 +266,61 @@ func (r *Runner) envelope(t Target, rec Record, now time.Time) (*schemas.Envelop
 	}, nil
 }
 
-func fingerprint(ct string, raw []byte) (string, error) {
-	if ct == schemas.ContentJSON {
+// Fingerprint is the canonical fingerprint of an entry without a native id (hex SHA-256):
+// for JSON over its canonical form (schemas.Fingerprint: sorted keys, normalized numbers),
+// for XML over its text. Record ids and the full-log diff (pollers/logdiff) both use it,
+// so an entry the diff counts is the entry the record id names.
+func Fingerprint(ct string, raw []byte) (string, error) {
+	if ct == "" || ct == schemas.ContentJSON {
 		return schemas.Fingerprint(raw)
 	}
 	return schemas.FingerprintText(raw), nil
+}
+
+// retire ends a target's life: first it is marked retired in the target set (so no
+// process polls it again, even from an empty cursor), then its checkpoint is tombstoned
+// and it stops counting for freshness. A crash in between leaves a harmless cursor.
+func (r *Runner) retire(ctx context.Context, key string, t Target) error {
+	if r.cfg.Assignment != nil {
+		if err := r.cfg.Assignment.Retire(ctx, r.cfg.Provider, t); err != nil {
+			return fmt.Errorf("retire %s target %s: %w", r.cfg.Name, t.Entity, err)
+		}
+	}
+	if err := r.store.Delete(ctx, key); err != nil {
+		return fmt.Errorf("retire %s target %s: %w", r.cfg.Name, t.Entity, err)
+	}
+	r.mu.Lock()
+	delete(r.watermarks, key)
+	r.mu.Unlock()
+	r.log.Info("target retired", "target", t.Entity, "status", t.Status)
+	return nil
+}
+
+func (r *Runner) setWatermark(key string, w time.Time) {
+	if w.IsZero() {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if w.After(r.watermarks[key]) {
+		r.watermarks[key] = w
+	}
+}
+
+// keepWatermarks forgets the freshness of targets this process no longer polls (moved to
+// another process, retired elsewhere): they must not pin this process's metric.
+func (r *Runner) keepWatermarks(targets []Target) {
+	keep := make(map[string]bool, len(targets))
+	for _, t := range targets {
+		keep[r.cfg.Name+"/"+schemas.Key(r.cfg.Provider, t.Tenant, t.Entity)] = true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k := range r.watermarks {
+		if !keep[k] {
+			delete(r.watermarks, k)
+		}
+	}
 }
 
 func (r *Runner) updateFreshness() {

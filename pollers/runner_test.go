@@ -190,3 +190,41 @@ func TestProviderPanicIsAnErrorNotACrash(t *testing.T) {
 		t.Fatalf("the healthy target was not polled: ok=%v", v)
 	}
 }
+
+// retiring is a Source whose only target ends its life at the first poll.
+type retiring struct{}
+
+func (retiring) Targets(context.Context) ([]pollers.Target, error) {
+	return []pollers.Target{{Tenant: "t1", Entity: "done", Terminal: true}}, nil
+}
+
+func (retiring) Poll(ctx context.Context, _ pollers.Target, _ json.RawMessage, emit pollers.Emit) (pollers.Outcome, error) {
+	if err := emit(ctx, []pollers.Record{{Raw: []byte(`{"final":1}`)}}, json.RawMessage(`{"v":1,"watermark":"2026-11-21T10:00:00Z"}`)); err != nil {
+		return pollers.Outcome{}, err
+	}
+	return pollers.Outcome{Retire: true}, nil
+}
+
+func TestRunnerRetireTombstonesTheCheckpoint(t *testing.T) {
+	brokers := testkit.EmbeddedKafka(t)
+	raw := "t.raw." + testkit.Unique()
+	b, store, cp, m := setup(t, brokers, raw)
+	r := pollers.NewRunner(pollers.RunnerConfig{Name: "p1", Provider: "conga", Topic: raw}, retiring{}, store, b, testkit.Logger(t), m)
+	if err := r.PollOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := store.Get("p1/conga/t1/done"); got != nil {
+		t.Fatalf("checkpoint after retirement = %s", got)
+	}
+	// A process starting later does not see it either (the tombstone is on the topic).
+	again, err := checkpoint.Open(context.Background(), b, cp, testkit.Logger(t), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Len() != 0 {
+		t.Fatalf("%d checkpoints after a tombstone", again.Len())
+	}
+	if v := testutil.ToFloat64(m.RecordsPublished.WithLabelValues("p1", "conga")); v != 1 {
+		t.Fatalf("final poll published %v records", v)
+	}
+}

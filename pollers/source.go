@@ -71,6 +71,14 @@ type Emit func(ctx context.Context, records []Record, cursor json.RawMessage) er
 type Outcome struct {
 	// Again asks the runner to poll the target again soon (a possible gap, a backlog).
 	Again bool
+	// Watermark, when set, says the target is complete up to this time although no
+	// cursor was written (a full-log target whose listing shows it unchanged): the
+	// freshness metric uses it as if a cursor had carried it.
+	Watermark time.Time
+	// Retire says the target reached the end of its life (a terminal entity after its
+	// final poll): the runner marks it retired in the target set, tombstones its
+	// checkpoint and stops counting it for freshness.
+	Retire bool
 }
 
 // Source is what one provider implements.

@@ -10,6 +10,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math/big"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -61,8 +65,11 @@ var eventNS = uuid.MustParse("6f1c5b8e-2a0d-5d4e-9b3a-61746f6d6963")
 func EventID(recordID string) string { return uuid.NewSHA1(eventNS, []byte(recordID)).String() }
 
 // Fingerprint is the canonical fingerprint of a JSON entry: SHA-256 (hex) of its compacted
-// form with object keys sorted, so the same entry fingerprints the same whatever the key
-// order or white space the provider sent.
+// form with object keys sorted and numbers normalized (1, 1.0 and 1e0 are one number;
+// integers of any size stay exact), so the same entry fingerprints the same whatever the
+// key order, number spelling or white space the provider sent. It is the one fingerprint
+// of entries without a native id: the poller runner's record ids and the full-log diff
+// (pollers/logdiff) both use it.
 func Fingerprint(entry json.RawMessage) (string, error) {
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(entry))
@@ -70,7 +77,10 @@ func Fingerprint(entry json.RawMessage) (string, error) {
 	if err := dec.Decode(&v); err != nil {
 		return "", fmt.Errorf("fingerprint: %w", err)
 	}
-	b, err := json.Marshal(v) // maps marshal with sorted keys
+	if _, err := dec.Token(); err != io.EOF {
+		return "", errors.New("fingerprint: data after the JSON value")
+	}
+	b, err := json.Marshal(normalizeNumbers(v)) // maps marshal with sorted keys
 	if err != nil {
 		return "", fmt.Errorf("fingerprint: %w", err)
 	}
@@ -185,4 +195,41 @@ func (e *Envelope) Encode() ([]byte, error) {
 	out = append(out, `,"record":`...)
 	out = append(out, rec...)
 	return append(out, '}'), nil
+}
+
+// normalizeNumbers rewrites every number of a decoded JSON value (UseNumber) to one
+// spelling: the exact value in plain decimal notation without trailing zeros. Numbers
+// with an exponent beyond ±1000 keep their text (no huge allocations on hostile input).
+func normalizeNumbers(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normalizeNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = normalizeNumbers(e)
+		}
+	case json.Number:
+		return json.Number(canonicalNumber(string(x)))
+	}
+	return v
+}
+
+func canonicalNumber(s string) string {
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		exp, err := strconv.Atoi(strings.TrimPrefix(s[i+1:], "+"))
+		if err != nil || exp > 1000 || exp < -1000 {
+			return s
+		}
+	}
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
+		return s
+	}
+	if r.IsInt() {
+		return r.Num().String()
+	}
+	// A decimal literal's denominator is 2^a·5^b: BitLen digits are always enough.
+	return strings.TrimRight(r.FloatString(r.Denom().BitLen()), "0")
 }

@@ -27,38 +27,69 @@ type Store struct {
 
 	mu      sync.RWMutex
 	cursors map[string]json.RawMessage
+
+	syncMu sync.Mutex
+	next   map[int]int64 // per partition, the offset after the last one read
 }
 
 // Open loads every cursor of the checkpoints topic (the latest value per key wins; a
 // null value deletes the key). The topic must exist.
 func Open(ctx context.Context, b *bus.Bus, topic string, log *slog.Logger, m *metrics.Metrics) (*Store, error) {
-	s := &Store{bus: b, topic: topic, log: log, metrics: m, cursors: map[string]json.RawMessage{}}
-	ends, err := b.PartitionEnds(ctx, topic)
+	s := &Store{bus: b, topic: topic, log: log, metrics: m, cursors: map[string]json.RawMessage{}, next: map[int]int64{}}
+	n, err := s.catchUp(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("load checkpoints: %w", err)
-	}
-	n := 0
-	for p, end := range ends {
-		if end <= 0 {
-			continue
-		}
-		c, err := s.readPartition(ctx, p, end)
-		if err != nil {
-			return nil, fmt.Errorf("load checkpoints from %s/%d: %w", topic, p, err)
-		}
-		n += c
+		return nil, err
 	}
 	log.Info("checkpoints loaded", "topic", topic, "records", n, "keys", len(s.cursors))
 	return s, nil
 }
 
-func (s *Store) readPartition(ctx context.Context, partition int, end int64) (int, error) {
+// Sync reads what other processes wrote to the checkpoints topic since the last read,
+// up to the topic's current end. A process calls it when it takes targets over from
+// another one (work sharing), before polling them, so that it resumes from their latest
+// cursors. It must not run while this process polls the keys concerned.
+func (s *Store) Sync(ctx context.Context) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	n, err := s.catchUp(ctx)
+	if err == nil && n > 0 {
+		s.log.Debug("checkpoints synced", "topic", s.topic, "records", n)
+	}
+	return err
+}
+
+func (s *Store) catchUp(ctx context.Context) (int, error) {
+	ends, err := s.bus.PartitionEnds(ctx, s.topic)
+	if err != nil {
+		return 0, fmt.Errorf("load checkpoints: %w", err)
+	}
+	n := 0
+	for p, end := range ends {
+		from := s.next[p]
+		if end <= from {
+			continue
+		}
+		c, err := s.readPartition(ctx, p, from, end)
+		if err != nil {
+			return n, fmt.Errorf("load checkpoints from %s/%d: %w", s.topic, p, err)
+		}
+		n += c
+		s.next[p] = end
+	}
+	return n, nil
+}
+
+func (s *Store) readPartition(ctx context.Context, partition int, from, end int64) (int, error) {
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: s.bus.Brokers(), Topic: s.topic, Partition: partition, Dialer: s.bus.Dialer(),
 		MinBytes: 1, MaxBytes: 64 << 20, MaxWait: 200 * time.Millisecond,
 	})
 	defer r.Close()
-	if err := r.SetOffset(kafka.FirstOffset); err != nil {
+	start := from
+	if start <= 0 {
+		start = kafka.FirstOffset
+	}
+	if err := r.SetOffset(start); err != nil {
 		return 0, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -123,5 +154,18 @@ func (s *Store) Save(ctx context.Context, key string, cursor json.RawMessage) er
 	}
 	s.metrics.CheckpointWrites.WithLabelValues("ok").Inc()
 	s.apply(key, cursor)
+	return nil
+}
+
+// Delete tombstones a cursor: a null value on the compacted topic, so that compaction
+// eventually removes the key. It returns once the tombstone is acknowledged.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	err := s.bus.Publish(ctx, kafka.Message{Topic: s.topic, Key: []byte(key), Value: nil})
+	if err != nil {
+		s.metrics.CheckpointWrites.WithLabelValues("error").Inc()
+		return fmt.Errorf("tombstone checkpoint %s: %w", key, err)
+	}
+	s.metrics.CheckpointWrites.WithLabelValues("ok").Inc()
+	s.apply(key, nil)
 	return nil
 }

@@ -58,3 +58,56 @@ func testStore(t *testing.T, brokers []string) {
 		}
 	}
 }
+
+func TestSyncAndDeleteEmbedded(t *testing.T)             { testSyncAndDelete(t, testkit.EmbeddedKafka(t)) }
+func TestIntegrationSyncAndDeleteRealKafka(t *testing.T) { testSyncAndDelete(t, testkit.RealKafka(t)) }
+
+// Two processes: what one saves or tombstones, the other sees after Sync (a takeover).
+func testSyncAndDelete(t *testing.T, brokers []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b := testkit.NewBus(t, brokers)
+	topic := "t.checkpoints." + testkit.Unique()
+	if err := b.EnsureTopics(ctx, bus.TopicSpec{Name: topic, Partitions: 2, ReplicationFactor: 1, Configs: map[string]string{"cleanup.policy": "compact"}}); err != nil {
+		t.Fatal(err)
+	}
+	log, m := testkit.Logger(t), metrics.NewUnregistered()
+	a, err := checkpoint.Open(ctx, b, topic, log, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := checkpoint.Open(ctx, b, topic, log, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if err := a.Save(ctx, fmt.Sprintf("p/%d", i), json.RawMessage(fmt.Sprintf(`{"v":1,"n":%d}`, i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Delete(ctx, "p/3"); err != nil {
+		t.Fatal(err)
+	}
+	if a.Get("p/3") != nil || a.Len() != 9 {
+		t.Fatal("delete did not remove the cursor locally")
+	}
+	if other.Len() != 0 {
+		t.Fatal("the other store saw cursors before Sync")
+	}
+	if err := other.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if other.Len() != 9 || other.Get("p/3") != nil || string(other.Get("p/7")) != `{"v":1,"n":7}` {
+		t.Fatalf("after sync: %d keys, p/7 = %s", other.Len(), other.Get("p/7"))
+	}
+	// A second Sync reads only what is new.
+	if err := a.Save(ctx, "p/7", json.RawMessage(`{"v":1,"n":70}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if string(other.Get("p/7")) != `{"v":1,"n":70}` {
+		t.Fatalf("p/7 = %s", other.Get("p/7"))
+	}
+}

@@ -1,0 +1,219 @@
+// Package fulllog turns a full-log provider (one that returns the whole audit log of one
+// entity at a time: Conga Sign, SigningHub, Constellation1 eSign) into a pollers.Source.
+//
+// The provider implements only pollers.LogFetcher (fetch and decode one entity's log) and,
+// when it can discover its entities, pollers.Lister. This package does the rest:
+//
+//   - Targets: the static targets of the settings plus every page of the listing.
+//   - Poll: fetch the log, diff it against the cursor (pollers/logdiff), emit the new
+//     entries and the new cursor in one Emit, so the cursor moves only with the records
+//     it covers.
+//   - When the listing's UpdatedAt of a target has not moved since its last successful
+//     poll, the log is not fetched at all (zero requests); the target still counts as
+//     fresh up to the time of the poll.
+//   - A terminal target (completed, declined, expired...) gets one final poll once it
+//     has been terminal for retire_after (default 24 h), then asks the runner to retire
+//     it (Outcome.Retire: marked retired in the target set, checkpoint tombstoned, no
+//     longer counted for freshness).
+//
+// The cursor is JSON: {"v":1, "watermark": poll start (the log is complete up to it),
+// "updated_at": the listing's UpdatedAt at that poll, "terminal_since": when it was first
+// seen terminal, "log": the logdiff state}. Its size is bounded by the logdiff bound.
+package fulllog
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/metrics"
+	"github.com/auditstream/auditstream/pollers"
+	"github.com/auditstream/auditstream/pollers/logdiff"
+)
+
+// DefaultRetireAfter is the grace period of a terminal target before its final poll.
+const DefaultRetireAfter = 24 * time.Hour
+
+// Settings are the full-log settings a provider embeds inline in its own settings block
+// (`yaml:",inline"`), so that every full-log provider spells them the same way.
+type Settings struct {
+	// Targets are entities polled whether or not the listing shows them.
+	Targets []TargetConfig `yaml:"targets"`
+	// RetireAfter is how long a terminal entity is still watched before its final poll
+	// and retirement (default 24h).
+	RetireAfter config.Duration `yaml:"retire_after"`
+}
+
+// TargetConfig is one static target.
+type TargetConfig struct {
+	Tenant string `yaml:"tenant"`
+	Entity string `yaml:"entity"`
+	Name   string `yaml:"name"`
+}
+
+// SetDefaults fills unset fields.
+func (s *Settings) SetDefaults() {
+	if s.RetireAfter == 0 {
+		s.RetireAfter = config.Duration(DefaultRetireAfter)
+	}
+}
+
+// Validate records the problems of the settings at path (the provider's block).
+func (s *Settings) Validate(path string, p *config.Problems) {
+	p.Positive(path+".retire_after", s.RetireAfter)
+	for i, t := range s.Targets {
+		if t.Entity == "" {
+			p.Add(fmt.Sprintf("%s.targets[%d].entity", path, i), "is required")
+		}
+	}
+}
+
+// Source is the pollers.Source of a full-log provider.
+type Source struct {
+	fetch    pollers.LogFetcher
+	list     pollers.Lister
+	settings Settings
+	poller   string
+	provider string
+	log      *slog.Logger
+	m        *metrics.Metrics
+	now      func() time.Time
+}
+
+// New builds the Source of provider. list may be nil (static targets only).
+func New(provider string, fetch pollers.LogFetcher, list pollers.Lister, s Settings, d pollers.Deps) *Source {
+	s.SetDefaults()
+	return &Source{fetch: fetch, list: list, settings: s, poller: d.Poller, provider: provider,
+		log: d.Log.With("poller", d.Poller, "provider", provider), m: d.Metrics, now: time.Now}
+}
+
+// SetClock replaces time.Now (tests).
+func (s *Source) SetClock(now func() time.Time) { s.now = now }
+
+// Targets lists the static targets and every page of the listing; a target both static
+// and listed takes what the listing says.
+func (s *Source) Targets(ctx context.Context) ([]pollers.Target, error) {
+	var out []pollers.Target
+	index := map[[2]string]int{}
+	add := func(t pollers.Target) {
+		k := [2]string{t.Tenant, t.Entity}
+		if i, ok := index[k]; ok {
+			out[i] = t
+			return
+		}
+		index[k] = len(out)
+		out = append(out, t)
+	}
+	for _, t := range s.settings.Targets {
+		add(pollers.Target{Tenant: t.Tenant, Entity: t.Entity, Name: t.Name})
+	}
+	if s.list == nil {
+		return out, nil
+	}
+	err := s.list.List(ctx, func(page []pollers.Target) error {
+		for _, t := range page {
+			add(t)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s targets: %w", s.provider, err)
+	}
+	return out, nil
+}
+
+// Cursor is a full-log target's checkpoint.
+type Cursor struct {
+	V         int       `json:"v"`
+	Watermark time.Time `json:"watermark"`
+	// UpdatedAt is the listing's UpdatedAt of the target at the last successful poll.
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+	// TerminalSince is when the target was first seen terminal (its UpdatedAt then,
+	// or the poll time when the listing has none).
+	TerminalSince time.Time `json:"terminal_since,omitzero"`
+	// Log is the logdiff state (compact, bounded).
+	Log string `json:"log"`
+}
+
+// DecodeCursor reads a cursor (nil = the first poll).
+func DecodeCursor(b json.RawMessage) (Cursor, logdiff.State, error) {
+	var c Cursor
+	if b == nil {
+		return c, logdiff.State{}, nil
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, logdiff.State{}, fmt.Errorf("cursor is not a full-log cursor: %w", err)
+	}
+	if c.V != 1 {
+		return c, logdiff.State{}, fmt.Errorf("cursor version %d is unknown", c.V)
+	}
+	st, err := logdiff.Decode(c.Log)
+	if err != nil {
+		return c, logdiff.State{}, fmt.Errorf("cursor: %w", err)
+	}
+	return c, st, nil
+}
+
+// Poll fetches t's log unless the listing shows it unchanged, and emits what is new.
+func (s *Source) Poll(ctx context.Context, t pollers.Target, cursor json.RawMessage, emit pollers.Emit) (pollers.Outcome, error) {
+	start := s.now().UTC()
+	c, st, err := DecodeCursor(cursor)
+	if err != nil {
+		return pollers.Outcome{}, fmt.Errorf("target %s: %w", t.Entity, err)
+	}
+	final := false
+	next := c
+	next.V = 1
+	if t.Terminal {
+		if next.TerminalSince.IsZero() {
+			next.TerminalSince = t.UpdatedAt
+			if next.TerminalSince.IsZero() {
+				next.TerminalSince = start
+			}
+		}
+		final = !start.Before(next.TerminalSince.Add(s.settings.RetireAfter.D()))
+	} else {
+		next.TerminalSince = time.Time{} // reopened (or never closed)
+	}
+	unchanged := cursor != nil && !t.UpdatedAt.IsZero() && c.UpdatedAt.Equal(t.UpdatedAt)
+	if unchanged && !final {
+		if !next.TerminalSince.Equal(c.TerminalSince) {
+			// Remember when it turned terminal, without fetching.
+			if err := emit(ctx, nil, mustJSON(next)); err != nil {
+				return pollers.Outcome{}, err
+			}
+		}
+		return pollers.Outcome{Watermark: start}, nil
+	}
+	entries, err := s.fetch.FetchLog(ctx, t)
+	if err != nil {
+		return pollers.Outcome{}, fmt.Errorf("fetch the log of %s: %w", t.Entity, err)
+	}
+	res, err := logdiff.Diff(st, entries)
+	if err != nil {
+		return pollers.Outcome{}, fmt.Errorf("log of %s: %w", t.Entity, err)
+	}
+	if res.Missing > 0 {
+		s.m.LogShrinks.WithLabelValues(s.poller, s.provider).Inc()
+		s.log.Warn("the log is shorter than before; entries seen before are not re-emitted",
+			"target", t.Entity, "status", t.Status, "missing_occurrences", res.Missing, "entries_now", len(entries))
+	}
+	next.Watermark = start
+	next.UpdatedAt = t.UpdatedAt
+	next.Log = res.Next.Encode()
+	if err := emit(ctx, res.New, mustJSON(next)); err != nil {
+		return pollers.Outcome{}, err
+	}
+	return pollers.Outcome{Retire: final}, nil
+}
+
+func mustJSON(c Cursor) json.RawMessage {
+	b, err := json.Marshal(c)
+	if err != nil {
+		panic(err) // a struct of times and strings always marshals
+	}
+	return b
+}

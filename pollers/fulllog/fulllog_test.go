@@ -1,0 +1,195 @@
+package fulllog_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/metrics"
+	"github.com/auditstream/auditstream/pollers"
+	"github.com/auditstream/auditstream/pollers/fulllog"
+)
+
+type fakeProvider struct {
+	logs    map[string][]string
+	fetches int
+	listing []pollers.Target
+}
+
+func (f *fakeProvider) FetchLog(_ context.Context, t pollers.Target) ([]pollers.Record, error) {
+	f.fetches++
+	var out []pollers.Record
+	for _, e := range f.logs[t.Entity] {
+		out = append(out, pollers.Record{Raw: []byte(e)})
+	}
+	return out, nil
+}
+
+func (f *fakeProvider) List(_ context.Context, page func([]pollers.Target) error) error {
+	for i := 0; i < len(f.listing); i += 2 {
+		if err := page(f.listing[i:min(i+2, len(f.listing))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recorder is an Emit that keeps what it was given, like the runner would store it.
+type recorder struct {
+	records []pollers.Record
+	cursor  json.RawMessage
+	fail    error
+}
+
+func (r *recorder) emit(_ context.Context, recs []pollers.Record, cursor json.RawMessage) error {
+	if r.fail != nil {
+		return r.fail
+	}
+	r.records = append(r.records, recs...)
+	if cursor != nil {
+		r.cursor = cursor
+	}
+	return nil
+}
+
+func newSource(t *testing.T, f *fakeProvider, s fulllog.Settings) (*fulllog.Source, *metrics.Metrics, *time.Time) {
+	t.Helper()
+	m := metrics.NewUnregistered()
+	src := fulllog.New("conga", f, f, s, pollers.Deps{Poller: "c1", Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: m})
+	now := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+	src.SetClock(func() time.Time { return now })
+	return src, m, &now
+}
+
+func TestPollDiffsAndSkipsUnchangedTargets(t *testing.T) {
+	f := &fakeProvider{logs: map[string][]string{"p1": {`{"a":1}`, `{"a":1}`, `{"b":2}`}}}
+	src, m, now := newSource(t, f, fulllog.Settings{})
+	tg := pollers.Target{Tenant: "acme", Entity: "p1", UpdatedAt: time.Date(2026, 11, 22, 7, 0, 0, 0, time.UTC)}
+	rec := &recorder{}
+	ctx := context.Background()
+
+	if _, err := src.Poll(ctx, tg, nil, rec.emit); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.records) != 3 || rec.records[1].Occurrence != 2 || f.fetches != 1 {
+		t.Fatalf("first poll: %d records, fetches %d", len(rec.records), f.fetches)
+	}
+	var c fulllog.Cursor
+	if err := json.Unmarshal(rec.cursor, &c); err != nil || !c.Watermark.Equal(*now) || !c.UpdatedAt.Equal(tg.UpdatedAt) {
+		t.Fatalf("cursor %s (%v)", rec.cursor, err)
+	}
+
+	// Unchanged in the listing: no request at all, but fresh up to now.
+	*now = now.Add(time.Minute)
+	out, err := src.Poll(ctx, tg, rec.cursor, rec.emit)
+	if err != nil || f.fetches != 1 || !out.Watermark.Equal(*now) || out.Retire {
+		t.Fatalf("unchanged target: fetches %d, outcome %+v, err %v", f.fetches, out, err)
+	}
+
+	// Changed: the log grew by one duplicate and one new entry; the log is re-fetched.
+	f.logs["p1"] = []string{`{"b":2}`, `{"a":1}`, `{"c":3}`, `{"a":1}`, `{"a":1}`}
+	tg.UpdatedAt = tg.UpdatedAt.Add(time.Hour)
+	if _, err := src.Poll(ctx, tg, rec.cursor, rec.emit); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.records) != 5 || string(rec.records[3].Raw) != `{"c":3}` || rec.records[4].Occurrence != 3 {
+		t.Fatalf("after growth: %d records", len(rec.records))
+	}
+
+	// Cleared (SigningHub on completion): counted, nothing re-emitted.
+	f.logs["p1"] = []string{`{"c":3}`}
+	tg.UpdatedAt = tg.UpdatedAt.Add(time.Hour)
+	if _, err := src.Poll(ctx, tg, rec.cursor, rec.emit); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.records) != 5 || testutil.ToFloat64(m.LogShrinks.WithLabelValues("c1", "conga")) != 1 {
+		t.Fatalf("after shrink: %d records, shrinks %v", len(rec.records), testutil.ToFloat64(m.LogShrinks.WithLabelValues("c1", "conga")))
+	}
+	// Growth after the shrink is caught.
+	f.logs["p1"] = []string{`{"c":3}`, `{"d":4}`}
+	tg.UpdatedAt = tg.UpdatedAt.Add(time.Hour)
+	if _, err := src.Poll(ctx, tg, rec.cursor, rec.emit); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.records) != 6 || string(rec.records[5].Raw) != `{"d":4}` {
+		t.Fatalf("after growth past the shrink: %d records", len(rec.records))
+	}
+}
+
+func TestEmitFailureKeepsTheCursor(t *testing.T) {
+	f := &fakeProvider{logs: map[string][]string{"p1": {`{"a":1}`}}}
+	src, _, _ := newSource(t, f, fulllog.Settings{})
+	rec := &recorder{fail: errors.New("kafka down")}
+	if _, err := src.Poll(context.Background(), pollers.Target{Entity: "p1"}, nil, rec.emit); err == nil {
+		t.Fatal("no error")
+	}
+	if rec.cursor != nil {
+		t.Fatal("cursor stored although the records were not")
+	}
+}
+
+func TestTerminalTargetsRetireAfterAFinalPoll(t *testing.T) {
+	f := &fakeProvider{logs: map[string][]string{"p1": {`{"a":1}`}}}
+	src, _, now := newSource(t, f, fulllog.Settings{RetireAfter: config.Duration(time.Hour)})
+	ctx := context.Background()
+	done := time.Date(2026, 11, 22, 7, 30, 0, 0, time.UTC)
+	tg := pollers.Target{Entity: "p1", Status: "COMPLETED", Terminal: true, UpdatedAt: done}
+	rec := &recorder{}
+	out, err := src.Poll(ctx, tg, nil, rec.emit)
+	if err != nil || out.Retire || len(rec.records) != 1 {
+		t.Fatalf("first poll: %+v %v", out, err)
+	}
+	// Within the grace period and unchanged: nothing fetched, not retired.
+	*now = done.Add(59 * time.Minute)
+	if out, err := src.Poll(ctx, tg, rec.cursor, rec.emit); err != nil || out.Retire || f.fetches != 1 {
+		t.Fatalf("within grace: %+v %v fetches %d", out, err, f.fetches)
+	}
+	// After it: one final fetch (a late entry is still caught), then retire.
+	f.logs["p1"] = append(f.logs["p1"], `{"late":true}`)
+	*now = done.Add(time.Hour)
+	out, err = src.Poll(ctx, tg, rec.cursor, rec.emit)
+	if err != nil || !out.Retire || f.fetches != 2 || len(rec.records) != 2 {
+		t.Fatalf("final poll: %+v %v fetches %d records %d", out, err, f.fetches, len(rec.records))
+	}
+}
+
+func TestTargetsMergeStaticAndListing(t *testing.T) {
+	f := &fakeProvider{listing: []pollers.Target{{Tenant: "t", Entity: "a", Status: "SENT"}, {Tenant: "t", Entity: "b"}, {Tenant: "t", Entity: "c"}}}
+	src, _, _ := newSource(t, f, fulllog.Settings{Targets: []fulllog.TargetConfig{{Tenant: "t", Entity: "a"}, {Tenant: "t", Entity: "z", Name: "static"}}})
+	got, err := src.Targets(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 || got[0].Status != "SENT" || got[1].Name != "static" {
+		t.Fatalf("targets %+v", got)
+	}
+}
+
+func TestCorruptCursorIsAnError(t *testing.T) {
+	f := &fakeProvider{}
+	src, _, _ := newSource(t, f, fulllog.Settings{})
+	for _, c := range []string{`{"v":2}`, `{"v":1,"log":"%%"}`, `[]`} {
+		if _, err := src.Poll(context.Background(), pollers.Target{Entity: "p"}, json.RawMessage(c), (&recorder{}).emit); err == nil {
+			t.Fatalf("cursor %s accepted", c)
+		}
+	}
+	if f.fetches != 0 {
+		t.Fatal("fetched with a corrupt cursor")
+	}
+}
+
+func TestSettingsValidate(t *testing.T) {
+	s := fulllog.Settings{RetireAfter: config.Duration(-time.Second), Targets: []fulllog.TargetConfig{{Tenant: "x"}}}
+	var p config.Problems
+	s.Validate("pollers[0].settings", &p)
+	if len(p.List()) != 2 {
+		t.Fatalf("problems %v", p.List())
+	}
+}
