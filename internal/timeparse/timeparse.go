@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/config"
 )
 
 var layoutsZoned = []string{
@@ -60,13 +62,41 @@ func Parse(s string, loc *time.Location) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("timestamp %q is not in a known format", excerpt(s))
 }
 
-// Location loads a zone name ("" = UTC).
+// Location loads a zone name ("" = UTC). "Local" is refused: it would make the meaning
+// of a provider's timestamps depend on the machine the poller runs on.
 func Location(name string) (*time.Location, error) {
 	if name == "" || strings.EqualFold(name, "utc") {
 		return time.UTC, nil
 	}
+	if name == "Local" {
+		return nil, fmt.Errorf("zone %q depends on the machine; name the zone (e.g. Europe/Berlin)", name)
+	}
 	return time.LoadLocation(name)
 }
+
+// Zone is a provider's `zone:` setting: the IANA zone of its timestamps that carry no
+// offset (Conga "2016-04-20 14:14:51", SigningHub "2015-01-12T11:12:13"); empty = UTC.
+// Providers embed it in their settings and call Validate from theirs.
+type Zone string
+
+// Validate records a clear problem at path when the zone is not an IANA zone name.
+func (z Zone) Validate(path string, p *config.Problems) {
+	if _, err := Location(string(z)); err != nil {
+		p.Add(path, "%q is not an IANA time zone name (like UTC, Europe/Berlin, America/New_York): %v", string(z), err)
+	}
+}
+
+// Location is the zone's location (UTC when empty, or when invalid: Validate first).
+func (z Zone) Location() *time.Location {
+	loc, err := Location(string(z))
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// Parse reads a provider timestamp, zone-less values in this zone.
+func (z Zone) Parse(s string) (time.Time, error) { return Parse(s, z.Location()) }
 
 func excerpt(s string) string {
 	if len(s) > 64 {

@@ -1,9 +1,12 @@
 package timeparse
 
 import (
+	"strings"
 	"testing"
 	"time"
 	_ "time/tzdata" // the zone database, so the test never depends on the machine's
+
+	"github.com/auditstream/auditstream/internal/config"
 )
 
 func TestParse(t *testing.T) {
@@ -25,6 +28,11 @@ func TestParse(t *testing.T) {
 		{"/Date(1458000000000-0500)/", ny, "2016-03-15T00:00:00Z"},
 		{"/Date(1458000000000)/", nil, "2016-03-15T00:00:00Z"},
 		{" 2026-05-07T08:00:00Z ", nil, "2026-05-07T08:00:00Z"},
+		{"2015-01-12T11:12:13", nil, "2015-01-12T11:12:13Z"},
+		{"2015-01-12T11:12:13", ny, "2015-01-12T16:12:13Z"},
+		{"2016-04-20 14:14:51.123", ny, "2016-04-20T18:14:51.123Z"},
+		{"/Date(1421061133000+0100)/", ny, "2015-01-12T11:12:13Z"},
+		{"/Date(-1000)/", nil, "1969-12-31T23:59:59Z"},
 	}
 	for _, tc := range tests {
 		got, err := Parse(tc.in, tc.loc)
@@ -43,14 +51,40 @@ func TestParse(t *testing.T) {
 	}
 }
 
+func TestZone(t *testing.T) {
+	var p config.Problems
+	Zone("Europe/Berlin").Validate("pollers[0].settings.zone", &p)
+	Zone("").Validate("pollers[1].settings.zone", &p)
+	if len(p.List()) != 0 {
+		t.Fatalf("valid zones refused: %v", p.List())
+	}
+	for _, bad := range []string{"Mars/Olympus", "Local", "../etc/passwd"} {
+		var p config.Problems
+		Zone(bad).Validate("pollers[2].settings.zone", &p)
+		if len(p.List()) != 1 || !strings.HasPrefix(p.List()[0], "pollers[2].settings.zone: ") || !strings.Contains(p.List()[0], "IANA") {
+			t.Fatalf("zone %q: problems %v", bad, p.List())
+		}
+	}
+	got, err := Zone("Europe/Berlin").Parse("2016-04-20 14:14:51")
+	if err != nil || !got.Equal(time.Date(2016, 4, 20, 12, 14, 51, 0, time.UTC)) {
+		t.Fatalf("Berlin: %v %v", got, err)
+	}
+	if Zone("").Location() != time.UTC {
+		t.Fatal("empty zone is not UTC")
+	}
+}
+
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"2016-09-23T12:02:52.394Z", "/Date(1458000000000-0500)/", "2016-04-20 14:14:51"} {
+	for _, s := range []string{"2016-09-23T12:02:52.394Z", "/Date(1458000000000-0500)/", "2016-04-20 14:14:51", "2015-01-12T11:12:13", "/Date(-62135596800000)/"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		got, err := Parse(s, nil)
-		if err == nil && got.Location() != time.UTC {
-			t.Fatalf("Parse(%q) not UTC", s)
+		ny, _ := time.LoadLocation("America/New_York")
+		for _, loc := range []*time.Location{nil, ny} {
+			got, err := Parse(s, loc)
+			if err == nil && got.Location() != time.UTC {
+				t.Fatalf("Parse(%q) not UTC", s)
+			}
 		}
 	})
 }

@@ -214,3 +214,21 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// Any log (lines of provider input): Diff never panics, and a second diff of the same log
+// emits nothing.
+func FuzzDiff(f *testing.F) {
+	f.Add("{\"a\":1}\n{\"a\":1.0}\n[1e5,-0,0.10]")
+	f.Add("{\"n\":1e-1001}\n\"x\"")
+	f.Fuzz(func(t *testing.T, s string) {
+		entries := log(strings.Split(s, "\n")...)
+		res, err := Diff(State{}, entries)
+		if err != nil {
+			return
+		}
+		again, err := Diff(res.Next, entries)
+		if err != nil || len(again.New) != 0 {
+			t.Fatalf("second diff: %d new, %v", len(again.New), err)
+		}
+	})
+}

@@ -1,6 +1,7 @@
 // Package pollhttp is the HTTP client every REST poller uses: bounded retries with
-// jittered backoff that honour Retry-After, a response size cap, per-status metrics, and
-// errors that carry the status and a short, secret-free body excerpt.
+// jittered backoff that honour Retry-After, a response size cap, per-status metrics,
+// redirects followed only within the same host (CheckRedirect), and errors that carry the
+// status and a short, secret-free body excerpt.
 package pollhttp
 
 import (
@@ -60,7 +61,30 @@ func New(hc *http.Client, provider string, cfg Config, log *slog.Logger, m *metr
 		return nil, errors.New("pollhttp: the http.Client needs a Timeout")
 	}
 	cfg.defaults()
-	return &Client{http: hc, provider: provider, cfg: cfg, log: log, m: m}, nil
+	own := *hc // the caller's client is not modified
+	own.CheckRedirect = CheckRedirect
+	return &Client{http: &own, provider: provider, cfg: cfg, log: log, m: m}, nil
+}
+
+// ErrRedirect is returned for a redirect to another host (or scheme): its answer is
+// not the provider's, so accepting it could move a cursor past data never read.
+var ErrRedirect = errors.New("redirect to another host refused")
+
+// CheckRedirect is the redirect policy of provider clients (http.Client.CheckRedirect):
+// a redirect to the same scheme and host is followed (at most 10 times) without a
+// Referer header (it would carry the query, which may hold secrets); any other redirect
+// fails with ErrRedirect, and the request is not sent.
+func CheckRedirect(req *http.Request, via []*http.Request) error {
+	first := via[0].URL
+	if req.URL.Scheme != first.Scheme || !strings.EqualFold(req.URL.Host, first.Host) {
+		return fmt.Errorf("%w: %s %s answered with a redirect to %s://%s%s", ErrRedirect,
+			via[len(via)-1].Method, via[len(via)-1].URL.Path, req.URL.Scheme, req.URL.Host, req.URL.Path)
+	}
+	if len(via) >= 10 {
+		return fmt.Errorf("%w: more than 10 redirects from %s", ErrRedirect, first.Path)
+	}
+	req.Header.Del("Referer")
+	return nil
 }
 
 // Response is a fully read response.
@@ -112,7 +136,7 @@ func (c *Client) Do(ctx context.Context, build func(ctx context.Context) (*http.
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return nil, ctx.Err()
-		case err != nil && errors.Is(err, ErrTooLarge):
+		case err != nil && (errors.Is(err, ErrTooLarge) || errors.Is(err, ErrRedirect)):
 			return nil, err
 		case err != nil:
 			lastErr = err

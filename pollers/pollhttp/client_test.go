@@ -149,3 +149,51 @@ func TestRetryAfterParsing(t *testing.T) {
 		t.Errorf("HTTP-date Retry-After = %s", got)
 	}
 }
+
+// A redirect to another host is an error (never an empty answer accepted), the other host
+// receives nothing; a same-host redirect is followed without a Referer.
+func TestRedirects(t *testing.T) {
+	var otherHits atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		otherHits.Add(1)
+		_, _ = w.Write([]byte(`[]`))
+	}))
+	defer other.Close()
+	var referer atomic.Value
+	referer.Store("unset")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/away":
+			http.Redirect(w, r, other.URL+"/log?page=1", http.StatusFound)
+		case "/here":
+			http.Redirect(w, r, "/moved", http.StatusMovedPermanently)
+		case "/moved":
+			referer.Store(r.Header.Get("Referer"))
+			_, _ = w.Write([]byte(`[{"a":1}]`))
+		}
+	}))
+	defer srv.Close()
+	c, m := newClient(t, Config{MaxRetries: 3, BackoffMin: time.Millisecond, BackoffMax: 2 * time.Millisecond})
+
+	_, err := c.Do(context.Background(), get(srv.URL+"/away?token=s3cret"))
+	if !errors.Is(err, ErrRedirect) {
+		t.Fatalf("cross-host redirect: err = %v", err)
+	}
+	if strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("error carries the query: %v", err)
+	}
+	if otherHits.Load() != 0 {
+		t.Fatalf("the other host got %d requests", otherHits.Load())
+	}
+	if n := testutil.ToFloat64(m.ProviderHTTPRequests.WithLabelValues("test", "error")); n != 1 {
+		t.Fatalf("the refused redirect was retried or not counted: %v", n)
+	}
+
+	resp, err := c.Do(context.Background(), get(srv.URL+"/here?token=s3cret"))
+	if err != nil || string(resp.Body) != `[{"a":1}]` {
+		t.Fatalf("same-host redirect: %v", err)
+	}
+	if got := referer.Load().(string); got != "" {
+		t.Fatalf("Referer sent on the redirect: %q", got)
+	}
+}
