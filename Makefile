@@ -4,7 +4,7 @@ BIN     := bin/auditstream
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/auditstream/auditstream/internal/app.Version=$(VERSION)
 
-.PHONY: help run build test test-unit kafka-up kafka-down bench fuzz lint validate clean
+.PHONY: help run build test test-unit kafka-up kafka-down bench fuzz lint validate clean generate
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -37,6 +37,11 @@ fuzz: ## run every fuzz test for FUZZTIME (default 20s) each
 lint: ## gofmt + go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
+
+generate: ## regenerate the OCSF JSON Schema and Go types from the official OCSF 1.8.0 definitions (OCSF=<dir>)
+	@test -n "$(OCSF)" || { echo "set OCSF to the official OCSF 1.8.0 definitions directory (make generate OCSF=...)" >&2; exit 1; }
+	python3 schemas/gen/gen_ocsf_schema.py --ocsf "$(OCSF)" --classes 3002,6001,6003 --profiles cloud > schemas/ocsf-1.8.0-event.schema.json
+	cd normalizer/ocsf && OCSF="$(abspath $(OCSF))" go generate .
 
 validate: build ## check configs/*.yaml
 	@for f in configs/*.yaml; do ./$(BIN) validate --config $$f || exit 1; done

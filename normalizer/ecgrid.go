@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/timeparse"
 	"github.com/auditstream/auditstream/normalizer/ocsf"
 	"github.com/auditstream/auditstream/schemas"
 )
@@ -31,7 +30,7 @@ type ecgridSession struct {
 }
 
 // Map implements Mapper.
-func (ECGridMapper) Map(env *schemas.Envelope) (*ocsf.Event, error) {
+func (ECGridMapper) Map(env *schemas.Envelope, zone *time.Location) (ocsf.Event, error) {
 	if env.ContentType != schemas.ContentXML {
 		return nil, fmt.Errorf("ecgrid entry has content type %q, want %s: %w", env.ContentType, schemas.ContentXML, ErrUnmappable)
 	}
@@ -49,28 +48,29 @@ func (ECGridMapper) Map(env *schemas.Envelope) (*ocsf.Event, error) {
 	trim := strings.TrimSpace
 	e.SessionID, e.UserID, e.NetworkID, e.MailboxID = trim(e.SessionID), trim(e.UserID), trim(e.NetworkID), trim(e.MailboxID)
 	e.Created, e.Expires = trim(e.Created), trim(e.Expires)
-	created, err := timeparse.Parse(e.Created, time.UTC)
+	created, err := eventTime(e.Created, zone)
 	if err != nil {
 		return nil, fmt.Errorf("ecgrid entry Created: %w", err)
 	}
-	ev := &ocsf.Event{ClassUID: ocsf.ClassAuthentication, ActivityID: ocsf.AuthLogon, SeverityID: ocsf.SeverityInformational,
-		StatusID: ocsf.Int(ocsf.StatusSuccess), Time: created.UnixMilli()}
+	ev := &ocsf.Authentication{ActivityID: ocsf.AuthenticationLogon}
+	ev.SeverityID, ev.StatusID, ev.Time = ocsf.SeverityInformational, ocsf.StatusSuccess, created
+	ev.RawData = s
 	ev.Metadata.Product = ocsf.Product{Name: "ECGridOS", VendorName: "Loren Data"}
 	ev.Metadata.OriginalTime = e.Created
 	ev.Metadata.LogName = "SessionLog"
 	ev.Service = &ocsf.Service{Name: "ECGridOS"}
 	if e.UserID != "" {
-		ev.User = &ocsf.User{UID: e.UserID}
+		ev.User = ocsf.User{UID: e.UserID}
 	} else {
-		ev.User = &ocsf.User{Name: "unknown"}
+		ev.User = ocsf.User{Name: "unknown"}
 	}
-	sess := &ocsf.Session{UID: e.SessionID, CreatedTime: created.UnixMilli()}
+	sess := &ocsf.Session{UID: e.SessionID, CreatedTime: created}
 	if e.Expires != "" {
-		exp, err := timeparse.Parse(e.Expires, time.UTC)
+		exp, err := eventTime(e.Expires, zone)
 		if err != nil {
 			return nil, fmt.Errorf("ecgrid entry Expires: %w", err)
 		}
-		sess.ExpirationTime = exp.UnixMilli()
+		sess.ExpirationTime = exp
 	}
 	ev.Session = sess
 	who := e.UserID

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/timeparse"
 	"github.com/auditstream/auditstream/normalizer/ocsf"
 	"github.com/auditstream/auditstream/schemas"
 )
@@ -45,23 +44,24 @@ type ionosEntry struct {
 // ionosVerbs maps the last segment of an action ("sec.user.create") to an API Activity id.
 // OCSF 1.8.0 defines only Create/Read/Update/Delete for class 6003 (no Other), so verbs
 // that change state without creating or deleting map to Update.
-var ionosVerbs = map[string]int{
-	"create": ocsf.APICreate, "add": ocsf.APICreate, "provision": ocsf.APICreate, "upload": ocsf.APICreate, "post": ocsf.APICreate, "attach": ocsf.APICreate,
-	"get": ocsf.APIRead, "list": ocsf.APIRead, "read": ocsf.APIRead, "view": ocsf.APIRead, "describe": ocsf.APIRead, "download": ocsf.APIRead,
-	"delete": ocsf.APIDelete, "remove": ocsf.APIDelete, "destroy": ocsf.APIDelete, "detach": ocsf.APIDelete, "revoke": ocsf.APIDelete,
+var ionosVerbs = map[string]ocsf.ActivityID6003{
+	"create": ocsf.APIActivityCreate, "add": ocsf.APIActivityCreate, "provision": ocsf.APIActivityCreate, "upload": ocsf.APIActivityCreate, "post": ocsf.APIActivityCreate, "attach": ocsf.APIActivityCreate,
+	"get": ocsf.APIActivityRead, "list": ocsf.APIActivityRead, "read": ocsf.APIActivityRead, "view": ocsf.APIActivityRead, "describe": ocsf.APIActivityRead, "download": ocsf.APIActivityRead,
+	"delete": ocsf.APIActivityDelete, "remove": ocsf.APIActivityDelete, "destroy": ocsf.APIActivityDelete, "detach": ocsf.APIActivityDelete, "revoke": ocsf.APIActivityDelete,
 }
 
 // Map implements Mapper.
-func (IONOSMapper) Map(env *schemas.Envelope) (*ocsf.Event, error) {
+func (IONOSMapper) Map(env *schemas.Envelope, zone *time.Location) (ocsf.Event, error) {
 	var e ionosEntry
 	if err := json.Unmarshal(env.Record, &e); err != nil {
 		return nil, fmt.Errorf("ionos entry: %w", err)
 	}
-	t, err := timeparse.Parse(e.Meta.Time, time.UTC)
+	t, err := eventTime(e.Meta.Time, zone)
 	if err != nil {
 		return nil, fmt.Errorf("ionos entry meta.time: %w", err)
 	}
-	ev := &ocsf.Event{ClassUID: ocsf.ClassAPIActivity, SeverityID: ocsf.SeverityInformational, Time: t.UnixMilli()}
+	ev := &ocsf.APIActivity{}
+	ev.SeverityID, ev.Time = ocsf.SeverityInformational, t
 	ev.Metadata.Product = ocsf.Product{Name: "IONOS Cloud Activity Log", VendorName: "IONOS"}
 	ev.Metadata.OriginalTime = e.Meta.Time
 	ev.Metadata.CorrelationUID = str(e.Meta.RequestID)
@@ -71,12 +71,16 @@ func (IONOSMapper) Map(env *schemas.Envelope) (*ocsf.Event, error) {
 
 	operation := ""
 	var resources []ocsf.ResourceDetails
+	var untyped []string
 	for _, r := range e.Event.Resources {
 		if operation == "" && len(r.Action) > 0 {
 			operation = r.Action[0]
 		}
-		if id := str(r.ID); id != "" || r.Type != "" {
+		if id := str(r.ID); id != "" {
 			resources = append(resources, ocsf.ResourceDetails{UID: id, Type: r.Type})
+		} else if r.Type != "" {
+			// OCSF wants a resource's name or uid: a bare type stays in unmapped.
+			untyped = append(untyped, r.Type)
 		}
 	}
 	ev.Resources = resources
@@ -89,11 +93,11 @@ func (IONOSMapper) Map(env *schemas.Envelope) (*ocsf.Event, error) {
 	verb := operation[strings.LastIndexByte(operation, '.')+1:]
 	act, ok := ionosVerbs[strings.ToLower(verb)]
 	if !ok {
-		act = ocsf.APIUpdate
+		act = ocsf.APIActivityUpdate
 	}
 	ev.ActivityID = act
 
-	ev.API = &ocsf.API{Operation: operation}
+	ev.API = ocsf.API{Operation: operation}
 	if e.Principal.SourceService != "" {
 		ev.API.Service = &ocsf.Service{Name: e.Principal.SourceService}
 	}
@@ -101,22 +105,22 @@ func (IONOSMapper) Map(env *schemas.Envelope) (*ocsf.Event, error) {
 		ev.API.Request = &ocsf.Request{UID: rid}
 	}
 	user := &ocsf.User{Name: e.Principal.Identity.Username}
-	if strings.Contains(user.Name, "@") {
+	if ocsf.ValidEmail(user.Name) {
 		user.EmailAddr = user.Name
 	}
 	if user.Name == "" {
 		user = &ocsf.User{Name: "unknown"}
 	}
-	ev.Actor = &ocsf.Actor{User: user}
-	ev.SrcEndpoint = endpoint(e.Principal.SourceIP, e.Principal.SourceService)
+	ev.Actor = ocsf.Actor{User: user}
+	ev.SrcEndpoint = *endpoint(e.Principal.SourceIP, e.Principal.SourceService)
 
 	switch e.Event.Type {
 	case "RequestAccepted", "RequestSucceeded", "Success":
-		ev.StatusID = ocsf.Int(ocsf.StatusSuccess)
+		ev.StatusID = ocsf.StatusSuccess
 	case "RequestDenied", "RequestFailed", "RequestRejected", "Failure":
-		ev.StatusID = ocsf.Int(ocsf.StatusFailure)
+		ev.StatusID = ocsf.StatusFailure
 	default:
-		ev.StatusID = ocsf.Int(ocsf.StatusUnknown)
+		ev.StatusID = ocsf.StatusUnknown
 	}
 	if e.Event.Type != "" {
 		ev.Status = e.Event.Type
@@ -145,6 +149,9 @@ func (IONOSMapper) Map(env *schemas.Envelope) (*ocsf.Event, error) {
 		if len(acts) > 1 {
 			unmapped["event.resources.action"] = acts
 		}
+	}
+	if len(untyped) > 0 {
+		unmapped["event.resources.type"] = untyped
 	}
 	if len(unmapped) > 0 {
 		ev.Unmapped = unmapped

@@ -23,7 +23,8 @@ var (
 
 func testNormalizer(t testing.TB) *Normalizer {
 	t.Helper()
-	n, err := New(Config{}, nil, slog.New(slog.DiscardHandler), metrics.NewUnregistered())
+	// Tests validate every event against the full OCSF JSON Schema.
+	n, err := New(Config{Validate: ValidateAll}, nil, slog.New(slog.DiscardHandler), metrics.NewUnregistered())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,20 +108,18 @@ func FuzzIONOSMapping(f *testing.F) {
 		b, _ := os.ReadFile(p)
 		f.Add(b)
 	}
-	n := testNormalizer(f)
 	f.Fuzz(func(t *testing.T, rec []byte) {
 		if !json.Valid(rec) || bytes.TrimSpace(rec)[0] != '{' {
 			return
 		}
-		c, _, _, err := n.Normalize(envelopeFor(t, "ionos", "1", "1", "x", schemas.ContentJSON, rec))
-		if err != nil {
+		b := fuzzMap(t, IONOSMapper{}, envelopeFor(t, "ionos", "1", "1", "x", schemas.ContentJSON, rec))
+		if b == nil {
 			return
 		}
-		// Whatever maps passes the OCSF schema (Normalize validated it) and keeps the entry;
 		// raw_data is a JSON string, so invalid UTF-8 in an entry can only be kept replaced
 		// (the raw topic keeps the original bytes).
 		var ev map[string]any
-		if err := json.Unmarshal(c.JSON, &ev); err != nil {
+		if err := json.Unmarshal(b, &ev); err != nil {
 			t.Fatal(err)
 		}
 		rd, _ := ev["raw_data"].(string)
@@ -131,29 +130,36 @@ func FuzzIONOSMapping(f *testing.F) {
 }
 
 // badMapper returns whatever event the test gives it.
-type badMapper struct{ ev func() *ocsf.Event }
+type badMapper struct{ ev func() ocsf.Event }
 
-func (b badMapper) Map(*schemas.Envelope) (*ocsf.Event, error) { return b.ev(), nil }
+func (b badMapper) Map(*schemas.Envelope, *time.Location) (ocsf.Event, error) { return b.ev(), nil }
 
 func TestInvalidEventsAreSchemaOrMapReasons(t *testing.T) {
 	n := testNormalizer(t)
-	base := func() *ocsf.Event {
-		return &ocsf.Event{ClassUID: ocsf.ClassAPIActivity, ActivityID: ocsf.APIRead, SeverityID: 1, Time: 1,
-			Metadata: ocsf.Metadata{Product: ocsf.Product{Name: "x"}}, Actor: &ocsf.Actor{User: &ocsf.User{Name: "u"}},
-			API: &ocsf.API{Operation: "op"}, SrcEndpoint: &ocsf.NetworkEndpoint{IP: "192.0.2.1"}}
+	base := func() *ocsf.APIActivity {
+		e := &ocsf.APIActivity{ActivityID: ocsf.APIActivityRead, Actor: ocsf.Actor{User: &ocsf.User{Name: "u"}},
+			API: ocsf.API{Operation: "op"}, SrcEndpoint: ocsf.NetworkEndpoint{IP: "192.0.2.1"}}
+		e.SeverityID, e.Time, e.Metadata.Product.Name = ocsf.SeverityInformational, 1, "x"
+		return e
 	}
 	cases := map[string]struct {
-		ev     func() *ocsf.Event
+		ev     func() ocsf.Event
 		reason string
 	}{
-		"valid":                {base, ""},
-		"ip that is no ip":     {func() *ocsf.Event { e := base(); e.SrcEndpoint.IP = "999.1.1.1"; return e }, ReasonSchema},
-		"actor without anyone": {func() *ocsf.Event { e := base(); e.Actor = &ocsf.Actor{}; return e }, ReasonSchema},
-		"no src_endpoint":      {func() *ocsf.Event { e := base(); e.SrcEndpoint = nil; return e }, ReasonSchema},
-		"activity 99":          {func() *ocsf.Event { e := base(); e.ActivityID = 99; return e }, ReasonMap},
-		"no time":              {func() *ocsf.Event { e := base(); e.Time = 0; return e }, ReasonMap},
-		"unknown class":        {func() *ocsf.Event { e := base(); e.ClassUID = 9999; return e }, ReasonMap},
-		"mapper panics":        {func() *ocsf.Event { panic("bug") }, ReasonMap},
+		"valid":                {func() ocsf.Event { return base() }, ""},
+		"activity 99 Other":    {func() ocsf.Event { e := base(); e.ActivityID = ocsf.APIActivityOther; return e }, ""},
+		"ip that is no ip":     {func() ocsf.Event { e := base(); e.SrcEndpoint.IP = "999.1.1.1"; return e }, ReasonSchema},
+		"actor without anyone": {func() ocsf.Event { e := base(); e.Actor = ocsf.Actor{}; return e }, ReasonSchema},
+		"empty src_endpoint":   {func() ocsf.Event { e := base(); e.SrcEndpoint = ocsf.NetworkEndpoint{}; return e }, ReasonSchema},
+		"empty operation":      {func() ocsf.Event { e := base(); e.API.Operation = ""; return e }, ReasonSchema},
+		"undefined activity":   {func() ocsf.Event { e := base(); e.ActivityID = 98; return e }, ReasonSchema},
+		"undefined severity":   {func() ocsf.Event { e := base(); e.SeverityID = 7; e.Severity = "x"; return e }, ReasonSchema},
+		"undefined user type":  {func() ocsf.Event { e := base(); e.Actor.User.TypeID = 5; return e }, ReasonSchema},
+		"no product":           {func() ocsf.Event { e := base(); e.Metadata.Product.Name = ""; return e }, ReasonSchema},
+		"no time":              {func() ocsf.Event { e := base(); e.Time = 0; return e }, ReasonSchema},
+		"typed nil":            {func() ocsf.Event { return (*ocsf.APIActivity)(nil) }, ReasonMap},
+		"nil":                  {func() ocsf.Event { return nil }, ReasonMap},
+		"mapper panics":        {func() ocsf.Event { panic("bug") }, ReasonMap},
 	}
 	for name, tc := range cases {
 		n.mappers["test"] = badMapper{tc.ev}

@@ -9,19 +9,23 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+	"unsafe"
 
+	"github.com/auditstream/auditstream/internal/timeparse"
 	"github.com/auditstream/auditstream/normalizer/ocsf"
 	"github.com/auditstream/auditstream/schemas"
 )
 
-// Mapper maps one provider's entries. It fills the class-specific attributes, time,
-// severity and status; the normalizer adds the common metadata (uid, tenant, times,
-// version), type_uid, raw_data and captions.
+// Mapper maps one provider's entries. It fills one OCSF class (activity, time, severity,
+// status and the class's own attributes; the ids only: captions come from Derive). zone is
+// the provider's zone for timestamps without one (normalizer.zones; UTC when not set). The
+// normalizer adds the common metadata (uid, tenant, times, version), raw_data, type_uid
+// and the captions, then checks the invariants.
 type Mapper interface {
-	Map(env *schemas.Envelope) (*ocsf.Event, error)
+	Map(env *schemas.Envelope, zone *time.Location) (ocsf.Event, error)
 }
 
-// Mappers returns the built-in mappers by provider name.
+// Mappers returns the built-in mappers by provider name: one line per provider.
 func Mappers() map[string]Mapper {
 	return map[string]Mapper{
 		"ionos":  IONOSMapper{},
@@ -32,62 +36,54 @@ func Mappers() map[string]Mapper {
 // ErrUnmappable marks an entry that is well-formed but has nothing to map.
 var ErrUnmappable = errors.New("entry cannot be mapped")
 
-var classNames = map[int]string{
-	ocsf.ClassAuthentication:      "Authentication",
-	ocsf.ClassWebResourceActivity: "Web Resources Activity",
-	ocsf.ClassAPIActivity:         "API Activity",
-}
-
-var categoryNames = map[int]string{
-	ocsf.CategoryIAM:         "Identity & Access Management",
-	ocsf.CategoryApplication: "Application Activity",
-}
-
-var activityNames = map[int]map[int]string{
-	ocsf.ClassAPIActivity:         {1: "Create", 2: "Read", 3: "Update", 4: "Delete"},
-	ocsf.ClassAuthentication:      {1: "Logon", 2: "Logoff", 3: "Authentication Ticket", 4: "Service Ticket Request", 5: "Service Ticket Renew", 6: "Preauth", 7: "Account Switch"},
-	ocsf.ClassWebResourceActivity: {1: "Create", 2: "Read", 3: "Update", 4: "Delete", 5: "Search", 6: "Import", 7: "Export", 8: "Share"},
-}
-
-// finish adds what every event carries.
-func finish(ev *ocsf.Event, env *schemas.Envelope, processed time.Time) error {
-	if _, ok := classNames[ev.ClassUID]; !ok {
-		return fmt.Errorf("mapper produced unknown class %d", ev.ClassUID)
-	}
-	ev.CategoryUID = ev.ClassUID / 1000
-	ev.ClassName = classNames[ev.ClassUID]
-	ev.CategoryName = categoryNames[ev.CategoryUID]
-	ev.TypeUID = ev.ClassUID*100 + ev.ActivityID
-	name, ok := activityNames[ev.ClassUID][ev.ActivityID]
-	if !ok {
-		return fmt.Errorf("class %d has no activity %d", ev.ClassUID, ev.ActivityID)
-	}
-	if ev.ActivityName == "" {
-		ev.ActivityName = name
-	}
-	ev.TypeName = ev.ClassName + ": " + name
-	ev.Severity = ocsf.SeverityName(ev.SeverityID)
-	if ev.StatusID != nil && ev.Status == "" {
-		ev.Status = ocsf.StatusName(*ev.StatusID)
-	}
-	ev.Metadata.Version = ocsf.Version
-	ev.Metadata.UID = schemas.EventID(env.ID)
-	ev.Metadata.TenantUID = env.Tenant
-	ev.Metadata.LoggedTime = env.FetchedAt.UnixMilli()
-	ev.Metadata.ProcessedTime = processed.UnixMilli()
-	if ev.Time == 0 {
-		return errors.New("event has no time")
-	}
-	if env.ContentType == schemas.ContentXML {
+// finish adds what every event carries, derives the captions and checks the invariants.
+func finish(ev ocsf.Event, env *schemas.Envelope, processed time.Time) (*ocsf.Base, error) {
+	b := ev.EventBase()
+	md := &b.Metadata
+	md.Version = ocsf.Version
+	md.UID = schemas.EventID(env.ID)
+	md.TenantUID = env.Tenant
+	md.LoggedTime = env.FetchedAt.UnixMilli()
+	md.ProcessedTime = processed.UnixMilli()
+	switch {
+	case b.RawData != "": // the mapper decoded it already (XML text)
+	case env.ContentType == schemas.ContentXML:
 		s, err := env.XML()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		ev.RawData = s
-	} else {
-		ev.RawData = string(env.Record)
+		b.RawData = s
+	default:
+		// The entry as received, escaped into the event by AppendJSON without a copy.
+		b.RawData = unsafe.String(unsafe.SliceData(env.Record), len(env.Record))
 	}
-	return nil
+	ev.Derive()
+	if err := ev.Check(); err != nil {
+		return nil, &invariantError{fmt.Errorf("class %d event: %w", ev.Class(), err)}
+	}
+	if md.Product.Name == "" {
+		return nil, &invariantError{errors.New("metadata.product.name is empty")}
+	}
+	return b, nil
+}
+
+// invariantError is an event that breaks the OCSF invariants (dead-lettered with reason
+// schema).
+type invariantError struct{ error }
+
+func (e *invariantError) Unwrap() error { return e.error }
+
+// eventTime reads a provider timestamp (zone-less ones in zone) as OCSF milliseconds;
+// OCSF times are after 1970.
+func eventTime(s string, zone *time.Location) (int64, error) {
+	t, err := timeparse.Parse(s, zone)
+	if err != nil {
+		return 0, err
+	}
+	if ms := t.UnixMilli(); ms > 0 {
+		return ms, nil
+	}
+	return 0, fmt.Errorf("timestamp %q is not after 1970", s)
 }
 
 // endpoint returns a network endpoint for an address that may not be an IP: a valid IP

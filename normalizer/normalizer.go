@@ -1,11 +1,12 @@
 package normalizer
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"runtime"
 	"strconv"
 	"sync"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/bus"
 	"github.com/auditstream/auditstream/internal/metrics"
+	"github.com/auditstream/auditstream/internal/timeparse"
 	"github.com/auditstream/auditstream/normalizer/ocsf"
 	"github.com/auditstream/auditstream/schemas"
 )
@@ -31,7 +33,24 @@ type Config struct {
 	// metadata.is_truncated; the raw topic keeps the entry), one still too large is
 	// dead-lettered (default 8 MiB − 64 KiB).
 	MaxEventBytes int
+	// Validate says when the full OCSF JSON Schema runs on an event: ValidateOff, ValidateSample
+	// (default: a ValidateSample fraction of events; a failure is logged and counted in
+	// auditstream_normalizer_schema_failures_total, the event is still published) or
+	// ValidateAll (every event; a failure dead-letters the record with reason "schema").
+	// Every event passes the generated types' Check whatever the mode.
+	Validate string
+	// ValidateSample is the fraction of events validated in ValidateSample mode (default 0.01).
+	ValidateSample float64
+	// Zones: provider -> IANA zone of that provider's zone-less timestamps (default UTC).
+	Zones map[string]string
 }
+
+// Validation modes (normalizer.validate).
+const (
+	ValidateOff    = "off"
+	ValidateSample = "sample"
+	ValidateAll    = "all"
+)
 
 // Normalizer is the normalize role.
 type Normalizer struct {
@@ -40,6 +59,7 @@ type Normalizer struct {
 	log       *slog.Logger
 	m         *metrics.Metrics
 	mappers   map[string]Mapper
+	zones     map[string]*time.Location
 	validator *schemas.Validator
 	now       func() time.Time
 }
@@ -52,11 +72,32 @@ func New(cfg Config, b *bus.Bus, log *slog.Logger, m *metrics.Metrics) (*Normali
 	if cfg.MaxEventBytes <= 0 {
 		cfg.MaxEventBytes = 8<<20 - 64<<10
 	}
+	switch cfg.Validate {
+	case "":
+		cfg.Validate = ValidateSample
+	case ValidateOff, ValidateSample, ValidateAll:
+	default:
+		return nil, fmt.Errorf("normalizer.validate %q is not off, sample or all", cfg.Validate)
+	}
+	if cfg.ValidateSample == 0 {
+		cfg.ValidateSample = 0.01
+	}
+	if cfg.ValidateSample < 0 || cfg.ValidateSample > 1 {
+		return nil, fmt.Errorf("normalizer.validate_sample %v is not a fraction between 0 and 1", cfg.ValidateSample)
+	}
+	zones := map[string]*time.Location{}
+	for p, name := range cfg.Zones {
+		loc, err := timeparse.Location(name)
+		if err != nil {
+			return nil, fmt.Errorf("normalizer.zones.%s: %w", p, err)
+		}
+		zones[p] = loc
+	}
 	v, err := schemas.Load(schemas.EventSchema)
 	if err != nil {
 		return nil, err
 	}
-	return &Normalizer{cfg: cfg, bus: b, log: log.With("role", "normalize"), m: m, mappers: Mappers(), validator: v, now: time.Now}, nil
+	return &Normalizer{cfg: cfg, bus: b, log: log.With("role", "normalize"), m: m, mappers: Mappers(), zones: zones, validator: v, now: time.Now}, nil
 }
 
 // Run consumes until ctx is cancelled.
@@ -184,8 +225,19 @@ const (
 	ReasonKafkaRejected   = "kafka_rejected"
 )
 
-// Normalize turns one raw record value into a validated canonical event. On failure it
-// returns the DLQ reason.
+// zone is the provider's zone for zone-less timestamps.
+func (n *Normalizer) zone(provider string) *time.Location {
+	if z, ok := n.zones[provider]; ok {
+		return z
+	}
+	return time.UTC
+}
+
+// bufs are the encode buffers (an event is copied out of one, so a buffer never escapes).
+var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// Normalize turns one raw record value into a canonical event. On failure it returns the
+// DLQ reason.
 func (n *Normalizer) Normalize(value []byte) (c *Canonical, provider, reason string, err error) {
 	env, err := schemas.DecodeEnvelope(value)
 	if err != nil {
@@ -195,45 +247,57 @@ func (n *Normalizer) Normalize(value []byte) (c *Canonical, provider, reason str
 	if !ok {
 		return nil, env.Provider, ReasonUnknownProvider, fmt.Errorf("no mapper for provider %q", env.Provider)
 	}
-	ev, err := safeMap(mp, env)
+	ev, base, err := safeMap(mp, env, n.zone(env.Provider), n.now())
 	if err != nil {
+		if ie := (*invariantError)(nil); errors.As(err, &ie) {
+			return nil, env.Provider, ReasonSchema, err
+		}
 		return nil, env.Provider, ReasonMap, err
 	}
-	if err := finish(ev, env, n.now()); err != nil {
-		return nil, env.Provider, ReasonMap, err
-	}
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return nil, env.Provider, ReasonMap, err
-	}
+	bp := bufs.Get().(*[]byte)
+	defer bufs.Put(bp)
+	b := ev.AppendJSON((*bp)[:0])
 	if len(b) > n.cfg.MaxEventBytes {
 		// raw_data is the entry again: leave it out (the raw topic keeps the entry).
 		size := len(b)
-		ev.RawData, ev.Metadata.IsTruncated, ev.Metadata.UntruncatedSize = "", ocsf.Bool(true), size
-		if b, err = json.Marshal(ev); err != nil {
-			return nil, env.Provider, ReasonMap, err
-		}
+		base.RawData, base.Metadata.IsTruncated, base.Metadata.UntruncatedSize = "", ocsf.Bool(true), size
+		b = ev.AppendJSON(b[:0])
 		if len(b) > n.cfg.MaxEventBytes {
+			*bp = b
 			return nil, env.Provider, ReasonTooLarge, fmt.Errorf("canonical event is %d bytes without raw_data (%d with), over max_event_bytes %d", len(b), size, n.cfg.MaxEventBytes)
 		}
 	}
-	if err := n.validator.ValidateJSON(b); err != nil {
-		return nil, env.Provider, ReasonSchema, err
+	*bp = b
+	if n.cfg.Validate == ValidateAll || n.cfg.Validate == ValidateSample && rand.Float64() < n.cfg.ValidateSample {
+		if err := n.validator.ValidateJSON(b); err != nil {
+			n.m.SchemaFailures.WithLabelValues(env.Provider).Inc()
+			if n.cfg.Validate == ValidateAll {
+				return nil, env.Provider, ReasonSchema, err
+			}
+			n.log.Warn("sampled event does not match the OCSF schema; published anyway (normalizer.validate: all dead-letters such events)",
+				"provider", env.Provider, "event", base.Metadata.UID, "err", err)
+		}
 	}
-	return &Canonical{ID: ev.Metadata.UID, Provider: env.Provider, Tenant: env.Tenant, ClassUID: ev.ClassUID,
-		Time: time.UnixMilli(ev.Time), JSON: b}, env.Provider, "", nil
+	return &Canonical{ID: base.Metadata.UID, Provider: env.Provider, Tenant: env.Tenant, ClassUID: ev.Class(),
+		Time: time.UnixMilli(base.Time), JSON: bytes.Clone(b)}, env.Provider, "", nil
 }
 
-// safeMap turns a mapper panic into an error: a poison record must not stop the consumer.
-func safeMap(mp Mapper, env *schemas.Envelope) (ev *ocsf.Event, err error) {
+// safeMap maps and finishes an event, turning a mapper panic into an error: a poison
+// record must not stop the consumer.
+func safeMap(mp Mapper, env *schemas.Envelope, zone *time.Location, processed time.Time) (ev ocsf.Event, base *ocsf.Base, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("mapper panicked: %v", r)
+			ev, base, err = nil, nil, fmt.Errorf("mapper panicked: %v", r)
 		}
 	}()
-	ev, err = mp.Map(env)
-	if err == nil && ev == nil {
-		err = errors.New("mapper returned no event")
+	if ev, err = mp.Map(env, zone); err != nil {
+		return nil, nil, err
 	}
-	return ev, err
+	if ev == nil {
+		return nil, nil, errors.New("mapper returned no event")
+	}
+	if base, err = finish(ev, env, processed); err != nil {
+		return nil, nil, err
+	}
+	return ev, base, nil
 }

@@ -97,6 +97,16 @@ type NormalizerConfig struct {
 	// MaxEventBytes: a larger canonical event loses raw_data (metadata.is_truncated); one
 	// still too large is dead-lettered (default: max_message_bytes − 64 KiB).
 	MaxEventBytes int `yaml:"max_event_bytes"`
+	// Validate: when the full OCSF JSON Schema runs on canonical events: off, sample (default:
+	// a ValidateSample fraction; failures are logged and counted, the event is published) or
+	// all (every event; failures are dead-lettered with reason schema). The typed events'
+	// invariant check runs on every event in every mode.
+	Validate string `yaml:"validate"`
+	// ValidateSample is the fraction of events validated in sample mode (default 0.01).
+	ValidateSample float64 `yaml:"validate_sample"`
+	// Zones: provider -> IANA zone of that provider's timestamps that carry no zone (default
+	// UTC). This is the setting the mapping uses (a poller's own zone only shapes its queries).
+	Zones map[string]string `yaml:"zones"`
 }
 
 // SinkConfig is one sink; its type's block is in Settings.
@@ -272,6 +282,12 @@ func (c *Root) SetDefaults() {
 	}
 	if c.Normalizer.MaxEventBytes == 0 {
 		c.Normalizer.MaxEventBytes = c.Kafka.Topics.MaxMessageBytes - 64<<10
+	}
+	if c.Normalizer.Validate == "" {
+		c.Normalizer.Validate = "sample"
+	}
+	if c.Normalizer.ValidateSample == 0 {
+		c.Normalizer.ValidateSample = 0.01
 	}
 	for i := range c.Sinks {
 		if c.Sinks[i].MaxBatch == 0 {

@@ -147,3 +147,28 @@ func TestSecretsThatLookLikeNumbersStayExact(t *testing.T) {
 		}
 	}
 }
+
+func TestNormalizerValidationSettings(t *testing.T) {
+	c, err := Parse(strings.NewReader("pollers: [{name: a, provider: ionos}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Normalizer.Validate != "sample" || c.Normalizer.ValidateSample != 0.01 {
+		t.Fatalf("defaults: validate %q sample %v", c.Normalizer.Validate, c.Normalizer.ValidateSample)
+	}
+	c, err = Parse(strings.NewReader("normalizer: {validate: always, validate_sample: 2, zones: {conga: Mars/Olympus, signinghub: Europe/Berlin}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p Problems
+	c.Validate(&p)
+	got := strings.Join(p.List(), "\n")
+	for _, want := range []string{`normalizer.validate: "always" is not one of off, sample, all`, "normalizer.validate_sample:", "normalizer.zones.conga:"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("problems lack %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "signinghub") {
+		t.Errorf("a valid zone is a problem:\n%s", got)
+	}
+}

@@ -2,9 +2,13 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"regexp"
+	"slices"
 	"strings"
+
+	"github.com/auditstream/auditstream/internal/timeparse"
 )
 
 var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
@@ -43,6 +47,19 @@ func (c *Root) Validate(p *Problems) {
 	}
 	if c.Normalizer.MaxEventBytes < 64<<10 || c.Normalizer.MaxEventBytes > t.MaxMessageBytes {
 		p.Add("normalizer.max_event_bytes", "must be between 64 KiB and kafka.topics.max_message_bytes (%d), got %d", t.MaxMessageBytes, c.Normalizer.MaxEventBytes)
+	}
+	switch c.Normalizer.Validate {
+	case "off", "sample", "all":
+	default:
+		p.Add("normalizer.validate", "%q is not one of off, sample, all", c.Normalizer.Validate)
+	}
+	if c.Normalizer.ValidateSample <= 0 || c.Normalizer.ValidateSample > 1 {
+		p.Add("normalizer.validate_sample", "must be a fraction in (0, 1], got %v", c.Normalizer.ValidateSample)
+	}
+	for _, prov := range slices.Sorted(maps.Keys(c.Normalizer.Zones)) {
+		if _, err := timeparse.Location(c.Normalizer.Zones[prov]); err != nil {
+			p.Add("normalizer.zones."+prov, "%q is not an IANA time zone: %v", c.Normalizer.Zones[prov], err)
+		}
 	}
 	if t.ReplicationFactor < 1 {
 		p.Add("kafka.topics.replication_factor", "must be >= 1")

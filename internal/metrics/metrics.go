@@ -25,6 +25,7 @@ type Metrics struct {
 	CheckpointWrites     *prometheus.CounterVec   // outcome
 	NormalizedEvents     *prometheus.CounterVec   // provider, outcome
 	DLQRecords           *prometheus.CounterVec   // stage, reason
+	SchemaFailures       *prometheus.CounterVec   // provider
 	SinkEvents           *prometheus.CounterVec   // sink, outcome
 	SinkBatchDuration    *prometheus.HistogramVec // sink
 	SinkRetries          *prometheus.CounterVec   // sink
@@ -58,6 +59,8 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Help: "Raw records handled by the normalizer, by outcome (ok, dlq)."}, []string{"provider", "outcome"}),
 		DLQRecords: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "dlq_records_total",
 			Help: "Records written to the dead-letter topic, by stage and reason."}, []string{"stage", "reason"}),
+		SchemaFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "normalizer_schema_failures_total",
+			Help: "Canonical events the full OCSF JSON Schema rejected (normalizer.validate sample or all)."}, []string{"provider"}),
 		SinkEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "sink_events_total",
 			Help: "Events handled by a sink, by outcome (written, duplicate, dlq)."}, []string{"sink", "outcome"}),
 		SinkBatchDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "sink_batch_duration_seconds",
@@ -70,7 +73,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Help: "Always 1; labels carry the build."}, []string{"version", "goversion"}),
 	}
 	reg.MustRegister(m.PollRequests, m.PollDuration, m.ProviderHTTPRequests, m.RecordsPublished, m.CursorTimestamp,
-		m.EventDelay, m.PollGaps, m.LogShrinks, m.CheckpointWrites, m.NormalizedEvents, m.DLQRecords, m.SinkEvents,
+		m.EventDelay, m.PollGaps, m.LogShrinks, m.CheckpointWrites, m.NormalizedEvents, m.DLQRecords, m.SchemaFailures, m.SinkEvents,
 		m.SinkBatchDuration, m.SinkRetries, m.ConsumerLag, m.BuildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	goversion := "unknown"

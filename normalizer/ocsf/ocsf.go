@@ -1,213 +1,291 @@
-// Package ocsf holds the OCSF 1.8.0 types auditstream emits (classes 3002 Authentication,
-// 6001 Web Resources Activity, 6003 API Activity) and their constants. Attribute names and
-// enum values follow the official 1.8.0 definitions; the generated JSON Schema in schemas/
-// checks every event against them.
+// Package ocsf holds the OCSF 1.8.0 types auditstream emits: classes 3002 Authentication,
+// 6001 Web Resources Activity and 6003 API Activity, the objects they use, their enums and
+// captions. ocsf_gen.go is generated from the official OCSF definitions by
+// schemas/gen/gen_ocsf_schema.py (`make generate OCSF=<definitions dir>`); this file holds the
+// hand-written helpers the generated code uses.
+//
+// The contract: a mapper fills one class struct; Derive sets the class, category and
+// type ids and every caption from the ids; Check tests the invariants the Go types cannot
+// express; AppendJSON writes the event. An event built this way has the shape the OCSF
+// schema demands by construction; the full JSON Schema (schemas/) is run by the tests and,
+// sampled or always, by the normalizer (normalizer.validate).
 package ocsf
 
-// Version is the OCSF schema version of every event.
-const Version = "1.8.0"
+//go:generate sh -c "test -n \"$OCSF\" || { echo 'set OCSF to the official OCSF 1.8.0 definitions directory' >&2; exit 1; }; python3 ../../schemas/gen/gen_ocsf_schema.py --ocsf \"$OCSF\" --classes 3002,6001,6003 --profiles cloud --go | gofmt > ocsf_gen.go"
 
-// Categories and classes.
-const (
-	CategoryIAM         = 3
-	CategoryApplication = 6
-
-	ClassAuthentication      = 3002
-	ClassWebResourceActivity = 6001
-	ClassAPIActivity         = 6003
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 )
 
-// Severity ids.
-const (
-	SeverityUnknown       = 0
-	SeverityInformational = 1
-	SeverityLow           = 2
-	SeverityMedium        = 3
+// Event is one canonical event of a generated class.
+type Event interface {
+	// Derive sets class, category and type ids and the captions from the ids.
+	Derive()
+	// Check tests the invariants the types cannot express.
+	Check() error
+	// AppendJSON appends the event as JSON.
+	AppendJSON(b []byte) []byte
+	// EventBase returns the attributes every class shares.
+	EventBase() *Base
+	// Class returns the class_uid.
+	Class() int
+}
+
+var (
+	_ Event = (*Authentication)(nil)
+	_ Event = (*WebResourcesActivity)(nil)
+	_ Event = (*APIActivity)(nil)
 )
 
-// Status ids.
-const (
-	StatusUnknown = 0
-	StatusSuccess = 1
-	StatusFailure = 2
-	StatusOther   = 99
-)
+var yes, no = true, false
 
-// API Activity (6003) activity ids. The 1.8.0 class defines only these four.
-const (
-	APICreate = 1
-	APIRead   = 2
-	APIUpdate = 3
-	APIDelete = 4
-)
-
-// Authentication (3002) activity ids.
-const (
-	AuthLogon  = 1
-	AuthLogoff = 2
-)
-
-// Event is one canonical event. Pointer and omitempty fields are left out when unset.
-type Event struct {
-	ActivityID   int    `json:"activity_id"`
-	ActivityName string `json:"activity_name,omitempty"`
-	CategoryUID  int    `json:"category_uid"`
-	CategoryName string `json:"category_name,omitempty"`
-	ClassUID     int    `json:"class_uid"`
-	ClassName    string `json:"class_name,omitempty"`
-	TypeUID      int    `json:"type_uid"`
-	TypeName     string `json:"type_name,omitempty"`
-	SeverityID   int    `json:"severity_id"`
-	Severity     string `json:"severity,omitempty"`
-	StatusID     *int   `json:"status_id,omitempty"`
-	Status       string `json:"status,omitempty"`
-	StatusCode   string `json:"status_code,omitempty"`
-	StatusDetail string `json:"status_detail,omitempty"`
-	Message      string `json:"message,omitempty"`
-	Time         int64  `json:"time"`
-
-	Metadata Metadata `json:"metadata"`
-
-	// API Activity
-	Actor       *Actor            `json:"actor,omitempty"`
-	API         *API              `json:"api,omitempty"`
-	SrcEndpoint *NetworkEndpoint  `json:"src_endpoint,omitempty"`
-	DstEndpoint *NetworkEndpoint  `json:"dst_endpoint,omitempty"`
-	Resources   []ResourceDetails `json:"resources,omitempty"`
-
-	// Authentication
-	User    *User    `json:"user,omitempty"`
-	Session *Session `json:"session,omitempty"`
-	Service *Service `json:"service,omitempty"`
-	IsMFA   *bool    `json:"is_mfa,omitempty"`
-
-	// Web Resources Activity
-	WebResources []WebResource `json:"web_resources,omitempty"`
-
-	RawData  string         `json:"raw_data,omitempty"`
-	Unmapped map[string]any `json:"unmapped,omitempty"`
-}
-
-// Metadata of an event.
-type Metadata struct {
-	Version        string  `json:"version"`
-	Product        Product `json:"product"`
-	UID            string  `json:"uid"`
-	OriginalTime   string  `json:"original_time,omitempty"`
-	TenantUID      string  `json:"tenant_uid,omitempty"`
-	LoggedTime     int64   `json:"logged_time,omitempty"`
-	ProcessedTime  int64   `json:"processed_time,omitempty"`
-	CorrelationUID string  `json:"correlation_uid,omitempty"`
-	LogName        string  `json:"log_name,omitempty"`
-	LogProvider    string  `json:"log_provider,omitempty"`
-	LogVersion     string  `json:"log_version,omitempty"`
-	EventCode      string  `json:"event_code,omitempty"`
-	// IsTruncated and UntruncatedSize say that raw_data was left out to fit the size limit.
-	IsTruncated     *bool `json:"is_truncated,omitempty"`
-	UntruncatedSize int   `json:"untruncated_size,omitempty"`
-}
-
-// Product that logged the event.
-type Product struct {
-	Name       string `json:"name,omitempty"`
-	VendorName string `json:"vendor_name,omitempty"`
-	UID        string `json:"uid,omitempty"`
-}
-
-// Actor of an activity.
-type Actor struct {
-	User    *User    `json:"user,omitempty"`
-	Session *Session `json:"session,omitempty"`
-	AppName string   `json:"app_name,omitempty"`
-}
-
-// User is an OCSF user.
-type User struct {
-	Name      string `json:"name,omitempty"`
-	UID       string `json:"uid,omitempty"`
-	EmailAddr string `json:"email_addr,omitempty"`
-	TypeID    *int   `json:"type_id,omitempty"`
-	Type      string `json:"type,omitempty"`
-}
-
-// Session is an OCSF session.
-type Session struct {
-	UID            string `json:"uid,omitempty"`
-	CreatedTime    int64  `json:"created_time,omitempty"`
-	ExpirationTime int64  `json:"expiration_time,omitempty"`
-	Issuer         string `json:"issuer,omitempty"`
-}
-
-// API details of an API Activity.
-type API struct {
-	Operation string   `json:"operation"`
-	Service   *Service `json:"service,omitempty"`
-	Request   *Request `json:"request,omitempty"`
-	Version   string   `json:"version,omitempty"`
-}
-
-// Service is an OCSF service.
-type Service struct {
-	Name string `json:"name,omitempty"`
-	UID  string `json:"uid,omitempty"`
-}
-
-// Request of an API call.
-type Request struct {
-	UID string `json:"uid"`
-}
-
-// NetworkEndpoint is an OCSF network endpoint.
-type NetworkEndpoint struct {
-	IP       string `json:"ip,omitempty"`
-	Name     string `json:"name,omitempty"`
-	Hostname string `json:"hostname,omitempty"`
-	UID      string `json:"uid,omitempty"`
-	SvcName  string `json:"svc_name,omitempty"`
-}
-
-// ResourceDetails is an OCSF resource.
-type ResourceDetails struct {
-	UID  string `json:"uid,omitempty"`
-	Name string `json:"name,omitempty"`
-	Type string `json:"type,omitempty"`
-}
-
-// WebResource is an OCSF web resource.
-type WebResource struct {
-	UID  string `json:"uid,omitempty"`
-	Name string `json:"name,omitempty"`
-	Type string `json:"type,omitempty"`
-}
-
-// Int returns a pointer to v (for optional enum fields).
-func Int(v int) *int { return &v }
-
-// Bool returns a pointer to v.
-func Bool(v bool) *bool { return &v }
-
-// SeverityName is the caption of a severity id.
-func SeverityName(id int) string {
-	switch id {
-	case SeverityInformational:
-		return "Informational"
-	case SeverityLow:
-		return "Low"
-	case SeverityMedium:
-		return "Medium"
+// Bool returns a pointer to a shared true or false (for optional booleans; never write
+// through it).
+func Bool(v bool) *bool {
+	if v {
+		return &yes
 	}
-	return "Unknown"
+	return &no
 }
 
-// StatusName is the caption of a status id.
-func StatusName(id int) string {
-	switch id {
-	case StatusSuccess:
-		return "Success"
-	case StatusFailure:
-		return "Failure"
-	case StatusOther:
-		return "Other"
+// addProfile returns profiles with p added once.
+func addProfile(profiles []string, p string) []string {
+	if slices.Contains(profiles, p) {
+		return profiles
 	}
-	return "Unknown"
+	if len(profiles) == 0 {
+		return profileLists[p]
+	}
+	return append(slices.Clip(profiles), p)
+}
+
+// profileLists are shared one-profile lists (read-only).
+var profileLists = map[string][]string{"cloud": {"cloud"}}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// pathError prefixes a nested object's error with its attribute path.
+type pathError struct {
+	path string
+	err  error
+}
+
+func (e *pathError) Error() string { return e.path + ": " + e.err.Error() }
+func (e *pathError) Unwrap() error { return e.err }
+
+func wrap(key string, err error) error {
+	var pe *pathError
+	if errors.As(err, &pe) {
+		return &pathError{key + "." + pe.path, pe.err}
+	}
+	return &pathError{key, err}
+}
+
+func wrapIndex(key string, i int, err error) error {
+	return wrap(key+"["+strconv.Itoa(i)+"]", err)
+}
+
+// appendKey writes a separator (unless the object was just opened) and `"key":`.
+func appendKey(b []byte, key string) []byte {
+	if b[len(b)-1] != '{' {
+		b = append(b, ',')
+	}
+	return append(b, key...)
+}
+
+func appendInt(b []byte, v int64) []byte { return strconv.AppendInt(b, v, 10) }
+
+func appendFloat(b []byte, v float64) []byte {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return append(b, "null"...)
+	}
+	return strconv.AppendFloat(b, v, 'g', -1, 64)
+}
+
+func appendBool(b []byte, v bool) []byte { return strconv.AppendBool(b, v) }
+
+const hexDigits = "0123456789abcdef"
+
+// AppendString appends s as a JSON string: ", \ and control characters escaped, invalid
+// UTF-8 replaced by U+FFFD (as encoding/json does), everything else verbatim.
+func AppendString(b []byte, s string) []byte { return appendString(b, s) }
+
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' { // valid JSON, but not valid JavaScript
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// appendMap writes a map with its keys sorted (as encoding/json does).
+func appendMap(b []byte, m map[string]any) []byte {
+	if m == nil {
+		return append(b, "null"...)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		b = appendAny(b, m[k])
+	}
+	return append(b, '}')
+}
+
+// appendAny writes the values mappers put in unmapped; other types go through
+// encoding/json.
+func appendAny(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case string:
+		return appendString(b, x)
+	case json.RawMessage:
+		if len(x) == 0 {
+			return append(b, "null"...)
+		}
+		buf := bytes.NewBuffer(b)
+		if err := json.Compact(buf, x); err != nil {
+			return appendString(b, string(x)) // not JSON: keep it as text
+		}
+		return buf.Bytes()
+	case bool:
+		return appendBool(b, x)
+	case int:
+		return appendInt(b, int64(x))
+	case int64:
+		return appendInt(b, x)
+	case float64:
+		return appendFloat(b, x)
+	case []string:
+		b = append(b, '[')
+		for i, s := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, s)
+		}
+		return append(b, ']')
+	case []any:
+		b = append(b, '[')
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendAny(b, e)
+		}
+		return append(b, ']')
+	case map[string]any:
+		return appendMap(b, x)
+	case map[string]string:
+		m := make(map[string]any, len(x))
+		for k, s := range x {
+			m[k] = s
+		}
+		return appendMap(b, m)
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		return append(b, "null"...)
+	}
+	return append(b, j...)
+}
+
+// ValidEmail says whether s matches OCSF's email_t: local part of letters, digits and
+// !#$%&'*+,-./=?^_`{|}~, an @, a domain label of letters, digits and '-', a dot, then
+// letters, digits, '-' and '.'.
+func ValidEmail(s string) bool {
+	at := strings.IndexByte(s, '@')
+	if at < 1 {
+		return false
+	}
+	for i := 0; i < at; i++ {
+		c := s[i]
+		if !(isAlnum(c) || strings.IndexByte("!#$%&'*+,-./=?^_`{|}~", c) >= 0) {
+			return false
+		}
+	}
+	dom := s[at+1:]
+	dot := strings.IndexByte(dom, '.')
+	if dot < 1 || dot == len(dom)-1 {
+		return false
+	}
+	for i := 0; i < len(dom); i++ {
+		c := dom[i]
+		if !(isAlnum(c) || c == '-' || c == '.' && i >= dot) {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidIP says whether s is an IP address (OCSF ip_t).
+func ValidIP(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }

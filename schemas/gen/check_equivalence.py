@@ -126,11 +126,25 @@ SAMPLES = [
     ("6001 bad web_resource constraint", mod(WEB, ("web_resources.0", {"desc": "no name/uid"})), None),
     ("6001 bad web_resource unknown attr", mod(WEB, ("web_resources.0.size", 3)), None),
     ("6001 bad missing web_resources", mod(WEB, ("web_resources", D)), None),
+    # every class inherits the base event's activity ids 0 Unknown and 99 Other
+    ("6001 activity 99 Other", mod(WEB, ("activity_id", 99), ("type_uid", 600199)), None),
+    ("6003 activity 0 Unknown", mod(API, ("activity_id", 0), ("type_uid", 600300)), None),
+    ("3002 activity 99 Other", mod(AUTH, ("activity_id", 99), ("type_uid", 300299)), None),
+    ("6003 bad activity 98", mod(API, ("activity_id", 98), ("type_uid", 600398)), None),
+    # the cloud profile (supported): cloud only when declared, then required
+    ("6003 cloud profile declared", mod(API, ("metadata.profiles", ["cloud"]), ("cloud", {"provider": "IONOS", "account": {"uid": "1"}})), None),
+    ("3002 cloud profile declared", mod(AUTH, ("metadata.profiles", ["cloud"]), ("cloud", {"provider": "X"})), None),
+    ("6003 bad cloud without profile", mod(API, ("cloud", {"provider": "IONOS"})), None),
+    ("6003 bad cloud profile without cloud", mod(API, ("metadata.profiles", ["cloud"])), None),
+    ("6003 bad cloud without provider", mod(API, ("metadata.profiles", ["cloud"]), ("cloud", {"region": "de"})), None),
+    ("6003 bad cloud null with profile", mod(API, ("metadata.profiles", ["cloud"]), ("cloud", None)), None),
+    ("6001 bad api without cloud profile", mod(WEB, ("api", {"operation": "x"})), None),
+    ("6001 api with cloud profile", mod(WEB, ("metadata.profiles", ["cloud"]), ("cloud", {"provider": "X"}), ("api", {"operation": "x"})), None),
     # documented divergences: not expressible in JSON Schema / deliberate design choices
     ("6003 integral float time 1.7e12", mod(API, ("time", 1700000000000.0)),
      "JSON Schema 'integer' accepts 1.0; the checker wants a Python int"),
     ("6003 declares profile trace (no profile attrs)", mod(API, ("metadata.profiles", ["trace"])),
-     "schema rejects declaring known profiles (auditstream declares none)"),
+     "schema rejects declaring known profiles other than cloud (auditstream declares no other)"),
 ]
 
 

@@ -18,8 +18,9 @@ Semantics mirrored from ocsf_check.py:
   * primitive types: integer_t/long_t/timestamp_t/port_t -> integer, float_t -> number,
     boolean_t -> boolean, json_t -> anything, every other *_t -> string (+ type regex, if any).
     Type ranges / max_len are NOT checked (the checker ignores them).
-  * enums (from the attribute spec, falling back to the dictionary; the class-level enum REPLACES the
-    inherited one because the checker merges attribute specs shallowly) apply to *_t types except
+  * enums (from the attribute spec, falling back to the dictionary; an enum redefined down the extends
+    chain is MERGED with the inherited one, as the OCSF compiler does, so every class keeps the base
+    event's 0 Unknown and 99 Other activity ids) apply to *_t types except
     class_uid/category_uid/type_uid and json_t; the checker compares str(value) with the enum keys.
   * object-typed attributes are checked recursively with additionalProperties:false; the generic
     "object" type accepts any JSON object.
@@ -35,6 +36,15 @@ UNCHECKED_ENUM_KEYS = ("class_uid", "category_uid", "type_uid")
 
 
 # ---------------------------------------------------------------- definition loading (as the checker)
+def overlay(old, new):
+    """An attribute redefined down the extends chain keeps its parent's enum values (0 Unknown, 99 Other)
+    beside its own, as the OCSF schema compiler merges them."""
+    out = {**old, **new}
+    if isinstance(old.get("enum"), dict) and isinstance(new.get("enum"), dict):
+        out["enum"] = {**old["enum"], **new["enum"]}
+    return out
+
+
 class Defs:
     def __init__(self, root):
         self.root = root
@@ -80,7 +90,7 @@ class Defs:
         for k, v in attrs.items():
             if k == "$include":
                 continue
-            out[k] = {**out.get(k, {}), **v}
+            out[k] = overlay(out.get(k, {}), v)
         return out
 
     @staticmethod
@@ -96,7 +106,7 @@ class Defs:
         attrs, cons, cat = {}, {}, None
         for x in self.chain(d, table):
             for k, v in self.resolve_attrs(x.get("attributes", {})).items():
-                attrs[k] = {**attrs.get(k, {}), **v}
+                attrs[k] = overlay(attrs.get(k, {}), v)
             cons.update(x.get("constraints", {}) or {})
             cat = x.get("category", cat)
         return attrs, cons, cat
@@ -208,8 +218,12 @@ def nullable(s):
 
 
 class Gen:
-    def __init__(self, defs):
+    def __init__(self, defs, profiles=()):
         self.d = defs
+        self.profiles = list(profiles)
+        for p in self.profiles:
+            if p not in defs.profiles:
+                raise SystemExit(f"unknown profile {p}")
         self.defs = {}          # name -> schema
         self.todo = []          # object names to generate
         self.objnames = set()
@@ -321,11 +335,28 @@ class Gen:
         if aspec.get("requirement") == "required" and "type_uid" in s["properties"]:
             tu = s["properties"]["type_uid"]
             s["properties"]["type_uid"] = {**tu, "enum": [cu * 100 + a for a in aids]}
-        # no profiles are declared by auditstream: reject declaring a known profile
-        if self.d.profiles:
-            allof.append({"$comment": "profiles are not supported: metadata.profiles must not name a known profile",
+        # Supported profiles (--profiles): their attributes are allowed only when metadata.profiles
+        # declares the profile, and its required ones are then mandatory (the class's own spec of an
+        # attribute wins, as in the checker).
+        for p in self.profiles:
+            pattrs = self.d.resolve_attrs(self.d.profiles[p].get("attributes", {}))
+            only = sorted(k for k in pattrs if k not in attrs)
+            for k in only:
+                s["properties"][k] = self.prop(k, {**pattrs[k], "requirement": "optional"})
+            req = sorted(k for k, v in pattrs.items() if v.get("requirement") == "required")
+            then = {"required": req, "properties": {k: {"not": {"type": "null"}} for k in req}} if req else True
+            allof.append({"$comment": f"profile {p}: its attributes only when metadata.profiles declares it",
+                          "if": {"required": ["metadata"], "properties": {"metadata": {
+                              "required": ["profiles"], "properties": {"profiles": {"type": "array", "contains": {"const": p}}}}}},
+                          "then": then,
+                          "else": {"not": {"anyOf": [{"required": [k]} for k in only]}} if only else True})
+        # other profiles are not supported: reject declaring a known one (the checker would then
+        # require and allow its attributes)
+        rest = sorted(set(self.d.profiles) - set(self.profiles))
+        if rest:
+            allof.append({"$comment": "unsupported profiles: metadata.profiles must not name another known profile",
                           "properties": {"metadata": {"properties": {"profiles": {
-                              "not": {"contains": {"enum": sorted(self.d.profiles)}}}}}}})
+                              "not": {"contains": {"enum": rest}}}}}}})
         return s
 
     def build(self, cuids, version):
@@ -360,20 +391,37 @@ class Gen:
         }
 
 
+GO_OBJECTS = ("account,actor,api,cloud,metadata,network_endpoint,observable,product,request,resource_details,"
+              "service,session,user,web_resource")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--ocsf", required=True, help="OCSF schema directory (e.g. /work/shared/ocsf-1.8.0)")
+    ap.add_argument("--ocsf", required=True, help="OCSF schema directory (the official 1.8.0 definitions)")
     ap.add_argument("--classes", required=True, help="comma separated class_uids, e.g. 3002,6001,6003")
+    ap.add_argument("--profiles", default="", help="comma separated profiles events may declare (e.g. cloud)")
     ap.add_argument("--ascii-classes", action="store_true",
                     help="translate \\d/\\s to ASCII classes: portable to non-Unicode-mode ECMA engines, but stricter "
                          "than the checker (Python's \\d/\\s also match non-ASCII digits/whitespace)")
+    ap.add_argument("--go", action="store_true", help="write typed Go (package ocsf) instead of the JSON Schema")
+    ap.add_argument("--go-objects", default=GO_OBJECTS, help="objects to generate Go types for (--go)")
     a = ap.parse_args()
     global USE_ASCII
     USE_ASCII = a.ascii_classes
     defs = Defs(a.ocsf)
     version = defs.load("version.json").get("version", "?")
     cuids = [int(x) for x in a.classes.split(",") if x.strip()]
-    schema = Gen(defs).build(cuids, version)
+    profiles = [x for x in a.profiles.split(",") if x.strip()]
+    if a.go:
+        from ocsf_go import GoGen
+        g = GoGen(defs, cuids, [x for x in a.go_objects.split(",") if x.strip()], profiles)
+        g.build()
+        cmd = f"--classes {a.classes}" + (f" --profiles {a.profiles}" if profiles else "") + " --go"
+        if a.go_objects != GO_OBJECTS:
+            cmd += f" --go-objects {a.go_objects}"
+        sys.stdout.write(g.emit(version, cmd))
+        return
+    schema = Gen(defs, profiles).build(cuids, version)
     json.dump(schema, sys.stdout, indent=1, sort_keys=False)
     sys.stdout.write("\n")
 
