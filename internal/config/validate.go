@@ -7,8 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-
-	"github.com/auditstream/auditstream/internal/timeparse"
+	"time"
 )
 
 var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
@@ -57,8 +56,12 @@ func (c *Root) Validate(p *Problems) {
 		p.Add("normalizer.validate_sample", "must be a fraction in (0, 1], got %v", c.Normalizer.ValidateSample)
 	}
 	for _, prov := range slices.Sorted(maps.Keys(c.Normalizer.Zones)) {
-		if _, err := timeparse.Location(c.Normalizer.Zones[prov]); err != nil {
-			p.Add("normalizer.zones."+prov, "%q is not an IANA time zone: %v", c.Normalizer.Zones[prov], err)
+		// The same rule as a poller's zone (internal/timeparse, which imports this package).
+		z := c.Normalizer.Zones[prov]
+		if z == "Local" {
+			p.Add("normalizer.zones."+prov, "zone %q depends on the machine; name the zone (e.g. Europe/Berlin)", z)
+		} else if _, err := time.LoadLocation(z); err != nil && !strings.EqualFold(z, "utc") {
+			p.Add("normalizer.zones."+prov, "%q is not an IANA time zone name (like UTC, Europe/Berlin): %v", z, err)
 		}
 	}
 	if t.ReplicationFactor < 1 {
