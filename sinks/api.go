@@ -96,3 +96,28 @@ func IsFatal(err error) bool {
 	var f *FatalError
 	return errors.As(err, &f)
 }
+
+// RejectedBatchError marks a whole-batch refusal that names no event (an HTTP 400 for a
+// whole POST, say): some event of the batch will never be taken, but the store does not
+// say which. The runner then bisects the batch (internal/bisect) until each refused event
+// stands alone, and dead-letters it with Reason.
+type RejectedBatchError struct {
+	Reason string
+	Err    error
+}
+
+func (e *RejectedBatchError) Error() string {
+	return "batch rejected (" + e.Reason + "): " + e.Err.Error()
+}
+func (e *RejectedBatchError) Unwrap() error { return e.Err }
+
+// RejectBatch wraps err as a whole-batch refusal with a short bounded reason.
+func RejectBatch(reason string, err error) error {
+	return &RejectedBatchError{Reason: reason, Err: err}
+}
+
+// IsRejectedBatch reports whether err is (or wraps) a RejectedBatchError.
+func IsRejectedBatch(err error) bool {
+	var r *RejectedBatchError
+	return errors.As(err, &r)
+}

@@ -3,6 +3,9 @@ package sinks_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,42 +19,49 @@ import (
 	"github.com/auditstream/auditstream/sinks"
 )
 
-// flaky is a store that is down for the first `down` writes, and refuses event "poison".
+// flaky is a store that is down for the first `down` writes, refuses event "poison", and
+// refuses the sink's credentials while fatal is set.
 type flaky struct {
 	mu      sync.Mutex
 	down    int
 	calls   int
+	fatal   bool
 	written map[string]int
+	routes  map[string]string
 }
 
-func (f *flaky) Name() string               { return "flaky" }
-func (f *flaky) Ping(context.Context) error { return nil }
-func (f *flaky) Close() error               { return nil }
+func (f *flaky) Name() string                { return "flaky" }
+func (f *flaky) Guarantee() sinks.Guarantee  { return sinks.AtLeastOnce }
+func (f *flaky) Ping(context.Context) error  { return nil }
+func (f *flaky) Close(context.Context) error { return nil }
+func (f *flaky) setFatal(v bool)             { f.mu.Lock(); f.fatal = v; f.mu.Unlock() }
 func (f *flaky) count() (int, map[string]int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.calls, f.written
+	return f.calls, maps.Clone(f.written)
 }
-func (f *flaky) Write(_ context.Context, batch []sinks.Event) (sinks.Result, error) {
+func (f *flaky) Write(_ context.Context, batch []sinks.Event, res []sinks.ItemResult) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
-	if f.calls <= f.down {
-		return sinks.Result{}, errors.New("connection refused")
+	if f.fatal {
+		return sinks.Fatal(errors.New("authentication failed"))
 	}
-	rej := &sinks.Rejected{ByIndex: map[int]error{}}
+	if f.calls <= f.down {
+		return errors.New("connection refused")
+	}
 	for i, e := range batch {
 		if e.ID == "poison" {
-			rej.ByIndex[i] = errors.New("store refuses this event")
+			res[i] = sinks.ItemResult{Status: sinks.Reject, Reason: "rejected", Err: errors.New("store refuses this event")}
 			continue
 		}
 		f.written[e.ID]++
-		rej.Written++
+		if f.routes != nil {
+			f.routes[e.ID] = fmt.Sprintf("%s/%s/%d/%s", e.Provider, e.Tenant, e.ClassUID, e.Time.Format(time.RFC3339))
+		}
+		res[i] = sinks.ItemResult{Status: sinks.Written}
 	}
-	if len(rej.ByIndex) > 0 {
-		return rej.Result, rej
-	}
-	return rej.Result, nil
+	return nil
 }
 
 func TestRunnerRetriesThenDeadLettersOnlyThePoison(t *testing.T) {
@@ -68,13 +78,15 @@ func TestRunnerRetriesThenDeadLettersOnlyThePoison(t *testing.T) {
 	for _, id := range []string{"a", "poison", "b"} {
 		msgs = append(msgs, kafka.Message{Topic: events, Key: []byte("k"), Value: []byte(`{}`), Headers: []kafka.Header{{Key: "ce_id", Value: []byte(id)}}})
 	}
+	msgs[0].Headers = append(msgs[0].Headers, kafka.Header{Key: "ce_source", Value: []byte("/auditstream/ionos/t1")},
+		kafka.Header{Key: "ce_type", Value: []byte("io.auditstream.ocsf.6003")}, kafka.Header{Key: "ce_time", Value: []byte("2026-01-02T03:04:05Z")})
 	msgs = append(msgs, kafka.Message{Topic: events, Key: []byte("k"), Value: []byte(`{"no":"id"}`)})
 	if err := b.Publish(ctx, msgs...); err != nil {
 		t.Fatal(err)
 	}
-	store := &flaky{down: 2, written: map[string]int{}}
+	store := &flaky{down: 2, written: map[string]int{}, routes: map[string]string{}}
 	m := metrics.NewUnregistered()
-	r := sinks.NewRunner(sinks.RunnerConfig{EventsTopic: events, DLQTopic: dlq, GroupID: "g." + u}, store, b, testkit.Logger(t), m)
+	r := sinks.NewRunner(sinks.RunnerConfig{EventsTopic: events, DLQTopic: dlq, GroupID: "g." + u, RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond}, store, b, testkit.Logger(t), m)
 	rctx, rcancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- r.Run(rctx) }()
@@ -89,6 +101,9 @@ func TestRunnerRetriesThenDeadLettersOnlyThePoison(t *testing.T) {
 	calls, written := store.count()
 	if calls < 3 || written["a"] != 1 || written["b"] != 1 || written["poison"] != 0 {
 		t.Fatalf("calls=%d written=%v", calls, written)
+	}
+	if got := store.routes["a"]; got != "ionos/t1/6003/2026-01-02T03:04:05Z" {
+		t.Fatalf("routing fields handed to the sink: %q", got)
 	}
 	if v := testutil.ToFloat64(m.SinkRetries.WithLabelValues("flaky")); v != 2 {
 		t.Fatalf("sink_retries_total = %v, want 2", v)
@@ -112,5 +127,66 @@ func TestRunnerRetriesThenDeadLettersOnlyThePoison(t *testing.T) {
 	}
 	if len(got) != 2 || !reasons["rejected"] || !reasons["no_id"] {
 		t.Fatalf("dlq = %d records, reasons %v", len(got), reasons)
+	}
+}
+
+func TestRunnerStopsOnFatalWithoutDeadLetteringAndResumes(t *testing.T) {
+	brokers := testkit.EmbeddedKafka(t)
+	b := testkit.NewBus(t, brokers)
+	u := testkit.Unique()
+	events, dlq := "t.ev."+u, "t.dlq."+u
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := b.EnsureTopics(ctx, bus.TopicSpec{Name: events, Partitions: 1, ReplicationFactor: 1}, bus.TopicSpec{Name: dlq, Partitions: 1, ReplicationFactor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var msgs []kafka.Message
+	for i := range 5 {
+		msgs = append(msgs, kafka.Message{Topic: events, Value: []byte(`{}`), Headers: []kafka.Header{{Key: "ce_id", Value: []byte(fmt.Sprint("e", i))}}})
+	}
+	if err := b.Publish(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	store := &flaky{written: map[string]int{}, fatal: true}
+	m := metrics.NewUnregistered()
+	r := sinks.NewRunner(sinks.RunnerConfig{EventsTopic: events, DLQTopic: dlq, GroupID: "g." + u,
+		RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond, FatalRetry: 50 * time.Millisecond}, store, b, testkit.Logger(t), m)
+	rctx, rcancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(rctx) }()
+	defer func() {
+		rcancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	waitFor(t, "the fatal gauge", func() bool { return testutil.ToFloat64(m.SinkFatal.WithLabelValues("flaky")) == 1 })
+	if err := r.Ready(ctx); err == nil || !strings.Contains(err.Error(), "authentication failed") {
+		t.Fatalf("Ready while fatal = %v", err)
+	}
+	// Stopped: tried again now and then, nothing written, nothing dead-lettered.
+	waitFor(t, "a few more attempts", func() bool { calls, _ := store.count(); return calls >= 3 })
+	if n := testutil.ToFloat64(m.SinkEvents.WithLabelValues("flaky", "dlq")); n != 0 {
+		t.Fatalf("%v events dead-lettered by a fatal sink", n)
+	}
+	store.setFatal(false) // the operator fixed the credentials
+	waitFor(t, "every event written", func() bool { _, w := store.count(); return len(w) == 5 })
+	waitFor(t, "the fatal gauge back to 0", func() bool { return testutil.ToFloat64(m.SinkFatal.WithLabelValues("flaky")) == 0 })
+	if err := r.Ready(ctx); err != nil {
+		t.Fatalf("Ready after recovery = %v", err)
+	}
+	if n := testutil.ToFloat64(m.SinkEvents.WithLabelValues("flaky", "dlq")); n != 0 {
+		t.Fatalf("%v events dead-lettered", n)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

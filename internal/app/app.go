@@ -63,7 +63,7 @@ type App struct {
 	sims     []*http.Server
 	sched    *pollers.Scheduler
 	closers  []pollers.Closer
-	sinks    []sinks.LegacySink
+	sinks    []sinks.Sink
 
 	consumers     sync.WaitGroup
 	consumerCtxV  context.Context
@@ -322,16 +322,16 @@ func (a *App) startSinks(ctx context.Context) error {
 		if len(want) > 0 && !want[sc.Name] {
 			continue
 		}
-		s, err := openSink(sc, a.log)
+		s, err := openSink(sc, a.log, a.m)
 		if err != nil {
 			return fmt.Errorf("sink %s: %w", sc.Name, err)
 		}
 		a.sinks = append(a.sinks, s)
-		if a.admin != nil {
-			a.admin.AddCheck("sink:"+sc.Name, s.Ping)
-		}
 		r := sinks.NewRunner(sinks.RunnerConfig{EventsTopic: a.cfg.Kafka.Topics.Events, DLQTopic: a.cfg.Kafka.Topics.DLQ,
-			GroupID: sc.Group, MaxBatch: sc.MaxBatch}, s, a.bus, a.log, a.m)
+			GroupID: sc.Group, MaxBatch: sc.MaxBatch, MaxBatchBytes: sc.MaxBatchBytes, Linger: sc.Linger.D()}, s, a.bus, a.log, a.m)
+		if a.admin != nil {
+			a.admin.AddCheck("sink:"+sc.Name, r.Ready)
+		}
 		a.goConsumer(ctx, "sink "+sc.Name, r.Run)
 	}
 	if len(a.sinks) == 0 {

@@ -32,7 +32,9 @@ var (
 		ionossim.Plugin,
 		ecgridsim.Plugin,
 	}
-	sinkPlugins = []sinks.Plugin{}
+	sinkPlugins = []sinks.Plugin{
+		file.Plugin,
+	}
 )
 
 // Providers lists the providers this build knows.
@@ -46,7 +48,7 @@ var Providers = func() []string {
 
 // SinkTypes lists the sink types this build knows.
 var SinkTypes = func() []string {
-	out := []string{"file"}
+	var out []string
 	for _, p := range sinkPlugins {
 		out = append(out, p.Type)
 	}
@@ -111,36 +113,24 @@ func newSource(pc config.PollerConfig, log *slog.Logger, m *metrics.Metrics) (po
 
 // validateSink checks a sink's block.
 func validateSink(sc config.SinkConfig, path string, p *config.Problems) {
-	switch sc.Type {
-	case "file":
-		var c file.Config
-		if err := config.DecodeStrict(&sc.Settings, &c); err != nil {
-			p.Add(path+".settings", "%v", err)
-			return
-		}
-		c.Validate(path+".settings", p)
-	case "":
-	default:
-		pl, ok := sinkPlugin(sc.Type)
-		if !ok {
-			p.Add(path+".type", "unknown sink type %q (known: %v)", sc.Type, SinkTypes)
-			return
-		}
-		pl.Check(&sc.Settings, path+".settings", p)
+	if sc.Type == "" {
+		return // reported by config.Root.Validate
 	}
+	pl, ok := sinkPlugin(sc.Type)
+	if !ok {
+		p.Add(path+".type", "unknown sink type %q (known: %v)", sc.Type, SinkTypes)
+		return
+	}
+	pl.Check(&sc.Settings, path+".settings", p)
 }
 
 // openSink opens a sink.
-func openSink(sc config.SinkConfig, log *slog.Logger) (sinks.LegacySink, error) {
-	switch sc.Type {
-	case "file":
-		var c file.Config
-		if err := config.DecodeStrict(&sc.Settings, &c); err != nil {
-			return nil, err
-		}
-		return file.Open(sc.Name, c, log)
+func openSink(sc config.SinkConfig, log *slog.Logger, m *metrics.Metrics) (sinks.Sink, error) {
+	pl, ok := sinkPlugin(sc.Type)
+	if !ok {
+		return nil, fmt.Errorf("unknown sink type %q", sc.Type)
 	}
-	return nil, fmt.Errorf("sink type %q is not on the sink runner yet", sc.Type)
+	return pl.Open(sc.Name, &sc.Settings, sinks.Deps{Log: log, Metrics: m})
 }
 
 // validateSim checks a simulator block.

@@ -31,7 +31,7 @@ func (a *App) Shutdown(ctx context.Context) {
 		}
 	}
 	for _, s := range a.sinks {
-		if err := s.Close(); err != nil {
+		if err := s.Close(ctx); err != nil {
 			a.log.Warn("close sink", "sink", s.Name(), "err", err)
 		}
 	}

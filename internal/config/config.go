@@ -111,10 +111,15 @@ type NormalizerConfig struct {
 
 // SinkConfig is one sink; its type's block is in Settings.
 type SinkConfig struct {
-	Name     string    `yaml:"name"`
-	Type     string    `yaml:"type"`
-	Group    string    `yaml:"group"`
-	MaxBatch int       `yaml:"max_batch"`
+	Name  string `yaml:"name"`
+	Type  string `yaml:"type"`
+	Group string `yaml:"group"`
+	// MaxBatch is the most events written at once (default 500).
+	MaxBatch int `yaml:"max_batch"`
+	// MaxBatchBytes caps the canonical JSON bytes of one write (default 4 MiB).
+	MaxBatchBytes int `yaml:"max_batch_bytes"`
+	// Linger is how long the sink waits for more events once one arrived (default 20ms).
+	Linger   Duration  `yaml:"linger"`
 	Settings yaml.Node `yaml:"settings"`
 }
 
@@ -292,6 +297,12 @@ func (c *Root) SetDefaults() {
 	for i := range c.Sinks {
 		if c.Sinks[i].MaxBatch == 0 {
 			c.Sinks[i].MaxBatch = 500
+		}
+		if c.Sinks[i].MaxBatchBytes == 0 {
+			c.Sinks[i].MaxBatchBytes = 4 << 20
+		}
+		if c.Sinks[i].Linger == 0 {
+			c.Sinks[i].Linger = Duration(20 * time.Millisecond)
 		}
 	}
 }

@@ -104,6 +104,15 @@ func (c *Root) Validate(p *Problems) {
 		if s.Type == "" {
 			p.Add(path+".type", "is required")
 		}
+		if s.MaxBatch < 0 {
+			p.Add(path+".max_batch", "must be positive")
+		}
+		if s.MaxBatchBytes < 0 {
+			p.Add(path+".max_batch_bytes", "must be positive")
+		}
+		if s.Linger < 0 {
+			p.Add(path+".linger", "must not be negative")
+		}
 	}
 	for i, s := range c.Simulators {
 		path := fmt.Sprintf("simulators[%d]", i)

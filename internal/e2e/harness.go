@@ -127,13 +127,13 @@ func (p *Pipeline) StartNormalizer(providers ...string) *Part {
 // StartFileSink runs a file sink writing to path.
 func (p *Pipeline) StartFileSink(path string) *Part {
 	p.T.Helper()
-	s, err := file.Open("e2e", file.Config{Path: path}, p.Log)
+	s, err := file.Open("e2e", file.Settings{Path: path}, p.Log)
 	if err != nil {
 		p.T.Fatal(err)
 	}
 	r := sinks.NewRunner(sinks.RunnerConfig{EventsTopic: p.Events, DLQTopic: p.DLQ, GroupID: "e2e-sink-" + p.suffix}, s, p.Bus, p.Log, p.Metrics)
 	return p.start("file sink", func(ctx context.Context) {
-		defer s.Close()
+		defer s.Close(context.WithoutCancel(ctx))
 		if err := r.Run(ctx); err != nil {
 			p.T.Errorf("sink: %v", err)
 		}

@@ -29,6 +29,7 @@ type Metrics struct {
 	SinkEvents           *prometheus.CounterVec   // sink, outcome
 	SinkBatchDuration    *prometheus.HistogramVec // sink
 	SinkRetries          *prometheus.CounterVec   // sink
+	SinkFatal            *prometheus.GaugeVec     // sink
 	ConsumerLag          *prometheus.GaugeVec     // group, topic
 	BuildInfo            *prometheus.GaugeVec     // version, goversion
 }
@@ -67,6 +68,8 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Help: "Time to write one batch to a sink (successful attempts).", Buckets: prometheus.ExponentialBuckets(0.001, 3, 10)}, []string{"sink"}),
 		SinkRetries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "sink_retries_total",
 			Help: "Failed sink writes that will be retried."}, []string{"sink"}),
+		SinkFatal: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "sink_fatal",
+			Help: "1 while a sink is stopped by a failure no retry can fix (bad credentials, missing permission): it consumes nothing until the store accepts it again; 0 otherwise."}, []string{"sink"}),
 		ConsumerLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "consumer_lag",
 			Help: "Messages behind the partition end, as last seen by a consumer group (max over partitions)."}, []string{"group", "topic"}),
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "build_info",
@@ -74,7 +77,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	}
 	reg.MustRegister(m.PollRequests, m.PollDuration, m.ProviderHTTPRequests, m.RecordsPublished, m.CursorTimestamp,
 		m.EventDelay, m.PollGaps, m.LogShrinks, m.CheckpointWrites, m.NormalizedEvents, m.DLQRecords, m.SchemaFailures, m.SinkEvents,
-		m.SinkBatchDuration, m.SinkRetries, m.ConsumerLag, m.BuildInfo,
+		m.SinkBatchDuration, m.SinkRetries, m.SinkFatal, m.ConsumerLag, m.BuildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	goversion := "unknown"
 	if bi, ok := debug.ReadBuildInfo(); ok {

@@ -12,11 +12,11 @@ import (
 )
 
 func benchWrite(b *testing.B, fsync bool) {
-	s, err := Open("b", Config{Path: filepath.Join(b.TempDir(), "e.jsonl"), NoFsync: !fsync}, slog.New(slog.DiscardHandler))
+	s, err := Open("b", Settings{Path: filepath.Join(b.TempDir(), "e.jsonl"), NoFsync: !fsync}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
+	defer s.Close(context.Background())
 	pad := strings.Repeat("x", 900) // ~1 KiB events, like the IONOS ones
 	i := 0
 	b.ReportAllocs()
@@ -27,7 +27,7 @@ func benchWrite(b *testing.B, fsync bool) {
 			i++
 			batch[j] = sinks.Event{ID: id, Value: []byte(fmt.Sprintf(`{"metadata":{"uid":%q},"p":%q}`, id, pad))}
 		}
-		if _, err := s.Write(context.Background(), batch); err != nil {
+		if err := s.Write(context.Background(), batch, make([]sinks.ItemResult, len(batch))); err != nil {
 			b.Fatal(err)
 		}
 	}

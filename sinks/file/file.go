@@ -1,10 +1,13 @@
 // Package file is the JSON Lines file sink: one canonical event per line, fsync before the
-// offsets are committed, and idempotent on the event id across restarts.
+// offsets are committed, rotation by size or time with gzip of the rotated files, and
+// idempotent on the event id across restarts (the ids of the current file and of every
+// rotated file still in the directory).
 package file
 
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,60 +16,199 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/sinks"
 )
 
-// Config of a file sink (the `file:` block of a sink).
-type Config struct {
+// Plugin registers the file sink type.
+var Plugin = sinks.Define("file", func(name string, s *Settings, d sinks.Deps) (sinks.Sink, error) {
+	return Open(name, *s, d.Log)
+})
+
+// Settings of a file sink (its `settings:` block).
+type Settings struct {
 	// Path of the JSON Lines file.
 	Path string `yaml:"path"`
 	// NoFsync skips fsync after each batch (faster, loses the durability guarantee).
 	NoFsync bool `yaml:"no_fsync"`
+	// RotateBytes starts a new file once the current one reaches this size (0: never).
+	RotateBytes int64 `yaml:"rotate_bytes"`
+	// RotateEvery starts a new file at the first write after each boundary of this period,
+	// counted in UTC from the Unix epoch (24h rotates at midnight UTC; 0: never).
+	RotateEvery config.Duration `yaml:"rotate_every"`
+	// NoGzip keeps rotated files uncompressed.
+	NoGzip bool `yaml:"no_gzip"`
 }
 
+// SetDefaults implements config.Settings (every default is the zero value).
+func (c *Settings) SetDefaults() {}
+
 // Validate lists the problems of the block at path.
-func (c *Config) Validate(path string, p *config.Problems) {
+func (c *Settings) Validate(path string, p *config.Problems) {
 	if c.Path == "" {
 		p.Add(path+".path", "is required")
+	}
+	if c.RotateBytes < 0 {
+		p.Add(path+".rotate_bytes", "must be 0 (no rotation by size) or positive")
+	}
+	if c.RotateEvery < 0 || (c.RotateEvery > 0 && c.RotateEvery.D() < time.Second) {
+		p.Add(path+".rotate_every", "must be 0 (no rotation by time) or at least 1s")
 	}
 }
 
 // Sink appends events to a file.
 type Sink struct {
 	name string
-	cfg  Config
+	cfg  Settings
 	log  *slog.Logger
 
-	mu   sync.Mutex
-	f    *os.File
-	size int64
-	ids  map[string]struct{}
+	mu     sync.Mutex
+	lockf  *os.File
+	f      *os.File
+	size   int64
+	period int64 // the rotate_every period the current file belongs to
+	ids    map[string]struct{}
 }
 
-// Open opens (or creates) the file, drops a torn last line left by a crash, and loads the
-// ids already written so that they are not written again.
-func Open(name string, cfg Config, log *slog.Logger) (*Sink, error) {
+// rotatedName matches the rotated files of a path: <path>.<UTC time>[.gz].
+var rotatedName = regexp.MustCompile(`^\.\d{8}T\d{6}\.\d{9}Z(\.gz)?$`)
+
+// Open opens (or creates) the file, takes the lock, finishes a rotation a crash
+// interrupted, drops a torn last line, and loads the ids already written (current and
+// rotated files) so that they are not written again.
+func Open(name string, cfg Settings, log *slog.Logger) (*Sink, error) {
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o755); err != nil {
 		return nil, fmt.Errorf("file sink %s: %w", name, err)
 	}
-	f, err := os.OpenFile(cfg.Path, os.O_RDWR|os.O_CREATE, 0o644)
+	// The lock lives on a file of its own: the data file is renamed on rotation.
+	lf, err := os.OpenFile(cfg.Path+".lock", os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("file sink %s: %w", name, err)
 	}
-	if err := lock(f); err != nil {
-		f.Close()
+	if err := lock(lf); err != nil {
+		lf.Close()
 		return nil, fmt.Errorf("file sink %s: %w", name, err)
 	}
-	s := &Sink{name: name, cfg: cfg, log: log, f: f, ids: map[string]struct{}{}}
+	s := &Sink{name: name, cfg: cfg, log: log, lockf: lf, ids: map[string]struct{}{}}
+	if err := s.loadRotated(); err != nil {
+		lf.Close()
+		return nil, fmt.Errorf("file sink %s: %w", name, err)
+	}
+	if err := s.openCurrent(); err != nil {
+		lf.Close()
+		return nil, fmt.Errorf("file sink %s: %w", name, err)
+	}
+	log.Info("file sink ready", "sink", name, "path", cfg.Path, "events_known", len(s.ids))
+	return s, nil
+}
+
+// openCurrent opens the current file and loads its ids.
+func (s *Sink) openCurrent() error {
+	f, err := os.OpenFile(s.cfg.Path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	s.f = f
 	if err := s.load(); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("file sink %s: read %s: %w", name, cfg.Path, err)
+		return fmt.Errorf("read %s: %w", s.cfg.Path, err)
 	}
-	log.Info("file sink ready", "sink", name, "path", cfg.Path, "events_in_file", len(s.ids))
-	return s, nil
+	s.period = -1
+	if st, err := f.Stat(); err == nil && s.size > 0 {
+		s.period = s.periodOf(st.ModTime())
+	}
+	return nil
+}
+
+func (s *Sink) periodOf(t time.Time) int64 {
+	if s.cfg.RotateEvery <= 0 {
+		return 0
+	}
+	return t.UnixNano() / int64(s.cfg.RotateEvery)
+}
+
+// loadRotated loads the ids of the rotated files, compressing any a crash left plain.
+func (s *Sink) loadRotated() error {
+	dir, base := filepath.Dir(s.cfg.Path), filepath.Base(s.cfg.Path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, e := range entries {
+		n := e.Name()
+		if strings.HasPrefix(n, base+".") && strings.HasSuffix(n, ".gz.tmp") {
+			_ = os.Remove(filepath.Join(dir, n)) // an interrupted compression: the plain file is still there
+			continue
+		}
+		if rest, ok := strings.CutPrefix(n, base); ok && rotatedName.MatchString(rest) {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		p := filepath.Join(dir, n)
+		if !strings.HasSuffix(n, ".gz") && !s.cfg.NoGzip {
+			if _, err := os.Stat(p + ".gz"); err == nil {
+				_ = os.Remove(p) // compressed, the plain copy was not yet removed
+				continue
+			}
+			if err := compress(p); err != nil {
+				return fmt.Errorf("compress %s: %w", p, err)
+			}
+			p += ".gz"
+		}
+		if err := s.loadIDs(p); err != nil {
+			return fmt.Errorf("read %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+func (s *Sink) loadIDs(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return err
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return err
+		}
+		defer zr.Close()
+		r = zr
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		if id := lineID(sc.Bytes()); id != "" {
+			s.ids[id] = struct{}{}
+		}
+	}
+	return sc.Err()
+}
+
+func lineID(line []byte) string {
+	var v struct {
+		Metadata struct {
+			UID string `json:"uid"`
+		} `json:"metadata"`
+	}
+	if json.Unmarshal(bytes.TrimSpace(line), &v) == nil {
+		return v.Metadata.UID
+	}
+	return ""
 }
 
 func (s *Sink) load() error {
@@ -87,13 +229,8 @@ func (s *Sink) load() error {
 			return err
 		}
 		good += int64(len(line))
-		var v struct {
-			Metadata struct {
-				UID string `json:"uid"`
-			} `json:"metadata"`
-		}
-		if json.Unmarshal(bytes.TrimSpace(line), &v) == nil && v.Metadata.UID != "" {
-			s.ids[v.Metadata.UID] = struct{}{}
+		if id := lineID(line); id != "" {
+			s.ids[id] = struct{}{}
 		}
 	}
 	if err := s.f.Truncate(good); err != nil {
@@ -107,55 +244,152 @@ func (s *Sink) load() error {
 // Name implements sinks.Sink.
 func (s *Sink) Name() string { return s.name }
 
-// Write appends the events not yet in the file, then fsyncs.
-func (s *Sink) Write(_ context.Context, batch []sinks.Event) (sinks.Result, error) {
+// Guarantee implements sinks.Sink: the sink remembers every id of its files and never
+// writes one twice.
+func (s *Sink) Guarantee() sinks.Guarantee { return sinks.EffectivelyOnce }
+
+// Write appends the events not yet in the files, then fsyncs. An event that is not
+// single-line JSON is rejected.
+func (s *Sink) Write(ctx context.Context, batch []sinks.Event, res []sinks.ItemResult) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var res sinks.Result
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.f == nil {
+		return fmt.Errorf("file sink %s is closed", s.name)
+	}
+	if err := s.maybeRotate(time.Now()); err != nil {
+		return err
+	}
 	var buf bytes.Buffer
 	var fresh []string
 	inBatch := map[string]struct{}{}
-	rej := &sinks.Rejected{ByIndex: map[int]error{}}
 	for i, e := range batch {
-		if _, ok := s.ids[e.ID]; ok {
-			res.Duplicates++
-			continue
+		_, known := s.ids[e.ID]
+		_, again := inBatch[e.ID]
+		switch {
+		case known || again:
+			res[i] = sinks.ItemResult{Status: sinks.Duplicate}
+		case bytes.IndexByte(e.Value, '\n') >= 0 || !json.Valid(e.Value):
+			res[i] = sinks.ItemResult{Status: sinks.Reject, Reason: "not_json", Err: errors.New("event is not single-line JSON")}
+		default:
+			inBatch[e.ID] = struct{}{}
+			fresh = append(fresh, e.ID)
+			buf.Write(e.Value)
+			buf.WriteByte('\n')
+			res[i] = sinks.ItemResult{Status: sinks.Written}
 		}
-		if _, ok := inBatch[e.ID]; ok {
-			res.Duplicates++
-			continue
-		}
-		if bytes.IndexByte(e.Value, '\n') >= 0 || !json.Valid(e.Value) {
-			rej.ByIndex[i] = errors.New("event is not single-line JSON")
-			continue
-		}
-		inBatch[e.ID] = struct{}{}
-		fresh = append(fresh, e.ID)
-		buf.Write(e.Value)
-		buf.WriteByte('\n')
 	}
-	if buf.Len() > 0 {
-		if _, err := s.f.Write(buf.Bytes()); err != nil {
+	if buf.Len() == 0 {
+		return nil
+	}
+	if _, err := s.f.Write(buf.Bytes()); err != nil {
+		s.rollback()
+		return fmt.Errorf("append to %s: %w", s.cfg.Path, err)
+	}
+	if !s.cfg.NoFsync {
+		if err := s.f.Sync(); err != nil {
 			s.rollback()
-			return res, fmt.Errorf("append to %s: %w", s.cfg.Path, err)
+			return fmt.Errorf("fsync %s: %w", s.cfg.Path, err)
 		}
-		if !s.cfg.NoFsync {
-			if err := s.f.Sync(); err != nil {
-				s.rollback()
-				return res, fmt.Errorf("fsync %s: %w", s.cfg.Path, err)
-			}
-		}
-		s.size += int64(buf.Len())
-		for _, id := range fresh {
-			s.ids[id] = struct{}{}
-		}
-		res.Written = len(fresh)
 	}
-	if len(rej.ByIndex) > 0 {
-		rej.Result = res
-		return res, rej
+	if s.size == 0 {
+		s.period = s.periodOf(time.Now())
 	}
-	return res, nil
+	s.size += int64(buf.Len())
+	for _, id := range fresh {
+		s.ids[id] = struct{}{}
+	}
+	return nil
+}
+
+// maybeRotate starts a new file when the current one is full or belongs to a past period.
+func (s *Sink) maybeRotate(now time.Time) error {
+	if s.size == 0 {
+		return nil
+	}
+	full := s.cfg.RotateBytes > 0 && s.size >= s.cfg.RotateBytes
+	old := s.cfg.RotateEvery > 0 && s.period != s.periodOf(now)
+	if !full && !old {
+		return nil
+	}
+	return s.rotate(now)
+}
+
+// rotate renames the current file to <path>.<UTC time>, opens a new one and compresses the
+// rotated file. A crash in between is finished by the next Open.
+func (s *Sink) rotate(now time.Time) error {
+	rotated := s.cfg.Path + "." + now.UTC().Format("20060102T150405.000000000Z")
+	if err := s.f.Close(); err != nil {
+		s.log.Warn("close before rotation", "path", s.cfg.Path, "err", err)
+	}
+	s.f = nil
+	if err := os.Rename(s.cfg.Path, rotated); err != nil {
+		if oerr := s.openCurrent(); oerr != nil {
+			return fmt.Errorf("rotate %s: %w (and reopen: %v)", s.cfg.Path, err, oerr)
+		}
+		return fmt.Errorf("rotate %s: %w", s.cfg.Path, err)
+	}
+	if err := syncDir(filepath.Dir(s.cfg.Path)); err != nil {
+		s.log.Warn("fsync directory after rotation", "path", s.cfg.Path, "err", err)
+	}
+	f, err := os.OpenFile(s.cfg.Path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("open a new %s after rotation: %w", s.cfg.Path, err)
+	}
+	s.f, s.size, s.period = f, 0, -1
+	if !s.cfg.NoGzip {
+		if err := compress(rotated); err != nil {
+			// The plain file stays; the next Open compresses it.
+			s.log.Warn("compress rotated file", "path", rotated, "err", err)
+		}
+	}
+	s.log.Info("file rotated", "sink", s.name, "rotated", filepath.Base(rotated))
+	return nil
+}
+
+// compress writes path.gz (through path.gz.tmp, fsynced and renamed) and removes path.
+func compress(path string) error {
+	in, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := path + ".gz.tmp"
+	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	zw := gzip.NewWriter(out)
+	_, err = io.Copy(zw, in)
+	if cerr := zw.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path+".gz")
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	_ = syncDir(filepath.Dir(path))
+	return os.Remove(path)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // rollback cuts a failed append back to the last good size, so a retry does not leave
@@ -167,26 +401,40 @@ func (s *Sink) rollback() {
 	_, _ = s.f.Seek(s.size, io.SeekStart)
 }
 
-// Ping checks the file is still writable.
+// Ping checks the file is still there.
 func (s *Sink) Ping(context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.f == nil {
+		return fmt.Errorf("file sink %s is closed", s.name)
+	}
 	if _, err := s.f.Stat(); err != nil {
 		return fmt.Errorf("file sink %s: %w", s.name, err)
 	}
 	return nil
 }
 
-// Count returns how many distinct events the file holds.
+// Count returns how many distinct events the files hold.
 func (s *Sink) Count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.ids)
 }
 
-// Close closes the file.
-func (s *Sink) Close() error {
+// Close closes the file and releases the lock.
+func (s *Sink) Close(context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.f.Close()
+	var err error
+	if s.f != nil {
+		err = s.f.Close()
+		s.f = nil
+	}
+	if s.lockf != nil {
+		if cerr := s.lockf.Close(); err == nil {
+			err = cerr
+		}
+		s.lockf = nil
+	}
+	return err
 }
