@@ -34,11 +34,11 @@ type RunnerConfig struct {
 
 // Assignment hands a runner the targets this process owns now.
 type Assignment interface {
-	// Lease returns the targets of provider this process owns now, with a context that
-	// ends when it stops owning them. ok is false when it owns none (no group
+	// Lease returns the targets of poller (of provider) this process owns now, with a
+	// context that ends when it stops owning them. ok is false when it owns none (no group
 	// generation yet). The lease must be released when the poll run is over: ownership
 	// is not handed to another process before every lease of it is released.
-	Lease(ctx context.Context, provider string) (l Lease, ok bool)
+	Lease(ctx context.Context, poller, provider string) (l Lease, ok bool)
 	// Retire marks a target retired in the target set, so that no process polls it again.
 	Retire(ctx context.Context, provider string, t Target) error
 }
@@ -86,7 +86,7 @@ func (r *Runner) Name() string { return r.cfg.Name }
 func (r *Runner) PollOnce(ctx context.Context) error {
 	var targets []Target
 	if r.cfg.Assignment != nil {
-		l, ok := r.cfg.Assignment.Lease(ctx, r.cfg.Provider)
+		l, ok := r.cfg.Assignment.Lease(ctx, r.cfg.Name, r.cfg.Provider)
 		if !ok {
 			r.log.Debug("no targets owned yet (waiting for the targets group)")
 			return nil

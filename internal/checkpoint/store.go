@@ -6,11 +6,9 @@ package checkpoint
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/segmentio/kafka-go"
 
@@ -80,42 +78,12 @@ func (s *Store) catchUp(ctx context.Context) (int, error) {
 }
 
 func (s *Store) readPartition(ctx context.Context, partition int, from, end int64) (int, error) {
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: s.bus.Brokers(), Topic: s.topic, Partition: partition, Dialer: s.bus.Dialer(),
-		MinBytes: 1, MaxBytes: 64 << 20, MaxWait: 200 * time.Millisecond,
-	})
-	defer r.Close()
-	start := from
-	if start <= 0 {
-		start = kafka.FirstOffset
+	n, gapped, err := s.bus.ReadRange(ctx, s.topic, partition, from, end, func(m kafka.Message) { s.apply(string(m.Key), m.Value) })
+	if gapped {
+		s.log.Warn("checkpoints partition ended before its high watermark (compacted tail); loaded what is there",
+			"topic", s.topic, "partition", partition, "read", n, "end", end)
 	}
-	if err := r.SetOffset(start); err != nil {
-		return 0, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	n := 0
-	for {
-		// A partition reader without a group: nothing is committed. A read that finds
-		// nothing for 5 s means the records before end were compacted away (the last
-		// offset of a cleaned segment can be gone): everything there is has been read.
-		rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
-		m, err := r.ReadMessage(rctx)
-		rcancel()
-		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-				s.log.Warn("checkpoints partition ended before its high watermark (compacted tail); loaded what is there",
-					"topic", s.topic, "partition", partition, "read", n, "end", end)
-				return n, nil
-			}
-			return n, err
-		}
-		n++
-		s.apply(string(m.Key), m.Value)
-		if m.Offset >= end-1 {
-			return n, nil
-		}
-	}
+	return n, err
 }
 
 func (s *Store) apply(key string, value []byte) {

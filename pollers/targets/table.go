@@ -1,0 +1,338 @@
+// Package targets is the set of polled entities (a contract, an ECGrid user, a package, a
+// signing session) and how poller processes share them.
+//
+// The set lives on the compacted targets topic (default auditstream.targets), key
+// `<provider>/<tenant>/<entity>`, value the JSON Value below; a null value removes a target.
+// Targets come from three places: the static targets of a poller's settings and each
+// provider's listing (both through Source.Targets, written by Discover on the poller's
+// discovery_schedule), and any other system that writes the topic. Discovery writes only
+// what changed, and the value it writes is a function of what the provider said and what
+// the topic already holds, so any number of processes may discover at once.
+//
+// Poller processes share the targets through a Kafka consumer group on the topic
+// (Sharing): the partitions a process is assigned are the targets it polls. Kafka decides
+// who polls what and moves the partitions of a process that died (after the session
+// timeout) to the others.
+package targets
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/auditstream/auditstream/internal/bus"
+	"github.com/auditstream/auditstream/pollers"
+	"github.com/auditstream/auditstream/schemas"
+)
+
+// States of a target.
+const (
+	// StateActive targets are polled.
+	StateActive = "active"
+	// StateRetired targets are not polled again (a terminal entity after its final poll,
+	// or one an operator retired). Discovery never brings a retired target back.
+	StateRetired = "retired"
+)
+
+// Value is a target as written on the targets topic.
+type Value struct {
+	Provider string `json:"provider"`
+	Tenant   string `json:"tenant"`
+	Entity   string `json:"entity"`
+	// Name is the entity's display name (carried to events as the resource name).
+	Name string `json:"name,omitempty"`
+	// Poller restricts the target to the poller of that name (set by discovery); empty
+	// = every poller of the provider.
+	Poller string `json:"poller,omitempty"`
+	// Status is the provider's own status word from its listing.
+	Status string `json:"status,omitempty"`
+	// State is StateActive (default when empty) or StateRetired.
+	State string `json:"state"`
+	// UpdatedAt is when the provider's listing says the entity last changed.
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+	// Terminal says the entity reached a final status.
+	Terminal bool `json:"terminal,omitempty"`
+	// Since is when the target became terminal (or retired).
+	Since time.Time `json:"since,omitzero"`
+}
+
+// Key is the value's Kafka key.
+func (v Value) Key() string { return schemas.Key(v.Provider, v.Tenant, v.Entity) }
+
+// Target is the value as the runner sees it.
+func (v Value) Target() pollers.Target {
+	return pollers.Target{Tenant: v.Tenant, Entity: v.Entity, Name: v.Name, Status: v.Status, UpdatedAt: v.UpdatedAt, Terminal: v.Terminal}
+}
+
+// Encode writes the value: the same value always encodes to the same bytes (times in UTC).
+func (v Value) Encode() []byte {
+	v.UpdatedAt, v.Since = utc(v.UpdatedAt), utc(v.Since)
+	if v.State == "" {
+		v.State = StateActive
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // strings, times and a bool always marshal
+	}
+	return b
+}
+
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC()
+}
+
+// Decode reads a value written under key, by this program or any other system, and
+// checks it: provider and entity present, the key matches them, a known state.
+func Decode(key string, b []byte) (Value, error) {
+	var v Value
+	if err := json.Unmarshal(b, &v); err != nil {
+		return v, fmt.Errorf("target %q: value is not the target JSON: %w", key, err)
+	}
+	if v.Provider == "" || v.Entity == "" {
+		return v, fmt.Errorf("target %q: provider and entity are required", key)
+	}
+	if v.Key() != key {
+		return v, fmt.Errorf("target %q: key does not match the value's provider/tenant/entity (%s)", key, v.Key())
+	}
+	switch v.State {
+	case "":
+		v.State = StateActive
+	case StateActive, StateRetired:
+	default:
+		return v, fmt.Errorf("target %q: unknown state %q (want %s or %s)", key, v.State, StateActive, StateRetired)
+	}
+	return v, nil
+}
+
+type row struct {
+	v         Value
+	partition int
+}
+
+// Table is this process's copy of the targets topic: every partition, read to its end at
+// Sync, plus what this process wrote.
+type Table struct {
+	bus   *bus.Bus
+	topic string
+	log   *slog.Logger
+
+	mu   sync.RWMutex
+	rows map[string]row
+
+	syncMu     sync.Mutex
+	next       map[int]int64
+	partitions int
+}
+
+// OpenTable reads the whole targets topic (which must exist).
+func OpenTable(ctx context.Context, b *bus.Bus, topic string, log *slog.Logger) (*Table, error) {
+	t := &Table{bus: b, topic: topic, log: log, rows: map[string]row{}, next: map[int]int64{}}
+	if err := t.Sync(ctx); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Topic is the targets topic.
+func (t *Table) Topic() string { return t.topic }
+
+// Sync reads what was written to the topic since the last Sync, up to its current end.
+func (t *Table) Sync(ctx context.Context) error {
+	t.syncMu.Lock()
+	defer t.syncMu.Unlock()
+	ends, err := t.bus.PartitionEnds(ctx, t.topic)
+	if err != nil {
+		return fmt.Errorf("read targets: %w", err)
+	}
+	t.mu.Lock()
+	t.partitions = len(ends)
+	t.mu.Unlock()
+	for p, end := range ends {
+		from := t.next[p]
+		if end <= from {
+			continue
+		}
+		n, gapped, err := t.bus.ReadRange(ctx, t.topic, p, from, end, func(m kafka.Message) { t.apply(m) })
+		if err != nil {
+			return fmt.Errorf("read targets from %s/%d: %w", t.topic, p, err)
+		}
+		if gapped {
+			t.log.Warn("targets partition ended before its high watermark (compacted tail); loaded what is there",
+				"topic", t.topic, "partition", p, "read", n, "end", end)
+		}
+		t.next[p] = end
+	}
+	return nil
+}
+
+func (t *Table) apply(m kafka.Message) {
+	key := string(m.Key)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if m.Value == nil {
+		delete(t.rows, key)
+		return
+	}
+	v, err := Decode(key, m.Value)
+	if err != nil {
+		// Written by another system: skipped (not polled), said once per record.
+		t.log.Warn("ignoring an invalid record of the targets topic", "topic", t.topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+		return
+	}
+	t.rows[key] = row{v: v, partition: m.Partition}
+}
+
+// Get returns the target stored under key.
+func (t *Table) Get(key string) (Value, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	r, ok := t.rows[key]
+	return r.v, ok
+}
+
+// All returns every target, sorted by key.
+func (t *Table) All() []Value {
+	t.mu.RLock()
+	out := make([]Value, 0, len(t.rows))
+	for _, r := range t.rows {
+		out = append(out, r.v)
+	}
+	t.mu.RUnlock()
+	slices.SortFunc(out, func(a, b Value) int { return strings.Compare(a.Key(), b.Key()) })
+	return out
+}
+
+// owned returns the active targets of poller on the given partitions, sorted by key.
+func (t *Table) owned(parts map[int]bool, poller, provider string) []pollers.Target {
+	t.mu.RLock()
+	var vals []Value
+	for _, r := range t.rows {
+		if parts[r.partition] && r.v.Provider == provider && r.v.State != StateRetired && (r.v.Poller == "" || r.v.Poller == poller) {
+			vals = append(vals, r.v)
+		}
+	}
+	t.mu.RUnlock()
+	slices.SortFunc(vals, func(a, b Value) int { return strings.Compare(a.Key(), b.Key()) })
+	out := make([]pollers.Target, len(vals))
+	for i, v := range vals {
+		out[i] = v.Target()
+	}
+	return out
+}
+
+// Put writes values durably (acks=all) and applies them to the table.
+func (t *Table) Put(ctx context.Context, vals ...Value) error {
+	if len(vals) == 0 {
+		return nil
+	}
+	msgs := make([]kafka.Message, len(vals))
+	for i, v := range vals {
+		msgs[i] = kafka.Message{Topic: t.topic, Key: []byte(v.Key()), Value: v.Encode()}
+	}
+	if err := t.bus.Publish(ctx, msgs...); err != nil {
+		return fmt.Errorf("write targets: %w", err)
+	}
+	for _, m := range msgs {
+		m.Partition = t.partitionOf(m.Key)
+		t.apply(m)
+	}
+	return nil
+}
+
+// Remove writes a null value (the target is forgotten) and applies it.
+func (t *Table) Remove(ctx context.Context, key string) error {
+	if err := t.bus.Publish(ctx, kafka.Message{Topic: t.topic, Key: []byte(key)}); err != nil {
+		return fmt.Errorf("remove target %s: %w", key, err)
+	}
+	t.apply(kafka.Message{Key: []byte(key)})
+	return nil
+}
+
+// partitionOf is where the shared writer (Murmur2Balancer) puts a key; a key already in
+// the table keeps the partition it was read from.
+func (t *Table) partitionOf(key []byte) int {
+	t.mu.RLock()
+	r, ok := t.rows[string(key)]
+	n := t.partitions
+	t.mu.RUnlock()
+	if ok {
+		return r.partition
+	}
+	if n <= 0 {
+		return 0
+	}
+	parts := make([]int, n)
+	for i := range parts {
+		parts[i] = i
+	}
+	return (&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: key}, parts...)
+}
+
+// Merge is the value discovery writes for a target a provider reported, given what the
+// topic holds (ok = it holds something). write is false when nothing needs writing:
+// the same value is there, or the target is retired (discovery never revives one).
+// The result depends only on its inputs, so processes discovering at once agree.
+func Merge(old Value, ok bool, poller, provider string, t pollers.Target, now time.Time) (v Value, write bool) {
+	if ok && old.State == StateRetired {
+		return old, false
+	}
+	v = Value{Provider: provider, Tenant: t.Tenant, Entity: t.Entity, Name: t.Name, Poller: poller,
+		Status: t.Status, State: StateActive, UpdatedAt: utc(t.UpdatedAt), Terminal: t.Terminal}
+	if ok && v.Name == "" {
+		v.Name = old.Name
+	}
+	if t.Terminal {
+		switch {
+		case ok && old.Terminal && !old.Since.IsZero():
+			v.Since = old.Since
+		case !t.UpdatedAt.IsZero():
+			v.Since = utc(t.UpdatedAt)
+		default:
+			v.Since = now.UTC()
+		}
+	}
+	if ok && string(old.Encode()) == string(v.Encode()) {
+		return old, false
+	}
+	return v, true
+}
+
+// Discover records what a poller's Source.Targets reported: it catches up with the
+// topic, then writes only the targets that are new or changed. It returns how many
+// were written.
+func (t *Table) Discover(ctx context.Context, poller, provider string, found []pollers.Target, now time.Time) (int, error) {
+	if err := t.Sync(ctx); err != nil {
+		return 0, err
+	}
+	var writes []Value
+	seen := map[string]bool{}
+	for _, tg := range found {
+		if tg.Entity == "" {
+			return 0, errors.New("discovery: a target without an entity")
+		}
+		key := schemas.Key(provider, tg.Tenant, tg.Entity)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		old, ok := t.Get(key)
+		if v, write := Merge(old, ok, poller, provider, tg, now); write {
+			writes = append(writes, v)
+		}
+	}
+	if err := t.Put(ctx, writes...); err != nil {
+		return 0, err
+	}
+	return len(writes), nil
+}
