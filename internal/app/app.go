@@ -22,6 +22,7 @@ import (
 	"github.com/auditstream/auditstream/internal/metrics"
 	"github.com/auditstream/auditstream/normalizer"
 	"github.com/auditstream/auditstream/pollers"
+	"github.com/auditstream/auditstream/pollers/targets"
 	"github.com/auditstream/auditstream/sinks"
 )
 
@@ -220,7 +221,8 @@ func (a *App) startKafka(ctx context.Context) error {
 func (a *App) topicSpecs() []bus.TopicSpec { return TopicSpecs(a.cfg, a.providers()) }
 
 // TopicSpecs are the topics a deployment needs, with their explicit settings: raw topics
-// (delete policy, retention ≥ 7 d), events, DLQ, and the compacted checkpoints topic.
+// (delete policy, retention ≥ 7 d), events, DLQ, and the compacted checkpoints and targets
+// topics.
 func TopicSpecs(c *config.Root, providers []string) []bus.TopicSpec {
 	t := c.Kafka.Topics
 	rf := t.ReplicationFactor
@@ -230,6 +232,9 @@ func TopicSpecs(c *config.Root, providers []string) []bus.TopicSpec {
 		{Name: t.Events, Partitions: t.Partitions, ReplicationFactor: rf, Configs: map[string]string{"retention.ms": retention, "max.message.bytes": maxBytes}},
 		{Name: t.DLQ, Partitions: 1, ReplicationFactor: rf, Configs: map[string]string{"retention.ms": strconv.FormatInt((30 * 24 * time.Hour).Milliseconds(), 10), "max.message.bytes": maxBytes}},
 		{Name: t.Checkpoints, Partitions: 1, ReplicationFactor: rf, Configs: map[string]string{"cleanup.policy": "compact", "max.message.bytes": maxBytes}},
+		// The partitions of the targets topic are the unit of work sharing between poller
+		// processes: more partitions, finer sharing.
+		{Name: t.Targets, Partitions: t.Partitions, ReplicationFactor: rf, Configs: map[string]string{"cleanup.policy": "compact", "max.message.bytes": maxBytes}},
 	}
 	seen := map[string]bool{}
 	for _, p := range providers {
@@ -251,6 +256,11 @@ func (a *App) providers() []string {
 	return out
 }
 
+// startPollers wires every configured poller to the shared target set: discovery
+// (Source.Targets on the poller's discovery_schedule) records targets on the targets
+// topic, and the runner polls the targets of the partitions the pollers' consumer group
+// assigns this process. IONOS contracts and ECGridOS users go the same way as packages
+// and sessions, so any number of poller processes can run the same configuration.
 func (a *App) startPollers(ctx context.Context) error {
 	if len(a.cfg.Pollers) == 0 {
 		a.log.Warn("poll role has no pollers configured")
@@ -260,6 +270,13 @@ func (a *App) startPollers(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	table, err := targets.OpenTable(ctx, a.bus, a.cfg.Kafka.Topics.Targets, a.log)
+	if err != nil {
+		return err
+	}
+	tc := a.cfg.Targets
+	sharing := targets.NewSharing(targets.SharingConfig{Group: tc.Group, SessionTimeout: tc.SessionTimeout.D(),
+		RebalanceTimeout: tc.RebalanceTimeout.D(), Refresh: tc.Refresh.D()}, a.bus, table, store, a.log)
 	a.sched = pollers.NewScheduler(context.WithoutCancel(ctx), a.log)
 	for _, pc := range a.cfg.Pollers {
 		if url, ok := a.SimURLs[pc.Provider]; ok {
@@ -272,13 +289,20 @@ func (a *App) startPollers(ctx context.Context) error {
 		if c, ok := src.(pollers.Closer); ok {
 			a.closers = append(a.closers, c) // provider sessions end at shutdown
 		}
-		r := pollers.NewRunner(pollers.RunnerConfig{Name: pc.Name, Provider: pc.Provider, Topic: a.cfg.RawTopic(pc.Provider), Parallel: pc.Parallel},
-			src, store, a.bus, a.log, a.m)
+		r := pollers.NewRunner(pollers.RunnerConfig{Name: pc.Name, Provider: pc.Provider, Topic: a.cfg.RawTopic(pc.Provider),
+			Parallel: pc.Parallel, Assignment: sharing}, src, store, a.bus, a.log, a.m)
 		if err := a.sched.Add(pc.Schedule, r, pc.Jitter.D()); err != nil {
 			return err
 		}
-		a.log.Info("poller scheduled", "poller", pc.Name, "provider", pc.Provider, "schedule", pc.Schedule)
+		d := targets.NewDiscovery(pc.Name, pc.Provider, src, table, a.log, a.m)
+		if err := a.sched.Add(pc.DiscoverySchedule, d, pc.Jitter.D()); err != nil {
+			return err
+		}
+		a.log.Info("poller scheduled", "poller", pc.Name, "provider", pc.Provider, "schedule", pc.Schedule, "discovery_schedule", pc.DiscoverySchedule)
 	}
+	// The group runs until the consumers stop, after the scheduler (Shutdown): polls end,
+	// then the process leaves the group and the others take its targets over at once.
+	a.goConsumer(ctx, "targets group", sharing.Run)
 	a.sched.Start()
 	return nil
 }

@@ -166,6 +166,9 @@ func Validate(c *config.Root) error {
 		if _, err := pollers.ParseSchedule(pc.Schedule); err != nil {
 			p.Add(path+".schedule", "%v", err)
 		}
+		if _, err := pollers.ParseSchedule(pc.DiscoverySchedule); err != nil {
+			p.Add(path+".discovery_schedule", "%v", err)
+		}
 	}
 	for i, sc := range c.Sinks {
 		validateSink(sc, fmt.Sprintf("sinks[%d]", i), &p)

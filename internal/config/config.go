@@ -26,6 +26,26 @@ type Root struct {
 	Normalizer NormalizerConfig `yaml:"normalizer"`
 	Sinks      []SinkConfig     `yaml:"sinks"`
 	Simulators []SimConfig      `yaml:"simulators"`
+	// Targets configures how poller processes share the targets topic.
+	Targets TargetsConfig `yaml:"targets"`
+}
+
+// TargetsConfig is the consumer group through which poller processes share the targets
+// (the entities they poll): the partitions of the targets topic a process is assigned
+// are the targets it polls.
+type TargetsConfig struct {
+	// Group is the consumer group id (default auditstream-pollers).
+	Group string `yaml:"group"`
+	// SessionTimeout: a poller process that stops heartbeating this long (killed, cut
+	// off) loses its targets to the others (default 10s; the broker allows 6s-30m by
+	// default).
+	SessionTimeout Duration `yaml:"session_timeout"`
+	// RebalanceTimeout: how long a rebalance waits for every process to stop its polls
+	// and rejoin (default 30s).
+	RebalanceTimeout Duration `yaml:"rebalance_timeout"`
+	// Refresh: how often a process catches up with the targets topic, so that targets
+	// added by discovery or by other systems are polled soon (default 5s).
+	Refresh Duration `yaml:"refresh"`
 }
 
 // LogConfig of the process.
@@ -56,10 +76,12 @@ type EmbeddedConfig struct {
 
 // TopicsConfig names and shapes the topics.
 type TopicsConfig struct {
-	RawPrefix         string   `yaml:"raw_prefix"`
-	Events            string   `yaml:"events"`
-	DLQ               string   `yaml:"dlq"`
-	Checkpoints       string   `yaml:"checkpoints"`
+	RawPrefix   string `yaml:"raw_prefix"`
+	Events      string `yaml:"events"`
+	DLQ         string `yaml:"dlq"`
+	Checkpoints string `yaml:"checkpoints"`
+	// Targets is the compacted topic of the polled entities (default auditstream.targets).
+	Targets           string   `yaml:"targets"`
 	Partitions        int      `yaml:"partitions"`
 	ReplicationFactor int      `yaml:"replication_factor"`
 	RawRetention      Duration `yaml:"raw_retention"`
@@ -79,12 +101,15 @@ type HTTPConfig struct {
 
 // PollerConfig is one poller; its provider block is in Provider.
 type PollerConfig struct {
-	Name     string     `yaml:"name"`
-	Provider string     `yaml:"provider"`
-	Schedule string     `yaml:"schedule"`
-	Jitter   Duration   `yaml:"jitter"`
-	Parallel int        `yaml:"parallel"`
-	HTTP     HTTPConfig `yaml:"http"`
+	Name     string `yaml:"name"`
+	Provider string `yaml:"provider"`
+	Schedule string `yaml:"schedule"`
+	// DiscoverySchedule is when the poller lists its targets (static ones and the
+	// provider's listing) and records them on the targets topic (default @every 5m).
+	DiscoverySchedule string     `yaml:"discovery_schedule"`
+	Jitter            Duration   `yaml:"jitter"`
+	Parallel          int        `yaml:"parallel"`
+	HTTP              HTTPConfig `yaml:"http"`
 	// Settings is the provider's own block (e.g. `ionos:`), decoded by the provider.
 	Settings yaml.Node `yaml:"settings"`
 }
@@ -233,6 +258,21 @@ func (c *Root) SetDefaults() {
 	if t.Checkpoints == "" {
 		t.Checkpoints = "auditstream.checkpoints"
 	}
+	if t.Targets == "" {
+		t.Targets = "auditstream.targets"
+	}
+	if c.Targets.Group == "" {
+		c.Targets.Group = "auditstream-pollers"
+	}
+	if c.Targets.SessionTimeout == 0 {
+		c.Targets.SessionTimeout = Duration(10 * time.Second)
+	}
+	if c.Targets.RebalanceTimeout == 0 {
+		c.Targets.RebalanceTimeout = Duration(30 * time.Second)
+	}
+	if c.Targets.Refresh == 0 {
+		c.Targets.Refresh = Duration(5 * time.Second)
+	}
 	if t.Partitions == 0 {
 		t.Partitions = 6
 	}
@@ -253,6 +293,9 @@ func (c *Root) SetDefaults() {
 		pc := &c.Pollers[i]
 		if pc.Schedule == "" {
 			pc.Schedule = "@every 1m"
+		}
+		if pc.DiscoverySchedule == "" {
+			pc.DiscoverySchedule = "@every 5m"
 		}
 		if pc.Parallel == 0 {
 			pc.Parallel = 4

@@ -33,7 +33,7 @@ func (c *Root) Validate(p *Problems) {
 		}
 	}
 	t := c.Kafka.Topics
-	for path, v := range map[string]string{"kafka.topics.events": t.Events, "kafka.topics.dlq": t.DLQ, "kafka.topics.checkpoints": t.Checkpoints, "kafka.topics.raw_prefix": t.RawPrefix} {
+	for path, v := range map[string]string{"kafka.topics.events": t.Events, "kafka.topics.dlq": t.DLQ, "kafka.topics.checkpoints": t.Checkpoints, "kafka.topics.targets": t.Targets, "kafka.topics.raw_prefix": t.RawPrefix} {
 		if strings.ContainsAny(v, " /\\,") {
 			p.Add(path, "%q is not a valid topic name", v)
 		}
@@ -66,6 +66,16 @@ func (c *Root) Validate(p *Problems) {
 	}
 	if t.ReplicationFactor < 1 {
 		p.Add("kafka.topics.replication_factor", "must be >= 1")
+	}
+	if tc := c.Targets; tc.SessionTimeout.D() < 6*time.Second || tc.SessionTimeout.D() > 30*time.Minute {
+		p.Add("targets.session_timeout", "must be between 6s and 30m (the broker's default group limits), got %s", tc.SessionTimeout.D())
+	}
+	if c.Targets.RebalanceTimeout.D() < time.Second {
+		p.Add("targets.rebalance_timeout", "must be at least 1s, got %s", c.Targets.RebalanceTimeout.D())
+	}
+	p.Positive("targets.refresh", c.Targets.Refresh)
+	if strings.TrimSpace(c.Targets.Group) == "" {
+		p.Add("targets.group", "must not be empty")
 	}
 	names := map[string]bool{}
 	for i, pc := range c.Pollers {
