@@ -33,6 +33,7 @@ Commands:
   sink       sinks only: audit.events.v1 -> stores (files, ...)
   sim        the built-in provider simulators only (for tests and demos)
   validate   check a configuration file and list every problem
+  targets    list, add or retire polled entities on the targets topic (ls|add|retire)
   version    print the version
 
 Run 'auditstream <command> --help' for the flags of a command.
@@ -63,6 +64,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "validate":
 		return validate(rest, stdout, stderr)
+	case "targets":
+		return targetsCmd(rest, stdout, stderr)
 	case "run":
 		return serve(cmd, "Run every role in one process: simulators, pollers, normalizer and sinks.", app.Roles{Poll: true, Normalize: true, Sink: true, Sims: true}, rest, stdout, stderr)
 	case "poll":
