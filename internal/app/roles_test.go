@@ -24,7 +24,8 @@ func TestIntegrationRolesAsSeparateProcesses(t *testing.T) {
 admin: {listen: "127.0.0.1:0"}
 kafka:
   brokers: [%q]
-  topics: {raw_prefix: "r%[2]s.audit.raw.", events: "r%[2]s.events", dlq: "r%[2]s.dlq", checkpoints: "r%[2]s.checkpoints", partitions: 2}
+  topics: {raw_prefix: "r%[2]s.audit.raw.", events: "r%[2]s.events", dlq: "r%[2]s.dlq", checkpoints: "r%[2]s.checkpoints", targets: "r%[2]s.targets", partitions: 2}
+targets: {group: "r%[2]s-pollers"}
 simulators:
   - provider: ionos
     listen: 127.0.0.1:0
