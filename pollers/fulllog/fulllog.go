@@ -9,8 +9,9 @@
 //     entries and the new cursor in one Emit, so the cursor moves only with the records
 //     it covers.
 //   - When the listing's UpdatedAt of a target has not moved since its last successful
-//     poll, the log is not fetched at all (zero requests); the target still counts as
-//     fresh up to the time of the poll.
+//     poll, and that poll started more than `settle` (1 min) after it, the log is not
+//     fetched at all (zero requests); the target still counts as fresh up to the time of
+//     the poll.
 //   - A terminal target (completed, declined, expired...) gets one final poll once it
 //     has been terminal for retire_after (default 24 h), then asks the runner to retire
 //     it (Outcome.Retire: marked retired in the target set, checkpoint tombstoned, no
@@ -34,8 +35,13 @@ import (
 	"github.com/auditstream/auditstream/pollers/logdiff"
 )
 
-// DefaultRetireAfter is the grace period of a terminal target before its final poll.
-const DefaultRetireAfter = 24 * time.Hour
+// Defaults of Settings.
+const (
+	// DefaultRetireAfter is the grace period of a terminal target before its final poll.
+	DefaultRetireAfter = 24 * time.Hour
+	// DefaultSettle is how long after its updated-at a target is still fetched.
+	DefaultSettle = time.Minute
+)
 
 // Settings are the full-log settings a provider embeds inline in its own settings block
 // (`yaml:",inline"`), so that every full-log provider spells them the same way.
@@ -45,6 +51,11 @@ type Settings struct {
 	// RetireAfter is how long a terminal entity is still watched before its final poll
 	// and retirement (default 24h).
 	RetireAfter config.Duration `yaml:"retire_after"`
+	// Settle: a target's log is fetched again, even when the listing's updated-at did not
+	// move, until the last fetch started this long after that updated-at (default 1m).
+	// Listings give updated-at to the second (an entry written later in the same second
+	// leaves it unchanged) and the vendor's clock is not ours.
+	Settle config.Duration `yaml:"settle"`
 }
 
 // TargetConfig is one static target.
@@ -59,11 +70,17 @@ func (s *Settings) SetDefaults() {
 	if s.RetireAfter == 0 {
 		s.RetireAfter = config.Duration(DefaultRetireAfter)
 	}
+	if s.Settle == 0 {
+		s.Settle = config.Duration(DefaultSettle)
+	}
 }
 
 // Validate records the problems of the settings at path (the provider's block).
 func (s *Settings) Validate(path string, p *config.Problems) {
 	p.Positive(path+".retire_after", s.RetireAfter)
+	if s.Settle < config.Duration(time.Second) {
+		p.Add(path+".settle", "must be at least 1s (updated-at has a resolution of one second), got %s", s.Settle.D())
+	}
 	for i, t := range s.Targets {
 		if t.Entity == "" {
 			p.Add(fmt.Sprintf("%s.targets[%d].entity", path, i), "is required")
@@ -178,7 +195,10 @@ func (s *Source) Poll(ctx context.Context, t pollers.Target, cursor json.RawMess
 	} else {
 		next.TerminalSince = time.Time{} // reopened (or never closed)
 	}
-	unchanged := cursor != nil && !t.UpdatedAt.IsZero() && c.UpdatedAt.Equal(t.UpdatedAt)
+	// Unchanged: the listing's updated-at did not move since the last fetch, and that
+	// fetch started well after it (entries of the same second, clock skew).
+	unchanged := cursor != nil && !t.UpdatedAt.IsZero() && c.UpdatedAt.Equal(t.UpdatedAt) &&
+		c.Watermark.After(t.UpdatedAt.Add(s.settings.Settle.D()))
 	if unchanged && !final {
 		if !next.TerminalSince.Equal(c.TerminalSince) {
 			// Remember when it turned terminal, without fetching.

@@ -189,7 +189,34 @@ func TestSettingsValidate(t *testing.T) {
 	s := fulllog.Settings{RetireAfter: config.Duration(-time.Second), Targets: []fulllog.TargetConfig{{Tenant: "x"}}}
 	var p config.Problems
 	s.Validate("pollers[0].settings", &p)
-	if len(p.List()) != 2 {
+	if len(p.List()) != 3 { // retire_after, settle (below 1s), targets[0].entity
 		t.Fatalf("problems %v", p.List())
+	}
+}
+
+// An entry written later in the same second as the listing's updated-at does not move it:
+// the log is fetched again until the last fetch started `settle` after that updated-at.
+func TestRecentlyUpdatedTargetsAreFetchedUntilSettled(t *testing.T) {
+	f := &fakeProvider{logs: map[string][]string{"p1": {`{"a":1}`}}}
+	src, _, now := newSource(t, f, fulllog.Settings{Settle: config.Duration(10 * time.Second)})
+	ctx := context.Background()
+	tg := pollers.Target{Entity: "p1", UpdatedAt: now.Truncate(time.Second)}
+	rec := &recorder{}
+	if _, err := src.Poll(ctx, tg, nil, rec.emit); err != nil {
+		t.Fatal(err)
+	}
+	f.logs["p1"] = append(f.logs["p1"], `{"same":"second"}`)
+	*now = now.Add(5 * time.Second)
+	if _, err := src.Poll(ctx, tg, rec.cursor, rec.emit); err != nil || f.fetches != 2 || len(rec.records) != 2 {
+		t.Fatalf("within settle: fetches %d, records %d, %v", f.fetches, len(rec.records), err)
+	}
+	// The first poll that starts after updated-at + settle still fetches (the one
+	// before did not), the next ones do not.
+	*now = now.Add(10 * time.Second)
+	for range 3 {
+		if _, err := src.Poll(ctx, tg, rec.cursor, rec.emit); err != nil || f.fetches != 3 {
+			t.Fatalf("settled: fetches %d, %v", f.fetches, err)
+		}
+		*now = now.Add(time.Minute)
 	}
 }
