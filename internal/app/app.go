@@ -182,7 +182,8 @@ func (a *App) startKafka(ctx context.Context) error {
 		brokers = e.Addrs()
 	}
 	a.Brokers = brokers
-	b, err := bus.New(bus.Config{Brokers: brokers, ClientID: a.cfg.Kafka.ClientID, MaxMessageBytes: a.cfg.Kafka.Topics.MaxMessageBytes}, a.log)
+	b, err := bus.New(bus.Config{Brokers: brokers, ClientID: a.cfg.Kafka.ClientID, MaxMessageBytes: a.cfg.Kafka.Topics.MaxMessageBytes,
+		Compression: a.cfg.Kafka.Compression}, a.log)
 	if err != nil {
 		return err
 	}

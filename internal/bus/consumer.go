@@ -47,9 +47,9 @@ func (b *Bus) Consume(ctx context.Context, gc GroupConfig, h Handler) error {
 		GroupID:           gc.GroupID,
 		GroupTopics:       gc.Topics,
 		Dialer:            b.dialer,
-		MinBytes:          1,
+		MinBytes:          ReaderMinBytes,
 		MaxBytes:          b.cfg.MaxMessageBytes + 1<<20,
-		MaxWait:           500 * time.Millisecond,
+		MaxWait:           ReaderMaxWait,
 		CommitInterval:    0, // synchronous commits only
 		StartOffset:       kafka.FirstOffset,
 		HeartbeatInterval: time.Second,

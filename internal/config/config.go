@@ -66,6 +66,9 @@ type KafkaConfig struct {
 	ClientID string         `yaml:"client_id"`
 	Embedded EmbeddedConfig `yaml:"embedded"`
 	Topics   TopicsConfig   `yaml:"topics"`
+	// Compression of what the process writes: none, snappy, lz4 (default) or zstd.
+	// Consumers read every codec whatever this says.
+	Compression string `yaml:"compression"`
 }
 
 // EmbeddedConfig of the in-process broker.
@@ -244,6 +247,9 @@ func (c *Root) SetDefaults() {
 	k := &c.Kafka
 	if k.ClientID == "" {
 		k.ClientID = "auditstream"
+	}
+	if k.Compression == "" {
+		k.Compression = DefaultCompression
 	}
 	t := &k.Topics
 	if t.RawPrefix == "" {

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/auditstream/auditstream/pollers/ionos/ionossim"
+)
+
+type pollerResult struct {
+	Targets     int
+	RSS, HWM    int64 // bytes, after the measured rounds
+	CursorBytes int64 // the latest cursor of every target
+	Rounds      int
+	Requests    int // simulator requests in the measured rounds
+	NewEvents   int // events generated in them
+}
+
+// pollerSection runs `auditstream poll` against an IONOS simulator with lo and then hi
+// contracts and reads the poll process's resident memory after a few rounds.
+func pollerSection(ctx context.Context, o options, id string, res *results, log *slog.Logger) error {
+	dir, err := os.MkdirTemp("", "auditstream-bench-poll-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	for _, n := range []int{o.targetsLo, o.targetsHi} {
+		var contracts []string
+		for i := 0; i < n; i++ {
+			contracts = append(contracts, fmt.Sprintf("%d", 40000000+i))
+		}
+		// 50 new events/s spread over the contracts, after an hour's backfill.
+		sim := ionossim.New(ionossim.Config{Token: "bench", Contracts: contracts, Seed: uint64(n), Rate: 50, Backfill: n})
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		srv := &http.Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.ListenAndServe() }()
+		base := fmt.Sprintf("http://127.0.0.1:%d", port)
+		prefix := fmt.Sprintf("%s.poll%d", id, n)
+		cfg := "log: {level: warn}\nadmin: {listen: \"off\"}\n" + topicsYAML(o.brokers, prefix) + fmt.Sprintf(`pollers:
+  - name: bench-ionos
+    provider: ionos
+    schedule: "@every 2s"
+    parallel: 16
+    settings: {base_url: %s/activitylog/v1, token: bench, overlap: 1m, lag: 1s, initial_lookback: 2h, page_size: 1000}
+`, base)
+		path, err := writeConfig(dir, fmt.Sprintf("poll-%d.yaml", n), cfg)
+		if err != nil {
+			return err
+		}
+		logPath := filepath.Join(dir, fmt.Sprintf("poll-%d.log", n))
+		p, err := startProc(o.bin, logPath, "poll", "--config", path)
+		if err != nil {
+			return err
+		}
+		r, err := pollRounds(ctx, p, base, n)
+		p.stop()
+		_ = srv.Close()
+		if err != nil {
+			logTail(log, logPath)
+			return fmt.Errorf("poller with %d targets: %w", n, err)
+		}
+		r.CursorBytes = latestValueBytes(ctx, o.brokers, prefix+".checkpoints")
+		res.Pollers = append(res.Pollers, r)
+		log.Info("poller memory", "targets", n, "rss_mib", r.RSS>>20, "hwm_mib", r.HWM>>20, "cursor_bytes", r.CursorBytes,
+			"requests", r.Requests, "new_events", r.NewEvents)
+	}
+	return nil
+}
+
+// pollRounds waits for the first full round (every target polled once), then measures
+// three more and reads VmRSS/VmHWM.
+func pollRounds(ctx context.Context, p *proc, base string, n int) (pollerResult, error) {
+	out := pollerResult{Targets: n, Rounds: 3}
+	waitReq := func(want int) (ionossim.Stats, error) {
+		deadline := time.Now().Add(5 * time.Minute)
+		for {
+			st, err := simStats(ctx, base)
+			if err == nil && st.Requests["entries"] >= want {
+				return st, nil
+			}
+			if p.exited() {
+				return st, fmt.Errorf("poll process exited")
+			}
+			if time.Now().After(deadline) {
+				return st, fmt.Errorf("%d of %d requests after 5 minutes", st.Requests["entries"], want)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	st0, err := waitReq(n)
+	if err != nil {
+		return out, err
+	}
+	st1, err := waitReq(st0.Requests["entries"] + out.Rounds*n)
+	if err != nil {
+		return out, err
+	}
+	out.Requests = st1.Requests["entries"] - st0.Requests["entries"]
+	out.NewEvents = st1.Generated - st0.Generated
+	out.RSS, out.HWM, err = procMem(p.pid())
+	return out, err
+}
+
+// latestValueBytes sums the value sizes of the latest message of every key of a
+// (compacted) topic: the cursors a poller keeps.
+func latestValueBytes(ctx context.Context, brokers []string, topic string) int64 {
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: 0, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond})
+	defer r.Close()
+	last := map[string]int{}
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		m, err := r.ReadMessage(rctx)
+		cancel()
+		if err != nil {
+			break
+		}
+		last[string(m.Key)] = len(m.Value)
+		if m.Offset >= m.HighWaterMark-1 {
+			break
+		}
+	}
+	var total int64
+	for _, v := range last {
+		total += int64(v)
+	}
+	return total
+}
