@@ -28,8 +28,8 @@ kafka-up: ## start a real Kafka 4.x (KRaft) on 127.0.0.1:19092
 kafka-down: ## stop it and remove its data
 	bash scripts/kafka.sh down
 
-bench: ## Go benchmarks (numbers go to docs/benchmarks.md)
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
+bench: ## measure (normalizer, Kafka ceiling, end to end, pollers) and write docs/benchmarks.md (~10 min)
+	bash scripts/bench.sh
 
 fuzz: ## run every fuzz test for FUZZTIME (default 20s) each
 	bash scripts/fuzz.sh $${FUZZTIME:-20s}

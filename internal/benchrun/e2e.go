@@ -25,6 +25,7 @@ type e2eResult struct {
 	Events             int     // events that reached the canonical topic in the measured window
 	PerSecond          float64 // sustained events/s on the canonical topic
 	P50, P99, Max      time.Duration
+	RawP50, RawP99     time.Duration // the same, to the raw topic (the poller's share)
 	CPU, Broker        time.Duration // of the pipeline process and the broker over the window
 	Requests           int           // simulator requests in the window
 	Generated          int           // events the simulator generated in the window
@@ -81,7 +82,7 @@ pollers:
     provider: ionos
     schedule: "@every %s"
     parallel: 10
-    settings: {base_url: %s/activitylog/v1, token: bench, overlap: 10s, lag: 200ms, initial_lookback: 1m, page_size: 1000}
+    settings: {base_url: %s/activitylog/v1, token: bench, overlap: 1s, lag: 200ms, initial_lookback: 1m, page_size: 1000}
 normalizer:
   group: %s.normalizer
 sinks:
@@ -99,7 +100,7 @@ sinks:
 		if err != nil {
 			return err
 		}
-		out, err := e2eRun(ctx, o, b, br, p, base, prefix+".events", interval)
+		out, err := e2eRun(ctx, o, b, br, p, base, prefix+".raw.ionos", prefix+".events", interval)
 		p.stop()
 		if err != nil {
 			logTail(log, logPath)
@@ -111,7 +112,7 @@ sinks:
 	return nil
 }
 
-func e2eRun(ctx context.Context, o options, b *bus.Bus, br *broker, p *proc, base, events string, interval time.Duration) (e2eResult, error) {
+func e2eRun(ctx context.Context, o options, b *bus.Bus, br *broker, p *proc, base, rawTopic, events string, interval time.Duration) (e2eResult, error) {
 	out := e2eResult{Rate: time.Duration(o.e2eRate), PollInterval: interval, Seconds: float64(o.e2eSecs)}
 	// Warm up: consumer groups joined, the first polls done, events flowing.
 	if _, err := waitCount(ctx, b, events, 1, p.pid(), nil, p, 2*time.Minute); err != nil {
@@ -144,9 +145,17 @@ func e2eRun(ctx context.Context, o options, b *bus.Bus, br *broker, p *proc, bas
 	if p.exited() {
 		return out, fmt.Errorf("pipeline process exited")
 	}
-	lat, arrived, err := readFreshness(ctx, o.brokers, events, t0, t1)
+	lat, arrived, err := readFreshness(ctx, o.brokers, events, t0, t1, eventTime)
 	if err != nil {
 		return out, err
+	}
+	rawLat, _, err := readFreshness(ctx, o.brokers, rawTopic, t0, t1, rawTime)
+	if err != nil {
+		return out, err
+	}
+	if len(rawLat) > 0 {
+		sort.Slice(rawLat, func(i, j int) bool { return rawLat[i] < rawLat[j] })
+		out.RawP50, out.RawP99 = rawLat[len(rawLat)/2], rawLat[len(rawLat)*99/100]
 	}
 	if len(lat) == 0 {
 		return out, fmt.Errorf("no events with a time in the measured window")
@@ -158,9 +167,35 @@ func e2eRun(ctx context.Context, o options, b *bus.Bus, br *broker, p *proc, bas
 	return out, nil
 }
 
-// readFreshness reads the whole canonical topic: for each event whose provider time is in
-// [t0, t1) the delay to its write on the topic; and how many events were written in it.
-func readFreshness(ctx context.Context, brokers []string, topic string, t0, t1 time.Time) ([]time.Duration, int, error) {
+// eventTime is the provider time of a canonical event (OCSF time, Unix ms).
+func eventTime(v []byte) time.Time {
+	var ev struct {
+		Time int64 `json:"time"`
+	}
+	if json.Unmarshal(v, &ev) != nil || ev.Time <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ev.Time)
+}
+
+// rawTime is the provider time of a raw IONOS envelope (record.meta.time).
+func rawTime(v []byte) time.Time {
+	var env struct {
+		Record struct {
+			Meta struct {
+				Time time.Time `json:"time"`
+			} `json:"meta"`
+		} `json:"record"`
+	}
+	if json.Unmarshal(v, &env) != nil {
+		return time.Time{}
+	}
+	return env.Record.Meta.Time
+}
+
+// readFreshness reads a whole topic: for each record whose provider time is in [t0, t1)
+// the delay to its write on the topic; and how many records were written in [t0, t1).
+func readFreshness(ctx context.Context, brokers []string, topic string, t0, t1 time.Time, when func([]byte) time.Time) ([]time.Duration, int, error) {
 	conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
 	if err != nil {
 		return nil, 0, err
@@ -181,14 +216,8 @@ func readFreshness(ctx context.Context, brokers []string, topic string, t0, t1 t
 			if err != nil {
 				break
 			}
-			var ev struct {
-				Time int64 `json:"time"`
-			}
-			if json.Unmarshal(m.Value, &ev) == nil && ev.Time > 0 {
-				at := time.UnixMilli(ev.Time)
-				if !at.Before(t0) && at.Before(t1) {
-					lat = append(lat, m.Time.Sub(at))
-				}
+			if at := when(m.Value); !at.IsZero() && !at.Before(t0) && at.Before(t1) {
+				lat = append(lat, m.Time.Sub(at))
 			}
 			if !m.Time.Before(t0) && m.Time.Before(t1) {
 				arrived++

@@ -78,7 +78,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		log.Warn("broker process not found: its CPU is not measured", "err", err)
 		br = nil
 	}
-	res := &results{Machine: describeMachine(br), Started: time.Now().UTC(), Runs: o.runs, N: o.n}
+	res := &results{Machine: describeMachine(br), Started: time.Now().UTC(), Runs: o.runs, N: o.n, LoadStart: loadAvg()}
 	b, err := bus.New(bus.Config{Brokers: o.brokers, ClientID: "auditstream-bench"}, log)
 	if err != nil {
 		return err
@@ -103,6 +103,6 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 			return fmt.Errorf("poller section: %w", err)
 		}
 	}
-	res.Finished = time.Now().UTC()
+	res.Finished, res.LoadEnd = time.Now().UTC(), loadAvg()
 	return writeReport(o, res)
 }

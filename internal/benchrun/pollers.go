@@ -16,7 +16,8 @@ import (
 
 type pollerResult struct {
 	Targets     int
-	RSS, HWM    int64 // bytes, after the measured rounds
+	RSS, HWM    int64 // bytes: the median VmRSS sampled during the measured rounds, VmHWM after them
+	RSSMax      int64 // the largest VmRSS sample
 	CursorBytes int64 // the latest cursor of every target
 	Rounds      int
 	Requests    int // simulator requests in the measured rounds
@@ -81,9 +82,13 @@ func pollerSection(ctx context.Context, o options, id string, res *results, log 
 // three more and reads VmRSS/VmHWM.
 func pollRounds(ctx context.Context, p *proc, base string, n int) (pollerResult, error) {
 	out := pollerResult{Targets: n, Rounds: 3}
-	waitReq := func(want int) (ionossim.Stats, error) {
+	var samples []float64
+	waitReq := func(want int, sample bool) (ionossim.Stats, error) {
 		deadline := time.Now().Add(5 * time.Minute)
 		for {
+			if rss, _, err := procMem(p.pid()); err == nil && sample {
+				samples = append(samples, float64(rss))
+			}
 			st, err := simStats(ctx, base)
 			if err == nil && st.Requests["entries"] >= want {
 				return st, nil
@@ -97,17 +102,21 @@ func pollRounds(ctx context.Context, p *proc, base string, n int) (pollerResult,
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
-	st0, err := waitReq(n)
+	st0, err := waitReq(n, false)
 	if err != nil {
 		return out, err
 	}
-	st1, err := waitReq(st0.Requests["entries"] + out.Rounds*n)
+	st1, err := waitReq(st0.Requests["entries"]+out.Rounds*n, true)
 	if err != nil {
 		return out, err
 	}
 	out.Requests = st1.Requests["entries"] - st0.Requests["entries"]
 	out.NewEvents = st1.Generated - st0.Generated
-	out.RSS, out.HWM, err = procMem(p.pid())
+	_, out.HWM, err = procMem(p.pid())
+	out.RSS = int64(median(samples))
+	for _, v := range samples {
+		out.RSSMax = max(out.RSSMax, int64(v))
+	}
 	return out, err
 }
 
@@ -124,7 +133,7 @@ func latestValueBytes(ctx context.Context, brokers []string, topic string) int64
 		if err != nil {
 			break
 		}
-		last[string(m.Key)] = len(m.Value)
+		last[string(m.Key)] = len(m.Key) + len(m.Value)
 		if m.Offset >= m.HighWaterMark-1 {
 			break
 		}

@@ -21,6 +21,8 @@ type results struct {
 	Machine           machine
 	Started, Finished time.Time
 	Runs, N           int
+	LoadStart         string // /proc/loadavg's 1-minute figure
+	LoadEnd           string
 	BrokerIdle        float64 // broker CPU-seconds per second while idle, before the runs
 	Normalize         []cpuWindow
 	Ceiling           []cpuWindow

@@ -1,8 +1,8 @@
 package bus_test
 
 import (
-	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
@@ -116,7 +116,10 @@ func TestIntegrationMessageSizeLimits(t *testing.T) {
 		bus.TopicSpec{Name: big, Partitions: 1, ReplicationFactor: 1, Configs: map[string]string{"max.message.bytes": "8388608"}}); err != nil {
 		t.Fatal(err)
 	}
-	payload := bytes.Repeat([]byte("x"), 2<<20)
+	// Random bytes: the limit applies to the (compressed) record batch, so the payload
+	// must not compress below it.
+	payload := make([]byte, 2<<20)
+	_, _ = rand.Read(payload)
 	start := time.Now()
 	err := b.Publish(ctx, kafka.Message{Topic: small, Key: []byte("k"), Value: payload})
 	if !errors.Is(err, bus.ErrPermanent) {

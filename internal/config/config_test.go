@@ -51,7 +51,7 @@ pollers:
 func TestEveryProblemIsListedWithItsPath(t *testing.T) {
 	doc := `
 log: {level: loud}
-kafka: {brokers: ["nohostport"], topics: {partitions: -1}}
+kafka: {brokers: ["nohostport"], topics: {partitions: -1}, compression: brotli}
 pollers:
   - {name: "Bad Name", provider: ""}
   - {name: ok, provider: ionos, schedule: "@every 1s", jitter: 1s}
@@ -71,7 +71,7 @@ token: ${AS_DEFINITELY_UNSET}
 	var p Problems
 	c.Validate(&p)
 	got := strings.Join(p.List(), "\n")
-	for _, want := range []string{"log.level:", "kafka.brokers[0]:", "kafka.topics.partitions:", "pollers[0].name:", "pollers[0].provider: is required", "pollers[2].name: \"ok\" is used twice", "sinks[0].type: is required"} {
+	for _, want := range []string{"log.level:", "kafka.brokers[0]:", "kafka.topics.partitions:", "kafka.compression:", "pollers[0].name:", "pollers[0].provider: is required", "pollers[2].name: \"ok\" is used twice", "sinks[0].type: is required"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("problems lack %q:\n%s", want, got)
 		}
@@ -91,7 +91,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !c.Embedded() || c.Kafka.Topics.Events != "audit.events.v1" || c.Kafka.Topics.RawRetention.D() != 7*24*time.Hour ||
-		c.Pollers[0].Schedule != "@every 1m" || c.Normalizer.Providers[0] != "ionos" || c.RawTopic("ionos") != "audit.raw.ionos" {
+		c.Pollers[0].Schedule != "@every 1m" || c.Kafka.Compression != DefaultCompression || c.Normalizer.Providers[0] != "ionos" || c.RawTopic("ionos") != "audit.raw.ionos" {
 		t.Fatalf("defaults: %+v", c)
 	}
 }

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseStatCPU(t *testing.T) {
+	// pid (comm with a space and a paren) state ppid … utime=250 stime=50 (fields 14, 15).
+	line := "2535 (java (x) y) S 1 2535 2535 0 -1 4194560 1 2 3 4 250 50 0 0 20 0 60 0 100 0 0"
+	got, err := parseStatCPU(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 3 * time.Second; got != want {
+		t.Fatalf("cpu = %s, want %s", got, want)
+	}
+	if _, err := parseStatCPU("no command here"); err == nil {
+		t.Fatal("a line without a command was accepted")
+	}
+	if _, err := parseStatCPU("1 (x) S 1 2"); err == nil {
+		t.Fatal("a short line was accepted")
+	}
+}
+
+func TestOwnProcessCPUAndMemory(t *testing.T) {
+	cpu, err := procCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cpu < 0 {
+		t.Fatalf("cpu %s", cpu)
+	}
+	rss, hwm, err := procMem(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rss <= 0 || hwm < rss {
+		t.Fatalf("rss %d hwm %d", rss, hwm)
+	}
+}
+
+func TestParseGoBench(t *testing.T) {
+	out := `goos: linux
+BenchmarkNormalize/ionos-2         	    7129	    239009 ns/op	   3.30 MB/s	      5597 events/cpu-s	   62990 B/op	    1127 allocs/op
+BenchmarkNormalize/ionos-2         	    7000	    241000 ns/op	   3.30 MB/s	      5500 events/cpu-s	   62990 B/op	    1127 allocs/op
+BenchmarkOther    	 100	  10 ns/op
+PASS`
+	bs := parseGoBench(out)
+	if len(bs) != 3 || bs[0].Name != "BenchmarkNormalize/ionos" || bs[0].Metrics["events/cpu-s"] != 5597 || bs[2].Metrics["ns/op"] != 10 {
+		t.Fatalf("parsed %+v", bs)
+	}
+	if m := median([]float64{3, 1, 2}); m != 2 {
+		t.Fatalf("median %v", m)
+	}
+	if m := median([]float64{4, 1, 2, 3}); m != 2.5 {
+		t.Fatalf("median %v", m)
+	}
+	if s := num(1234567.4); s != "1,234,567" {
+		t.Fatalf("num = %s", s)
+	}
+}
+
+func TestJSONSectionIsKept(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "b.md")
+	doc := "# Benchmarks\n\n## Normalizer alone\n\nold\n\n## JSON handling\n\n| lib | x |\n|---|---|\n\nchoice\n\n## Poller cost\n\nold\n"
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := jsonSection(path)
+	if !strings.HasPrefix(got, "## JSON handling\n") || !strings.Contains(got, "choice") || strings.Contains(got, "Poller") {
+		t.Fatalf("kept %q", got)
+	}
+	if jsonSection(filepath.Join(t.TempDir(), "none.md")) != "" {
+		t.Fatal("a missing file gave a section")
+	}
+}
+
+func TestTopLines(t *testing.T) {
+	top := "File: x\nType: cpu\nShowing nodes accounting for 1s\n      flat  flat%\n a\n b\n c\n"
+	got := topLines(top, 2)
+	if got != "Type: cpu\nShowing nodes accounting for 1s\n      flat  flat%\n a\n b\n" {
+		t.Fatalf("top = %q", got)
+	}
+}
