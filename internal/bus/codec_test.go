@@ -29,7 +29,9 @@ func TestParseCompression(t *testing.T) {
 
 func TestEveryCodecRoundTripsEmbedded(t *testing.T) { codecsRoundTrip(t, testkit.EmbeddedKafka(t)) }
 
-func TestIntegrationEveryCodecRoundTripsRealKafka(t *testing.T) { codecsRoundTrip(t, testkit.RealKafka(t)) }
+func TestIntegrationEveryCodecRoundTripsRealKafka(t *testing.T) {
+	codecsRoundTrip(t, testkit.RealKafka(t))
+}
 
 // codecsRoundTrip writes with each codec and reads every record back unchanged.
 func codecsRoundTrip(t *testing.T, brokers []string) {
