@@ -1,7 +1,9 @@
 package normalizer
 
 import (
+	"maps"
 	"os"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -20,9 +22,9 @@ func cpuTime(b *testing.B) time.Duration {
 
 // benchNormalize runs Normalize on one envelope and reports events per CPU-second (user +
 // system time of the whole process, so GC work on other threads counts too).
-func benchNormalize(b *testing.B, env []byte) {
+func benchNormalize(b *testing.B, env []byte, validate string) {
 	n := testNormalizer(b)
-	n.cfg.Validate = ValidateSample // the production default (testNormalizer validates all)
+	n.cfg.Validate = validate
 	if _, _, reason, err := n.Normalize(env); err != nil {
 		b.Fatalf("%s: %v", reason, err)
 	}
@@ -47,12 +49,21 @@ func benchInput(b *testing.B, path string) []byte {
 	return raw
 }
 
-// BenchmarkNormalize: decode envelope + map + encode one event, per provider.
+// benchCorpus is one envelope per provider (the golden seed entries).
+func benchCorpus(b *testing.B) map[string][]byte {
+	return map[string][]byte{
+		"ionos":  envelopeFor(b, "ionos", "31721060", "31721060", "x", schemas.ContentJSON, benchInput(b, "testdata/ionos/seed.input.json")),
+		"ecgrid": envelopeFor(b, "ecgrid", "100", "12345", "x", schemas.ContentXML, benchInput(b, "testdata/ecgrid/seed.input.xml")),
+	}
+}
+
+// BenchmarkNormalize: decode envelope + map + Check + encode one event, per provider, with
+// the full JSON Schema off and in the default sample mode (1 %).
 func BenchmarkNormalize(b *testing.B) {
-	b.Run("ionos", func(b *testing.B) {
-		benchNormalize(b, envelopeFor(b, "ionos", "31721060", "31721060", "x", schemas.ContentJSON, benchInput(b, "testdata/ionos/seed.input.json")))
-	})
-	b.Run("ecgrid", func(b *testing.B) {
-		benchNormalize(b, envelopeFor(b, "ecgrid", "100", "12345", "x", schemas.ContentXML, benchInput(b, "testdata/ecgrid/seed.input.xml")))
-	})
+	corpus := benchCorpus(b)
+	for _, p := range slices.Sorted(maps.Keys(corpus)) {
+		for _, mode := range []string{ValidateOff, ValidateSample} {
+			b.Run(p+"/validate="+mode, func(b *testing.B) { benchNormalize(b, corpus[p], mode) })
+		}
+	}
 }

@@ -43,6 +43,10 @@ func TestECGridUnmappable(t *testing.T) {
 	n := testNormalizer(t)
 	cases := map[string]struct{ record, ct string }{
 		"no Created":    {`<SessionIDInfo><SessionID>a</SessionID><UserID>1</UserID></SessionIDInfo>`, schemas.ContentXML},
+		"no UserID":     {`<SessionIDInfo><SessionID>a</SessionID><Created>2026-01-01T00:00:00Z</Created></SessionIDInfo>`, schemas.ContentXML},
+		"nested":        {`<SessionIDInfo><UserID><x>1</x></UserID><Created>2026-01-01T00:00:00Z</Created></SessionIDInfo>`, schemas.ContentXML},
+		"comment":       {`<SessionIDInfo><!-- x --><UserID>1</UserID><Created>2026-01-01T00:00:00Z</Created></SessionIDInfo>`, schemas.ContentXML},
+		"wrong end tag": {`<SessionIDInfo><UserID>1</User><Created>2026-01-01T00:00:00Z</Created></SessionIDInfo>`, schemas.ContentXML},
 		"bad Created":   {`<SessionIDInfo><SessionID>a</SessionID><Created>yesterday</Created></SessionIDInfo>`, schemas.ContentXML},
 		"bad Expires":   {`<SessionIDInfo><SessionID>a</SessionID><Created>2026-01-01T00:00:00Z</Created><Expires>soon</Expires></SessionIDInfo>`, schemas.ContentXML},
 		"not XML":       {`{"SessionID":"a"}`, schemas.ContentJSON},

@@ -1,167 +1,174 @@
 package normalizer
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/auditstream/auditstream/normalizer/ocsf"
 	"github.com/auditstream/auditstream/schemas"
+	"github.com/auditstream/auditstream/schemas/jsonx"
 )
 
-// IONOSMapper maps IONOS Cloud activity log entries to OCSF API Activity (6003).
+// IONOSMapper maps IONOS Cloud activity log entries to OCSF API Activity (6003):
+//
+//	@uuid                          → metadata.original_event_uid
+//	meta.time                      → time, metadata.original_time
+//	meta.requestId                 → api.request.uid, metadata.correlation_uid
+//	meta.auditVersion              → metadata.log_version
+//	principal.identity.username    → actor.user.name (and email_addr when it is an e-mail)
+//	principal.identity.contractNumber → cloud.account.uid (cloud.provider "IONOS"; the
+//	                                 poller's contract when the entry has none)
+//	principal.sourceIP             → src_endpoint.ip (not an IP: src_endpoint.name)
+//	principal.sourceService        → api.service.name (and src_endpoint.svc_name without an IP)
+//	event.resources[].action[0]    → api.operation; its last segment → activity_id
+//	event.resources[] id, type     → resources[] uid, type
+//	event.type                     → status_id (Success/Failure), metadata.event_code
+//	event.message                  → status_detail
+//	anything else                  → unmapped
 type IONOSMapper struct{}
 
-type ionosEntry struct {
-	UUID json.RawMessage `json:"@uuid"`
-	Meta struct {
-		AuditVersion json.RawMessage `json:"auditVersion"`
-		RequestID    json.RawMessage `json:"requestId"`
-		Time         string          `json:"time"`
-	} `json:"meta"`
-	Principal struct {
-		SourceIP string `json:"sourceIP"`
-		Identity struct {
-			ContractNumber json.RawMessage `json:"contractNumber"`
-			Username       string          `json:"username"`
-		} `json:"identity"`
-		SourceService string `json:"sourceService"`
-	} `json:"principal"`
-	Event struct {
-		Type      string          `json:"type"`
-		Status    json.RawMessage `json:"status"`
-		Message   string          `json:"message"`
-		Param     json.RawMessage `json:"param"`
-		Resources []struct {
-			ID     json.RawMessage `json:"id"`
-			Type   string          `json:"type"`
-			Action []string        `json:"action"`
-		} `json:"resources"`
-	} `json:"event"`
-}
-
-// ionosVerbs maps the last segment of an action ("sec.user.create") to an API Activity id.
-// OCSF 1.8.0 defines only Create/Read/Update/Delete for class 6003 (no Other), so verbs
-// that change state without creating or deleting map to Update.
+// ionosVerbs maps the last segment of an action ("sec.user.create") to an API Activity
+// id; other verbs are 99 Other with the verb as activity_name.
 var ionosVerbs = map[string]ocsf.ActivityID6003{
 	"create": ocsf.APIActivityCreate, "add": ocsf.APIActivityCreate, "provision": ocsf.APIActivityCreate, "upload": ocsf.APIActivityCreate, "post": ocsf.APIActivityCreate, "attach": ocsf.APIActivityCreate,
 	"get": ocsf.APIActivityRead, "list": ocsf.APIActivityRead, "read": ocsf.APIActivityRead, "view": ocsf.APIActivityRead, "describe": ocsf.APIActivityRead, "download": ocsf.APIActivityRead,
+	"update": ocsf.APIActivityUpdate, "modify": ocsf.APIActivityUpdate, "patch": ocsf.APIActivityUpdate, "put": ocsf.APIActivityUpdate, "edit": ocsf.APIActivityUpdate, "rename": ocsf.APIActivityUpdate, "change": ocsf.APIActivityUpdate, "set": ocsf.APIActivityUpdate,
 	"delete": ocsf.APIActivityDelete, "remove": ocsf.APIActivityDelete, "destroy": ocsf.APIActivityDelete, "detach": ocsf.APIActivityDelete, "revoke": ocsf.APIActivityDelete,
+}
+
+// ionosStatus maps event.type to a status id (others: Unknown, left out).
+var ionosStatus = map[string]ocsf.StatusID{
+	"RequestAccepted": ocsf.StatusSuccess, "RequestSucceeded": ocsf.StatusSuccess, "Success": ocsf.StatusSuccess,
+	"RequestDenied": ocsf.StatusFailure, "RequestFailed": ocsf.StatusFailure, "RequestRejected": ocsf.StatusFailure, "Failure": ocsf.StatusFailure,
 }
 
 // Map implements Mapper.
 func (IONOSMapper) Map(env *schemas.Envelope, zone *time.Location) (ocsf.Event, error) {
-	var e ionosEntry
-	if err := json.Unmarshal(env.Record, &e); err != nil {
+	e, err := entryObject(env)
+	if err != nil {
 		return nil, fmt.Errorf("ionos entry: %w", err)
 	}
-	t, err := eventTime(e.Meta.Time, zone)
+	meta, principal, event := e.Get("meta"), e.Get("principal"), e.Get("event")
+	identity := principal.Get("identity")
+	timeText := meta.Get("time").Str()
+	t, err := eventTime(timeText, zone)
 	if err != nil {
 		return nil, fmt.Errorf("ionos entry meta.time: %w", err)
 	}
 	ev := &ocsf.APIActivity{}
 	ev.SeverityID, ev.Time = ocsf.SeverityInformational, t
-	ev.Metadata.Product = ocsf.Product{Name: "IONOS Cloud Activity Log", VendorName: "IONOS"}
-	ev.Metadata.OriginalTime = e.Meta.Time
-	ev.Metadata.CorrelationUID = str(e.Meta.RequestID)
-	ev.Metadata.LogName = "activitylog"
-	ev.Metadata.LogVersion = str(e.Meta.AuditVersion)
-	ev.Metadata.EventCode = e.Event.Type
+	md := &ev.Metadata
+	md.Product = ocsf.Product{Name: "IONOS Cloud Activity Log", VendorName: "IONOS"}
+	md.OriginalTime = timeText
+	md.OriginalEventUID = e.Get("@uuid").Text()
+	md.CorrelationUID = meta.Get("requestId").Text()
+	md.LogName = "activitylog"
+	md.LogVersion = meta.Get("auditVersion").Text()
+	evType := event.Get("type").Str()
+	md.EventCode = evType
+	var un unmapped
 
 	operation := ""
-	var resources []ocsf.ResourceDetails
-	var untyped []string
-	for _, r := range e.Event.Resources {
-		if operation == "" && len(r.Action) > 0 {
-			operation = r.Action[0]
-		}
-		if id := str(r.ID); id != "" {
-			resources = append(resources, ocsf.ResourceDetails{UID: id, Type: r.Type})
-		} else if r.Type != "" {
+	var acts, untyped []string
+	resources := event.Get("resources")
+	resources.Items(func(_ int, r jsonx.Value) bool {
+		r.Get("action").Items(func(_ int, a jsonx.Value) bool {
+			if s := a.Text(); s != "" {
+				acts = append(acts, s)
+			}
+			return true
+		})
+		typ := r.Get("type").Text()
+		if id := r.Get("id").Text(); id != "" {
+			ev.Resources = append(ev.Resources, ocsf.ResourceDetails{UID: id, Type: typ})
+		} else if typ != "" {
 			// OCSF wants a resource's name or uid: a bare type stays in unmapped.
-			untyped = append(untyped, r.Type)
+			untyped = append(untyped, typ)
 		}
+		un.rest(r, "event.resources", "action", "id", "type")
+		return true
+	})
+	if len(acts) > 0 {
+		operation = acts[0]
 	}
-	ev.Resources = resources
 	if operation == "" {
-		operation = e.Event.Type
+		operation = evType
 	}
 	if operation == "" {
 		return nil, fmt.Errorf("ionos entry has neither an action nor an event type: %w", ErrUnmappable)
 	}
 	verb := operation[strings.LastIndexByte(operation, '.')+1:]
-	act, ok := ionosVerbs[strings.ToLower(verb)]
-	if !ok {
-		act = ocsf.APIActivityUpdate
+	if act, ok := ionosVerbs[strings.ToLower(verb)]; ok {
+		ev.ActivityID = act
+	} else {
+		ev.ActivityID, ev.ActivityName = ocsf.APIActivityOther, verb
 	}
-	ev.ActivityID = act
 
+	service := principal.Get("sourceService").Str()
 	ev.API = ocsf.API{Operation: operation}
-	if e.Principal.SourceService != "" {
-		ev.API.Service = &ocsf.Service{Name: e.Principal.SourceService}
+	if service != "" {
+		ev.API.Service = &ocsf.Service{Name: service}
 	}
-	if rid := str(e.Meta.RequestID); rid != "" {
+	if rid := md.CorrelationUID; rid != "" {
 		ev.API.Request = &ocsf.Request{UID: rid}
 	}
-	user := &ocsf.User{Name: e.Principal.Identity.Username}
-	if ocsf.ValidEmail(user.Name) {
-		user.EmailAddr = user.Name
-	}
-	if user.Name == "" {
-		user = &ocsf.User{Name: "unknown"}
-	}
-	ev.Actor = ocsf.Actor{User: user}
-	ev.SrcEndpoint = *endpoint(e.Principal.SourceIP, e.Principal.SourceService)
-
-	switch e.Event.Type {
-	case "RequestAccepted", "RequestSucceeded", "Success":
-		ev.StatusID = ocsf.StatusSuccess
-	case "RequestDenied", "RequestFailed", "RequestRejected", "Failure":
-		ev.StatusID = ocsf.StatusFailure
+	username := identity.Get("username").Text()
+	switch {
+	case username != "":
+		ev.Actor.User = user(username, username, "")
+	case service != "":
+		ev.Actor.AppName = service
 	default:
-		ev.StatusID = ocsf.StatusUnknown
+		return nil, fmt.Errorf("ionos entry names neither a user nor a service as the actor: %w", ErrUnmappable)
 	}
-	if e.Event.Type != "" {
-		ev.Status = e.Event.Type
+	ip := principal.Get("sourceIP").Text()
+	ep, ok := endpoint(ip)
+	if !ok && ip != "" {
+		un.set("principal.sourceIP", ip)
 	}
-	ev.StatusDetail = e.Event.Message
-	ev.Message = fmt.Sprintf("%s by %s (%s)", operation, user.Name, orUnknown(e.Event.Type))
+	if ep.IP == "" && ep.Name == "" {
+		if service == "" {
+			return nil, fmt.Errorf("ionos entry has no source address or service: %w", ErrUnmappable)
+		}
+		ep.SvcName = service
+	}
+	ev.SrcEndpoint = ep
+	contract := identity.Get("contractNumber").Text()
+	if contract == "" {
+		contract = env.Tenant // the poller reads one contract's log
+	}
+	ev.Cloud = &ocsf.Cloud{Provider: "IONOS", Account: &ocsf.Account{UID: contract}}
 
-	unmapped := map[string]any{}
-	if len(e.Event.Param) > 0 && string(e.Event.Param) != "{}" && string(e.Event.Param) != "null" {
-		unmapped["event.param"] = json.RawMessage(e.Event.Param)
+	ev.StatusID = ionosStatus[evType]
+	ev.StatusDetail = event.Get("message").Text()
+	who := username
+	if who == "" {
+		who = service
 	}
-	if cn := str(e.Principal.Identity.ContractNumber); cn != "" {
-		unmapped["principal.identity.contractNumber"] = cn
+	if evType == "" {
+		ev.Message = operation + " by " + who + " (unknown outcome)"
+	} else {
+		ev.Message = operation + " by " + who + " (" + evType + ")"
 	}
-	if s := str(e.Event.Status); s != "" {
-		unmapped["event.status"] = s
+
+	if p := event.Get("param"); p.Kind() != jsonx.Null && p.Exists() && !(p.Kind() == jsonx.Object && p.Len() == 0) {
+		un.set("event.param", rawJSON(p))
 	}
-	if ev.SrcEndpoint.IP == "" && e.Principal.SourceIP != "" {
-		unmapped["principal.sourceIP"] = e.Principal.SourceIP
+	if s := event.Get("status").Text(); s != "" {
+		un.set("event.status", s)
 	}
-	if len(e.Event.Resources) > 0 {
-		var acts []string
-		for _, r := range e.Event.Resources {
-			acts = append(acts, r.Action...)
-		}
-		if len(acts) > 1 {
-			unmapped["event.resources.action"] = acts
-		}
+	if len(acts) > 1 {
+		un.set("event.resources.action", acts)
 	}
 	if len(untyped) > 0 {
-		unmapped["event.resources.type"] = untyped
+		un.set("event.resources.type", untyped)
 	}
-	if len(unmapped) > 0 {
-		ev.Unmapped = unmapped
-	}
+	un.rest(e, "", "@uuid", "meta", "principal", "event")
+	un.rest(meta, "meta", "time", "requestId", "auditVersion")
+	un.rest(principal, "principal", "identity", "sourceIP", "sourceService")
+	un.rest(identity, "principal.identity", "username", "contractNumber")
+	un.rest(event, "event", "type", "status", "message", "param", "resources")
+	ev.Unmapped = un.m
 	return ev, nil
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "unknown outcome"
-	}
-	return s
 }

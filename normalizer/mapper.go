@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 	"unsafe"
 
 	"github.com/auditstream/auditstream/internal/timeparse"
 	"github.com/auditstream/auditstream/normalizer/ocsf"
 	"github.com/auditstream/auditstream/schemas"
+	"github.com/auditstream/auditstream/schemas/jsonx"
 )
 
 // Mapper maps one provider's entries. It fills one OCSF class (activity, time, severity,
@@ -86,33 +88,75 @@ func eventTime(s string, zone *time.Location) (int64, error) {
 	return 0, fmt.Errorf("timestamp %q is not after 1970", s)
 }
 
-// endpoint returns a network endpoint for an address that may not be an IP: a valid IP
-// goes to ip, anything else to name (OCSF's ip_t accepts IPs only).
-func endpoint(addr, fallbackName string) *ocsf.NetworkEndpoint {
-	if a, err := netip.ParseAddr(addr); err == nil {
-		return &ocsf.NetworkEndpoint{IP: a.String()}
+// entryObject is the envelope's JSON entry, which must be an object.
+func entryObject(env *schemas.Envelope) (jsonx.Value, error) {
+	v := env.RecordValue()
+	if !v.Exists() { // an envelope built in code, not decoded
+		var d jsonx.Doc
+		var err error
+		if v, err = d.Parse(env.Record); err != nil {
+			return jsonx.Value{}, err
+		}
 	}
-	if addr != "" {
-		return &ocsf.NetworkEndpoint{Name: addr}
+	if v.Kind() != jsonx.Object {
+		return jsonx.Value{}, fmt.Errorf("entry is a JSON %s, not an object: %w", v.Kind(), ErrUnmappable)
 	}
-	if fallbackName != "" {
-		return &ocsf.NetworkEndpoint{Name: fallbackName}
-	}
-	return &ocsf.NetworkEndpoint{Name: "unknown"}
+	return v, nil
 }
 
-// str reads a JSON scalar as a string (strings as is, numbers in their JSON form).
-func str(v json.RawMessage) string {
-	if len(v) == 0 || string(v) == "null" {
-		return ""
+// endpoint is a network endpoint for an address that may not be an IP: a valid IP goes to
+// ip (ok), anything else to name (OCSF's ip_t accepts IPs only).
+func endpoint(addr string) (ep ocsf.NetworkEndpoint, ok bool) {
+	if a, err := netip.ParseAddr(addr); err == nil {
+		return ocsf.NetworkEndpoint{IP: a.String()}, true
 	}
-	var s string
-	if json.Unmarshal(v, &s) == nil {
-		return s
+	return ocsf.NetworkEndpoint{Name: addr}, false
+}
+
+// user is an OCSF user; email becomes email_addr only when it is a valid address. It is
+// nil when there is nothing to say.
+func user(name, email, uid string) *ocsf.User {
+	u := ocsf.User{Name: name, UID: uid}
+	if ocsf.ValidEmail(email) {
+		u.EmailAddr = email
 	}
-	var n json.Number
-	if json.Unmarshal(v, &n) == nil {
-		return n.String()
+	if u == (ocsf.User{}) {
+		return nil
 	}
-	return ""
+	return &u
+}
+
+// rawJSON is a value's JSON text for unmapped (written compacted).
+func rawJSON(v jsonx.Value) json.RawMessage { return json.RawMessage(v.Raw()) }
+
+// unmapped collects what has no OCSF home, by the provider's dotted path (the map is made
+// on first use).
+type unmapped struct{ m map[string]any }
+
+// set adds a value (the first one wins when a path repeats).
+func (u *unmapped) set(k string, v any) {
+	if u.m == nil {
+		u.m = map[string]any{}
+	}
+	if _, dup := u.m[k]; !dup {
+		u.m[k] = v
+	}
+}
+
+// rest adds the members of obj not listed in known, under prefix.key.
+func (u *unmapped) rest(obj jsonx.Value, prefix string, known ...string) {
+	obj.Each(func(k string, v jsonx.Value) bool {
+		if slices.Contains(known, k) {
+			return true
+		}
+		if prefix != "" {
+			k = prefix + "." + k
+		}
+		if v.Kind() == jsonx.String {
+			u.set(k, v.Str())
+		} else {
+			u.set(k, rawJSON(v))
+		}
+		return true
+	})
 }

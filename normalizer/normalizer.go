@@ -243,6 +243,7 @@ func (n *Normalizer) Normalize(value []byte) (c *Canonical, provider, reason str
 	if err != nil {
 		return nil, "", ReasonDecode, err
 	}
+	defer env.Release()
 	mp, ok := n.mappers[env.Provider]
 	if !ok {
 		return nil, env.Provider, ReasonUnknownProvider, fmt.Errorf("no mapper for provider %q", env.Provider)

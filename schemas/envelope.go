@@ -14,9 +14,12 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/auditstream/auditstream/schemas/jsonx"
 )
 
 // Envelope is the value of a raw record (DESIGN.md "Raw envelope").
@@ -34,6 +37,10 @@ type Envelope struct {
 	Occurrence  int             `json:"occurrence"`
 	ContentType string          `json:"content_type"`
 	Record      json.RawMessage `json:"record,omitempty"` // always present on the wire (Encode)
+
+	doc *jsonx.Doc  // DecodeEnvelope's parse index
+	rec jsonx.Value // Record, parsed
+	xml string      // XML's answer, once read
 }
 
 // Content types of Envelope.Record.
@@ -92,25 +99,109 @@ func Fingerprint(entry json.RawMessage) (string, error) {
 const MaxEnvelopeBytes = 4 << 20
 
 // DecodeEnvelope parses and checks a raw record value. It never panics on any input and
-// returns an error that says what is wrong.
+// returns an error that says what is wrong. The input is parsed once (package jsonx): the
+// envelope's strings and Record alias b, which must not change while the envelope is in
+// use, and RecordValue navigates the entry without parsing it again. Release returns the
+// parse index for reuse.
 func DecodeEnvelope(b []byte) (*Envelope, error) {
 	if len(b) > MaxEnvelopeBytes {
 		return nil, fmt.Errorf("envelope is %d bytes, over the %d byte limit", len(b), MaxEnvelopeBytes)
 	}
-	var e Envelope
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&e); err != nil {
-		return nil, fmt.Errorf("envelope is not valid JSON of the v1 shape: %w", err)
+	d := docs.Get().(*jsonx.Doc)
+	root, err := d.Parse(b)
+	if err != nil {
+		docs.Put(d)
+		return nil, fmt.Errorf("envelope is not valid JSON: %w", err)
 	}
-	if dec.More() {
-		return nil, errors.New("envelope has trailing data")
+	if root.Kind() != jsonx.Object {
+		docs.Put(d)
+		return nil, fmt.Errorf("envelope is a JSON %s, not an object", root.Kind())
+	}
+	e := &Envelope{doc: d}
+	var errs []error
+	str := func(name string, v jsonx.Value, dst *string) {
+		switch v.Kind() {
+		case jsonx.String:
+			*dst = v.Str()
+		case jsonx.Null: // as encoding/json: leaves the field empty
+		default:
+			errs = append(errs, fmt.Errorf("%s is a JSON %s, want a string", name, v.Kind()))
+		}
+	}
+	num := func(name string, v jsonx.Value, dst *int) {
+		if v.Kind() == jsonx.Null {
+			return
+		}
+		n, ok := v.Int()
+		if !ok || n != int64(int(n)) {
+			errs = append(errs, fmt.Errorf("%s is not an integer", name))
+			return
+		}
+		*dst = int(n)
+	}
+	root.Each(func(k string, v jsonx.Value) bool {
+		switch k {
+		case "v":
+			num(k, v, &e.V)
+		case "id":
+			str(k, v, &e.ID)
+		case "provider":
+			str(k, v, &e.Provider)
+		case "tenant":
+			str(k, v, &e.Tenant)
+		case "entity":
+			str(k, v, &e.Entity)
+		case "entity_name":
+			str(k, v, &e.EntityName)
+		case "poller":
+			str(k, v, &e.Poller)
+		case "occurrence":
+			num(k, v, &e.Occurrence)
+		case "content_type":
+			str(k, v, &e.ContentType)
+		case "fetched_at":
+			var s string
+			if str(k, v, &s); s != "" {
+				t, err := time.Parse(time.RFC3339, s)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("fetched_at: %w", err))
+				}
+				e.FetchedAt = t
+			}
+		case "record":
+			e.Record, e.rec = v.Raw(), v
+		default:
+			errs = append(errs, fmt.Errorf("unknown field %q", k))
+		}
+		return true
+	})
+	if len(errs) > 0 {
+		e.Release()
+		return nil, fmt.Errorf("envelope is not of the v1 shape: %w", errors.Join(errs...))
 	}
 	if err := e.Check(); err != nil {
+		e.Release()
 		return nil, err
 	}
-	return &e, nil
+	return e, nil
 }
+
+// docs are parse indexes for DecodeEnvelope.
+var docs = sync.Pool{New: func() any { return new(jsonx.Doc) }}
+
+// Release gives the envelope's parse index back for reuse (DecodeEnvelope); the envelope's
+// RecordValue must not be used afterwards. Calling it is optional.
+func (e *Envelope) Release() {
+	if e.doc != nil {
+		d := e.doc
+		e.doc, e.rec = nil, jsonx.Value{}
+		docs.Put(d)
+	}
+}
+
+// RecordValue is the parsed entry of a decoded envelope (a missing Value for an envelope
+// built in code).
+func (e *Envelope) RecordValue() jsonx.Value { return e.rec }
 
 // Check validates the envelope's fields.
 func (e *Envelope) Check() error {
@@ -121,9 +212,9 @@ func (e *Envelope) Check() error {
 	if len(e.ID) != 64 || !isHex(e.ID) {
 		errs = append(errs, fmt.Errorf("id %q is not 64 hex characters", e.ID))
 	}
-	for name, v := range map[string]string{"provider": e.Provider, "tenant": e.Tenant, "entity": e.Entity, "poller": e.Poller} {
-		if v == "" {
-			errs = append(errs, fmt.Errorf("%s is empty", name))
+	for _, f := range [...]struct{ name, v string }{{"provider", e.Provider}, {"tenant", e.Tenant}, {"entity", e.Entity}, {"poller", e.Poller}} {
+		if f.v == "" {
+			errs = append(errs, fmt.Errorf("%s is empty", f.name))
 		}
 	}
 	if e.Occurrence < 1 {
@@ -134,12 +225,11 @@ func (e *Envelope) Check() error {
 	}
 	switch e.ContentType {
 	case ContentJSON:
-		if len(e.Record) == 0 || !json.Valid(e.Record) {
+		if len(e.Record) == 0 || !e.rec.Exists() && !json.Valid(e.Record) {
 			errs = append(errs, errors.New("record is missing"))
 		}
 	case ContentXML:
-		var s string
-		if err := json.Unmarshal(e.Record, &s); err != nil || s == "" {
+		if s, err := e.XML(); err != nil || s == "" {
 			errs = append(errs, errors.New("record of an application/xml envelope must be a non-empty JSON string"))
 		}
 	default:
@@ -153,6 +243,16 @@ func (e *Envelope) Check() error {
 
 // XML returns the XML text of an application/xml envelope.
 func (e *Envelope) XML() (string, error) {
+	if e.xml != "" {
+		return e.xml, nil
+	}
+	if e.rec.Exists() {
+		if e.rec.Kind() != jsonx.String {
+			return "", fmt.Errorf("xml record is a JSON %s, not a string", e.rec.Kind())
+		}
+		e.xml = e.rec.Str()
+		return e.xml, nil
+	}
 	var s string
 	if err := json.Unmarshal(e.Record, &s); err != nil {
 		return "", fmt.Errorf("xml record: %w", err)
@@ -161,8 +261,8 @@ func (e *Envelope) XML() (string, error) {
 }
 
 func isHex(s string) bool {
-	for _, c := range s {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
 			return false
 		}
 	}

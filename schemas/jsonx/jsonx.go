@@ -64,7 +64,9 @@ type SyntaxError struct {
 	msg    string
 }
 
-func (e *SyntaxError) Error() string { return fmt.Sprintf("invalid JSON at offset %d: %s", e.Offset, e.msg) }
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("invalid JSON at offset %d: %s", e.Offset, e.msg)
+}
 
 // Parse indexes data, which must hold exactly one JSON value (white space around it is
 // allowed), and returns the root value.
