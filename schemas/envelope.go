@@ -212,6 +212,9 @@ func (e *Envelope) Check() error {
 	if len(e.ID) != 64 || !isHex(e.ID) {
 		errs = append(errs, fmt.Errorf("id %q is not 64 hex characters", e.ID))
 	}
+	if !validProvider(e.Provider) && e.Provider != "" {
+		errs = append(errs, fmt.Errorf("provider %q is not lower-case letters, digits, '_' and '-'", e.Provider))
+	}
 	for _, f := range [...]struct{ name, v string }{{"provider", e.Provider}, {"tenant", e.Tenant}, {"entity", e.Entity}, {"poller", e.Poller}} {
 		if f.v == "" {
 			errs = append(errs, fmt.Errorf("%s is empty", f.name))
@@ -258,6 +261,17 @@ func (e *Envelope) XML() (string, error) {
 		return "", fmt.Errorf("xml record: %w", err)
 	}
 	return s, nil
+}
+
+// validProvider: ^[a-z0-9][a-z0-9_-]*$ (as envelope.schema.json says).
+func validProvider(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || i > 0 && (c == '_' || c == '-')) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func isHex(s string) bool {

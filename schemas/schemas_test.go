@@ -139,6 +139,15 @@ func FuzzDecodeEnvelope(f *testing.F) {
 		if _, err := DecodeEnvelope(out); err != nil {
 			t.Fatalf("accepted %q but not its re-encoding: %v", in, err)
 		}
+		// Check (which the poller runs instead of the JSON Schema) never lets through what
+		// the schema refuses: what Encode writes of an accepted envelope passes the schema.
+		enc, err := env.Encode()
+		if err != nil {
+			t.Fatalf("accepted %q but cannot encode it: %v", in, err)
+		}
+		if err := MustLoad(EnvelopeSchema).ValidateJSON(enc); err != nil {
+			t.Fatalf("accepted %q, its encoding %s fails the schema: %v", in, enc, err)
+		}
 	})
 }
 
