@@ -322,32 +322,40 @@ func isTemporary(err error) bool {
 }
 
 func (b *Bus) partitionEnds(ctx context.Context, topic string) (map[int]int64, error) {
+	ends, _, err := b.offsetBounds(ctx, topic)
+	return ends, err
+}
+
+// offsetBounds returns the end (high watermark) and start (log start) offsets of every
+// partition of topic.
+func (b *Bus) offsetBounds(ctx context.Context, topic string) (ends, starts map[int]int64, err error) {
 	md, err := b.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
-		return nil, fmt.Errorf("metadata of %s: %w", topic, err)
+		return nil, nil, fmt.Errorf("metadata of %s: %w", topic, err)
 	}
 	if len(md.Topics) != 1 || md.Topics[0].Error != nil {
 		if len(md.Topics) == 1 {
-			return nil, fmt.Errorf("metadata of %s: %w", topic, md.Topics[0].Error)
+			return nil, nil, fmt.Errorf("metadata of %s: %w", topic, md.Topics[0].Error)
 		}
-		return nil, fmt.Errorf("metadata of %s: %d topics in the answer", topic, len(md.Topics))
+		return nil, nil, fmt.Errorf("metadata of %s: %d topics in the answer", topic, len(md.Topics))
 	}
 	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
 	for _, p := range md.Topics[0].Partitions {
-		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p.ID))
+		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p.ID), kafka.FirstOffsetOf(p.ID))
 	}
 	resp, err := b.client.ListOffsets(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("list offsets of %s: %w", topic, err)
+		return nil, nil, fmt.Errorf("list offsets of %s: %w", topic, err)
 	}
-	out := map[int]int64{}
+	ends, starts = map[int]int64{}, map[int]int64{}
 	for _, po := range resp.Topics[topic] {
 		if po.Error != nil {
-			return nil, fmt.Errorf("list offsets of %s/%d: %w", topic, po.Partition, po.Error)
+			return nil, nil, fmt.Errorf("list offsets of %s/%d: %w", topic, po.Partition, po.Error)
 		}
-		out[po.Partition] = po.LastOffset
+		ends[po.Partition] = po.LastOffset
+		starts[po.Partition] = po.FirstOffset
 	}
-	return out, nil
+	return ends, starts, nil
 }
 
 // HostPort joins a host and port.

@@ -21,8 +21,14 @@ type GroupConfig struct {
 	Linger time.Duration
 	// SessionTimeout is how long a dead member keeps its partitions (default 10s).
 	SessionTimeout time.Duration
-	// OnLag, if set, receives the lag seen on each partition (high watermark - offset - 1).
+	// OnLag, if set, receives the group's lag on each of its topics every LagInterval:
+	// the SUM over the topic's partitions of (end offset − committed offset), read from
+	// the broker (a partition the group never committed counts from the log start).
+	// partition is always -1 (all partitions). Every member of a group computes the same
+	// number, so aggregate it across processes with max, never sum.
 	OnLag func(topic string, partition int, lag int64)
+	// LagInterval is how often OnLag is computed (default 10s).
+	LagInterval time.Duration
 }
 
 // Handler processes one batch. It returns nil only when every message of the batch
@@ -61,6 +67,15 @@ func (b *Bus) Consume(ctx context.Context, gc GroupConfig, h Handler) error {
 		ErrorLogger:       kafka.LoggerFunc(func(msg string, args ...any) { b.log.Debug(fmt.Sprintf(msg, args...), "group", gc.GroupID) }),
 	})
 	defer closeWithTimeout(r, 5*time.Second, b)
+	if gc.OnLag != nil {
+		if gc.LagInterval <= 0 {
+			gc.LagInterval = 10 * time.Second
+		}
+		lctx, stopLag := context.WithCancel(ctx)
+		lagDone := make(chan struct{})
+		go func() { defer close(lagDone); b.reportLag(lctx, gc) }()
+		defer func() { stopLag(); <-lagDone }()
+	}
 
 	bo := backoff.New(200*time.Millisecond, 30*time.Second)
 	for {
@@ -108,7 +123,6 @@ func fetchBatch(ctx context.Context, r *kafka.Reader, gc GroupConfig) ([]kafka.M
 		return nil, err
 	}
 	batch := []kafka.Message{m}
-	report(gc, m)
 	lctx, cancel := context.WithTimeout(ctx, gc.Linger)
 	defer cancel()
 	for len(batch) < gc.MaxBatch {
@@ -117,15 +131,75 @@ func fetchBatch(ctx context.Context, r *kafka.Reader, gc GroupConfig) ([]kafka.M
 			break // linger over (the message stays queued in the reader) or shutdown
 		}
 		batch = append(batch, m)
-		report(gc, m)
 	}
 	return batch, nil
 }
 
-func report(gc GroupConfig, m kafka.Message) {
-	if gc.OnLag != nil && m.HighWaterMark > 0 {
-		gc.OnLag(m.Topic, m.Partition, m.HighWaterMark-m.Offset-1)
+// reportLag calls gc.OnLag for every topic of the group every gc.LagInterval (and once
+// at start) until ctx ends. A failed computation is logged at debug and skipped: the
+// gauge keeps its last value rather than dropping to a wrong one.
+func (b *Bus) reportLag(ctx context.Context, gc GroupConfig) {
+	t := time.NewTicker(gc.LagInterval)
+	defer t.Stop()
+	for {
+		for _, topic := range gc.Topics {
+			qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			lag, err := b.GroupLag(qctx, gc.GroupID, topic)
+			cancel()
+			if err != nil {
+				if ctx.Err() == nil {
+					b.log.Debug("consumer lag not computed", "group", gc.GroupID, "topic", topic, "err", err)
+				}
+				continue
+			}
+			total := int64(0)
+			for _, l := range lag {
+				total += l
+			}
+			gc.OnLag(topic, -1, total)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
+}
+
+// GroupLag returns, per partition of topic, how many messages group has not committed
+// yet: end offset − committed offset, or end − log start when the group has never
+// committed on the partition.
+func (b *Bus) GroupLag(ctx context.Context, group, topic string) (map[int]int64, error) {
+	ends, starts, err := b.offsetBounds(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	req := &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{}}
+	for p := range ends {
+		req.Topics[topic] = append(req.Topics[topic], p)
+	}
+	resp, err := b.client.OffsetFetch(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("committed offsets of group %s on %s: %w", group, topic, err)
+	}
+	committed := map[int]int64{}
+	if resp.Error != nil && !errors.Is(resp.Error, kafka.GroupIdNotFound) { // not found: nothing committed yet
+		return nil, fmt.Errorf("committed offsets of group %s on %s: %w", group, topic, resp.Error)
+	}
+	for _, p := range resp.Topics[topic] {
+		if p.Error == nil {
+			committed[p.Partition] = p.CommittedOffset
+		}
+	}
+	out := make(map[int]int64, len(ends))
+	for p, end := range ends {
+		from, ok := committed[p]
+		if !ok || from < 0 {
+			from = starts[p]
+		}
+		out[p] = max(end-from, 0)
+	}
+	return out, nil
 }
 
 func closeWithTimeout(r interface{ Close() error }, d time.Duration, b *Bus) {

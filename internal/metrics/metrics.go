@@ -71,7 +71,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		SinkFatal: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "sink_fatal",
 			Help: "1 while a sink is stopped by a failure no retry can fix (bad credentials, missing permission): it consumes nothing until the store accepts it again; 0 otherwise."}, []string{"sink"}),
 		ConsumerLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "consumer_lag",
-			Help: "Messages behind the partition end, as last seen by a consumer group (max over partitions)."}, []string{"group", "topic"}),
+			Help: "Messages a consumer group has not committed yet on a topic: the sum over the topic's partitions of end offset minus committed offset, read from the broker every 10 s. Every member of a group reports the same value: aggregate across processes with max, not sum."}, []string{"group", "topic"}),
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "build_info",
 			Help: "Always 1; labels carry the build."}, []string{"version", "goversion"}),
 	}

@@ -1,0 +1,67 @@
+package pollers_test
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/auditstream/auditstream/internal/testkit"
+	"github.com/auditstream/auditstream/pollers"
+)
+
+// twoTargets lists targets from a mutable set; each poll stores a per-target watermark.
+type twoTargets struct {
+	mu        sync.Mutex
+	targets   []pollers.Target
+	watermark map[string]string
+}
+
+func (s *twoTargets) Targets(context.Context) ([]pollers.Target, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]pollers.Target(nil), s.targets...), nil
+}
+
+func (s *twoTargets) Poll(ctx context.Context, t pollers.Target, _ json.RawMessage, emit pollers.Emit) (pollers.Outcome, error) {
+	s.mu.Lock()
+	w := s.watermark[t.Entity]
+	s.mu.Unlock()
+	return pollers.Outcome{}, emit(ctx, nil, json.RawMessage(`{"watermark":"`+w+`"}`))
+}
+
+// A retired target (no longer listed) must not pin the provider's freshness to its old
+// cursor; when no target is left, the series disappears instead of claiming a time.
+func TestRetiredTargetDoesNotPinFreshness(t *testing.T) {
+	brokers := testkit.EmbeddedKafka(t)
+	b, store, _, m := setup(t, brokers, "")
+	src := &twoTargets{
+		targets:   []pollers.Target{{Tenant: "t", Entity: "old"}, {Tenant: "t", Entity: "live"}},
+		watermark: map[string]string{"old": "2026-01-01T00:00:00Z", "live": "2026-11-21T10:00:00Z"},
+	}
+	r := pollers.NewRunner(pollers.RunnerConfig{Name: "p", Provider: "ionos", Topic: "unused"}, src, store, b, testkit.Logger(t), m)
+	ctx := context.Background()
+	if err := r.PollOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	gauge := m.CursorTimestamp.WithLabelValues("p", "ionos")
+	if v := testutil.ToFloat64(gauge); v != float64(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix()) {
+		t.Fatalf("freshness with both targets = %v, want the oldest (2026-01-01)", v)
+	}
+	src.mu.Lock()
+	src.targets = src.targets[1:] // "old" retired
+	src.mu.Unlock()
+	if err := r.PollOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := testutil.ToFloat64(m.CursorTimestamp.WithLabelValues("p", "ionos")); v != float64(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC).Unix()) {
+		t.Fatalf("freshness after retiring the old target = %v, want the live one (2026-11-21T10:00)", v)
+	}
+	r.Forget(pollers.Target{Tenant: "t", Entity: "live"})
+	if n := testutil.CollectAndCount(m.CursorTimestamp); n != 0 {
+		t.Fatalf("%d cursor_timestamp series left with no target, want 0", n)
+	}
+}
