@@ -72,6 +72,10 @@ func NewRunner(cfg RunnerConfig, src Source, store *checkpoint.Store, b *bus.Bus
 	if cfg.MaxAgain <= 0 {
 		cfg.MaxAgain = 5
 	}
+	for _, outcome := range []string{"ok", "error"} {
+		// Both series exist from the start: the first failure is an increase, not a new series.
+		m.PollRequests.WithLabelValues(cfg.Name, cfg.Provider, outcome)
+	}
 	return &Runner{cfg: cfg, src: src, store: store, bus: b, log: log.With("poller", cfg.Name, "provider", cfg.Provider),
 		m: m, now: time.Now, watermarks: map[string]time.Time{}}
 }

@@ -1,0 +1,396 @@
+// Tests of the monitoring files under deploy/: the alert rules (promtool), the metrics a
+// running pipeline exposes (promtool check metrics), and the dashboard and alerts
+// against a real Prometheus scraping a running pipeline.
+package deploy_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/auditstream/auditstream/internal/app"
+	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/testkit"
+)
+
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		testkit.Require(t, name+" (Debian package prometheus)")
+	}
+	return p
+}
+
+func runTool(t *testing.T, stdin io.Reader, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(tool(t, name), args...)
+	cmd.Stdin = stdin
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// The alert rules are valid, and every alert has a unit test file that fires it and one
+// that keeps it quiet, all passing.
+func TestIntegrationPromtoolRules(t *testing.T) {
+	runTool(t, nil, "promtool", "check", "rules", "prometheus/alerts.yml")
+	tests, err := filepath.Glob("prometheus/tests/*.test.yml")
+	if err != nil || len(tests) == 0 {
+		t.Fatalf("no rule tests: %v", err)
+	}
+	runTool(t, nil, "promtool", append([]string{"test", "rules"}, tests...)...)
+	rules, err := os.ReadFile("prometheus/alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := string(bytes.Join(readAll(t, tests), []byte("\n")))
+	for _, line := range strings.Split(string(rules), "\n") {
+		name, ok := strings.CutPrefix(strings.TrimSpace(line), "- alert: ")
+		if !ok {
+			continue
+		}
+		if !strings.Contains(all, "alertname: "+name+"\n        exp_alerts:\n          - exp_labels") {
+			t.Errorf("alert %s: no test expects it to fire", name)
+		}
+		if !strings.Contains(all, "alertname: "+name+"\n        exp_alerts: []") {
+			t.Errorf("alert %s: no test expects it to stay quiet", name)
+		}
+	}
+}
+
+func readAll(t *testing.T, paths []string) [][]byte {
+	var out [][]byte
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// pipeline is a running auditstream (pollers, normalizer, file sink on the embedded
+// broker) whose simulators run in a separate App, so a test can stop them.
+type pipeline struct {
+	app, sims *app.App
+	cfg       *config.Root
+	dir       string
+}
+
+func startPipeline(t *testing.T) *pipeline {
+	t.Helper()
+	dev, err := os.ReadFile("../configs/dev.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	log := testkit.Logger(t)
+	ctx := context.Background()
+	simCfg, err := config.Parse(strings.NewReader(strings.NewReplacer("127.0.0.1:18081", "127.0.0.1:0", "127.0.0.1:18082", "127.0.0.1:0",
+		"127.0.0.1:9464", "off", "./data/", dir+"/").Replace(string(dev))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sims, err := app.Start(ctx, simCfg, app.Roles{Sims: true}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pipeline{sims: sims, dir: dir}
+	t.Cleanup(func() { shutdown(p.sims) })
+	hostport := func(provider string) string {
+		u, err := url.Parse(sims.SimURLs[provider])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.Host
+	}
+	text := strings.NewReplacer("127.0.0.1:18081", hostport("ionos"), "127.0.0.1:18082", hostport("ecgrid"),
+		"127.0.0.1:9464", "127.0.0.1:0", "./data/", dir+"/", `"@every 5s"`, `"@every 1s"`, `"@every 10s"`, `"@every 1s"`).Replace(string(dev))
+	c, err := config.Parse(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Simulators = nil
+	p.cfg = c
+	a, err := app.Start(ctx, c, app.Roles{Poll: true, Normalize: true, Sink: true}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.app = a
+	t.Cleanup(func() { shutdown(p.app) })
+	return p
+}
+
+func shutdown(a *app.App) {
+	if a == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a.Shutdown(ctx)
+}
+
+func scrape(t *testing.T, addr string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func waitFor(t *testing.T, what string, d time.Duration, ok func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		done, last := ok()
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s (last: %s)", d, what, last)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// prometheus runs the Debian prometheus binary on a free loopback port, scraping target
+// every second and evaluating rulesFile every second.
+type prometheusServer struct{ addr string }
+
+func startPrometheus(t *testing.T, target, rulesFile string) *prometheusServer {
+	t.Helper()
+	bin := tool(t, "prometheus")
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files: [%q]
+scrape_configs:
+  - job_name: auditstream-test
+    static_configs:
+      - targets: [%q]
+`, rulesFile, target)
+	cfgPath := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freePort(t)
+	var out testkit.LockedBuffer
+	cmd := exec.Command(bin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+addr, "--log.level=warn")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("prometheus output:\n%s", out.String())
+		}
+	})
+	s := &prometheusServer{addr: addr}
+	waitFor(t, "prometheus ready", 30*time.Second, func() (bool, string) {
+		resp, err := http.Get("http://" + addr + "/-/ready")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200, resp.Status
+	})
+	return s
+}
+
+type series struct {
+	Metric map[string]string `json:"metric"`
+	Value  []any             `json:"value"`
+}
+
+// query runs an instant PromQL query through the HTTP API.
+func (s *prometheusServer) query(q string) ([]series, error) {
+	resp, err := http.Get("http://" + s.addr + "/api/v1/query?query=" + url.QueryEscape(q))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			ResultType string   `json:"resultType"`
+			Result     []series `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return nil, err
+	}
+	if r.Status != "success" {
+		return nil, fmt.Errorf("query %q: %s", q, r.Error)
+	}
+	return r.Data.Result, nil
+}
+
+// testRules writes the real alert rules plus a stale threshold of 15 s for ionos (the
+// rules take per-provider thresholds as auditstream:source_stale_threshold_seconds
+// records; see alerts.yml), so a stopped simulator makes the alert pending in seconds.
+func testRules(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("prometheus/alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra := `
+  - name: test-thresholds
+    rules:
+      - record: auditstream:source_stale_threshold_seconds
+        expr: vector(15)
+        labels:
+          provider: ionos
+`
+	p := filepath.Join(t.TempDir(), "alerts.yml")
+	if err := os.WriteFile(p, append(b, extra...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runTool(t, nil, "promtool", "check", "rules", p)
+	return p
+}
+
+type dashboard struct {
+	Panels []struct {
+		Title   string `json:"title"`
+		Targets []struct {
+			Expr string `json:"expr"`
+		} `json:"targets"`
+	} `json:"panels"`
+}
+
+// The Must-show: a real Prometheus scrapes a running pipeline with the real alert rules;
+// promtool check metrics is clean on the scrape; per-provider freshness comes back
+// through the HTTP API; every dashboard query returns series; stopping the simulators
+// makes AuditstreamSourceStale go pending for ionos.
+func TestIntegrationPrometheusScrapesPipeline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	tool(t, "prometheus")
+	tool(t, "promtool")
+	p := startPipeline(t)
+	admin := p.app.AdminAddr()
+
+	// Some traffic through every stage, and one dead letter (the DLQ panel needs it).
+	waitFor(t, "events written by the sink", 60*time.Second, func() (bool, string) {
+		s := scrape(t, admin)
+		return strings.Contains(s, `auditstream_sink_events_total{outcome="written",sink="jsonl"}`) &&
+			!strings.Contains(s, `auditstream_sink_events_total{outcome="written",sink="jsonl"} 0`), "no sink writes yet"
+	})
+	b := testkit.NewBus(t, p.app.Brokers)
+	if err := b.Publish(context.Background(), kafka.Message{Topic: p.cfg.RawTopic("ionos"), Key: []byte("ionos/x/y"), Value: []byte("not an envelope")}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the dead letter counted", 30*time.Second, func() (bool, string) {
+		return strings.Contains(scrape(t, admin), `auditstream_dlq_records_total{reason="decode",stage="normalize"} 1`), "not yet"
+	})
+	if out := runTool(t, strings.NewReader(scrape(t, admin)), "promtool", "check", "metrics"); strings.TrimSpace(out) != "" {
+		t.Fatalf("promtool check metrics: %s", out)
+	}
+
+	prom := startPrometheus(t, admin, testRules(t))
+	var fresh []series
+	waitFor(t, "per-provider freshness through the Prometheus API", 60*time.Second, func() (bool, string) {
+		var err error
+		fresh, err = prom.query("auditstream:source_freshness_seconds")
+		if err != nil {
+			return false, err.Error()
+		}
+		got := map[string]bool{}
+		for _, s := range fresh {
+			got[s.Metric["provider"]] = true
+		}
+		return got["ionos"] && got["ecgrid"], fmt.Sprint(fresh)
+	})
+	t.Logf("freshness: %v", fresh)
+
+	// Every dashboard expression returns series ($__rate_interval is Grafana's: 15 s
+	// covers several 1 s scrapes).
+	raw, err := os.ReadFile("grafana/auditstream.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d dashboard
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Panels) < 6 {
+		t.Fatalf("dashboard has %d panels", len(d.Panels))
+	}
+	for _, panel := range d.Panels {
+		for _, target := range panel.Targets {
+			q := strings.ReplaceAll(target.Expr, "$__rate_interval", "15s")
+			waitFor(t, fmt.Sprintf("panel %q query %s to return series", panel.Title, q), 60*time.Second, func() (bool, string) {
+				r, err := prom.query(q)
+				if err != nil {
+					return false, err.Error()
+				}
+				return len(r) > 0, "no series"
+			})
+		}
+	}
+
+	const stale = `ALERTS{alertname="AuditstreamSourceStale",provider="ionos"}`
+	const pending = `ALERTS{alertname="AuditstreamSourceStale",provider="ionos",alertstate="pending"}`
+	if r, err := prom.query(stale); err != nil || len(r) != 0 {
+		t.Fatalf("stale alert before the simulator stopped: %v %v", r, err)
+	}
+	shutdown(p.sims)
+	p.sims = nil
+	waitFor(t, "AuditstreamSourceStale pending for ionos", 90*time.Second, func() (bool, string) {
+		r, err := prom.query(pending)
+		if err != nil {
+			return false, err.Error()
+		}
+		f, _ := prom.query(`auditstream:source_freshness_seconds{provider="ionos"}`)
+		return len(r) == 1, fmt.Sprint("freshness ", f)
+	})
+}
+
