@@ -393,4 +393,3 @@ func TestIntegrationPrometheusScrapesPipeline(t *testing.T) {
 		return len(r) == 1, fmt.Sprint("freshness ", f)
 	})
 }
-
