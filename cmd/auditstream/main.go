@@ -34,6 +34,9 @@ Commands:
   sim        the built-in provider simulators only (for tests and demos)
   validate   check a configuration file and list every problem
   targets    list, add or retire polled entities on the targets topic (ls|add|retire)
+  replay     re-normalize a range of raw records into the events topic (after a mapping fix)
+  dlq        list, show and re-inject dead letters (ls, show, retry)
+  cursors    list and reset poller cursors (ls, reset)
   version    print the version
 
 Run 'auditstream <command> --help' for the flags of a command.
@@ -66,6 +69,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return validate(rest, stdout, stderr)
 	case "targets":
 		return targetsCmd(rest, stdout, stderr)
+	case "replay":
+		return replayCmd(rest, stdout, stderr)
+	case "dlq":
+		return dlqCmd(rest, stdout, stderr)
+	case "cursors":
+		return cursorsCmd(rest, stdout, stderr)
 	case "run":
 		return serve(cmd, "Run every role in one process: simulators, pollers, normalizer and sinks.", app.Roles{Poll: true, Normalize: true, Sink: true, Sims: true}, rest, stdout, stderr)
 	case "poll":

@@ -322,13 +322,13 @@ func isTemporary(err error) bool {
 }
 
 func (b *Bus) partitionEnds(ctx context.Context, topic string) (map[int]int64, error) {
-	ends, _, err := b.offsetBounds(ctx, topic)
+	ends, _, err := b.OffsetBounds(ctx, topic)
 	return ends, err
 }
 
-// offsetBounds returns the end (high watermark) and start (log start) offsets of every
+// OffsetBounds returns the end (high watermark) and start (log start) offsets of every
 // partition of topic.
-func (b *Bus) offsetBounds(ctx context.Context, topic string) (ends, starts map[int]int64, err error) {
+func (b *Bus) OffsetBounds(ctx context.Context, topic string) (ends, starts map[int]int64, err error) {
 	md, err := b.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return nil, nil, fmt.Errorf("metadata of %s: %w", topic, err)

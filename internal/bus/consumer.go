@@ -170,7 +170,7 @@ func (b *Bus) reportLag(ctx context.Context, gc GroupConfig) {
 // yet: end offset − committed offset, or end − log start when the group has never
 // committed on the partition.
 func (b *Bus) GroupLag(ctx context.Context, group, topic string) (map[int]int64, error) {
-	ends, starts, err := b.offsetBounds(ctx, topic)
+	ends, starts, err := b.OffsetBounds(ctx, topic)
 	if err != nil {
 		return nil, err
 	}

@@ -137,3 +137,14 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	s.apply(key, nil)
 	return nil
 }
+
+// All returns a copy of every stored cursor by key (for listing tools).
+func (s *Store) All() map[string]json.RawMessage {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make(map[string]json.RawMessage, len(s.cursors))
+	for k, v := range s.cursors {
+		out[k] = append(json.RawMessage(nil), v...)
+	}
+	return out
+}

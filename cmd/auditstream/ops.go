@@ -1,0 +1,440 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/auditstream/auditstream/internal/app"
+	"github.com/auditstream/auditstream/internal/bus"
+	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/metrics"
+	"github.com/auditstream/auditstream/internal/ops"
+	"github.com/auditstream/auditstream/normalizer"
+)
+
+// opsEnv is what a repair command needs: the configuration, a logger and the bus.
+type opsEnv struct {
+	cfg *config.Root
+	log *slog.Logger
+	bus *bus.Bus
+	ctx context.Context
+}
+
+// connect loads the configuration and connects to its Kafka. Repair tools need a real
+// broker: the embedded one lives inside the running process.
+func connect(path string, stderr io.Writer) (*opsEnv, func(), int) {
+	c, err := config.Load(path)
+	if err == nil {
+		err = app.Validate(c)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", path, err)
+		return nil, nil, 1
+	}
+	if c.Embedded() {
+		fmt.Fprintf(stderr, "%s: kafka.brokers is empty (embedded broker): repair tools need a real Kafka\n", path)
+		return nil, nil, 1
+	}
+	log := app.NewLogger(stderr, c.Log)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	b, err := bus.New(bus.Config{Brokers: c.Kafka.Brokers, ClientID: c.Kafka.ClientID + "-ops", MaxMessageBytes: c.Kafka.Topics.MaxMessageBytes}, log)
+	if err != nil {
+		stop()
+		fmt.Fprintf(stderr, "kafka: %v\n", err)
+		return nil, nil, 1
+	}
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := b.Ping(pctx); err != nil {
+		stop()
+		_ = b.Close()
+		fmt.Fprintf(stderr, "kafka at %v not reachable: %v\n", c.Kafka.Brokers, err)
+		return nil, nil, 1
+	}
+	return &opsEnv{cfg: c, log: log, bus: b, ctx: ctx}, func() { _ = b.Close(); stop() }, 0
+}
+
+func opsFlags(name, usageLine, about string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := fs.String("config", "auditstream.yaml", "configuration `file` (the same one the roles use)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: auditstream %s\n\n%s\n\nFlags:\n", usageLine, about)
+		fs.PrintDefaults()
+	}
+	return fs, cfg
+}
+
+// parseInterspersed parses flags that may come before or after positional arguments.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+type multi []string
+
+func (m *multi) String() string { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*m = append(*m, s)
+		}
+	}
+	return nil
+}
+
+const replayAbout = `Re-normalize a range of the raw topics into the events topic, after a mapping fix.
+Each raw record is normalized by this binary's normalizer (the same code the normalize role
+runs) and written with the same key and CloudEvents headers. Event ids come from the raw
+record ids, so a replayed event has the id of the event it replaces: stores that keep one
+row per id stay correct, and replaying a range twice is harmless. Records that still fail
+go to the dead-letter topic (stage "replay").
+
+--from and --to take an offset (the same on every partition; --to is exclusive) or an
+RFC 3339 time (by record timestamp: from the first record at or after --from, up to the
+first record at or after --to). Without --from: the oldest record kept; without --to: the
+end of the topic when the replay starts.
+
+Examples:
+  auditstream replay --config prod.yaml --provider ionos --from 2026-11-20T00:00:00Z --dry-run
+  auditstream replay --config prod.yaml --provider ionos --from 2026-11-20T00:00:00Z`
+
+func replayCmd(args []string, stdout, stderr io.Writer) int {
+	fs, path := opsFlags("replay", "replay [--from X] [--to Y] [--provider P] [--dry-run]", replayAbout, stderr)
+	from := fs.String("from", "", "start: offset or RFC 3339 `time` (default: the oldest record)")
+	to := fs.String("to", "", "end, exclusive: offset or RFC 3339 `time` (default: the end now)")
+	var providers multi
+	fs.Var(&providers, "provider", "replay only this `provider`'s raw topic (repeatable; default: normalizer.providers)")
+	dry := fs.Bool("dry-run", false, "read and normalize, print what would be written, write nothing")
+	if err := fs.Parse(args); err != nil {
+		return flagExit(err)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "replay: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	fromP, err1 := ops.ParsePosition(*from)
+	toP, err2 := ops.ParsePosition(*to)
+	if err := errors.Join(err1, err2); err != nil {
+		fmt.Fprintf(stderr, "replay: %v\n", err)
+		return 2
+	}
+	env, closeEnv, code := connect(*path, stderr)
+	if env == nil {
+		return code
+	}
+	defer closeEnv()
+	c := env.cfg
+	if len(providers) == 0 {
+		providers = c.Normalizer.Providers
+	}
+	known := map[string]bool{}
+	for _, p := range app.Providers {
+		known[p] = true
+	}
+	var topics []string
+	for _, p := range providers {
+		if !known[p] {
+			fmt.Fprintf(stderr, "replay: unknown provider %q (known: %v)\n", p, app.Providers)
+			return 2
+		}
+		topics = append(topics, c.RawTopic(p))
+	}
+	m := metrics.NewUnregistered()
+	n, err := normalizer.New(normalizer.Config{EventsTopic: c.Kafka.Topics.Events, DLQTopic: c.Kafka.Topics.DLQ,
+		MaxEventBytes: c.Normalizer.MaxEventBytes}, env.bus, env.log, m)
+	if err != nil {
+		fmt.Fprintf(stderr, "replay: %v\n", err)
+		return 1
+	}
+	rep, err := ops.Replay(env.ctx, env.bus, n, ops.ReplayConfig{RawTopics: topics, EventsTopic: c.Kafka.Topics.Events,
+		DLQTopic: c.Kafka.Topics.DLQ, From: fromP, To: toP, DryRun: *dry}, env.log, m)
+	verb := "wrote"
+	if *dry {
+		verb = "would write"
+	}
+	for _, t := range rep.Topics {
+		var parts []string
+		for _, r := range t.Ranges {
+			parts = append(parts, fmt.Sprintf("%d:[%d,%d)", r.Partition, r.From, r.To))
+		}
+		fmt.Fprintf(stdout, "%s: read %d records (partition:[from,to) %s); %s %d events to %s", t.Topic, t.Read,
+			strings.Join(parts, " "), verb, t.Events, c.Kafka.Topics.Events)
+		if len(t.DeadLettered) > 0 {
+			reasons := make([]string, 0, len(t.DeadLettered))
+			for r, k := range t.DeadLettered {
+				reasons = append(reasons, fmt.Sprintf("%s=%d", r, k))
+			}
+			sort.Strings(reasons)
+			fmt.Fprintf(stdout, "; %s dead letters to %s: %s", verb, c.Kafka.Topics.DLQ, strings.Join(reasons, " "))
+		}
+		fmt.Fprintln(stdout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "replay: %v\n", err)
+		return 1
+	}
+	if *dry {
+		fmt.Fprintln(stdout, "dry run: nothing written")
+	}
+	return 0
+}
+
+const dlqAbout = `Inspect and re-inject dead letters (records a stage could not handle).
+  ls      list dead letters with their stage, reason, origin and error
+  show    print one dead letter (ID is <partition>:<offset> on the dead-letter topic, as ls prints)
+  retry   write selected dead letters back to the topic they came from, after a fix;
+          a dry run unless --yes
+Filters (ls, retry): --stage, --reason, --topic (origin), --from/--to (offsets or times on
+the dead-letter topic), IDs as arguments (retry).`
+
+func dlqCmd(args []string, stdout, stderr io.Writer) int {
+	usage := "dlq ls|show|retry [flags] [ID...]"
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fs, _ := opsFlags("dlq", usage, dlqAbout, stderr)
+		fs.Usage()
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	sub, args := args[0], args[1:]
+	if sub != "ls" && sub != "show" && sub != "retry" {
+		fmt.Fprintf(stderr, "dlq: unknown subcommand %q (ls, show, retry)\n", sub)
+		return 2
+	}
+	fs, path := opsFlags("dlq "+sub, strings.Replace(usage, "ls|show|retry", sub, 1), dlqAbout, stderr)
+	var f ops.DLQFilter
+	var from, to string
+	fs.StringVar(&f.Stage, "stage", "", "only this `stage` (normalize, replay, sink:<name>)")
+	fs.StringVar(&f.Reason, "reason", "", "only this `reason` (decode, map, schema, ...)")
+	fs.StringVar(&f.Topic, "topic", "", "only dead letters that came from this `topic`")
+	fs.StringVar(&from, "from", "", "start on the dead-letter topic: offset or RFC 3339 `time`")
+	fs.StringVar(&to, "to", "", "end (exclusive): offset or RFC 3339 `time`")
+	fs.IntVar(&f.Limit, "limit", 0, "list at most `n` (ls; 0 = all)")
+	yes := fs.Bool("yes", false, "retry: really write (without it, print what would be re-injected)")
+	ids, err := parseInterspersed(fs, args)
+	if err != nil {
+		return flagExit(err)
+	}
+	var err1, err2 error
+	f.From, err1 = ops.ParsePosition(from)
+	f.To, err2 = ops.ParsePosition(to)
+	if err := errors.Join(err1, err2); err != nil {
+		fmt.Fprintf(stderr, "dlq: %v\n", err)
+		return 2
+	}
+	if sub == "show" && len(ids) != 1 {
+		fmt.Fprintln(stderr, "dlq show: give exactly one ID (<partition>:<offset>, as `dlq ls` prints)")
+		return 2
+	}
+	if len(ids) > 0 {
+		f.IDs = map[string]bool{}
+		for _, id := range ids {
+			f.IDs[id] = true
+		}
+	}
+	env, closeEnv, code := connect(*path, stderr)
+	if env == nil {
+		return code
+	}
+	defer closeEnv()
+	topic := env.cfg.Kafka.Topics.DLQ
+	if sub != "ls" {
+		f.Limit = 0
+	}
+	letters, err := ops.ListDLQ(env.ctx, env.bus, topic, f)
+	if err != nil {
+		fmt.Fprintf(stderr, "dlq %s: %v\n", sub, err)
+		return 1
+	}
+	switch sub {
+	case "ls":
+		fmt.Fprintf(stdout, "%-10s %-24s %-14s %-16s %-28s %s\n", "ID", "TIME", "STAGE", "REASON", "ORIGIN", "ERROR")
+		for _, d := range letters {
+			fmt.Fprintf(stdout, "%-10s %-24s %-14s %-16s %-28s %s\n", d.ID(), d.Time.UTC().Format(time.RFC3339), d.Stage, d.Reason,
+				fmt.Sprintf("%s/%d:%d", d.Topic, d.OriginPartition, d.OriginOffset), oneLine(d.Error, 120))
+		}
+		fmt.Fprintf(stdout, "%d dead letters on %s\n", len(letters), topic)
+	case "show":
+		if len(letters) == 0 {
+			fmt.Fprintf(stderr, "dlq show: no dead letter %s on %s\n", ids[0], topic)
+			return 1
+		}
+		d := letters[0]
+		fmt.Fprintf(stdout, "id:      %s\ntime:    %s\nstage:   %s\nreason:  %s\norigin:  %s/%d:%d\nkey:     %s\nerror:   %s\nvalue (%d bytes):\n%s\n",
+			d.ID(), d.Time.UTC().Format(time.RFC3339Nano), d.Stage, d.Reason, d.Topic, d.OriginPartition, d.OriginOffset,
+			d.Key, d.Error, len(d.Value), printable(d.Value))
+	case "retry":
+		if len(letters) == 0 {
+			fmt.Fprintln(stdout, "no dead letters match: nothing to retry")
+			return 0
+		}
+		for _, d := range letters {
+			fmt.Fprintf(stdout, "%s %s (%s) -> %s\n", d.ID(), d.Stage, d.Reason, d.Topic)
+		}
+		if !*yes {
+			fmt.Fprintf(stdout, "dry run: %d dead letters would be re-injected; add --yes to do it\n", len(letters))
+			return 0
+		}
+		n, skipped, err := ops.RetryDLQ(env.ctx, env.bus, topic, letters)
+		for _, d := range skipped {
+			fmt.Fprintf(stderr, "dlq retry: %s has no origin topic header; skipped\n", d.ID())
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "dlq retry: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "re-injected %d dead letters (they stay on %s; the retried copies carry header %s)\n", n, topic, ops.RetryHeader)
+	}
+	return 0
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) > n {
+		s = string([]rune(s)[:n]) + "…"
+	}
+	return s
+}
+
+func printable(b []byte) string {
+	if utf8.Valid(b) {
+		var v any
+		if json.Unmarshal(b, &v) == nil {
+			if out, err := json.MarshalIndent(v, "", "  "); err == nil {
+				return string(out)
+			}
+		}
+		return string(b)
+	}
+	return fmt.Sprintf("(binary) %q", b)
+}
+
+const cursorsAbout = `List or reset poller cursors on the compacted checkpoints topic. A cursor's key is
+<poller>/<provider>/<tenant>/<entity>.
+  ls      list cursors (--poller or --prefix to select)
+  reset   delete cursors (the poller starts again from its initial lookback; the entries it
+          reads again get the same ids, so stores do not duplicate them) or set them to
+          --set JSON. Prints every change; writes only with --yes.
+Stop the pollers of the cursors first: a running poller keeps its cursors in memory and
+writes them back on its next poll.`
+
+func cursorsCmd(args []string, stdout, stderr io.Writer) int {
+	usage := "cursors ls|reset [flags] [KEY...]"
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fs, _ := opsFlags("cursors", usage, cursorsAbout, stderr)
+		fs.Usage()
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	sub, args := args[0], args[1:]
+	if sub != "ls" && sub != "reset" {
+		fmt.Fprintf(stderr, "cursors: unknown subcommand %q (ls, reset)\n", sub)
+		return 2
+	}
+	fs, path := opsFlags("cursors "+sub, strings.Replace(usage, "ls|reset", sub, 1), cursorsAbout, stderr)
+	poller := fs.String("poller", "", "the cursors of this poller `name`")
+	prefix := fs.String("prefix", "", "the cursors whose key starts with `prefix`")
+	set := fs.String("set", "", "reset: the new cursor (`JSON`) instead of deleting")
+	yes := fs.Bool("yes", false, "reset: really write (without it, print what would change)")
+	keys, err := parseInterspersed(fs, args)
+	if err != nil {
+		return flagExit(err)
+	}
+	if *poller != "" {
+		*prefix = *poller + "/"
+	}
+	if sub == "reset" && len(keys) == 0 && *prefix == "" {
+		fmt.Fprintln(stderr, "cursors reset: name the cursors: KEY arguments, --poller or --prefix")
+		return 2
+	}
+	env, closeEnv, code := connect(*path, stderr)
+	if env == nil {
+		return code
+	}
+	defer closeEnv()
+	topic := env.cfg.Kafka.Topics.Checkpoints
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	list, err := ops.ListCursors(env.ctx, env.bus, topic, "", quiet)
+	if err != nil {
+		fmt.Fprintf(stderr, "cursors %s: %v\n", sub, err)
+		return 1
+	}
+	var selected []ops.Cursor
+	for _, c := range list {
+		if *prefix != "" && strings.HasPrefix(c.Key, *prefix) {
+			selected = append(selected, c)
+		}
+	}
+	if sub == "ls" {
+		if *prefix == "" {
+			selected = list
+		}
+		for _, c := range selected {
+			fmt.Fprintf(stdout, "%s\t%s\n", c.Key, oneLine(string(c.Value), 200))
+		}
+		fmt.Fprintf(stdout, "%d cursors on %s\n", len(selected), topic)
+		return 0
+	}
+	for _, c := range selected {
+		keys = append(keys, c.Key)
+	}
+	var value json.RawMessage
+	if *set != "" {
+		value = json.RawMessage(*set)
+	}
+	changes, err := ops.PlanCursorReset(list, keys, value)
+	if err != nil {
+		fmt.Fprintf(stderr, "cursors reset: %v\n", err)
+		return 2
+	}
+	if len(changes) == 0 {
+		fmt.Fprintln(stdout, "no cursor matches: nothing to change")
+		return 0
+	}
+	for _, ch := range changes {
+		old, nw := "(none)", "(deleted: the poller starts from its initial lookback)"
+		if ch.Old != nil {
+			old = oneLine(string(ch.Old), 200)
+		}
+		if ch.New != nil {
+			nw = string(ch.New)
+		}
+		fmt.Fprintf(stdout, "%s\n  now: %s\n  new: %s\n", ch.Key, old, nw)
+	}
+	if !*yes {
+		fmt.Fprintf(stdout, "dry run: %d cursors would change; stop their pollers, then add --yes\n", len(changes))
+		return 0
+	}
+	if err := ops.ApplyCursorChanges(env.ctx, env.bus, topic, changes); err != nil {
+		fmt.Fprintf(stderr, "cursors reset: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "changed %d cursors on %s\n", len(changes), topic)
+	return 0
+}
