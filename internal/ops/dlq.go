@@ -28,7 +28,9 @@ type DeadLetter struct {
 }
 
 // ID is how commands name a dead letter: "<partition>:<offset>" on the DLQ topic.
-func (d DeadLetter) ID() string { return strconv.Itoa(d.Partition) + ":" + strconv.FormatInt(d.Offset, 10) }
+func (d DeadLetter) ID() string {
+	return strconv.Itoa(d.Partition) + ":" + strconv.FormatInt(d.Offset, 10)
+}
 
 func toDeadLetter(m kafka.Message) DeadLetter {
 	op, _ := strconv.Atoi(bus.Header(m, "dlq.partition"))
