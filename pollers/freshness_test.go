@@ -60,7 +60,12 @@ func TestRetiredTargetDoesNotPinFreshness(t *testing.T) {
 	if v := testutil.ToFloat64(m.CursorTimestamp.WithLabelValues("p", "ionos")); v != float64(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC).Unix()) {
 		t.Fatalf("freshness after retiring the old target = %v, want the live one (2026-11-21T10:00)", v)
 	}
-	r.Forget(pollers.Target{Tenant: "t", Entity: "live"})
+	src.mu.Lock()
+	src.targets = nil // the last one retired too
+	src.mu.Unlock()
+	if err := r.PollOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if n := testutil.CollectAndCount(m.CursorTimestamp); n != 0 {
 		t.Fatalf("%d cursor_timestamp series left with no target, want 0", n)
 	}

@@ -121,7 +121,7 @@ func (r *Runner) PollOnce(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	r.retain(targets)
+	r.keepWatermarks(targets) // a target no longer listed (retired) stops counting
 	r.updateFreshness()
 	return errors.Join(errs...)
 }
@@ -140,7 +140,7 @@ func (r *Runner) safePollTarget(ctx context.Context, t Target) (err error) {
 }
 
 func (r *Runner) pollTarget(ctx context.Context, t Target) error {
-	key := r.key(t)
+	key := r.cfg.Name + "/" + schemas.Key(r.cfg.Provider, t.Tenant, t.Entity)
 	for i := 0; ; i++ {
 		start := time.Now()
 		published := 0
@@ -344,33 +344,4 @@ func (r *Runner) updateFreshness() {
 		// no freshness to claim, and no stale value pinning the alert.
 		r.m.CursorTimestamp.DeleteLabelValues(r.cfg.Name, r.cfg.Provider)
 	}
-}
-
-// retain forgets the watermarks of targets that are no longer listed (retired, or now
-// polled by another process): freshness is the oldest cursor of the targets polled here.
-func (r *Runner) retain(targets []Target) {
-	keep := make(map[string]bool, len(targets))
-	for _, t := range targets {
-		keep[r.key(t)] = true
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for k := range r.watermarks {
-		if !keep[k] {
-			delete(r.watermarks, k)
-		}
-	}
-}
-
-// Forget drops one target's watermark from the freshness metric at once (a target
-// retired between polls); the next poll does the same for every target not listed.
-func (r *Runner) Forget(t Target) {
-	r.mu.Lock()
-	delete(r.watermarks, r.key(t))
-	r.mu.Unlock()
-	r.updateFreshness()
-}
-
-func (r *Runner) key(t Target) string {
-	return r.cfg.Name + "/" + schemas.Key(r.cfg.Provider, t.Tenant, t.Entity)
 }
