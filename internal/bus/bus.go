@@ -294,20 +294,27 @@ func Header(m kafka.Message, key string) string {
 	return ""
 }
 
-// PartitionEnds returns the last offset (high watermark) of every partition of a topic.
-// Right after a topic is created the brokers' metadata may still be settling: retriable
-// errors (not leader, leader not available) are retried for up to 20 s.
+// PartitionEnds returns the last offset (high watermark) of every partition of a topic
+// (see OffsetBounds).
 func (b *Bus) PartitionEnds(ctx context.Context, topic string) (map[int]int64, error) {
+	ends, _, err := b.OffsetBounds(ctx, topic)
+	return ends, err
+}
+
+// OffsetBounds returns the end (high watermark) and start (log start) offsets of every
+// partition of topic. Right after a topic is created the brokers' metadata may still be
+// settling: retriable errors (not leader, leader not available) are retried for up to 20 s.
+func (b *Bus) OffsetBounds(ctx context.Context, topic string) (ends, starts map[int]int64, err error) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		ends, err := b.partitionEnds(ctx, topic)
+		ends, starts, err := b.offsetBounds(ctx, topic)
 		if err == nil || !isTemporary(err) || time.Now().After(deadline) {
-			return ends, err
+			return ends, starts, err
 		}
-		b.log.Debug("partition ends not available yet, retrying", "topic", topic, "err", err)
+		b.log.Debug("partition offsets not available yet, retrying", "topic", topic, "err", err)
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
@@ -321,14 +328,7 @@ func isTemporary(err error) bool {
 	return false
 }
 
-func (b *Bus) partitionEnds(ctx context.Context, topic string) (map[int]int64, error) {
-	ends, _, err := b.OffsetBounds(ctx, topic)
-	return ends, err
-}
-
-// OffsetBounds returns the end (high watermark) and start (log start) offsets of every
-// partition of topic.
-func (b *Bus) OffsetBounds(ctx context.Context, topic string) (ends, starts map[int]int64, err error) {
+func (b *Bus) offsetBounds(ctx context.Context, topic string) (ends, starts map[int]int64, err error) {
 	md, err := b.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return nil, nil, fmt.Errorf("metadata of %s: %w", topic, err)
