@@ -1,0 +1,93 @@
+package logsim
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/auditstream/auditstream/pollers/simkit"
+)
+
+// Base is what every full-log simulator holds: the history, the served keys, request and
+// fault counters, the fault picker and the rendered entries.
+type Base struct {
+	H      *History
+	Served *Served
+	Ledger *simkit.Ledger
+	Faults *Faulter
+	Cache  *Cache
+	Tenant string
+}
+
+// NewBase builds the shared parts from the settings; render draws one entry in the
+// vendor's shape and writeErr writes the vendor's error body.
+func NewBase(s *Settings, render func(*Entry) []byte, writeErr ErrorWriter) *Base {
+	h := s.History()
+	ledger := simkit.NewLedger()
+	return &Base{H: h, Served: NewServed(), Ledger: ledger, Faults: NewFaulter(h.cfg.Seed, s.Faults, ledger, writeErr),
+		Cache: NewCache(render), Tenant: s.Tenant}
+}
+
+// Control registers the test endpoints (no auth): GET /_sim/served (the served keys),
+// GET /_sim/stats and PUT /_sim/faults (new fault probabilities as JSON).
+func (b *Base) Control(mux *http.ServeMux, prefix string) {
+	mux.HandleFunc("GET "+prefix+"/_sim/served", func(w http.ResponseWriter, _ *http.Request) {
+		simkit.WriteJSON(w, map[string]any{"count": b.Served.Count(), "served": b.Served.Sorted()})
+	})
+	mux.HandleFunc("GET "+prefix+"/_sim/stats", func(w http.ResponseWriter, _ *http.Request) {
+		simkit.WriteJSON(w, b.H.Stats(b.Served, b.Ledger))
+	})
+	mux.HandleFunc("PUT "+prefix+"/_sim/faults", func(w http.ResponseWriter, r *http.Request) {
+		var f FaultSettings
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&f); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		b.Faults.Set(f)
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// Render returns the entries rendered.
+func (b *Base) Render(entries []*Entry) []Rendered {
+	out := make([]Rendered, len(entries))
+	for i, e := range entries {
+		out[i] = b.Cache.Get(e)
+	}
+	return out
+}
+
+// AnswerLog sends one entity's log: a fault when one is picked, else build(entries) with
+// status 200 — cut in half for the truncation fault; only a whole answer marks its
+// entries served.
+func (b *Base) AnswerLog(w http.ResponseWriter, r *http.Request, entity string, entries []Rendered, build func([]Rendered) []byte) {
+	answered, truncate := b.Faults.Apply(w, r, "log")
+	if answered {
+		return
+	}
+	body := build(entries)
+	if !truncate {
+		fps := make([]string, len(entries))
+		for i, e := range entries {
+			fps[i] = e.Fingerprint
+		}
+		b.Served.Mark(b.Tenant, entity, fps)
+	}
+	Write(w, body, truncate)
+}
+
+// Join writes the rendered entries as the elements of a JSON array.
+func Join(entries []Rendered) []byte {
+	n := 2
+	for _, e := range entries {
+		n += len(e.Body) + 1
+	}
+	out := make([]byte, 0, n)
+	out = append(out, '[')
+	for i, e := range entries {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, e.Body...)
+	}
+	return append(out, ']')
+}
