@@ -2,7 +2,6 @@ package conga_test
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -70,47 +69,11 @@ func simConfig(c *clock) congasim.Config {
 	return cfg
 }
 
-// crawl lists every package and fetches its log, returning the keys of what was fetched
-// (as the log diff would count them) and the targets.
 func crawl(t *testing.T, g *conga.Conga) (map[string]bool, map[string]pollers.Target) {
 	t.Helper()
-	ctx := context.Background()
-	targets := map[string]pollers.Target{}
-	err := g.List(ctx, func(ts []pollers.Target) error {
-		for _, x := range ts {
-			if _, dup := targets[x.Entity]; dup {
-				t.Errorf("package %s listed twice", x.Entity)
-			}
-			targets[x.Entity] = x
-		}
-		return nil
-	})
+	keys, targets, err := logsim.Crawl(context.Background(), g, g)
 	if err != nil {
 		t.Fatal(err)
-	}
-	keys := map[string]bool{}
-	for _, x := range targets {
-		recs, err := g.FetchLog(ctx, x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raws := make([]json.RawMessage, len(recs))
-		for i, r := range recs {
-			if r.NativeID != "" || r.Occurrence != 0 {
-				t.Fatalf("FetchLog set NativeID/Occurrence: %+v", r)
-			}
-			if r.Time.IsZero() {
-				t.Fatalf("entry without a time: %s", r.Raw)
-			}
-			raws[i] = r.Raw
-		}
-		ks, err := logsim.FetchedKeys(x.Tenant, x.Entity, raws)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, k := range ks {
-			keys[k] = true
-		}
 	}
 	return keys, targets
 }

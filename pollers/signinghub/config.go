@@ -1,0 +1,121 @@
+// Package signinghub polls the workflow history of Ascertia SigningHub packages
+// (GET /v3/packages/{package_id}/log), discovering packages from the
+// /v3/packages/{document_status}/{page_no}/{records_per_page} listing. SigningHub returns
+// each package's whole history with no unique entry id (log_id repeats): the shared log
+// diff turns it into new records.
+package signinghub
+
+import (
+	"strconv"
+
+	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/timeparse"
+)
+
+// Provider is the provider name (audit.raw.signinghub).
+const Provider = "signinghub"
+
+// DefaultBaseURL is SigningHub's cloud API.
+const DefaultBaseURL = "https://api.signinghub.com"
+
+// Grant types of POST /authenticate.
+const (
+	GrantPassword          = "password"
+	GrantClientCredentials = "client_credentials"
+)
+
+// Config of a SigningHub poller (the `settings:` block of a poller with provider signinghub).
+type Config struct {
+	// BaseURL of the API (default DefaultBaseURL; on-premises installations have their own).
+	BaseURL string `yaml:"base_url"`
+	// GrantType is "password" (default: an enterprise user) or "client_credentials".
+	GrantType    string        `yaml:"grant_type"`
+	ClientID     string        `yaml:"client_id"`
+	ClientSecret config.Secret `yaml:"client_secret"`
+	// Username and Password of the user (password grant).
+	Username string        `yaml:"username"`
+	Password config.Secret `yaml:"password"`
+	// Scope is the optional user to act as (an enterprise admin acting for a user).
+	Scope string `yaml:"scope"`
+	// Tenant names the account in keys and events (default username, else client_id).
+	Tenant string `yaml:"tenant"`
+	// Packages are package ids always polled (static targets).
+	Packages []string `yaml:"packages"`
+	// Discover lists packages (default true).
+	Discover *bool `yaml:"discover"`
+	// DocumentStatus is the listing's status filter (default ALL).
+	DocumentStatus string `yaml:"document_status"`
+	// PageSize is records_per_page of the listing (default 50, at most 100).
+	PageSize int `yaml:"page_size"`
+	// Zone is the time zone of the zone-less date_time values (default UTC).
+	Zone string `yaml:"zone"`
+}
+
+// SetDefaults fills unset fields.
+func (c *Config) SetDefaults() {
+	if c.BaseURL == "" {
+		c.BaseURL = DefaultBaseURL
+	}
+	if c.GrantType == "" {
+		c.GrantType = GrantPassword
+	}
+	if c.Tenant == "" {
+		c.Tenant = c.Username
+		if c.Tenant == "" {
+			c.Tenant = c.ClientID
+		}
+	}
+	if c.Discover == nil {
+		t := true
+		c.Discover = &t
+	}
+	if c.DocumentStatus == "" {
+		c.DocumentStatus = "ALL"
+	}
+	if c.PageSize == 0 {
+		c.PageSize = 50
+	}
+	if c.Zone == "" {
+		c.Zone = "UTC"
+	}
+}
+
+var documentStatuses = map[string]bool{"ALL": true, "DRAFT": true, "PENDING": true, "SIGNED": true, "DECLINED": true,
+	"INPROGRESS": true, "EDITED": true, "REVIEWED": true, "COMPLETED": true}
+
+// Validate lists the problems of the block at path.
+func (c *Config) Validate(path string, p *config.Problems) {
+	p.CheckURL(path+".base_url", c.BaseURL)
+	if c.ClientID == "" {
+		p.Add(path+".client_id", "is required")
+	}
+	if c.ClientSecret == "" {
+		p.Add(path+".client_secret", "is required")
+	}
+	switch c.GrantType {
+	case GrantPassword:
+		if c.Username == "" || c.Password == "" {
+			p.Add(path, "grant_type password needs username and password")
+		}
+	case GrantClientCredentials:
+	default:
+		p.Add(path+".grant_type", "%q is not \"password\" or \"client_credentials\"", c.GrantType)
+	}
+	if !documentStatuses[c.DocumentStatus] {
+		p.Add(path+".document_status", "%q is not one of ALL, DRAFT, PENDING, SIGNED, DECLINED, INPROGRESS, EDITED, REVIEWED, COMPLETED", c.DocumentStatus)
+	}
+	if c.PageSize < 1 || c.PageSize > 100 {
+		p.Add(path+".page_size", "must be between 1 and 100, got %d", c.PageSize)
+	}
+	if _, err := timeparse.Location(c.Zone); err != nil {
+		p.Add(path+".zone", "%q is not a time zone name (e.g. UTC, Europe/Berlin): %v", c.Zone, err)
+	}
+	if !*c.Discover && len(c.Packages) == 0 {
+		p.Add(path, "discover is off and no packages are listed: nothing to poll")
+	}
+	for i, id := range c.Packages {
+		if id == "" {
+			p.Add(path+".packages["+strconv.Itoa(i)+"]", "is empty")
+		}
+	}
+}

@@ -1,0 +1,334 @@
+package signinghub_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/logsim"
+	"github.com/auditstream/auditstream/internal/metrics"
+	"github.com/auditstream/auditstream/internal/testkit"
+	"github.com/auditstream/auditstream/pollers"
+	"github.com/auditstream/auditstream/pollers/pollhttp"
+	"github.com/auditstream/auditstream/pollers/signinghub"
+	"github.com/auditstream/auditstream/pollers/signinghub/signinghubsim"
+)
+
+const (
+	clientSecret = "sh-client-s3cr3t"
+	password     = "sh-user-passw0rd"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+func newHub(t testing.TB, base string, cfg signinghub.Config, log *slog.Logger) *signinghub.SigningHub {
+	t.Helper()
+	hc, err := pollhttp.New(&http.Client{Timeout: 5 * time.Second}, signinghub.Provider,
+		pollhttp.Config{MaxRetries: 2, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond}, log, metrics.NewUnregistered())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ClientID == "" {
+		cfg.ClientID = "app-1"
+	}
+	if cfg.ClientSecret == "" {
+		cfg.ClientSecret = clientSecret
+	}
+	if cfg.GrantType == "" && cfg.Username == "" {
+		cfg.Username, cfg.Password = "admin@example.com", password
+	}
+	cfg.BaseURL = base
+	cfg.SetDefaults()
+	var p config.Problems
+	cfg.Validate("settings", &p)
+	if err := p.Err(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := signinghub.New("signinghub-test", cfg, hc, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func simConfig(c *clock) signinghubsim.Config {
+	cfg := signinghubsim.Config{ClientID: "app-1", ClientSecret: clientSecret, Username: "admin@example.com", Password: password}
+	cfg.Seed, cfg.Packages, cfg.EntriesPerPackage, cfg.DuplicateFraction = 11, 30, 20, 0.2
+	if c != nil {
+		cfg.Now = c.now
+	}
+	return cfg
+}
+
+func crawl(t *testing.T, s *signinghub.SigningHub) (map[string]bool, map[string]pollers.Target) {
+	t.Helper()
+	keys, targets, err := logsim.Crawl(context.Background(), s, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys, targets
+}
+
+func TestListAndFetchEverythingTheSimulatorServed(t *testing.T) {
+	sim := signinghubsim.New(simConfig(nil))
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	s := newHub(t, srv.URL, signinghub.Config{PageSize: 7}, slog.New(slog.DiscardHandler))
+	keys, targets := crawl(t, s)
+	served := sim.Served.Keys()
+	if len(targets) != 30 || len(keys) != len(served) || len(keys) != 600 {
+		t.Fatalf("%d packages, fetched %d keys, served %d, want 30/600/600", len(targets), len(keys), len(served))
+	}
+	dups := 0
+	for k := range served {
+		if !keys[k] {
+			t.Fatalf("served %s not fetched", k)
+		}
+		if strings.HasSuffix(k, "/2") {
+			dups++
+		}
+	}
+	if dups == 0 {
+		t.Fatal("no exact duplicates")
+	}
+	for _, x := range targets {
+		if x.Tenant != "admin@example.com" || !strings.HasPrefix(x.Name, "sales contract") || !x.Terminal || x.UpdatedAt.IsZero() {
+			t.Fatalf("target %+v", x)
+		}
+	}
+	if n := sim.Ledger.Counts()["authenticate"]; n != 1 {
+		t.Fatalf("%d authentications for one crawl", n)
+	}
+}
+
+// On plans that delete the detailed history on completion, a package's log shrinks to
+// one evidence entry; entries that arrive afterwards are still served and fetched.
+func TestHistoryClearedOnCompletion(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)}
+	sc := simConfig(c)
+	sc.ClearLogOnComplete, sc.Rate, sc.Backfill, sc.Concurrent, sc.AfterComplete = true, 5, 60, 5, 5
+	sim := signinghubsim.New(sc)
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	s := newHub(t, srv.URL, signinghub.Config{}, slog.New(slog.DiscardHandler))
+	first, t1 := crawl(t, s)
+	c.add(30 * time.Second)
+	second, t2 := crawl(t, s)
+	shrunk := 0
+	for id, x := range t1 {
+		if !x.Terminal && t2[id].Terminal {
+			before, after := 0, 0
+			for k := range first {
+				if strings.Contains(k, "/"+id+"/") {
+					before++
+				}
+			}
+			for k := range second {
+				if strings.Contains(k, "/"+id+"/") {
+					after++
+				}
+			}
+			if after < before {
+				shrunk++
+			}
+		}
+	}
+	if shrunk == 0 {
+		t.Fatal("no package history shrank on completion")
+	}
+	c.add(time.Hour)
+	third, _ := crawl(t, s)
+	union := map[string]bool{}
+	for _, m := range []map[string]bool{first, second, third} {
+		for k := range m {
+			union[k] = true
+		}
+	}
+	if served := sim.Served.Keys(); len(served) != len(union) {
+		t.Fatalf("served %d keys, fetched %d", len(served), len(union))
+	}
+	if st := sim.H.Stats(sim.Served, sim.Ledger); !st.Done || st.Terminal != 30 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// The refresh token renews an expired access token; a full authentication happens only
+// when the refresh token is refused too.
+func TestRefreshTokenBeforeReauthentication(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)}
+	sc := simConfig(c)
+	sc.TokenTTL = config.Duration(30 * time.Second)
+	sim := signinghubsim.New(sc)
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	s := newHub(t, srv.URL, signinghub.Config{}, slog.New(slog.DiscardHandler))
+	crawl(t, s)
+	c.add(40 * time.Second)
+	crawl(t, s)
+	if n := sim.Ledger.Counts(); n["authenticate_password"] != 1 || n["authenticate_refresh"] != 1 {
+		t.Fatalf("counts %v, want one password grant and one refresh", n)
+	}
+	c.add(time.Hour) // the refresh token (10 × 30 s) expired too
+	crawl(t, s)
+	if n := sim.Ledger.Counts(); n["authenticate_password"] != 2 || n["authenticate_refresh"] != 1 {
+		t.Fatalf("counts %v, want a second password grant", n)
+	}
+}
+
+func TestClientCredentialsAndUnauthorizedRenewal(t *testing.T) {
+	var mu sync.Mutex
+	sim := signinghubsim.New(simConfig(nil))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		h := sim
+		mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	s := newHub(t, srv.URL, signinghub.Config{GrantType: signinghub.GrantClientCredentials}, slog.New(slog.DiscardHandler))
+	crawl(t, s)
+	mu.Lock()
+	sim = signinghubsim.New(simConfig(nil)) // a restarted server knows no token
+	fresh := sim
+	mu.Unlock()
+	keys, targets := crawl(t, s)
+	if len(keys) == 0 || targets[keysOne(targets)].Tenant != "app-1" {
+		t.Fatalf("%d keys; tenant of client credentials %+v", len(keys), targets)
+	}
+	if n := fresh.Ledger.Counts(); n["unauthorized"] != 1 || n["authenticate_client"] != 1 {
+		t.Fatalf("counts %v, want one 401 then one new token", n)
+	}
+}
+
+func keysOne(m map[string]pollers.Target) string {
+	for k := range m {
+		return k
+	}
+	return ""
+}
+
+// No secret in any error or log line, whichever way authentication fails; the OTP answer
+// names the setting to change.
+func TestAuthFailuresWithoutSecrets(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"Message":"maintenance"}`))
+	}))
+	defer down.Close()
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":"invalid_grant","error_description":"bad password ` + r.PostForm.Get("password") + ` for ` + r.PostForm.Get("client_secret") + `"}`))
+	}))
+	defer echo.Close()
+	tests := []struct {
+		name string
+		sim  func(*signinghubsim.Config)
+		cfg  signinghub.Config
+		base string
+		want string
+		is   error
+	}{
+		{"wrong password", nil, signinghub.Config{Username: "admin@example.com", Password: password + "x"}, "", "settings.password", nil},
+		{"wrong client secret", nil, signinghub.Config{ClientSecret: clientSecret + "x"}, "", "Invalid client credentials", nil},
+		{"otp", func(c *signinghubsim.Config) { c.OTP = true }, signinghub.Config{}, "", "settings.grant_type", signinghub.ErrOTP},
+		{"authentication down", nil, signinghub.Config{}, down.URL, "HTTP 503", nil},
+		{"secrets echoed", nil, signinghub.Config{}, echo.URL, "[redacted]", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := simConfig(nil)
+			if tc.sim != nil {
+				tc.sim(&sc)
+			}
+			sim := signinghubsim.New(sc)
+			srv := httptest.NewServer(sim)
+			defer srv.Close()
+			base := srv.URL
+			if tc.base != "" {
+				base = tc.base
+			}
+			logs := &testkit.LockedBuffer{}
+			log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			s := newHub(t, base, tc.cfg, log)
+			err := s.List(context.Background(), func([]pollers.Target) error { return nil })
+			if err == nil || !strings.Contains(err.Error(), tc.want) || (tc.is != nil && !errors.Is(err, tc.is)) {
+				t.Fatalf("err = %v, want one containing %q", err, tc.want)
+			}
+			_, ferr := s.FetchLog(context.Background(), pollers.Target{Entity: "1000"})
+			for _, str := range []string{err.Error(), ferr.Error(), logs.String()} {
+				for _, secret := range []string{clientSecret, password} {
+					if strings.Contains(str, secret) {
+						t.Fatalf("a secret leaked: %s", str)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestFaultsAndMissingPackages(t *testing.T) {
+	sim := signinghubsim.New(simConfig(nil))
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	s := newHub(t, srv.URL, signinghub.Config{}, slog.New(slog.DiscardHandler))
+	target := pollers.Target{Tenant: "admin@example.com", Entity: "1000"}
+	sim.Faults.Set(logsim.FaultSettings{Truncated: 1})
+	if _, err := s.FetchLog(context.Background(), target); err == nil || !strings.Contains(err.Error(), "not a JSON object") {
+		t.Fatalf("truncated: err = %v", err)
+	}
+	if sim.Served.Count() != 0 {
+		t.Fatal("a truncated answer counted as served")
+	}
+	sim.Faults.Set(logsim.FaultSettings{Unavailable: 1})
+	if _, err := s.FetchLog(context.Background(), target); err == nil || !strings.Contains(err.Error(), "HTTP 503") {
+		t.Fatalf("503: err = %v", err)
+	}
+	sim.Faults.Set(logsim.FaultSettings{})
+	if _, err := s.FetchLog(context.Background(), pollers.Target{Entity: "99"}); !pollhttp.IsStatus(err, http.StatusNotFound) || !strings.Contains(err.Error(), "Document not found") {
+		t.Fatalf("unknown package: err = %v", err)
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  signinghub.Config
+		want []string
+	}{
+		{"empty", signinghub.Config{}, []string{"s.client_id: is required", "s.client_secret: is required", "needs username and password"}},
+		{"bad values", signinghub.Config{ClientID: "a", ClientSecret: "b", GrantType: "implicit", DocumentStatus: "OPEN", PageSize: 101, Zone: "Nowhere/Zone"},
+			[]string{"s.grant_type", "s.document_status", "s.page_size", "s.zone"}},
+		{"client credentials", signinghub.Config{ClientID: "a", ClientSecret: "b", GrantType: "client_credentials"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.SetDefaults()
+			var p config.Problems
+			cfg.Validate("s", &p)
+			got := strings.Join(p.List(), "\n")
+			if len(tc.want) == 0 && got != "" {
+				t.Fatalf("problems: %s", got)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("problems %q lack %q", got, w)
+				}
+			}
+		})
+	}
+}
