@@ -131,7 +131,7 @@ func TestDecodeLogLenient(t *testing.T) {
 
 func TestAPIErrorAndTotal(t *testing.T) {
 	for body, want := range map[string]string{
-		`{"Message":"Document not found"}`: "Document not found",
+		`{"Message":"Document not found"}`:                                             "Document not found",
 		`{"error":"invalid_grant","error_description":"Invalid username or password"}`: "invalid_grant Invalid username or password",
 		`<html>`: "",
 	} {
