@@ -5,10 +5,9 @@
 package conga
 
 import (
-	"strconv"
-
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/timeparse"
+	"github.com/auditstream/auditstream/pollers/fulllog"
 )
 
 // Provider is the provider name (audit.raw.conga).
@@ -32,12 +31,12 @@ type Config struct {
 	Scope string `yaml:"scope"`
 	// Tenant names the account in keys and events (default client_id).
 	Tenant string `yaml:"tenant"`
-	// Packages are package ids always polled (static targets).
-	Packages []string `yaml:"packages"`
 	// Discover lists packages with GET /api/sign/v1/cs-packages (default true).
 	Discover *bool `yaml:"discover"`
 	// PageSize is the number of packages per listing request (default 50, at most 100).
 	PageSize int `yaml:"page_size"`
+	// Targets (static packages) and RetireAfter, shared by every full-log provider.
+	fulllog.Settings `yaml:",inline"`
 	// Zone is the time zone of the zone-less `date-time` values (default UTC).
 	Zone string `yaml:"zone"`
 }
@@ -63,6 +62,12 @@ func (c *Config) SetDefaults() {
 	if c.Zone == "" {
 		c.Zone = "UTC"
 	}
+	c.Settings.SetDefaults()
+	for i := range c.Targets {
+		if c.Targets[i].Tenant == "" {
+			c.Targets[i].Tenant = c.Tenant
+		}
+	}
 }
 
 // Validate lists the problems of the block at path.
@@ -81,12 +86,8 @@ func (c *Config) Validate(path string, p *config.Problems) {
 	if _, err := timeparse.Location(c.Zone); err != nil {
 		p.Add(path+".zone", "%q is not a time zone name (e.g. UTC, Europe/Berlin): %v", c.Zone, err)
 	}
-	if !*c.Discover && len(c.Packages) == 0 {
-		p.Add(path, "discover is off and no packages are listed: nothing to poll")
+	if !*c.Discover && len(c.Targets) == 0 {
+		p.Add(path, "discover is off and no targets are listed: nothing to poll")
 	}
-	for i, id := range c.Packages {
-		if id == "" {
-			p.Add(path+".packages["+strconv.Itoa(i)+"]", "is empty")
-		}
-	}
+	c.Settings.Validate(path, p)
 }

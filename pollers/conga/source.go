@@ -31,15 +31,6 @@ func New(name string, cfg Config, hc *pollhttp.Client, log *slog.Logger) (*Conga
 	return &Conga{cfg: cfg, c: newClient(cfg, hc), loc: loc, log: log.With("poller", name, "provider", Provider)}, nil
 }
 
-// Static returns the configured packages as targets.
-func (g *Conga) Static() []pollers.Target {
-	out := make([]pollers.Target, 0, len(g.cfg.Packages))
-	for _, id := range g.cfg.Packages {
-		out = append(out, pollers.Target{Tenant: g.cfg.Tenant, Entity: id})
-	}
-	return out
-}
-
 // Discover reports whether the listing is to be used.
 func (g *Conga) Discover() bool { return *g.cfg.Discover }
 

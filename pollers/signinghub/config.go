@@ -6,10 +6,9 @@
 package signinghub
 
 import (
-	"strconv"
-
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/timeparse"
+	"github.com/auditstream/auditstream/pollers/fulllog"
 )
 
 // Provider is the provider name (audit.raw.signinghub).
@@ -39,14 +38,14 @@ type Config struct {
 	Scope string `yaml:"scope"`
 	// Tenant names the account in keys and events (default username, else client_id).
 	Tenant string `yaml:"tenant"`
-	// Packages are package ids always polled (static targets).
-	Packages []string `yaml:"packages"`
 	// Discover lists packages (default true).
 	Discover *bool `yaml:"discover"`
 	// DocumentStatus is the listing's status filter (default ALL).
 	DocumentStatus string `yaml:"document_status"`
 	// PageSize is records_per_page of the listing (default 50, at most 100).
 	PageSize int `yaml:"page_size"`
+	// Targets (static packages) and RetireAfter, shared by every full-log provider.
+	fulllog.Settings `yaml:",inline"`
 	// Zone is the time zone of the zone-less date_time values (default UTC).
 	Zone string `yaml:"zone"`
 }
@@ -77,6 +76,12 @@ func (c *Config) SetDefaults() {
 	}
 	if c.Zone == "" {
 		c.Zone = "UTC"
+	}
+	c.Settings.SetDefaults()
+	for i := range c.Targets {
+		if c.Targets[i].Tenant == "" {
+			c.Targets[i].Tenant = c.Tenant
+		}
 	}
 }
 
@@ -110,12 +115,8 @@ func (c *Config) Validate(path string, p *config.Problems) {
 	if _, err := timeparse.Location(c.Zone); err != nil {
 		p.Add(path+".zone", "%q is not a time zone name (e.g. UTC, Europe/Berlin): %v", c.Zone, err)
 	}
-	if !*c.Discover && len(c.Packages) == 0 {
-		p.Add(path, "discover is off and no packages are listed: nothing to poll")
+	if !*c.Discover && len(c.Targets) == 0 {
+		p.Add(path, "discover is off and no targets are listed: nothing to poll")
 	}
-	for i, id := range c.Packages {
-		if id == "" {
-			p.Add(path+".packages["+strconv.Itoa(i)+"]", "is empty")
-		}
-	}
+	c.Settings.Validate(path, p)
 }

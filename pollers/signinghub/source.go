@@ -31,15 +31,6 @@ func New(name string, cfg Config, hc *pollhttp.Client, log *slog.Logger) (*Signi
 	return &SigningHub{cfg: cfg, c: newClient(cfg, hc), loc: loc, log: log.With("poller", name, "provider", Provider)}, nil
 }
 
-// Static returns the configured packages as targets.
-func (s *SigningHub) Static() []pollers.Target {
-	out := make([]pollers.Target, 0, len(s.cfg.Packages))
-	for _, id := range s.cfg.Packages {
-		out = append(out, pollers.Target{Tenant: s.cfg.Tenant, Entity: id})
-	}
-	return out
-}
-
 // Discover reports whether the listing is to be used.
 func (s *SigningHub) Discover() bool { return *s.cfg.Discover }
 
