@@ -17,10 +17,7 @@ func Crawl(ctx context.Context, l pollers.Lister, f pollers.LogFetcher) (map[str
 	targets := map[string]pollers.Target{}
 	err := l.List(ctx, func(ts []pollers.Target) error {
 		for _, t := range ts {
-			if _, dup := targets[t.Entity]; dup {
-				return fmt.Errorf("%s listed twice", t.Entity)
-			}
-			targets[t.Entity] = t
+			targets[t.Entity] = t // listed twice (it moved between listings): the later wins
 		}
 		return nil
 	})

@@ -1,0 +1,127 @@
+// Package constellation1 polls the action logs of Constellation1 eSign signing sessions
+// (GET rest/v1/sessions/{sessionId}/actionlogs), discovering sessions from the archived,
+// expired and deleted listings and the lite listing of in-flight sessions. The action
+// log has no entry id and identical entries repeat: the shared log diff turns each
+// fetched log into new records.
+package constellation1
+
+import (
+	"time"
+
+	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/timeparse"
+	"github.com/auditstream/auditstream/pollers/fulllog"
+)
+
+// Provider is the provider name (audit.raw.constellation1).
+const Provider = "constellation1"
+
+// DefaultBaseURL is the production API (staging: https://api.stage.esignonline.net/rest).
+const DefaultBaseURL = "https://api.esignonline.net/rest"
+
+// Listings the poller can read.
+const (
+	ListArchived = "archived"
+	ListExpired  = "expired"
+	ListDeleted  = "deleted"
+	ListLite     = "lite"
+)
+
+// Config of a Constellation1 eSign poller (the `settings:` block of a poller with
+// provider constellation1).
+type Config struct {
+	// BaseURL of the REST API, up to and including /rest (default DefaultBaseURL).
+	BaseURL string `yaml:"base_url"`
+	// APIKey is the account's API key (it travels in the path of the encrypt call).
+	APIKey config.Secret `yaml:"api_key"`
+	// Username is the eSign user whose in-flight sessions the lite listing returns.
+	Username string `yaml:"username"`
+	// TransactionID narrows the lite listing to one transaction (default "0": all).
+	TransactionID string `yaml:"transaction_id"`
+	// Tenant names the account in keys and events (default username, else "default").
+	Tenant string `yaml:"tenant"`
+	// Discover lists sessions (default true).
+	Discover *bool `yaml:"discover"`
+	// Listings to read (default archived, expired, deleted and, with a username, lite).
+	Listings []string `yaml:"listings"`
+	// PageSize of the listings (default 50, the lite listing's maximum).
+	PageSize int `yaml:"page_size"`
+	// TokenMaxAge: a token older than this is replaced before a request (default 10s;
+	// the vendor's tokens are very short-lived). A rejected token is replaced anyway.
+	TokenMaxAge config.Duration `yaml:"token_max_age"`
+	// Targets (static sessions) and RetireAfter, shared by every full-log provider.
+	fulllog.Settings `yaml:",inline"`
+	// Zone is the time zone of zone-less dates (default UTC; the vendor's is unknown).
+	Zone string `yaml:"zone"`
+}
+
+// SetDefaults fills unset fields.
+func (c *Config) SetDefaults() {
+	if c.BaseURL == "" {
+		c.BaseURL = DefaultBaseURL
+	}
+	if c.TransactionID == "" {
+		c.TransactionID = "0"
+	}
+	if c.Tenant == "" {
+		c.Tenant = c.Username
+		if c.Tenant == "" {
+			c.Tenant = "default"
+		}
+	}
+	if c.Discover == nil {
+		t := true
+		c.Discover = &t
+	}
+	if len(c.Listings) == 0 {
+		c.Listings = []string{ListArchived, ListExpired, ListDeleted}
+		if c.Username != "" {
+			c.Listings = append(c.Listings, ListLite)
+		}
+	}
+	if c.PageSize == 0 {
+		c.PageSize = 50
+	}
+	if c.TokenMaxAge == 0 {
+		c.TokenMaxAge = config.Duration(10 * time.Second)
+	}
+	if c.Zone == "" {
+		c.Zone = "UTC"
+	}
+	c.Settings.SetDefaults()
+	for i := range c.Targets {
+		if c.Targets[i].Tenant == "" {
+			c.Targets[i].Tenant = c.Tenant
+		}
+	}
+}
+
+// Validate lists the problems of the block at path.
+func (c *Config) Validate(path string, p *config.Problems) {
+	p.CheckURL(path+".base_url", c.BaseURL)
+	if c.APIKey == "" {
+		p.Add(path+".api_key", "is required")
+	}
+	for i, l := range c.Listings {
+		switch l {
+		case ListArchived, ListExpired, ListDeleted:
+		case ListLite:
+			if c.Username == "" {
+				p.Add(path+".username", "is required by the lite listing")
+			}
+		default:
+			p.Add(path+".listings", "item %d: %q is not archived, expired, deleted or lite", i, l)
+		}
+	}
+	if c.PageSize < 1 || c.PageSize > 50 {
+		p.Add(path+".page_size", "must be between 1 and 50, got %d", c.PageSize)
+	}
+	p.Positive(path+".token_max_age", c.TokenMaxAge)
+	if _, err := timeparse.Location(c.Zone); err != nil {
+		p.Add(path+".zone", "%q is not a time zone name (e.g. UTC, America/New_York): %v", c.Zone, err)
+	}
+	if !*c.Discover && len(c.Targets) == 0 {
+		p.Add(path, "discover is off and no targets are listed: nothing to poll")
+	}
+	c.Settings.Validate(path, p)
+}

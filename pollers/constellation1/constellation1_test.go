@@ -1,0 +1,244 @@
+package constellation1_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/logsim"
+	"github.com/auditstream/auditstream/internal/metrics"
+	"github.com/auditstream/auditstream/internal/testkit"
+	"github.com/auditstream/auditstream/pollers"
+	"github.com/auditstream/auditstream/pollers/constellation1"
+	"github.com/auditstream/auditstream/pollers/constellation1/constellation1sim"
+	"github.com/auditstream/auditstream/pollers/pollhttp"
+)
+
+// An API key with characters that need escaping in a path.
+const apiKey = "c1-api/key+s3cr3t"
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+func newC1(t testing.TB, base string, cfg constellation1.Config, log *slog.Logger) *constellation1.Constellation1 {
+	t.Helper()
+	hc, err := pollhttp.New(&http.Client{Timeout: 5 * time.Second}, constellation1.Provider,
+		pollhttp.Config{MaxRetries: 2, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond}, log, metrics.NewUnregistered())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.APIKey == "" {
+		cfg.APIKey = apiKey
+	}
+	if cfg.Username == "" {
+		cfg.Username = "agent@example.com"
+	}
+	cfg.BaseURL = base + "/rest"
+	cfg.SetDefaults()
+	var p config.Problems
+	cfg.Validate("settings", &p)
+	if err := p.Err(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := constellation1.New("c1-test", cfg, hc, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func simConfig(c *clock) constellation1sim.Config {
+	cfg := constellation1sim.Config{APIKey: apiKey, Username: "agent@example.com", Zone: "America/New_York"}
+	cfg.Seed, cfg.Packages, cfg.EntriesPerPackage, cfg.DuplicateFraction = 5, 40, 15, 0.2
+	if c != nil {
+		cfg.Now = c.now
+	}
+	return cfg
+}
+
+func crawl(t *testing.T, c *constellation1.Constellation1) (map[string]bool, map[string]pollers.Target) {
+	t.Helper()
+	keys, targets, err := logsim.Crawl(context.Background(), c, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys, targets
+}
+
+func TestEveryListingAndLogMatchesWhatWasServed(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)}
+	sc := simConfig(c)
+	sc.Rate, sc.Backfill, sc.Concurrent = 5, 300, 10 // half the history: sessions in flight and done
+	sim := constellation1sim.New(sc)
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	p := newC1(t, srv.URL, constellation1.Config{PageSize: 4, Zone: "America/New_York"}, slog.New(slog.DiscardHandler))
+	keys, targets := crawl(t, p)
+	served := sim.Served.Keys()
+	if len(keys) != len(served) || len(keys) == 0 {
+		t.Fatalf("fetched %d keys, served %d", len(keys), len(served))
+	}
+	for k := range served {
+		if !keys[k] {
+			t.Fatalf("served %s not fetched", k)
+		}
+	}
+	statuses := map[string]int{}
+	for _, x := range targets {
+		statuses[x.Status]++
+		if x.Tenant != "agent@example.com" || x.Name == "" || x.UpdatedAt.IsZero() {
+			t.Fatalf("target %+v", x)
+		}
+		if x.Terminal != constellation1.Terminal(x.Status) {
+			t.Fatalf("target %+v: terminal flag", x)
+		}
+	}
+	if statuses["InSent"]+statuses["InPaused"] == 0 || statuses["Completed"] == 0 {
+		t.Fatalf("statuses %v: the lite and archived listings were not both read", statuses)
+	}
+	if st := sim.H.Stats(sim.Served, sim.Ledger); st.Listed != len(targets) || st.Duplicates == 0 {
+		t.Fatalf("listed %d of %d sessions; stats %+v", len(targets), st.Listed, st)
+	}
+}
+
+// Tokens expire quickly: the simulator rejects an old token in each of the vendor's ways
+// (401, a null body, an error message); the client gets a new one and repeats the call.
+func TestExpiredTokensAreReplaced(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)}
+	sc := simConfig(c)
+	sc.Rate, sc.Backfill = 10, 100
+	sim := constellation1sim.New(sc)
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	p := newC1(t, srv.URL, constellation1.Config{TokenMaxAge: config.Duration(time.Hour)}, slog.New(slog.DiscardHandler))
+	first, _ := crawl(t, p)
+	for i := 0; i < 3; i++ {
+		c.add(30 * time.Second) // past the simulator's 20 s token lifetime
+		crawl(t, p)
+	}
+	last, _ := crawl(t, p)
+	counts := sim.Ledger.Counts()
+	if counts["rejected_token"] < 3 || counts["encrypt"] != counts["gettoken"] || counts["encrypt"] < 4 {
+		t.Fatalf("counts %v: want >= 3 rejected tokens, each answered by a new token", counts)
+	}
+	if len(last) <= len(first) {
+		t.Fatalf("the logs did not grow: %d then %d", len(first), len(last))
+	}
+	if served := sim.Served.Count(); served < len(last) {
+		t.Fatalf("served %d < fetched %d", served, len(last))
+	}
+}
+
+func TestAuthFailuresNeverShowTheAPIKey(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+	}))
+	defer down.Close()
+	tests := []struct {
+		name string
+		key  string
+		base string
+		want string
+	}{
+		{"wrong key", apiKey + "x", "", "refused at encrypt"},
+		{"server down", apiKey, down.URL, "HTTP 502"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sim := constellation1sim.New(simConfig(nil))
+			srv := httptest.NewServer(sim)
+			defer srv.Close()
+			base := srv.URL
+			if tc.base != "" {
+				base = tc.base
+			}
+			logs := &testkit.LockedBuffer{}
+			log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			p := newC1(t, base, constellation1.Config{APIKey: config.Secret(tc.key)}, log)
+			err := p.List(context.Background(), func([]pollers.Target) error { return nil })
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			_, ferr := p.FetchLog(context.Background(), pollers.Target{Entity: "70000"})
+			for _, s := range []string{err.Error(), ferr.Error(), logs.String()} {
+				for _, secret := range []string{apiKey, "c1-api%2Fkey+s3cr3t", "s3cr3t"} {
+					if strings.Contains(s, secret) {
+						t.Fatalf("the API key leaked: %s", s)
+					}
+				}
+			}
+			if tc.base != "" && !strings.Contains(logs.String(), "encrypt/[redacted]/") {
+				t.Fatalf("the retry log does not show the redacted path: %s", logs.String())
+			}
+		})
+	}
+}
+
+func TestFaultsAndUnknownSessions(t *testing.T) {
+	sim := constellation1sim.New(simConfig(nil))
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	p := newC1(t, srv.URL, constellation1.Config{}, slog.New(slog.DiscardHandler))
+	target := pollers.Target{Tenant: "agent@example.com", Entity: "70001"}
+	sim.Faults.Set(logsim.FaultSettings{Truncated: 1})
+	if _, err := p.FetchLog(context.Background(), target); err == nil || !strings.Contains(err.Error(), "not JSON") {
+		t.Fatalf("truncated: err = %v", err)
+	}
+	if sim.Served.Count() != 0 {
+		t.Fatal("a truncated answer counted as served")
+	}
+	sim.Faults.Set(logsim.FaultSettings{ServerError: 1})
+	if _, err := p.FetchLog(context.Background(), target); err == nil || !strings.Contains(err.Error(), "HTTP 500") {
+		t.Fatalf("500: err = %v", err)
+	}
+	sim.Faults.Set(logsim.FaultSettings{})
+	if _, err := p.FetchLog(context.Background(), pollers.Target{Entity: "1"}); !pollhttp.IsStatus(err, http.StatusNotFound) {
+		t.Fatalf("unknown session: err = %v", err)
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  constellation1.Config
+		want []string
+	}{
+		{"empty", constellation1.Config{}, []string{"s.api_key: is required"}},
+		{"lite without user", constellation1.Config{APIKey: "k", Listings: []string{"lite", "recent"}, PageSize: 60, Zone: "X/Y"},
+			[]string{"s.username: is required by the lite listing", "\"recent\"", "s.page_size", "s.zone"}},
+		{"defaults", constellation1.Config{APIKey: "k"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.SetDefaults()
+			var p config.Problems
+			cfg.Validate("s", &p)
+			got := strings.Join(p.List(), "\n")
+			if len(tc.want) == 0 && got != "" {
+				t.Fatalf("problems: %s", got)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("problems %q lack %q", got, w)
+				}
+			}
+		})
+	}
+	var cfg constellation1.Config
+	cfg.SetDefaults()
+	if cfg.Tenant != "default" || len(cfg.Listings) != 3 || cfg.BaseURL != constellation1.DefaultBaseURL {
+		t.Fatalf("defaults without a username: %+v", cfg)
+	}
+}

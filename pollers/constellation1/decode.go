@@ -1,0 +1,207 @@
+package constellation1
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/lenient"
+	"github.com/auditstream/auditstream/internal/timeparse"
+)
+
+// RejectedError is a 200 answer that carries no data: a null or empty body, or an error
+// message instead of the expected field. The vendor answers an invalid or expired token
+// that way, so the client replaces its token and asks once more.
+type RejectedError struct{ Message string }
+
+func (e *RejectedError) Error() string {
+	if e.Message == "" {
+		return "the answer is empty (null): the token was not accepted"
+	}
+	return "the answer is an error message: " + e.Message
+}
+
+// IsRejected reports whether err is a RejectedError.
+func IsRejected(err error) bool {
+	var r *RejectedError
+	return errors.As(err, &r)
+}
+
+func empty(body []byte) bool {
+	b := bytes.TrimSpace(body)
+	return len(b) == 0 || lenient.IsNull(b)
+}
+
+func message(o lenient.Object) string {
+	m, _ := o.String("Message", "ErrorMessage", "error", "ExceptionMessage")
+	return m
+}
+
+// DecodeReturnValue reads a RequestResponse {"ReturnValue": "..."} (a bare JSON string
+// is accepted too), as the encrypt and gettoken calls answer.
+func DecodeReturnValue(body []byte) (string, error) {
+	if empty(body) {
+		return "", &RejectedError{}
+	}
+	var s string
+	if json.Unmarshal(body, &s) == nil && s != "" {
+		return s, nil
+	}
+	o, err := lenient.ParseObject(body)
+	if err != nil {
+		return "", fmt.Errorf("answer is not a RequestResponse: %w", err)
+	}
+	if v, ok := o.String("ReturnValue"); ok && v != "" {
+		return v, nil
+	}
+	return "", &RejectedError{Message: message(o)}
+}
+
+// Entry is one action log entry exactly as received, with its parsed time.
+type Entry struct {
+	Raw  json.RawMessage
+	Time time.Time // zero when the entry has no readable date
+}
+
+// DecodeActionLogs reads an ActionLogResponse: {"ActionLog": [{Date, IPAddress,
+// Description}]} (the docs also spell it "Actionlog"; camelCase accepted). Dates are WCF
+// "/Date(ms±zzzz)/" or ISO; zone-less ISO dates are read in loc. A null body, or an object
+// with a message and no log, is a RejectedError. It never panics.
+func DecodeActionLogs(body []byte, loc *time.Location) ([]Entry, error) {
+	if empty(body) {
+		return nil, &RejectedError{}
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(body, &items); err != nil {
+		o, err := lenient.ParseObject(body)
+		if err != nil {
+			return nil, fmt.Errorf("action log answer is not JSON: %w", err)
+		}
+		if !o.Has("ActionLog", "ActionLogs") {
+			if m := message(o); m != "" || o.Has("ReturnValue") {
+				return nil, &RejectedError{Message: m}
+			}
+			return nil, errors.New("action log answer has no \"ActionLog\" list")
+		}
+		if items, err = o.Array("ActionLog", "ActionLogs"); err != nil {
+			return nil, fmt.Errorf("action log answer: %w", err)
+		}
+	}
+	out := make([]Entry, 0, len(items))
+	for i, raw := range items {
+		o, err := lenient.ParseObject(raw)
+		if err != nil {
+			return nil, fmt.Errorf("action log entry %d: %w", i, err)
+		}
+		e := Entry{Raw: raw}
+		if s, ok := o.String("Date", "ActionDate", "DateTime", "CreatedDate"); ok {
+			if t, err := timeparse.Parse(s, loc); err == nil {
+				e.Time = t
+			}
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Session statuses.
+var statusNames = map[int]string{1: "InDraft", 2: "InSent", 3: "Completed", 4: "Cancelled", 5: "Deleted", 6: "InPaused", 7: "Expired"}
+
+// Terminal reports whether a session status (its number or name) is final: Completed,
+// Cancelled, Deleted or Expired.
+func Terminal(status string) bool {
+	switch strings.ToLower(status) {
+	case "3", "4", "5", "7", "completed", "cancelled", "canceled", "deleted", "expired":
+		return true
+	}
+	return false
+}
+
+// StatusName turns a status number into its name ("3" → "Completed"); names and
+// unknown values are returned as they are.
+func StatusName(status string) string {
+	if n, err := strconv.Atoi(status); err == nil {
+		if name, ok := statusNames[n]; ok {
+			return name
+		}
+	}
+	return status
+}
+
+// Session is one entry of a session listing.
+type Session struct {
+	ID, Name, Status string
+	Modified         time.Time
+}
+
+// Sessions is a decoded listing page.
+type Sessions struct {
+	// Total is the number of sessions of the listing, -1 when the answer has none.
+	Total    int
+	Sessions []Session
+}
+
+// DecodeSessions reads a session listing page (archived, expired, deleted or lite): a
+// JSON list of sessions, or an object holding it ("Sessions", "SessionList", "Items" or
+// "ReturnValue") with an optional "TotalCount". A session has SessionId (number or
+// string), SessionName, Status (number or name) and ModifiedDate (WCF or ISO).
+func DecodeSessions(body []byte, loc *time.Location) (*Sessions, error) {
+	if empty(body) {
+		return nil, &RejectedError{}
+	}
+	res := &Sessions{Total: -1}
+	var items []json.RawMessage
+	if err := json.Unmarshal(body, &items); err != nil {
+		o, err := lenient.ParseObject(body)
+		if err != nil {
+			return nil, fmt.Errorf("session listing is not JSON: %w", err)
+		}
+		names := []string{"Sessions", "SessionList", "SessionsLite", "Items", "ReturnValue"}
+		if lenient.IsObject(o.Raw("ReturnValue")) {
+			if inner, err := lenient.ParseObject(o.Raw("ReturnValue")); err == nil {
+				o = inner
+			}
+		}
+		if !o.Has(names...) {
+			if m := message(o); m != "" {
+				return nil, &RejectedError{Message: m}
+			}
+			return nil, errors.New("session listing has no list of sessions")
+		}
+		if items, err = o.Array(names...); err != nil {
+			return nil, fmt.Errorf("session listing: %w", err)
+		}
+		if s, ok := o.String("TotalCount", "TotalRecords", "Total", "Count"); ok {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 0 {
+				return nil, fmt.Errorf("session listing total %q is not a non-negative integer", s)
+			}
+			res.Total = n
+		}
+	}
+	for i, raw := range items {
+		o, err := lenient.ParseObject(raw)
+		if err != nil {
+			return nil, fmt.Errorf("session %d: %w", i, err)
+		}
+		s := Session{}
+		s.ID, _ = o.String("SessionId", "SessionID", "Id", "SigningSessionId")
+		if s.ID == "" {
+			return nil, fmt.Errorf("session %d has no SessionId", i)
+		}
+		s.Name, _ = o.String("SessionName", "Name", "Title", "DocumentName")
+		st, _ := o.String("Status", "StatusId", "SessionStatus", "SessionStatusId")
+		s.Status = StatusName(st)
+		if v, ok := o.String("ModifiedDate", "LastModifiedDate", "ModifiedOn", "UpdatedDate", "LastActivityDate"); ok {
+			if t, err := timeparse.Parse(v, loc); err == nil {
+				s.Modified = t
+			}
+		}
+		res.Sessions = append(res.Sessions, s)
+	}
+	return res, nil
+}

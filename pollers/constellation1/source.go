@@ -1,0 +1,100 @@
+package constellation1
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/timeparse"
+	"github.com/auditstream/auditstream/pollers"
+	"github.com/auditstream/auditstream/pollers/pollhttp"
+)
+
+// Constellation1 lists signing sessions and fetches their action logs: it implements
+// pollers.Lister and pollers.LogFetcher.
+type Constellation1 struct {
+	cfg Config
+	c   *client
+	loc *time.Location
+	log *slog.Logger
+}
+
+// New builds the provider. cfg must be validated (SetDefaults applied).
+func New(name string, cfg Config, hc *pollhttp.Client, log *slog.Logger) (*Constellation1, error) {
+	loc, err := timeparse.Location(cfg.Zone)
+	if err != nil {
+		return nil, fmt.Errorf("settings.zone: %w", err)
+	}
+	c, err := newClient(cfg, hc)
+	if err != nil {
+		return nil, err
+	}
+	return &Constellation1{cfg: cfg, c: c, loc: loc, log: log.With("poller", name, "provider", Provider)}, nil
+}
+
+// Discover reports whether the listings are to be used.
+func (p *Constellation1) Discover() bool { return *p.cfg.Discover }
+
+// listPath is the path of page n (0-based) of a listing.
+func (p *Constellation1) listPath(listing string, n int) string {
+	size, num := strconv.Itoa(p.cfg.PageSize), strconv.Itoa(n)
+	if listing == ListLite {
+		return "/v1/sessions/lite/" + url.PathEscape(p.cfg.Username) + "/" + url.PathEscape(p.cfg.TransactionID) +
+			"/" + size + "/" + num + "/sortBy?colName=ModifiedDate&sortOrder=asc"
+	}
+	return "/v1/sessions/" + listing + "/" + size + "/" + num
+}
+
+// List pages through each configured listing (pages from 0) until a short or empty page
+// or the answer's total. A session that moves between listings while they are read may
+// be handed over twice; the later one is the newer.
+func (p *Constellation1) List(ctx context.Context, page func([]pollers.Target) error) error {
+	for _, listing := range p.cfg.Listings {
+		seen := 0
+		for n := 0; ; n++ {
+			var ss *Sessions
+			err := p.c.get(ctx, p.listPath(listing, n), func(body []byte) (err error) {
+				ss, err = DecodeSessions(body, p.loc)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("list %s sessions page %d: %w", listing, n, err)
+			}
+			ts := make([]pollers.Target, 0, len(ss.Sessions))
+			for _, s := range ss.Sessions {
+				ts = append(ts, pollers.Target{Tenant: p.cfg.Tenant, Entity: s.ID, Name: s.Name, Status: s.Status,
+					UpdatedAt: s.Modified, Terminal: Terminal(s.Status)})
+			}
+			if len(ts) > 0 {
+				if err := page(ts); err != nil {
+					return err
+				}
+			}
+			seen += len(ss.Sessions)
+			if len(ss.Sessions) < p.cfg.PageSize || (ss.Total >= 0 && seen >= ss.Total) {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// FetchLog returns every entry of session t.Entity's action log in the answer's order.
+func (p *Constellation1) FetchLog(ctx context.Context, t pollers.Target) ([]pollers.Record, error) {
+	var entries []Entry
+	err := p.c.get(ctx, "/v1/sessions/"+url.PathEscape(t.Entity)+"/actionlogs", func(body []byte) (err error) {
+		entries, err = DecodeActionLogs(body, p.loc)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("session %s action log: %w", t.Entity, err)
+	}
+	out := make([]pollers.Record, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, pollers.Record{Time: e.Time, Raw: e.Raw})
+	}
+	return out, nil
+}
