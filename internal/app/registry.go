@@ -11,11 +11,17 @@ import (
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/metrics"
 	"github.com/auditstream/auditstream/pollers"
+	"github.com/auditstream/auditstream/pollers/conga"
+	"github.com/auditstream/auditstream/pollers/conga/congasim"
+	"github.com/auditstream/auditstream/pollers/constellation1"
+	"github.com/auditstream/auditstream/pollers/constellation1/constellation1sim"
 	"github.com/auditstream/auditstream/pollers/ecgrid"
 	"github.com/auditstream/auditstream/pollers/ecgrid/ecgridsim"
 	"github.com/auditstream/auditstream/pollers/ionos"
 	"github.com/auditstream/auditstream/pollers/ionos/ionossim"
 	"github.com/auditstream/auditstream/pollers/pollhttp"
+	"github.com/auditstream/auditstream/pollers/signinghub"
+	"github.com/auditstream/auditstream/pollers/signinghub/signinghubsim"
 	"github.com/auditstream/auditstream/pollers/simkit"
 	"github.com/auditstream/auditstream/sinks"
 	"github.com/auditstream/auditstream/sinks/file"
@@ -27,10 +33,16 @@ var (
 	providerPlugins = []pollers.Plugin{
 		ionos.Plugin,
 		ecgrid.Plugin,
+		constellation1.Plugin,
+		conga.Plugin,
+		signinghub.Plugin,
 	}
 	simPlugins = []simkit.Plugin{
 		ionossim.Plugin,
 		ecgridsim.Plugin,
+		constellation1sim.Plugin,
+		congasim.Plugin,
+		signinghubsim.Plugin,
 	}
 	sinkPlugins = []sinks.Plugin{
 		file.Plugin,
