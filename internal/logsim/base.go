@@ -91,3 +91,7 @@ func Join(entries []Rendered) []byte {
 	}
 	return append(out, ']')
 }
+
+// Shared returns the shared parts of a simulator that embeds a Base (tests reach the
+// history, served keys and faults of any full-log simulator through it).
+func (b *Base) Shared() *Base { return b }

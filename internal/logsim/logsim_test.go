@@ -1,0 +1,130 @@
+package logsim
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditstream/auditstream/schemas"
+)
+
+func TestHistoryShape(t *testing.T) {
+	start := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+	now := start
+	h := New(Config{Seed: 3, Entities: 50, EntriesPerEntity: 40, AfterTerminal: 5, Concurrent: 7, Rate: 100, Backfill: 500,
+		DuplicateFraction: 0.2, Now: func() time.Time { return now }})
+	if h.Total() != 2000 {
+		t.Fatalf("total %d", h.Total())
+	}
+	if n := h.Arrived(now); n != 500 {
+		t.Fatalf("%d entries visible at start, want the 500 backfilled", n)
+	}
+	inFlight := 0
+	for _, e := range h.Entities() {
+		if st := h.StateAt(e, now); st.Listed && !st.Terminal {
+			inFlight++
+		}
+	}
+	if inFlight == 0 || inFlight > 7 {
+		t.Fatalf("%d entities in flight at start, want 1..7", inFlight)
+	}
+	dups, sameSecond := 0, 0
+	for _, e := range h.Entities() {
+		if len(e.Entries) != 40 {
+			t.Fatalf("entity %d has %d entries", e.Index, len(e.Entries))
+		}
+		terminal := 0
+		for i, x := range e.Entries {
+			if x.Seq != i {
+				t.Fatalf("entity %d entry %d has seq %d", e.Index, i, x.Seq)
+			}
+			if x.Terminal {
+				terminal++
+				if i != 34 {
+					t.Fatalf("terminal entry at %d, want 34 (5 after it)", i)
+				}
+			}
+			if x.AfterTerminal != (i > 34) {
+				t.Fatalf("entry %d: AfterTerminal %v", i, x.AfterTerminal)
+			}
+			if i > 0 && x.Arrival.Before(e.Entries[i-1].Arrival) {
+				t.Fatal("entries of one entity arrive out of order")
+			}
+			if x.Duplicate {
+				dups++
+				if p := e.Entries[i-1]; p.R != x.R || !p.Time.Equal(x.Time) {
+					t.Fatal("a duplicate differs from the entry before it")
+				}
+			} else if i > 0 && x.Time.Equal(e.Entries[i-1].Time) {
+				sameSecond++
+			}
+		}
+		if terminal != 1 {
+			t.Fatalf("entity %d has %d terminal entries", e.Index, terminal)
+		}
+	}
+	if dups < 200 || dups > 500 || sameSecond == 0 {
+		t.Fatalf("%d duplicates (want about 20%% of 2000), %d same-second distinct entries", dups, sameSecond)
+	}
+	now = start.Add(time.Minute)
+	if !h.Done() || h.Arrived(now) != 2000 {
+		t.Fatalf("after a minute at 100/s: done=%v arrived=%d", h.Done(), h.Arrived(now))
+	}
+	// Deterministic.
+	g := New(Config{Seed: 3, Entities: 50, EntriesPerEntity: 40, AfterTerminal: 5, Concurrent: 7, Rate: 100, Backfill: 500,
+		DuplicateFraction: 0.2, Now: func() time.Time { return start }})
+	for i, e := range g.Entities() {
+		for j, x := range e.Entries {
+			y := h.Entities()[i].Entries[j]
+			if x.R != y.R || !x.Time.Equal(y.Time) || x.Duplicate != y.Duplicate {
+				t.Fatal("same seed, different history")
+			}
+		}
+	}
+}
+
+func TestServedKeys(t *testing.T) {
+	s := NewServed()
+	s.Mark("acme", "p1", []string{"aa", "bb", "aa"})
+	s.Mark("acme", "p1", []string{"aa"})
+	keys := s.Keys()
+	if len(keys) != 3 || !keys["acme/p1/aa/2"] || !keys["acme/p1/bb/1"] {
+		t.Fatalf("keys %v", keys)
+	}
+	tenant, entity, fp, occ, err := ParseServedKey("my/tenant/p1/aa/2")
+	if err != nil || tenant != "my/tenant" || entity != "p1" || fp != "aa" || occ != 2 {
+		t.Fatalf("parse: %q %q %q %d %v", tenant, entity, fp, occ, err)
+	}
+	for _, bad := range []string{"x", "a/b/c", "a/b/c/d"} {
+		if _, _, _, _, err := ParseServedKey(bad); err == nil {
+			t.Errorf("ParseServedKey(%q) accepted", bad)
+		}
+	}
+	ids, err := RecordIDs("conga", keys)
+	if err != nil || !ids[schemas.RecordID("conga", "acme", "p1", "aa", 2)] || len(ids) != 3 {
+		t.Fatalf("record ids %v %v", ids, err)
+	}
+	raws, _ := FetchedKeys("acme", "p1", []json.RawMessage{json.RawMessage(`{"a":1}`), json.RawMessage(`{ "a": 1.0 }`)})
+	if len(raws) != 2 || !strings.HasSuffix(raws[1], "/2") {
+		t.Fatalf("identical entries (after canonical form) are occurrences 1 and 2: %v", raws)
+	}
+}
+
+func TestTokensExpire(t *testing.T) {
+	now := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+	tk := NewTokens("t-", time.Minute, func() time.Time { return now })
+	a := tk.Issue()
+	if !tk.Valid(a) || tk.Valid("nope") || a == tk.Issue() {
+		t.Fatal("issue/valid")
+	}
+	now = now.Add(time.Minute)
+	if tk.Valid(a) {
+		t.Fatal("expired token accepted")
+	}
+	b := tk.Issue()
+	tk.Revoke(b)
+	if tk.Valid(b) {
+		t.Fatal("revoked token accepted")
+	}
+}
