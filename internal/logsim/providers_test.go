@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,14 +31,6 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 func node(t *testing.T, s string) *yaml.Node {
 	t.Helper()
@@ -111,14 +102,14 @@ faults: {too_many_requests: 0.05, server_error: 0.05, unavailable: 0.03, truncat
 	}
 	for _, tc := range cases {
 		t.Run(tc.provider, func(t *testing.T) {
-			c := &clock{t: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)}
+			c := testkit.NewClock(time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC))
 			sn := node(t, tc.simYAML)
 			var p config.Problems
 			tc.sim.Check(sn, "settings", &p)
 			if err := p.Err(); err != nil {
 				t.Fatal(err)
 			}
-			h := tc.build(t, sn, c.now) // the plug-in's settings, on the test's clock
+			h := tc.build(t, sn, c.Now) // the plug-in's settings, on the test's clock
 			base := h.(interface{ Shared() *logsim.Base }).Shared()
 			srv := httptest.NewServer(h)
 			defer srv.Close()
@@ -161,7 +152,7 @@ faults: {too_many_requests: 0.05, server_error: 0.05, unavailable: 0.03, truncat
 			}
 			for i := 0; !base.H.Done(); i++ {
 				round()
-				c.add(2 * time.Second)
+				c.Add(2 * time.Second)
 				if i > 200 {
 					t.Fatal("the history never finished")
 				}

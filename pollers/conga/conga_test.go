@@ -22,14 +22,6 @@ import (
 
 const secret = "cs-s3cr3t-value-never-logged"
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
 func newConga(t testing.TB, base string, cfg conga.Config, log *slog.Logger) *conga.Conga {
 	t.Helper()
 	hc, err := pollhttp.New(&http.Client{Timeout: 5 * time.Second}, conga.Provider,
@@ -47,12 +39,7 @@ func newConga(t testing.TB, base string, cfg conga.Config, log *slog.Logger) *co
 	if cfg.TokenURL == "" {
 		cfg.TokenURL = base + "/api/v1/auth/connect/token"
 	}
-	cfg.SetDefaults()
-	var p config.Problems
-	cfg.Validate("settings", &p)
-	if err := p.Err(); err != nil {
-		t.Fatal(err)
-	}
+	testkit.CheckSettings(t, &cfg, "settings")
 	g, err := conga.New("conga-test", cfg, hc, log)
 	if err != nil {
 		t.Fatal(err)
@@ -60,11 +47,11 @@ func newConga(t testing.TB, base string, cfg conga.Config, log *slog.Logger) *co
 	return g
 }
 
-func simConfig(c *clock) congasim.Config {
+func simConfig(c *testkit.Clock) congasim.Config {
 	cfg := congasim.Config{ClientID: "client-1", ClientSecret: secret}
 	cfg.Seed, cfg.Packages, cfg.EntriesPerPackage, cfg.DuplicateFraction = 7, 30, 20, 0.2
 	if c != nil {
-		cfg.Now = c.now
+		cfg.Now = c.Now
 	}
 	return cfg
 }
@@ -121,7 +108,7 @@ func TestListAndFetchEverythingTheSimulatorServed(t *testing.T) {
 }
 
 func TestLogsGrowAfterCompletionAndTokensRenew(t *testing.T) {
-	c := &clock{t: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)}
+	c := testkit.NewClock(time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC))
 	sc := simConfig(c)
 	sc.Rate, sc.Backfill, sc.Concurrent, sc.TokenTTL = 5, 100, 4, config.Duration(30*time.Second)
 	sim := congasim.New(sc)
@@ -129,7 +116,7 @@ func TestLogsGrowAfterCompletionAndTokensRenew(t *testing.T) {
 	defer srv.Close()
 	g := newConga(t, srv.URL, conga.Config{}, slog.New(slog.DiscardHandler))
 	first, t1 := crawl(t, g)
-	c.add(time.Minute) // 300 more entries; the token (30 s) expired
+	c.Add(time.Minute) // 300 more entries; the token (30 s) expired
 	second, t2 := crawl(t, g)
 	if len(second) <= len(first) || len(t2) < len(t1) {
 		t.Fatalf("the logs did not grow: %d then %d keys, %d then %d packages", len(first), len(second), len(t1), len(t2))
@@ -284,18 +271,7 @@ func TestConfigValidation(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
-			cfg.SetDefaults()
-			var p config.Problems
-			cfg.Validate("s", &p)
-			got := strings.Join(p.List(), "\n")
-			if len(tc.want) == 0 && got != "" {
-				t.Fatalf("problems: %s", got)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(got, w) {
-					t.Errorf("problems %q lack %q", got, w)
-				}
-			}
+			testkit.CheckSettings(t, &cfg, "s", tc.want...)
 			if cfg.Tenant != cfg.ClientID || cfg.Scope != "sign" || cfg.TokenURL != conga.DefaultTokenURL {
 				t.Errorf("defaults: %+v", cfg)
 			}

@@ -3,23 +3,13 @@ package conga
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/auditstream/auditstream/internal/testkit"
 	"os"
 	"strings"
 	"testing"
 	"time"
 	_ "time/tzdata"
 )
-
-func readGolden(t *testing.T, name string, v any) {
-	t.Helper()
-	b, err := os.ReadFile("testdata/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // The seed's own sample, against expectations written by hand from the seed page.
 func TestDecodeAuditSeedGolden(t *testing.T) {
@@ -35,7 +25,7 @@ func TestDecodeAuditSeedGolden(t *testing.T) {
 		PackageID string `json:"package_id"`
 		Events    []struct{ Time, Type string }
 	}
-	readGolden(t, "seed_audit.golden.json", &want)
+	testkit.ReadJSON(t, "testdata/seed_audit.golden.json", &want)
 	if a.PackageID != want.PackageID || len(a.Events) != len(want.Events) {
 		t.Fatalf("package %q with %d events, want %q with %d", a.PackageID, len(a.Events), want.PackageID, len(want.Events))
 	}
@@ -73,7 +63,7 @@ func TestDecodePackagesGolden(t *testing.T) {
 			Terminal                  bool
 		}
 	}
-	readGolden(t, "packages.golden.json", &want)
+	testkit.ReadJSON(t, "testdata/packages.golden.json", &want)
 	if p.Count != want.Count || len(p.Results) != len(want.Results) {
 		t.Fatalf("count %d, %d results; want %d, %d", p.Count, len(p.Results), want.Count, len(want.Results))
 	}

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,14 +22,6 @@ import (
 // An API key with characters that need escaping in a path.
 const apiKey = "c1-api/key+s3cr3t"
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
 func newC1(t testing.TB, base string, cfg constellation1.Config, log *slog.Logger) *constellation1.Constellation1 {
 	t.Helper()
 	hc, err := pollhttp.New(&http.Client{Timeout: 5 * time.Second}, constellation1.Provider,
@@ -45,12 +36,7 @@ func newC1(t testing.TB, base string, cfg constellation1.Config, log *slog.Logge
 		cfg.Username = "agent@example.com"
 	}
 	cfg.BaseURL = base + "/rest"
-	cfg.SetDefaults()
-	var p config.Problems
-	cfg.Validate("settings", &p)
-	if err := p.Err(); err != nil {
-		t.Fatal(err)
-	}
+	testkit.CheckSettings(t, &cfg, "settings")
 	c, err := constellation1.New("c1-test", cfg, hc, log)
 	if err != nil {
 		t.Fatal(err)
@@ -58,11 +44,11 @@ func newC1(t testing.TB, base string, cfg constellation1.Config, log *slog.Logge
 	return c
 }
 
-func simConfig(c *clock) constellation1sim.Config {
+func simConfig(c *testkit.Clock) constellation1sim.Config {
 	cfg := constellation1sim.Config{APIKey: apiKey, Username: "agent@example.com", Zone: "America/New_York"}
 	cfg.Seed, cfg.Packages, cfg.EntriesPerPackage, cfg.DuplicateFraction = 5, 40, 15, 0.2
 	if c != nil {
-		cfg.Now = c.now
+		cfg.Now = c.Now
 	}
 	return cfg
 }
@@ -77,7 +63,7 @@ func crawl(t *testing.T, c *constellation1.Constellation1) (map[string]bool, map
 }
 
 func TestEveryListingAndLogMatchesWhatWasServed(t *testing.T) {
-	c := &clock{t: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)}
+	c := testkit.NewClock(time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC))
 	sc := simConfig(c)
 	sc.Rate, sc.Backfill, sc.Concurrent = 5, 300, 10 // half the history: sessions in flight and done
 	sim := constellation1sim.New(sc)
@@ -115,7 +101,7 @@ func TestEveryListingAndLogMatchesWhatWasServed(t *testing.T) {
 // Tokens expire quickly: the simulator rejects an old token in each of the vendor's ways
 // (401, a null body, an error message); the client gets a new one and repeats the call.
 func TestExpiredTokensAreReplaced(t *testing.T) {
-	c := &clock{t: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)}
+	c := testkit.NewClock(time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC))
 	sc := simConfig(c)
 	sc.Rate, sc.Backfill = 10, 100
 	sim := constellation1sim.New(sc)
@@ -124,7 +110,7 @@ func TestExpiredTokensAreReplaced(t *testing.T) {
 	p := newC1(t, srv.URL, constellation1.Config{TokenMaxAge: config.Duration(time.Hour)}, slog.New(slog.DiscardHandler))
 	first, _ := crawl(t, p)
 	for i := 0; i < 3; i++ {
-		c.add(30 * time.Second) // past the simulator's 20 s token lifetime
+		c.Add(30 * time.Second) // past the simulator's 20 s token lifetime
 		crawl(t, p)
 	}
 	last, _ := crawl(t, p)
@@ -222,18 +208,7 @@ func TestConfigValidation(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
-			cfg.SetDefaults()
-			var p config.Problems
-			cfg.Validate("s", &p)
-			got := strings.Join(p.List(), "\n")
-			if len(tc.want) == 0 && got != "" {
-				t.Fatalf("problems: %s", got)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(got, w) {
-					t.Errorf("problems %q lack %q", got, w)
-				}
-			}
+			testkit.CheckSettings(t, &cfg, "s", tc.want...)
 		})
 	}
 	var cfg constellation1.Config

@@ -3,23 +3,13 @@ package constellation1
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/auditstream/auditstream/internal/testkit"
 	"os"
 	"strings"
 	"testing"
 	"time"
 	_ "time/tzdata"
 )
-
-func readGolden(t *testing.T, name string, v any) {
-	t.Helper()
-	b, err := os.ReadFile("testdata/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // WCF dates carry UTC milliseconds (the offset is display only); zone-less ISO dates are
 // read in the configured zone; expectations written by hand.
@@ -32,7 +22,7 @@ func TestDecodeActionLogsGolden(t *testing.T) {
 		Zone    string
 		Entries []struct{ Time, Description string }
 	}
-	readGolden(t, "actionlogs.golden.json", &want)
+	testkit.ReadJSON(t, "testdata/actionlogs.golden.json", &want)
 	loc, err := time.LoadLocation(want.Zone)
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +67,7 @@ func TestDecodeSessionsGolden(t *testing.T) {
 			Terminal                   bool
 		}
 	}
-	readGolden(t, "sessions.golden.json", &want)
+	testkit.ReadJSON(t, "testdata/sessions.golden.json", &want)
 	if ss.Total != want.Total || len(ss.Sessions) != len(want.Sessions) {
 		t.Fatalf("total %d, %d sessions", ss.Total, len(ss.Sessions))
 	}

@@ -3,23 +3,13 @@ package signinghub
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/auditstream/auditstream/internal/testkit"
 	"os"
 	"strings"
 	"testing"
 	"time"
 	_ "time/tzdata"
 )
-
-func readGolden(t *testing.T, name string, v any) {
-	t.Helper()
-	b, err := os.ReadFile("testdata/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // The seed's whole sample body (its web page indents with no-break spaces; they are plain
 // spaces here, as on the wire), against expectations written by hand from the seed page.
@@ -41,7 +31,7 @@ func TestDecodeLogSeedGolden(t *testing.T) {
 			ActionType string `json:"action_type"`
 		}
 	}
-	readGolden(t, "seed_log.golden.json", &want)
+	testkit.ReadJSON(t, "testdata/seed_log.golden.json", &want)
 	if l.PackageID != want.PackageID || l.PackageName != want.PackageName || l.PackageStatus != want.PackageStatus || len(l.Actions) != len(want.Actions) {
 		t.Fatalf("decoded %+v, want %+v", l, want)
 	}
@@ -75,7 +65,7 @@ func TestDecodePackagesGolden(t *testing.T) {
 		ID, Name, Status, Modified string
 		Terminal                   bool
 	}
-	readGolden(t, "packages.golden.json", &want)
+	testkit.ReadJSON(t, "testdata/packages.golden.json", &want)
 	if len(ps) != len(want) {
 		t.Fatalf("%d packages, want %d", len(ps), len(want))
 	}

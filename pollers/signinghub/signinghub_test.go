@@ -26,14 +26,6 @@ const (
 	password     = "sh-user-passw0rd"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
 func newHub(t testing.TB, base string, cfg signinghub.Config, log *slog.Logger) *signinghub.SigningHub {
 	t.Helper()
 	hc, err := pollhttp.New(&http.Client{Timeout: 5 * time.Second}, signinghub.Provider,
@@ -51,12 +43,7 @@ func newHub(t testing.TB, base string, cfg signinghub.Config, log *slog.Logger) 
 		cfg.Username, cfg.Password = "admin@example.com", password
 	}
 	cfg.BaseURL = base
-	cfg.SetDefaults()
-	var p config.Problems
-	cfg.Validate("settings", &p)
-	if err := p.Err(); err != nil {
-		t.Fatal(err)
-	}
+	testkit.CheckSettings(t, &cfg, "settings")
 	s, err := signinghub.New("signinghub-test", cfg, hc, log)
 	if err != nil {
 		t.Fatal(err)
@@ -64,11 +51,11 @@ func newHub(t testing.TB, base string, cfg signinghub.Config, log *slog.Logger) 
 	return s
 }
 
-func simConfig(c *clock) signinghubsim.Config {
+func simConfig(c *testkit.Clock) signinghubsim.Config {
 	cfg := signinghubsim.Config{ClientID: "app-1", ClientSecret: clientSecret, Username: "admin@example.com", Password: password}
 	cfg.Seed, cfg.Packages, cfg.EntriesPerPackage, cfg.DuplicateFraction = 11, 30, 20, 0.2
 	if c != nil {
-		cfg.Now = c.now
+		cfg.Now = c.Now
 	}
 	return cfg
 }
@@ -117,7 +104,7 @@ func TestListAndFetchEverythingTheSimulatorServed(t *testing.T) {
 // On plans that delete the detailed history on completion, a package's log shrinks to
 // one evidence entry; entries that arrive afterwards are still served and fetched.
 func TestHistoryClearedOnCompletion(t *testing.T) {
-	c := &clock{t: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)}
+	c := testkit.NewClock(time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC))
 	sc := simConfig(c)
 	sc.ClearLogOnComplete, sc.Rate, sc.Backfill, sc.Concurrent, sc.AfterComplete = true, 5, 60, 5, 5
 	sim := signinghubsim.New(sc)
@@ -125,7 +112,7 @@ func TestHistoryClearedOnCompletion(t *testing.T) {
 	defer srv.Close()
 	s := newHub(t, srv.URL, signinghub.Config{}, slog.New(slog.DiscardHandler))
 	first, t1 := crawl(t, s)
-	c.add(30 * time.Second)
+	c.Add(30 * time.Second)
 	second, t2 := crawl(t, s)
 	shrunk := 0
 	for id, x := range t1 {
@@ -149,7 +136,7 @@ func TestHistoryClearedOnCompletion(t *testing.T) {
 	if shrunk == 0 {
 		t.Fatal("no package history shrank on completion")
 	}
-	c.add(time.Hour)
+	c.Add(time.Hour)
 	third, _ := crawl(t, s)
 	union := map[string]bool{}
 	for _, m := range []map[string]bool{first, second, third} {
@@ -168,7 +155,7 @@ func TestHistoryClearedOnCompletion(t *testing.T) {
 // The refresh token renews an expired access token; a full authentication happens only
 // when the refresh token is refused too.
 func TestRefreshTokenBeforeReauthentication(t *testing.T) {
-	c := &clock{t: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)}
+	c := testkit.NewClock(time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC))
 	sc := simConfig(c)
 	sc.TokenTTL = config.Duration(30 * time.Second)
 	sim := signinghubsim.New(sc)
@@ -176,12 +163,12 @@ func TestRefreshTokenBeforeReauthentication(t *testing.T) {
 	defer srv.Close()
 	s := newHub(t, srv.URL, signinghub.Config{}, slog.New(slog.DiscardHandler))
 	crawl(t, s)
-	c.add(40 * time.Second)
+	c.Add(40 * time.Second)
 	crawl(t, s)
 	if n := sim.Ledger.Counts(); n["authenticate_password"] != 1 || n["authenticate_refresh"] != 1 {
 		t.Fatalf("counts %v, want one password grant and one refresh", n)
 	}
-	c.add(time.Hour) // the refresh token (10 × 30 s) expired too
+	c.Add(time.Hour) // the refresh token (10 × 30 s) expired too
 	crawl(t, s)
 	if n := sim.Ledger.Counts(); n["authenticate_password"] != 2 || n["authenticate_refresh"] != 1 {
 		t.Fatalf("counts %v, want a second password grant", n)
@@ -317,18 +304,7 @@ func TestConfigValidation(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
-			cfg.SetDefaults()
-			var p config.Problems
-			cfg.Validate("s", &p)
-			got := strings.Join(p.List(), "\n")
-			if len(tc.want) == 0 && got != "" {
-				t.Fatalf("problems: %s", got)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(got, w) {
-					t.Errorf("problems %q lack %q", got, w)
-				}
-			}
+			testkit.CheckSettings(t, &cfg, "s", tc.want...)
 		})
 	}
 }
