@@ -52,7 +52,7 @@ type Config struct {
 	// Targets (static sessions) and RetireAfter, shared by every full-log provider.
 	fulllog.Settings `yaml:",inline"`
 	// Zone is the time zone of zone-less dates (default UTC; the vendor's is unknown).
-	Zone string `yaml:"zone"`
+	Zone timeparse.Zone `yaml:"zone"`
 }
 
 // SetDefaults fills unset fields.
@@ -85,9 +85,6 @@ func (c *Config) SetDefaults() {
 	if c.TokenMaxAge == 0 {
 		c.TokenMaxAge = config.Duration(10 * time.Second)
 	}
-	if c.Zone == "" {
-		c.Zone = "UTC"
-	}
 	c.Settings.SetDefaults()
 	for i := range c.Targets {
 		if c.Targets[i].Tenant == "" {
@@ -117,9 +114,7 @@ func (c *Config) Validate(path string, p *config.Problems) {
 		p.Add(path+".page_size", "must be between 1 and 50, got %d", c.PageSize)
 	}
 	p.Positive(path+".token_max_age", c.TokenMaxAge)
-	if _, err := timeparse.Location(c.Zone); err != nil {
-		p.Add(path+".zone", "%q is not a time zone name (e.g. UTC, America/New_York): %v", c.Zone, err)
-	}
+	c.Zone.Validate(path+".zone", p)
 	if !*c.Discover && len(c.Targets) == 0 {
 		p.Add(path, "discover is off and no targets are listed: nothing to poll")
 	}

@@ -47,7 +47,7 @@ type Config struct {
 	// Targets (static packages) and RetireAfter, shared by every full-log provider.
 	fulllog.Settings `yaml:",inline"`
 	// Zone is the time zone of the zone-less date_time values (default UTC).
-	Zone string `yaml:"zone"`
+	Zone timeparse.Zone `yaml:"zone"`
 }
 
 // SetDefaults fills unset fields.
@@ -73,9 +73,6 @@ func (c *Config) SetDefaults() {
 	}
 	if c.PageSize == 0 {
 		c.PageSize = 50
-	}
-	if c.Zone == "" {
-		c.Zone = "UTC"
 	}
 	c.Settings.SetDefaults()
 	for i := range c.Targets {
@@ -112,9 +109,7 @@ func (c *Config) Validate(path string, p *config.Problems) {
 	if c.PageSize < 1 || c.PageSize > 100 {
 		p.Add(path+".page_size", "must be between 1 and 100, got %d", c.PageSize)
 	}
-	if _, err := timeparse.Location(c.Zone); err != nil {
-		p.Add(path+".zone", "%q is not a time zone name (e.g. UTC, Europe/Berlin): %v", c.Zone, err)
-	}
+	c.Zone.Validate(path+".zone", p)
 	if !*c.Discover && len(c.Targets) == 0 {
 		p.Add(path, "discover is off and no targets are listed: nothing to poll")
 	}

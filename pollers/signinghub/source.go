@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/timeparse"
 	"github.com/auditstream/auditstream/pollers"
 	"github.com/auditstream/auditstream/pollers/pollhttp"
 )
@@ -24,10 +23,7 @@ type SigningHub struct {
 
 // New builds the provider. cfg must be validated (SetDefaults applied).
 func New(name string, cfg Config, hc *pollhttp.Client, log *slog.Logger) (*SigningHub, error) {
-	loc, err := timeparse.Location(cfg.Zone)
-	if err != nil {
-		return nil, fmt.Errorf("settings.zone: %w", err)
-	}
+	loc := cfg.Zone.Location()
 	return &SigningHub{cfg: cfg, c: newClient(cfg, hc), loc: loc, log: log.With("poller", name, "provider", Provider)}, nil
 }
 

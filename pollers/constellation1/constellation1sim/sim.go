@@ -52,7 +52,7 @@ type Config struct {
 	// Username whose in-flight sessions the lite listing returns.
 	Username string `yaml:"username"`
 	// Zone of the zone-less ISO dates some sessions write (default UTC).
-	Zone            string `yaml:"zone"`
+	Zone            timeparse.Zone `yaml:"zone"`
 	logsim.Settings `yaml:",inline"`
 }
 
@@ -75,9 +75,7 @@ func (c *Config) Validate(path string, p *config.Problems) {
 	if c.APIKey == "" {
 		p.Add(path+".api_key", "is required (the simulator checks it like the real API)")
 	}
-	if _, err := timeparse.Location(c.Zone); err != nil {
-		p.Add(path+".zone", "%q is not a time zone name: %v", c.Zone, err)
-	}
+	c.Zone.Validate(path+".zone", p)
 	c.Settings.Validate(path, p)
 }
 
@@ -99,11 +97,7 @@ type Sim struct {
 // New builds a simulator (SetDefaults is applied; an unknown zone is UTC).
 func New(cfg Config) *Sim {
 	cfg.SetDefaults()
-	loc, err := timeparse.Location(cfg.Zone)
-	if err != nil {
-		loc = time.UTC
-	}
-	s := &Sim{cfg: cfg, mux: http.NewServeMux(), loc: loc}
+	s := &Sim{cfg: cfg, mux: http.NewServeMux(), loc: cfg.Zone.Location()}
 	s.Base = logsim.NewBase(&cfg.Settings, s.render, apiError)
 	s.tokens = logsim.NewTokens("c1-", cfg.TokenTTL.D(), cfg.Clock())
 	s.mux.HandleFunc("GET /rest/v1/encrypt/{key}/{salt}", s.encrypt)
