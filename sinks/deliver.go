@@ -46,15 +46,20 @@ type deliverer struct {
 	onFatal    func(err error) // err nil: the sink recovered
 	onWrite    func(d time.Duration)
 	fatal      bool
+	// giveUp, when positive, ends attempt after that many failed writes in a row with the
+	// last error (Deliver, so that a test fails instead of hanging); the runner never
+	// gives up.
+	giveUp int
 }
 
 // Deliver writes batch to s the way the runner does — Retry events re-sent with backoff,
 // whole-batch errors retried, a batch refused as a whole bisected down to its poison
 // events — and returns what became of every event. A fatal error is returned at once (the
 // runner instead waits for the store to accept the sink again). It is the runner's core
-// without Kafka, for sink tests (sinks/sinktest) and tools.
+// without Kafka, for sink tests (sinks/sinktest) and tools. It gives up after 20 failed
+// writes in a row (about 15 s) and returns the last error.
 func Deliver(ctx context.Context, s Sink, batch []Event) (Delivery, error) {
-	d := &deliverer{sink: s, log: slog.New(slog.DiscardHandler), min: 10 * time.Millisecond, max: time.Second}
+	d := &deliverer{sink: s, log: slog.New(slog.DiscardHandler), min: 10 * time.Millisecond, max: time.Second, giveUp: 20}
 	var out Delivery
 	err := d.deliver(ctx, batch, &out)
 	return out, err
@@ -78,6 +83,7 @@ func (d *deliverer) attempt(ctx context.Context, evs []Event, out *Delivery) err
 	pending := evs
 	res := make([]ItemResult, len(evs))
 	bo := backoff.New(d.min, d.max)
+	failures := 0
 	for {
 		r := res[:len(pending)]
 		for i := range r {
@@ -124,6 +130,10 @@ func (d *deliverer) attempt(ctx context.Context, evs []Event, out *Delivery) err
 				return nil
 			}
 			pending = again
+			failures++
+			if d.giveUp > 0 && failures >= d.giveUp {
+				return fmt.Errorf("gave up after %d attempts: %d events still answered retry (%s): %w", failures, len(again), why.Reason, why.Err)
+			}
 			wait := bo.Next()
 			d.retried(out)
 			d.log.Warn("store asked to retry some events", "events", len(again), "reason", why.Reason, "err", why.Err, "retry_in", wait)
@@ -145,6 +155,10 @@ func (d *deliverer) attempt(ctx context.Context, evs []Event, out *Delivery) err
 				return ctx.Err()
 			}
 		default:
+			failures++
+			if d.giveUp > 0 && failures >= d.giveUp {
+				return fmt.Errorf("gave up after %d failed writes: %w", failures, err)
+			}
 			wait := bo.Next()
 			d.retried(out)
 			d.log.Warn("sink write failed; retrying the same events", "events", len(pending), "retry_in", wait, "err", err)

@@ -25,6 +25,7 @@ import (
 	"github.com/auditstream/auditstream/pollers/simkit"
 	"github.com/auditstream/auditstream/sinks"
 	"github.com/auditstream/auditstream/sinks/file"
+	"github.com/auditstream/auditstream/sinks/postgres"
 )
 
 // The plug-ins of this build: one line per provider, simulator and sink type. A
@@ -46,6 +47,7 @@ var (
 	}
 	sinkPlugins = []sinks.Plugin{
 		file.Plugin,
+		postgres.Plugin,
 	}
 )
 
