@@ -49,12 +49,8 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, usage)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
+	if code, done := helpRequested(args, stdout, usage); done {
+		return code
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
@@ -208,6 +204,19 @@ func banner(w io.Writer, c *config.Root, a *app.App, roles app.Roles) {
 		parts = append(parts, "kafka -> "+strings.Join(a.Brokers, ","))
 	}
 	fmt.Fprintf(w, "auditstream running: %s\nPress Ctrl-C to stop.\n", strings.Join(parts, "; "))
+}
+
+// helpRequested prints text when args are empty (exit 2) or ask for help (exit 0).
+func helpRequested(args []string, w io.Writer, text string) (code int, done bool) {
+	if len(args) == 0 {
+		fmt.Fprint(w, text)
+		return 2, true
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(w, text)
+		return 0, true
+	}
+	return 0, false
 }
 
 func flagExit(err error) int {

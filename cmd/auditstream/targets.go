@@ -34,12 +34,8 @@ Run 'auditstream targets <ls|add|retire> --help' for the flags.
 `
 
 func targetsCmd(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, targetsUsage)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
+	if code, done := helpRequested(args, stderr, targetsUsage); done {
+		return code
 	}
 	sub, rest := args[0], args[1:]
 	var about string

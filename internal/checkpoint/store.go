@@ -115,26 +115,22 @@ func (s *Store) Save(ctx context.Context, key string, cursor json.RawMessage) er
 	if !json.Valid(cursor) {
 		return fmt.Errorf("save checkpoint %s: cursor is not JSON", key)
 	}
-	err := s.bus.Publish(ctx, kafka.Message{Topic: s.topic, Key: []byte(key), Value: cursor})
-	if err != nil {
-		s.metrics.CheckpointWrites.WithLabelValues("error").Inc()
-		return fmt.Errorf("save checkpoint %s: %w", key, err)
-	}
-	s.metrics.CheckpointWrites.WithLabelValues("ok").Inc()
-	s.apply(key, cursor)
-	return nil
+	return s.write(ctx, "save", key, cursor)
 }
 
 // Delete tombstones a cursor: a null value on the compacted topic, so that compaction
 // eventually removes the key. It returns once the tombstone is acknowledged.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	err := s.bus.Publish(ctx, kafka.Message{Topic: s.topic, Key: []byte(key), Value: nil})
-	if err != nil {
+	return s.write(ctx, "tombstone", key, nil)
+}
+
+func (s *Store) write(ctx context.Context, what, key string, value json.RawMessage) error {
+	if err := s.bus.Publish(ctx, kafka.Message{Topic: s.topic, Key: []byte(key), Value: value}); err != nil {
 		s.metrics.CheckpointWrites.WithLabelValues("error").Inc()
-		return fmt.Errorf("tombstone checkpoint %s: %w", key, err)
+		return fmt.Errorf("%s checkpoint %s: %w", what, key, err)
 	}
 	s.metrics.CheckpointWrites.WithLabelValues("ok").Inc()
-	s.apply(key, nil)
+	s.apply(key, value)
 	return nil
 }
 
