@@ -201,3 +201,50 @@ faults: {too_many_requests: 0.05, server_error: 0.05, unavailable: 0.03, truncat
 		})
 	}
 }
+
+// The control endpoints of every full-log simulator, built through its plug-in: served
+// keys, stats, and new fault probabilities.
+func TestControlEndpoints(t *testing.T) {
+	for _, pl := range []simkit.Plugin{constellation1sim.Plugin, congasim.Plugin, signinghubsim.Plugin} {
+		t.Run(pl.Provider, func(t *testing.T) {
+			credentials := map[string]string{"constellation1": "api_key: k\n", "conga": "client_id: c\nclient_secret: s\n",
+				"signinghub": "client_id: c\nclient_secret: s\n"}[pl.Provider]
+			h, err := pl.New(node(t, credentials+"packages: 3\nentries_per_package: 4\nseed: 1\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+			get := func(path string, v any) {
+				t.Helper()
+				resp, err := http.Get(srv.URL + pl.Prefix + path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				if err := json.NewDecoder(resp.Body).Decode(v); err != nil || resp.StatusCode != 200 {
+					t.Fatalf("%s: %d %v", path, resp.StatusCode, err)
+				}
+			}
+			var served struct {
+				Count  int      `json:"count"`
+				Served []string `json:"served"`
+			}
+			get("/_sim/served", &served)
+			var st logsim.Stats
+			get("/_sim/stats", &st)
+			if served.Count != 0 || st.Total != 12 || st.Arrived != 12 || !st.Done {
+				t.Fatalf("served %+v, stats %+v", served, st)
+			}
+			req, _ := http.NewRequest(http.MethodPut, srv.URL+pl.Prefix+"/_sim/faults", strings.NewReader(`{"truncated": 1}`))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNoContent {
+				t.Fatalf("PUT faults: %d", resp.StatusCode)
+			}
+		})
+	}
+}

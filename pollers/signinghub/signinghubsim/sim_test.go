@@ -1,0 +1,79 @@
+package signinghubsim
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+func TestAuthenticateListingAndLog(t *testing.T) {
+	cfg := Config{ClientID: "c", ClientSecret: "s", Username: "u", Password: "p", OTP: true}
+	cfg.Seed, cfg.Packages, cfg.EntriesPerPackage = 2, 7, 6
+	srv := httptest.NewServer(New(cfg))
+	defer srv.Close()
+	do := func(method, path, auth string, form url.Values) (int, []byte, http.Header) {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(form.Encode()))
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		if auth != "" {
+			req.Header.Set("Authorization", "Bearer "+auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b, resp.Header
+	}
+	code, body, h := do("POST", "/authenticate", "", url.Values{"grant_type": {"password"}, "client_id": {"c"}, "client_secret": {"s"}, "username": {"u"}, "password": {"p"}})
+	if code != 403 || h.Get("x-otp") == "" {
+		t.Fatalf("OTP user: %d %s", code, body)
+	}
+	code, body, _ = do("POST", "/authenticate", "", url.Values{"grant_type": {"client_credentials"}, "client_id": {"c"}, "client_secret": {"s"}})
+	var tok struct {
+		AccessToken  string `json:"access_token"`
+		TokenType    string `json:"token_type"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := json.Unmarshal(body, &tok); code != 200 || err != nil || tok.TokenType != "bearer" || tok.RefreshToken == "" {
+		t.Fatalf("client credentials: %d %s", code, body)
+	}
+	refresh := url.Values{"grant_type": {"refresh_token"}, "client_id": {"c"}, "client_secret": {"s"}, "refresh_token": {tok.RefreshToken}}
+	if code, body, _ := do("POST", "/authenticate", "", refresh); code != 200 {
+		t.Fatalf("refresh: %d %s", code, body)
+	}
+	if code, body, _ := do("POST", "/authenticate", "", refresh); code != 400 || !strings.Contains(string(body), "invalid_grant") {
+		t.Fatalf("a refresh token used twice: %d %s", code, body)
+	}
+	code, body, h = do("GET", "/v3/packages/ALL/2/5", tok.AccessToken, nil)
+	var page []map[string]any
+	if err := json.Unmarshal(body, &page); code != 200 || err != nil || len(page) != 2 || h.Get("x-total-records") != "7" {
+		t.Fatalf("page 2: %d %s total=%q", code, body, h.Get("x-total-records"))
+	}
+	if code, body, _ := do("GET", "/v3/packages/ALL/0/5", tok.AccessToken, nil); code != 400 || !strings.Contains(string(body), `"Message"`) {
+		t.Fatalf("page 0: %d %s", code, body)
+	}
+	code, body, _ = do("GET", "/v3/packages/1000/log", tok.AccessToken, nil)
+	var log struct {
+		PackageID int `json:"package_id"`
+		Actions   []struct {
+			DateTime string `json:"date_time"`
+		} `json:"actions"`
+	}
+	if err := json.Unmarshal(body, &log); code != 200 || err != nil || log.PackageID != 1000 || len(log.Actions) != 6 {
+		t.Fatalf("log: %d %s", code, body)
+	}
+	if a, b := log.Actions[0].DateTime, log.Actions[5].DateTime; a < b || strings.ContainsAny(a, "Z+") {
+		t.Fatalf("want newest first and zone-less dates: %s .. %s", a, b)
+	}
+	if code, body, _ := do("GET", "/v3/packages/1000/log", "expired", nil); code != 401 || string(body) != "{\"Message\":\"Request authorization denied\"}\n" {
+		t.Fatalf("bad token: %d %s", code, body)
+	}
+}
