@@ -25,8 +25,8 @@
 //   - Errors {"Message": ...}: 404 for an unknown session, 429 (Retry-After), 500, 503;
 //     truncated 200 answers and slow answers as injected faults.
 //
-// Control endpoints (no auth): GET /rest/_sim/served, GET /rest/_sim/stats,
-// PUT /rest/_sim/faults.
+// Control endpoints (no auth, at the root like every simulator's): GET /_sim/served,
+// GET /_sim/stats, PUT /_sim/faults.
 package constellation1sim
 
 import (
@@ -105,7 +105,7 @@ func New(cfg Config) *Sim {
 	s.mux.HandleFunc("GET /rest/v1/sessions/{kind}/{size}/{num}", s.list)
 	s.mux.HandleFunc("GET /rest/v1/sessions/lite/{user}/{tid}/{size}/{num}/sortBy", s.list)
 	s.mux.HandleFunc("GET /rest/v1/sessions/{id}/actionlogs", s.actionlogs)
-	s.Control(s.mux, "/rest")
+	s.Control(s.mux, "")
 	return s
 }
 
