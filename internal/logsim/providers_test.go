@@ -203,8 +203,7 @@ faults: {too_many_requests: 0.05, server_error: 0.05, unavailable: 0.03, truncat
 }
 
 // The control endpoints of every full-log simulator (at the root, whatever its API prefix),
-// built through its plug-in: served
-// keys, stats, and new fault probabilities.
+// built through its plug-in: served keys, stats, and new fault probabilities.
 func TestControlEndpoints(t *testing.T) {
 	for _, pl := range []simkit.Plugin{constellation1sim.Plugin, congasim.Plugin, signinghubsim.Plugin} {
 		t.Run(pl.Provider, func(t *testing.T) {
