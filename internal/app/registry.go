@@ -26,6 +26,7 @@ import (
 	"github.com/auditstream/auditstream/sinks"
 	"github.com/auditstream/auditstream/sinks/file"
 	"github.com/auditstream/auditstream/sinks/postgres"
+	"github.com/auditstream/auditstream/sinks/webhook"
 )
 
 // The plug-ins of this build: one line per provider, simulator and sink type. A
@@ -48,6 +49,7 @@ var (
 	sinkPlugins = []sinks.Plugin{
 		file.Plugin,
 		postgres.Plugin,
+		webhook.Plugin,
 	}
 )
 
