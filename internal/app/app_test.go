@@ -198,3 +198,27 @@ func secretValues(c *config.Root) []string {
 	}
 	return out
 }
+
+func TestValidateSinkTypes(t *testing.T) {
+	c, err := config.Parse(strings.NewReader(`
+sinks:
+  - {name: pg, type: postgres, max_batch_bytes: -1, settings: {dsn: "postgres://u:p@db/x", partition: week}}
+  - {name: hook, type: webhook, linger: 5ms, settings: {url: "https://r.example/h", secret: "0123456789abcdef0123"}}
+  - {name: k, type: kafka, settings: {brokers: ["k:9092"], topic: out, format: ecs}}
+  - {name: f, type: file, settings: {path: /tmp/x.jsonl, rotate_every: 24h}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Validate(c)
+	for _, want := range []string{"sinks[0].max_batch_bytes:", "sinks[0].settings.partition:", "sinks[2].settings.format:"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("problems lack %q:\n%v", want, err)
+		}
+	}
+	for _, not := range []string{"sinks[1]", "sinks[3]"} {
+		if err != nil && strings.Contains(err.Error(), not) {
+			t.Errorf("problems mention the valid %s:\n%v", not, err)
+		}
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/auditstream/auditstream/pollers/simkit"
 	"github.com/auditstream/auditstream/sinks"
 	"github.com/auditstream/auditstream/sinks/file"
+	"github.com/auditstream/auditstream/sinks/kafka"
 	"github.com/auditstream/auditstream/sinks/postgres"
 	"github.com/auditstream/auditstream/sinks/webhook"
 )
@@ -50,6 +51,7 @@ var (
 		file.Plugin,
 		postgres.Plugin,
 		webhook.Plugin,
+		kafka.Plugin,
 	}
 )
 

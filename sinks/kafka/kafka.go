@@ -1,0 +1,213 @@
+// Package kafka is the Kafka sink: it re-publishes the canonical events to another topic,
+// on the same or another cluster, keyed by event id, in a chosen format.
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+
+	kgo "github.com/segmentio/kafka-go"
+
+	"github.com/auditstream/auditstream/internal/bus"
+	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/sinks"
+)
+
+// Plugin registers the kafka sink type.
+var Plugin = sinks.Define("kafka", func(name string, s *Settings, d sinks.Deps) (sinks.Sink, error) {
+	return Open(name, *s, d.Log)
+})
+
+// Formats this build can write. ECS and CloudEvents structured mode come with the
+// projections (sinks/projection); until then only the OCSF event as it is.
+var Formats = []string{"ocsf"}
+
+// Settings of a kafka sink (its `settings:` block).
+type Settings struct {
+	// Brokers of the target cluster (bootstrap host:port list).
+	Brokers []string `yaml:"brokers"`
+	// Topic receives the events.
+	Topic string `yaml:"topic"`
+	// Format of the record values: ocsf (default: the canonical event, with its
+	// CloudEvents binary-mode headers).
+	Format string `yaml:"format"`
+	// Key of each record: event_id (default: a compacted topic then keeps one record per
+	// event) or source (provider/tenant, the key of the events topic: per-tenant order).
+	Key string `yaml:"key"`
+	// ClientID of the producer (default auditstream-sink-<name>).
+	ClientID string `yaml:"client_id"`
+	// Compression: none, snappy, lz4 or zstd (default: the project's default).
+	Compression string `yaml:"compression"`
+	// Partitions and ReplicationFactor are used only when the topic does not exist yet
+	// (default 3 and 1); Compact creates it with cleanup.policy=compact.
+	Partitions        int  `yaml:"partitions"`
+	ReplicationFactor int  `yaml:"replication_factor"`
+	Compact           bool `yaml:"compact"`
+}
+
+// SetDefaults implements config.Settings.
+func (s *Settings) SetDefaults() {
+	if s.Format == "" {
+		s.Format = "ocsf"
+	}
+	if s.Key == "" {
+		s.Key = "event_id"
+	}
+	if s.Compression == "" {
+		s.Compression = config.DefaultCompression
+	}
+	if s.Partitions == 0 {
+		s.Partitions = 3
+	}
+	if s.ReplicationFactor == 0 {
+		s.ReplicationFactor = 1
+	}
+}
+
+// Validate implements config.Settings.
+func (s *Settings) Validate(path string, p *config.Problems) {
+	if len(s.Brokers) == 0 {
+		p.Add(path+".brokers", "is required (host:port of the target cluster)")
+	}
+	for i, b := range s.Brokers {
+		if !strings.Contains(b, ":") {
+			p.Add(fmt.Sprintf("%s.brokers[%d]", path, i), "%q is not host:port", b)
+		}
+	}
+	if s.Topic == "" {
+		p.Add(path+".topic", "is required")
+	}
+	if !slices.Contains(Formats, s.Format) {
+		p.Add(path+".format", "%q is not one of %v", s.Format, Formats)
+	}
+	if s.Key != "event_id" && s.Key != "source" {
+		p.Add(path+".key", "%q must be event_id or source", s.Key)
+	}
+	if !slices.Contains(config.Compressions, s.Compression) {
+		p.Add(path+".compression", "%q is not one of %v", s.Compression, config.Compressions)
+	}
+	if s.Partitions < 1 || s.ReplicationFactor < 1 {
+		p.Add(path+".partitions", "partitions and replication_factor must be at least 1")
+	}
+}
+
+// Sink publishes events to one topic.
+type Sink struct {
+	name string
+	cfg  Settings
+	log  *slog.Logger
+	bus  *bus.Bus
+
+	mu      sync.Mutex
+	created bool
+}
+
+// Open builds the producer; it does not contact the brokers (the first write does, and
+// creates the topic when missing).
+func Open(name string, cfg Settings, log *slog.Logger) (*Sink, error) {
+	cid := cfg.ClientID
+	if cid == "" {
+		cid = "auditstream-sink-" + name
+	}
+	b, err := bus.New(bus.Config{Brokers: cfg.Brokers, ClientID: cid, Compression: cfg.Compression}, log)
+	if err != nil {
+		return nil, fmt.Errorf("kafka sink %s: %w", name, err)
+	}
+	log.Info("kafka sink ready", "sink", name, "brokers", cfg.Brokers, "topic", cfg.Topic, "format", cfg.Format, "key", cfg.Key)
+	return &Sink{name: name, cfg: cfg, log: log, bus: b}, nil
+}
+
+// Name implements sinks.Sink.
+func (s *Sink) Name() string { return s.name }
+
+// Guarantee implements sinks.Sink: a batch whose acknowledgement was lost is published
+// again, so the topic can hold an event twice. Keyed by event_id on a compacted topic,
+// compaction later keeps one record per event, but readers before compaction see both.
+func (s *Sink) Guarantee() sinks.Guarantee { return sinks.AtLeastOnce }
+
+// Ping implements sinks.Sink.
+func (s *Sink) Ping(ctx context.Context) error {
+	if err := s.bus.Ping(ctx); err != nil {
+		return fmt.Errorf("kafka sink %s: %w", s.name, err)
+	}
+	return nil
+}
+
+// Close implements sinks.Sink.
+func (s *Sink) Close(context.Context) error { return s.bus.Close() }
+
+// Write implements sinks.Sink: one synchronous publish (acks=all) of the whole batch.
+func (s *Sink) Write(ctx context.Context, batch []sinks.Event, res []sinks.ItemResult) error {
+	if err := s.ensureTopic(ctx); err != nil {
+		return s.fail("create topic "+s.cfg.Topic, err)
+	}
+	msgs := make([]kgo.Message, len(batch))
+	for i, e := range batch {
+		msgs[i] = s.record(e)
+	}
+	if err := s.bus.Publish(ctx, msgs...); err != nil {
+		return s.fail(fmt.Sprintf("publish %d events to %s", len(batch), s.cfg.Topic), err)
+	}
+	for i := range res {
+		res[i] = sinks.ItemResult{Status: sinks.Written}
+	}
+	return nil
+}
+
+// record builds the target record of an event: the canonical JSON with the CloudEvents
+// binary-mode headers of the events topic (ce_id, ce_source, ce_type, ce_time, ...).
+func (s *Sink) record(e sinks.Event) kgo.Message {
+	key := []byte(e.ID)
+	if s.cfg.Key == "source" {
+		key = e.Key
+	}
+	var hs []kgo.Header
+	for _, h := range e.Msg.Headers {
+		if strings.HasPrefix(h.Key, "ce_") || h.Key == "content-type" {
+			hs = append(hs, h)
+		}
+	}
+	if !slices.ContainsFunc(hs, func(h kgo.Header) bool { return h.Key == "ce_id" }) {
+		hs = append(hs, kgo.Header{Key: "ce_id", Value: []byte(e.ID)})
+	}
+	return kgo.Message{Topic: s.cfg.Topic, Key: key, Value: e.Value, Headers: hs}
+}
+
+func (s *Sink) ensureTopic(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.created {
+		return nil
+	}
+	spec := bus.TopicSpec{Name: s.cfg.Topic, Partitions: s.cfg.Partitions, ReplicationFactor: s.cfg.ReplicationFactor}
+	if s.cfg.Compact {
+		spec.Configs = map[string]string{"cleanup.policy": "compact"}
+	}
+	if err := s.bus.EnsureTopics(ctx, spec); err != nil {
+		return err
+	}
+	s.created = true
+	return nil
+}
+
+// fail classifies a failed publish: a missing authorization is fatal, a record the
+// broker refuses (too large, invalid) is bisected down to the event, anything else is
+// retried.
+func (s *Sink) fail(what string, err error) error {
+	wrapped := fmt.Errorf("kafka sink %s: %s: %w", s.name, what, err)
+	for _, ke := range []kgo.Error{kgo.TopicAuthorizationFailed, kgo.ClusterAuthorizationFailed, kgo.SASLAuthenticationFailed,
+		kgo.TransactionalIDAuthorizationFailed, kgo.GroupAuthorizationFailed} {
+		if errors.Is(err, ke) {
+			return sinks.Fatal(wrapped)
+		}
+	}
+	if errors.Is(err, bus.ErrPermanent) {
+		return sinks.RejectBatch("kafka_refused", wrapped)
+	}
+	return wrapped
+}
