@@ -78,19 +78,24 @@ func pollerSection(ctx context.Context, o options, id string, res *results, log 
 	return nil
 }
 
-// pollRounds waits for the first full round (every target polled once), then measures
-// three more and reads VmRSS/VmHWM.
+// minMeasure is the shortest measured period of a poller.
+const minMeasure = 30 * time.Second
+
+// pollRounds waits for the first full round (every target polled once), then measures at
+// least three more rounds and minMeasure, sampling VmRSS, and reads VmHWM.
 func pollRounds(ctx context.Context, p *proc, base string, n int) (pollerResult, error) {
 	out := pollerResult{Targets: n, Rounds: 3}
 	var samples []float64
 	waitReq := func(want int, sample bool) (ionossim.Stats, error) {
-		deadline := time.Now().Add(5 * time.Minute)
+		start := time.Now()
+		deadline := start.Add(5 * time.Minute)
 		for {
 			if rss, _, err := procMem(p.pid()); err == nil && sample {
 				samples = append(samples, float64(rss))
 			}
 			st, err := simStats(ctx, base)
-			if err == nil && st.Requests["entries"] >= want {
+			// Measured rounds last at least minMeasure, so both sizes get as many samples.
+			if err == nil && st.Requests["entries"] >= want && (!sample || time.Since(start) >= minMeasure) {
 				return st, nil
 			}
 			if p.exited() {
@@ -111,6 +116,7 @@ func pollRounds(ctx context.Context, p *proc, base string, n int) (pollerResult,
 		return out, err
 	}
 	out.Requests = st1.Requests["entries"] - st0.Requests["entries"]
+	out.Rounds = out.Requests / n
 	out.NewEvents = st1.Generated - st0.Generated
 	_, out.HWM, err = procMem(p.pid())
 	out.RSS = int64(median(samples))

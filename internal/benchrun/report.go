@@ -235,14 +235,14 @@ func writeReport(o options, r *results) error {
 
 	if len(r.Pollers) > 0 {
 		p("## Poller cost\n\n")
-		p("`auditstream poll` against an IONOS simulator with N contracts (one target each; 50 new events/s spread\nover them after a backfill of N), `@every 2s`, 16 targets in parallel. After the first full round, three\nmore rounds, sampling the poll process's VmRSS every 200 ms (/proc/<pid>/status; median and largest\nsample), then its VmHWM. Cursor bytes = key and value of the latest cursor of every target.\n\n")
-		p("| targets | VmRSS (median) | VmRSS (largest) | VmHWM | cursor bytes | requests in 3 rounds | new events | requests per new event |\n|---|---|---|---|---|---|---|---|\n")
+		p("`auditstream poll` against an IONOS simulator with N contracts (one target each; 50 new events/s spread\nover them after a backfill of N), `@every 2s`, 16 targets in parallel. After the first full round, at least three\nmore rounds and 30 s, sampling the poll process's VmRSS every 200 ms (/proc/<pid>/status; median and largest\nsample), then its VmHWM. Cursor bytes = key and value of the latest cursor of every target.\n\n")
+		p("| targets | VmRSS (median) | VmRSS (largest) | VmHWM | cursor bytes | rounds | requests | new events | requests per new event |\n|---|---|---|---|---|---|---|---|---|\n")
 		for _, pr := range r.Pollers {
 			per := "n/a"
 			if pr.NewEvents > 0 {
 				per = fmt.Sprintf("%.1f", float64(pr.Requests)/float64(pr.NewEvents))
 			}
-			p("| %s | %s | %s | %s | %s | %s | %s | %s |\n", num(float64(pr.Targets)), mib(pr.RSS), mib(pr.RSSMax), mib(pr.HWM), mib(pr.CursorBytes), num(float64(pr.Requests)), num(float64(pr.NewEvents)), per)
+			p("| %s | %s | %s | %s | %s | %d | %s | %s | %s |\n", num(float64(pr.Targets)), mib(pr.RSS), mib(pr.RSSMax), mib(pr.HWM), mib(pr.CursorBytes), pr.Rounds, num(float64(pr.Requests)), num(float64(pr.NewEvents)), per)
 		}
 		if len(r.Pollers) == 2 {
 			lo, hi := r.Pollers[0], r.Pollers[1]
