@@ -130,6 +130,9 @@ func serve(name, about string, roles app.Roles, args []string, stdout, stderr io
 		fs.StringVar(&sinkNames, "sink", "", "comma-separated sink `names` to run (default: all)")
 	}
 	fs.StringVar(&level, "log-level", "", "override log.level (debug, info, warn, error)")
+	logFormat := fs.String("log-format", "", "override log.format: text (for people) or json (for machines; the progress summary becomes a JSON log record)")
+	quiet := fs.Bool("quiet", false, "no progress summary")
+	every := fs.Duration("progress", 10*time.Second, "print a progress summary (per provider: events, freshness; per sink: delivered, lag) this often")
 	grace := fs.Duration("shutdown-timeout", 30*time.Second, "how long to drain on SIGINT/SIGTERM")
 	if err := fs.Parse(args); err != nil {
 		return flagExit(err)
@@ -145,6 +148,13 @@ func serve(name, about string, roles app.Roles, args []string, stdout, stderr io
 	if level != "" {
 		c.Log.Level = level
 	}
+	if *logFormat != "" {
+		if *logFormat != "text" && *logFormat != "json" {
+			fmt.Fprintf(stderr, "--log-format %q: use text or json\n", *logFormat)
+			return 2
+		}
+		c.Log.Format = *logFormat
+	}
 	log := app.NewLogger(stderr, c.Log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -159,6 +169,17 @@ func serve(name, about string, roles app.Roles, args []string, stdout, stderr io
 		return 1
 	}
 	banner(stdout, c, a, roles)
+	if !*quiet && *every > 0 && roles.NeedsKafka() {
+		pctx, stopProgress := context.WithCancel(ctx)
+		defer stopProgress()
+		go a.ReportProgress(pctx, *every, func(p app.Progress, prev *app.Progress) {
+			if c.Log.Format == "json" {
+				log.Info("progress", p.Attrs()...)
+				return
+			}
+			fmt.Fprintln(stdout, p.Line(prev))
+		})
+	}
 	code := 0
 	select {
 	case <-ctx.Done():
