@@ -1,16 +1,25 @@
-# Build: docker build -t auditstream .
+# auditstream image: docker build -t auditstream .
+# A static binary (CGO_ENABLED=0) with the zone database embedded (time/tzdata is
+# imported by cmd/auditstream), on distroless static, running as a non-root user.
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/auditstream ./cmd/auditstream && mkdir -p /out/data
+ARG VERSION=dev
+RUN CGO_ENABLED=0 go build -trimpath \
+      -ldflags "-s -w -X github.com/auditstream/auditstream/internal/app.Version=${VERSION}" \
+      -o /out/auditstream ./cmd/auditstream \
+ && /out/auditstream version \
+ && mkdir -p /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/auditstream /usr/local/bin/auditstream
 COPY configs /etc/auditstream
+COPY deploy/config/auditstream.yaml /etc/auditstream/auditstream.yaml
 # A named volume mounted here inherits this ownership, so the file sink can write.
 COPY --from=build --chown=nonroot:nonroot /out/data /data
 USER nonroot
+EXPOSE 9464
 ENTRYPOINT ["/usr/local/bin/auditstream"]
 CMD ["--help"]

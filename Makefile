@@ -43,8 +43,8 @@ generate: ## regenerate the OCSF JSON Schema and Go types from the official OCSF
 	python3 schemas/gen/gen_ocsf_schema.py --ocsf "$(OCSF)" --classes 3002,6001,6003 --profiles cloud > schemas/ocsf-1.8.0-event.schema.json
 	cd normalizer/ocsf && OCSF="$(abspath $(OCSF))" go generate .
 
-validate: build ## check configs/*.yaml
-	@for f in configs/*.yaml; do ./$(BIN) validate --config $$f || exit 1; done
+validate: build ## check configs/*.yaml and deploy/config/*.yaml
+	@for f in configs/*.yaml deploy/config/*.yaml; do ./$(BIN) validate --config $$f || exit 1; done
 
 clean: ## remove build output and local data
 	rm -rf bin data
