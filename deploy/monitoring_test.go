@@ -393,3 +393,20 @@ func TestIntegrationPrometheusScrapesPipeline(t *testing.T) {
 		return len(r) == 1, fmt.Sprint("freshness ", f)
 	})
 }
+
+// The configuration files of the compose services pass `auditstream validate`.
+func TestDeployConfigsValidate(t *testing.T) {
+	files, err := filepath.Glob("config/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no deploy/config/*.yaml: %v", err)
+	}
+	for _, f := range files {
+		c, err := config.Load(f)
+		if err == nil {
+			err = app.Validate(c)
+		}
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
