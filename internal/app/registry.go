@@ -27,6 +27,7 @@ import (
 	"github.com/auditstream/auditstream/sinks/file"
 	"github.com/auditstream/auditstream/sinks/kafka"
 	"github.com/auditstream/auditstream/sinks/postgres"
+	"github.com/auditstream/auditstream/sinks/syslog"
 	"github.com/auditstream/auditstream/sinks/webhook"
 )
 
@@ -52,6 +53,7 @@ var (
 		postgres.Plugin,
 		webhook.Plugin,
 		kafka.Plugin,
+		syslog.Plugin,
 	}
 )
 
