@@ -1,0 +1,274 @@
+package loki
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/testkit"
+	"github.com/auditstream/auditstream/sinks"
+	"github.com/auditstream/auditstream/sinks/projection/projectiontest"
+)
+
+func open(t *testing.T, yml string, log *testkit.LockedBuffer) *Sink {
+	t.Helper()
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte(yml), &n); err != nil {
+		t.Fatal(err)
+	}
+	d := sinks.Deps{Log: testkit.Logger(t)}
+	if log != nil {
+		d.Log = slog.New(slog.NewTextHandler(log, nil))
+	}
+	s, err := Plugin.Open("test-loki", n.Content[0], d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	return s.(*Sink)
+}
+
+type push struct {
+	Streams []struct {
+		Stream map[string]string `json:"stream"`
+		Values [][]any           `json:"values"`
+	} `json:"streams"`
+}
+
+// fakeLoki records pushes and answers with answer(push) (status, body).
+type fakeLoki struct {
+	mu      sync.Mutex
+	pushes  []push
+	version string
+	answer  func(p push) (int, string)
+	auth    []string
+}
+
+func (f *fakeLoki) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.auth = append(f.auth, r.Header.Get("Authorization")+"|"+r.Header.Get("X-Scope-OrgID"))
+	switch r.URL.Path {
+	case "/loki/api/v1/status/buildinfo":
+		fmt.Fprintf(w, `{"version":%q}`, f.version)
+	case "/ready":
+		fmt.Fprint(w, "ready")
+	case "/loki/api/v1/push":
+		var p push
+		b, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(b, &p); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		f.pushes = append(f.pushes, p)
+		code, msg := 204, ""
+		if f.answer != nil {
+			code, msg = f.answer(p)
+		}
+		w.WriteHeader(code)
+		fmt.Fprint(w, msg)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func serve(t *testing.T, f *fakeLoki) string {
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func write(s *Sink, batch []sinks.Event) ([]sinks.ItemResult, error) {
+	res := make([]sinks.ItemResult, len(batch))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return res, s.Write(ctx, batch, res)
+}
+
+func TestStreamsSortedLabelsAndMetadata(t *testing.T) {
+	f := &fakeLoki{version: "3.5.1"}
+	s := open(t, "url: "+serve(t, f)+"\nlabels: {job: audit}\ntenant_id: acme\n", nil)
+	a, b, c := projectiontest.Event("api_create"), projectiontest.Event("api_denied"), projectiontest.Event("auth_logon")
+	b2 := b
+	b2.ID, b2.Time = "b2", b.Time.Add(-time.Hour) // older, same stream, after b in the batch
+	res, err := write(s, []sinks.Event{b, a, c, b2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.Status != sinks.Written {
+			t.Fatalf("%d: %+v", i, r)
+		}
+	}
+	if len(f.pushes) != 2 {
+		t.Fatalf("%d pushes, want one per stream (ionos/6003, ecgrid/3002)", len(f.pushes))
+	}
+	st := f.pushes[0].Streams[0]
+	if st.Stream["provider"] != "ionos" || st.Stream["class_uid"] != "6003" || st.Stream["job"] != "audit" || st.Stream["tenant"] != "" {
+		t.Errorf("labels %v", st.Stream)
+	}
+	var ts []int64
+	var ids []string
+	for _, v := range st.Values {
+		n, _ := strconv.ParseInt(v[0].(string), 10, 64)
+		ts = append(ts, n)
+		ids = append(ids, v[2].(map[string]any)["event_id"].(string))
+	}
+	for i := 1; i < len(ts); i++ {
+		if ts[i] < ts[i-1] {
+			t.Fatalf("stream not in time order: %v", ts)
+		}
+	}
+	if strings.Join(ids, ",") != strings.Join([]string{a.ID, "b2", b.ID}, ",") {
+		t.Errorf("ids in order %v", ids)
+	}
+	if actor := st.Values[0][2].(map[string]any)["actor"]; actor != "user@example.com" {
+		t.Errorf("actor metadata %v", actor)
+	}
+	if f.auth[len(f.auth)-1] != "|acme" {
+		t.Errorf("headers %v", f.auth)
+	}
+}
+
+func TestOldLokiGetsNoStructuredMetadata(t *testing.T) {
+	f := &fakeLoki{version: "2.4.2"}
+	s := open(t, "url: "+serve(t, f)+"\n", nil)
+	if _, err := write(s, []sinks.Event{projectiontest.Event("api_create")}); err != nil {
+		t.Fatal(err)
+	}
+	if v := f.pushes[0].Streams[0].Values[0]; len(v) != 2 {
+		t.Fatalf("entry %v has structured metadata for Loki 2.4", v)
+	}
+}
+
+func TestMetadataRefusedTurnsItOff(t *testing.T) {
+	f := &fakeLoki{version: "3.0.0"}
+	f.answer = func(p push) (int, string) {
+		if len(p.Streams[0].Values[0]) > 2 {
+			return 400, "stream '{provider=\"ionos\"}' includes structured metadata, but this feature is disallowed. Please see `limits_config.allow_structured_metadata`"
+		}
+		return 204, ""
+	}
+	s := open(t, "url: "+serve(t, f)+"\n", nil)
+	res, err := write(s, []sinks.Event{projectiontest.Event("api_create")})
+	if err != nil || res[0].Status != sinks.Written {
+		t.Fatalf("%v %+v", err, res)
+	}
+	if len(f.pushes) != 2 {
+		t.Fatalf("%d pushes, want the refused one and one without metadata", len(f.pushes))
+	}
+}
+
+func TestIgnoredEntriesAreRejectedOthersWritten(t *testing.T) {
+	f := &fakeLoki{version: "2.9.0"}
+	a := projectiontest.Event("api_create")
+	b := projectiontest.Event("api_denied")
+	f.answer = func(p push) (int, string) {
+		// What Loki's ingester answers when part of a push is out of order.
+		return 400, fmt.Sprintf("entry with timestamp %s ignored, reason: 'entry out of order',\nuser 'fake', total ignored: 1 out of 2 for stream: {class_uid=\"6003\", provider=\"ionos\"}", a.Time.String())
+	}
+	s := open(t, "url: "+serve(t, f)+"\n", nil)
+	res, err := write(s, []sinks.Event{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Status != sinks.Reject || res[0].Reason != "out_of_order" || res[1].Status != sinks.Written {
+		t.Fatalf("%+v", res)
+	}
+}
+
+// A 400 that names no entry is isolated by splitting the request.
+func TestBad400IsIsolated(t *testing.T) {
+	f := &fakeLoki{version: "2.9.0"}
+	f.answer = func(p push) (int, string) {
+		for _, v := range p.Streams[0].Values {
+			if strings.Contains(v[1].(string), "RequestDenied") {
+				return 400, "max entry size '10' bytes exceeded for stream ... (line too long)"
+			}
+		}
+		return 204, ""
+	}
+	s := open(t, "url: "+serve(t, f)+"\n", nil)
+	batch := []sinks.Event{projectiontest.Event("api_create"), projectiontest.Event("api_denied"), projectiontest.Event("api_create")}
+	batch[2].ID, batch[2].Time = "later", batch[2].Time.Add(time.Second)
+	res, err := write(s, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []sinks.Status{sinks.Written, sinks.Reject, sinks.Written}
+	for i := range want {
+		if res[i].Status != want[i] {
+			t.Fatalf("%d: %+v", i, res[i])
+		}
+	}
+	if res[1].Reason != "too_large" {
+		t.Errorf("reason %q", res[1].Reason)
+	}
+}
+
+func TestStatusClasses(t *testing.T) {
+	for _, tc := range []struct {
+		code  int
+		fatal bool
+	}{{401, true}, {403, true}, {404, true}, {429, false}, {500, false}, {503, false}} {
+		f := &fakeLoki{version: "3.1.0", answer: func(push) (int, string) { return tc.code, "no" }}
+		s := open(t, "url: "+serve(t, f)+"\n", nil)
+		_, err := write(s, []sinks.Event{projectiontest.Event("api_create")})
+		if err == nil || sinks.IsFatal(err) != tc.fatal {
+			t.Errorf("HTTP %d: err %v, want fatal=%v", tc.code, err, tc.fatal)
+		}
+	}
+}
+
+func TestSecretsStayOutOfErrorsAndLogs(t *testing.T) {
+	const secret = "s3cr3t-loki-password"
+	f := &fakeLoki{version: "3.1.0", answer: func(push) (int, string) { return 401, "unauthorized" }}
+	var logs testkit.LockedBuffer
+	s := open(t, "url: "+serve(t, f)+"\nusername: u\npassword: "+secret+"\n", &logs)
+	_, err := write(s, []sinks.Event{projectiontest.Event("api_create")})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if strings.Contains(err.Error(), secret) || strings.Contains(logs.String(), secret) || strings.Contains(fmt.Sprintf("%+v", s.s), secret) {
+		t.Fatalf("secret leaked: %v / %s", err, logs.String())
+	}
+	if !strings.HasPrefix(f.auth[len(f.auth)-1], "Basic ") {
+		t.Errorf("no basic auth sent: %v", f.auth)
+	}
+}
+
+func TestSettings(t *testing.T) {
+	for _, tc := range []struct{ yml, want string }{
+		{"url: http://l:3100", ""},
+		{"url: l:3100", "url"},
+		{"url: http://u:p@l:3100", "credentials"},
+		{"url: http://l\nlabels: {provider: x}", "labels.provider"},
+		{"url: http://l\nlabels: {\"a-b\": x}", "labels.a-b"},
+		{"url: http://l\nstructured_metadata: maybe", "structured_metadata"},
+		{"url: http://l\nformat: xml", "format"},
+		{"url: http://l\npassword: x", "username"},
+	} {
+		var n yaml.Node
+		if err := yaml.Unmarshal([]byte(tc.yml), &n); err != nil {
+			t.Fatal(err)
+		}
+		var p config.Problems
+		Plugin.Check(n.Content[0], "s", &p)
+		err := p.Err()
+		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%q: got %v, want a problem about %q", tc.yml, err, tc.want)
+		}
+	}
+}
