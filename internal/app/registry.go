@@ -26,7 +26,9 @@ import (
 	"github.com/auditstream/auditstream/sinks"
 	"github.com/auditstream/auditstream/sinks/file"
 	"github.com/auditstream/auditstream/sinks/kafka"
+	"github.com/auditstream/auditstream/sinks/loki"
 	"github.com/auditstream/auditstream/sinks/postgres"
+	"github.com/auditstream/auditstream/sinks/splunkhec"
 	"github.com/auditstream/auditstream/sinks/syslog"
 	"github.com/auditstream/auditstream/sinks/webhook"
 )
@@ -54,6 +56,8 @@ var (
 		webhook.Plugin,
 		kafka.Plugin,
 		syslog.Plugin,
+		loki.Plugin,
+		splunkhec.Plugin,
 	}
 )
 
