@@ -24,6 +24,7 @@ import (
 	"github.com/auditstream/auditstream/pollers/signinghub/signinghubsim"
 	"github.com/auditstream/auditstream/pollers/simkit"
 	"github.com/auditstream/auditstream/sinks"
+	"github.com/auditstream/auditstream/sinks/elasticsearch"
 	"github.com/auditstream/auditstream/sinks/file"
 	"github.com/auditstream/auditstream/sinks/kafka"
 	"github.com/auditstream/auditstream/sinks/loki"
@@ -58,6 +59,7 @@ var (
 		syslog.Plugin,
 		loki.Plugin,
 		splunkhec.Plugin,
+		elasticsearch.Plugin,
 	}
 )
 
