@@ -22,7 +22,7 @@ func TestContract(t *testing.T) {
 	ok := `{"event":{"a":1},"time":1795255200.5,"fields":{"event_id":"x"}}`
 	for _, tc := range []struct {
 		name, path, auth, channel, body string
-		status, code, invalid          int
+		status, code, invalid           int
 	}{
 		{"no token", "/services/collector/event", "", "", ok, 401, 2, -1},
 		{"bad scheme", "/services/collector/event", "Bearer t", "", ok, 401, 3, -1},
