@@ -1,24 +1,63 @@
 #!/usr/bin/env bash
 # A throwaway single-binary Grafana Loki for the loki sink's integration tests: minimal
-# config, HTTP and gRPC on 127.0.0.1, in-memory ring, filesystem storage in a temp dir.
-# Writes are ordered per stream (unordered_writes: false), the strictest behaviour a Loki
-# can have, so the tests show that the sink sorts each stream.
+# config, HTTP and gRPC on 127.0.0.1, in-memory ring, filesystem storage (TSDB, schema v13)
+# in a temp dir. Writes are ordered per stream (unordered_writes: false), the strictest
+# behaviour a Loki can have, so the tests show that the sink sorts each stream.
 #
-# usage: scripts/services/loki.sh start|stop|env
+# Grafana Loki is in no Debian release (Debian's package named "loki" is an unrelated
+# genetics program), so the binary is built once from Loki's Go module
+# (github.com/grafana/loki/v3 at LOKI_VERSION, fetched through the Go module proxy) and
+# cached in ~/.cache/auditstream/loki-$LOKI_VERSION/loki. Building takes several minutes
+# on two cores the first time.
+#
+# usage: scripts/services/loki.sh build|start|stop|env
+#   build  build (or find) the binary and print its path
 #   start  prints AUDITSTREAM_LOKI_URL (eval "$(scripts/services/loki.sh start)")
 #   stop   stops it and removes the dir
-# needs: loki (Debian package; bookworm ships 2.4.x)
-# environment: AUDITSTREAM_LOKI_DIR (default /tmp/auditstream-loki), LOKI_PORT (13100),
-#              LOKI_GRPC_PORT (19096)
+# environment: LOKI_VERSION (default below), AUDITSTREAM_LOKI_BIN (use this binary instead),
+#   AUDITSTREAM_LOKI_DIR (default /tmp/auditstream-loki), LOKI_PORT (13100),
+#   LOKI_GRPC_PORT (19096)
 set -euo pipefail
 
 DIR=${AUDITSTREAM_LOKI_DIR:-/tmp/auditstream-loki}
 PORT=${LOKI_PORT:-13100}
 GRPC_PORT=${LOKI_GRPC_PORT:-19096}
 HOST=127.0.0.1
+LOKI_VERSION=${LOKI_VERSION:-v3.7.8}
+CACHE=$HOME/.cache/auditstream/loki-$LOKI_VERSION
 
 log() { printf 'loki.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+
+# build prints the path of a Grafana Loki binary, building it when needed.
+build() {
+	if [[ -n ${AUDITSTREAM_LOKI_BIN:-} ]]; then
+		echo "$AUDITSTREAM_LOKI_BIN"
+		return 0
+	fi
+	if [[ -x $CACHE/loki ]]; then
+		echo "$CACHE/loki"
+		return 0
+	fi
+	command -v go >/dev/null || die "go not found (needed to build Grafana Loki)"
+	local dir src start=$SECONDS
+	log "building Grafana Loki $LOKI_VERSION from its Go module (first time only; takes minutes)"
+	dir=$(go mod download -json "github.com/grafana/loki/v3@$LOKI_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	[[ -n $dir && -d $dir ]] || die "go mod download github.com/grafana/loki/v3@$LOKI_VERSION failed"
+	mkdir -p "$CACHE"
+	src=$(mktemp -d "$CACHE/.src.XXXXXX")
+	cp -r "$dir/." "$src/"
+	chmod -R u+w "$src"
+	# The module's go.mod replaces its push package with a directory that module zips do
+	# not carry; the pinned version of that module is used instead.
+	(cd "$src" && go mod edit -dropreplace=github.com/grafana/loki/pkg/push &&
+		GOFLAGS=-mod=mod go build -trimpath -o "$CACHE/loki.tmp" ./cmd/loki) >"$CACHE/build.log" 2>&1 ||
+		{ tail -n 30 "$CACHE/build.log" >&2; rm -rf "$src"; die "building Loki failed"; }
+	rm -rf "$src"
+	mv "$CACHE/loki.tmp" "$CACHE/loki"
+	log "built $CACHE/loki in $((SECONDS - start))s"
+	echo "$CACHE/loki"
+}
 
 print_env() { echo "export AUDITSTREAM_LOKI_URL=http://$HOST:$PORT"; }
 
@@ -34,7 +73,8 @@ stop() {
 }
 
 start() {
-	command -v loki >/dev/null || die "loki not found (apt-get install loki)"
+	local bin
+	bin=$(build)
 	if [[ -f $DIR/loki.pid ]] && kill -0 "$(cat "$DIR/loki.pid")" 2>/dev/null; then
 		print_env
 		return 0
@@ -57,33 +97,28 @@ common:
       rules_directory: $DIR/rules
   replication_factor: 1
   ring:
-    instance_addr: $HOST
     kvstore:
       store: inmemory
-ingester:
-  lifecycler:
-    address: $HOST
-    final_sleep: 0s
-memberlist:
-  bind_addr: [$HOST]
+  instance_addr: $HOST
 schema_config:
   configs:
     - from: 2020-10-24
-      store: boltdb-shipper
+      store: tsdb
       object_store: filesystem
-      schema: v11
+      schema: v13
       index:
         prefix: index_
         period: 24h
 limits_config:
   reject_old_samples: false
   unordered_writes: false
+  allow_structured_metadata: true
   ingestion_rate_mb: 64
   ingestion_burst_size_mb: 128
 analytics:
   reporting_enabled: false
 EOC
-	(cd "$DIR" && exec loki -config.file="$DIR/loki.yaml" >"$DIR/loki.log" 2>&1) &
+	(cd "$DIR" && exec "$bin" -config.file="$DIR/loki.yaml" >"$DIR/loki.log" 2>&1) &
 	echo $! >"$DIR/loki.pid"
 	for _ in $(seq 600); do
 		if curl -fsS "http://$HOST:$PORT/ready" >/dev/null 2>&1; then
@@ -101,6 +136,7 @@ EOC
 case ${1:-} in
 start) start ;;
 stop) stop ;;
+build) build ;;
 env) print_env ;;
-*) die "usage: $0 start|stop|env" ;;
+*) die "usage: $0 build|start|stop|env" ;;
 esac
