@@ -21,18 +21,18 @@ import (
 
 // View is the part of a canonical event that projections read.
 type View struct {
-	ActivityID   int    `json:"activity_id"`
-	ActivityName string `json:"activity_name"`
-	CategoryName string `json:"category_name"`
-	ClassUID     int    `json:"class_uid"`
-	ClassName    string `json:"class_name"`
-	TypeName     string `json:"type_name"`
-	SeverityID   int    `json:"severity_id"`
-	StatusID     *int   `json:"status_id"`
-	Status       string `json:"status"`
-	StatusDetail string `json:"status_detail"`
-	Message      string `json:"message"`
-	Time         int64  `json:"time"`
+	ActivityID   int            `json:"activity_id"`
+	ActivityName string         `json:"activity_name"`
+	CategoryName string         `json:"category_name"`
+	ClassUID     int            `json:"class_uid"`
+	ClassName    string         `json:"class_name"`
+	TypeName     string         `json:"type_name"`
+	SeverityID   int            `json:"severity_id"`
+	StatusID     *ocsf.StatusID `json:"status_id"`
+	Status       string         `json:"status"`
+	StatusDetail string         `json:"status_detail"`
+	Message      string         `json:"message"`
+	Time         int64          `json:"time"`
 	Metadata     struct {
 		UID       string       `json:"uid"`
 		TenantUID string       `json:"tenant_uid"`
@@ -43,6 +43,7 @@ type View struct {
 	API         *ocsf.API             `json:"api"`
 	SrcEndpoint *ocsf.NetworkEndpoint `json:"src_endpoint"`
 	Session     *ocsf.Session         `json:"session"`
+	Cloud       *ocsf.Cloud           `json:"cloud"`
 }
 
 // Decode reads the projected attributes of ev's canonical JSON.
@@ -76,6 +77,14 @@ func Tenant(ev sinks.Event, v *View) string {
 		return ev.Tenant
 	}
 	return v.Metadata.TenantUID
+}
+
+// CloudAccount is cloud.account.uid (the cloud profile), else the tenant.
+func CloudAccount(ev sinks.Event, v *View) string {
+	if v.Cloud != nil && v.Cloud.Account != nil && v.Cloud.Account.UID != "" {
+		return v.Cloud.Account.UID
+	}
+	return Tenant(ev, v)
 }
 
 // ActorUser is who acted: actor.user (API and web activity), else user (authentication).

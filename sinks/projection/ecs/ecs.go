@@ -14,7 +14,8 @@
 //	severity_id                      → event.severity; status_detail → event.reason
 //	actor.user (else user)           → user.name, user.email, user.id
 //	src_endpoint.ip (valid IPs only) → source.ip; the raw value → source.address
-//	tenant                           → organization.id and cloud.account.id
+//	tenant                           → organization.id
+//	cloud.account.uid, else tenant   → cloud.account.id
 //	metadata.product                 → observer.vendor, observer.product
 //	message                          → message
 //	user and IP                      → related.user, related.ip
@@ -160,9 +161,11 @@ func Append(dst []byte, ev sinks.Event, opt Options) ([]byte, error) {
 		}
 		d.Source = s
 	}
-	if t := projection.Tenant(ev, v); t != "" {
+	if a := projection.CloudAccount(ev, v); a != "" {
 		d.Cloud = &cloud{}
-		d.Cloud.Account.ID = t
+		d.Cloud.Account.ID = a
+	}
+	if t := projection.Tenant(ev, v); t != "" {
 		d.Organization = &organization{ID: t}
 	}
 	if p := v.Metadata.Product; p.VendorName != "" || p.Name != "" {
@@ -194,7 +197,7 @@ func category(class int) []string {
 		return []string{"authentication"}
 	case 3001, 3005: // Account Change, User Access Management
 		return []string{"iam"}
-	case ocsf.ClassWebResourceActivity:
+	case ocsf.ClassWebResourcesActivity:
 		return []string{"web"}
 	case ocsf.ClassAPIActivity:
 		return []string{"api"}
@@ -206,12 +209,12 @@ func eventType(class, activity int) []string {
 	switch class {
 	case ocsf.ClassAuthentication:
 		switch activity {
-		case ocsf.AuthLogon:
+		case int(ocsf.AuthenticationLogon):
 			return []string{"start"}
-		case ocsf.AuthLogoff:
+		case int(ocsf.AuthenticationLogoff):
 			return []string{"end"}
 		}
-	case ocsf.ClassAPIActivity, ocsf.ClassWebResourceActivity:
+	case ocsf.ClassAPIActivity, ocsf.ClassWebResourcesActivity:
 		// Both classes number Create, Read, Update, Delete 1-4; Web Resources Activity
 		// adds Search (5) and Export (7), which are reads too.
 		switch activity {
@@ -224,7 +227,7 @@ func eventType(class, activity int) []string {
 		case 4:
 			return []string{"deletion"}
 		case 5, 7:
-			if class == ocsf.ClassWebResourceActivity {
+			if class == ocsf.ClassWebResourcesActivity {
 				return []string{"access"}
 			}
 		}

@@ -31,6 +31,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Token is one HEC token's configuration.
@@ -68,6 +69,7 @@ type Server struct {
 	ackAfter    int
 	requests    int
 	maxBodySize int64
+	delay       time.Duration
 }
 
 // New returns a server that knows tokens.
@@ -86,6 +88,12 @@ func (s *Server) SetMaxBodySize(n int64) { s.mu.Lock(); s.maxBodySize = n; s.mu.
 
 // SetToken adds or changes a token.
 func (s *Server) SetToken(name string, t Token) { s.mu.Lock(); s.tokens[name] = t; s.mu.Unlock() }
+
+// DeleteToken removes a token (its requests then answer 403 code 4, invalid token).
+func (s *Server) DeleteToken(name string) { s.mu.Lock(); delete(s.tokens, name); s.mu.Unlock() }
+
+// SetDelay makes every event post wait d (or until the client gives up) before it is read.
+func (s *Server) SetDelay(d time.Duration) { s.mu.Lock(); s.delay = d; s.mu.Unlock() }
 
 // Events returns a copy of the indexed events.
 func (s *Server) Events() []Event {
@@ -179,6 +187,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.requests++
+	if d := s.delay; d > 0 {
+		s.mu.Unlock()
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+		}
+		s.mu.Lock()
+	}
 	if s.busy > 0 {
 		s.busy--
 		reply(w, 503, 9, "Server is busy", nil)
