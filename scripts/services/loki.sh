@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A throwaway single-binary Grafana Loki for the loki sink's integration tests: minimal
 # config, HTTP and gRPC on 127.0.0.1, in-memory ring, filesystem storage (TSDB, schema v13)
-# in a temp dir. Writes are ordered per stream (unordered_writes: false), the strictest
-# behaviour a Loki can have, so the tests show that the sink sorts each stream.
+# in a temp dir. Loki's default unordered writes accept an entry only if it is at most
+# max_chunk_age/2 (1h) older than its stream's newest entry, so the tests can show that the
+# sink sorts each stream (a newest-first push would lose the older entries).
 #
 # Grafana Loki is in no Debian release (Debian's package named "loki" is an unrelated
 # genetics program), so the binary is built once from Loki's Go module
@@ -111,7 +112,6 @@ schema_config:
         period: 24h
 limits_config:
   reject_old_samples: false
-  unordered_writes: false
   allow_structured_metadata: true
   ingestion_rate_mb: 64
   ingestion_burst_size_mb: 128

@@ -256,9 +256,13 @@ func (k *Sink) bulk(ctx context.Context, items []item, res []sinks.ItemResult) e
 	switch {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		return sinks.Fatal(fmt.Errorf("elasticsearch sink %s: _bulk: HTTP %d: %s", k.name, status, brief(raw)))
-	case status == http.StatusRequestEntityTooLarge || status == http.StatusBadRequest:
-		// Too large for the cluster's http.max_content_length, or a request it cannot read:
-		// isolate by halves; a single event is rejected.
+	case status == http.StatusBadRequest:
+		// A request the cluster cannot read as a whole: the runner bisects it down to the
+		// event that causes it.
+		return sinks.RejectBatch("invalid", fmt.Errorf("elasticsearch sink %s: _bulk: HTTP 400: %s", k.name, brief(raw)))
+	case status == http.StatusRequestEntityTooLarge:
+		// Larger than the cluster's http.max_content_length: send it in halves; a single
+		// event too large is rejected.
 		if len(items) > 1 {
 			h := len(items) / 2
 			if err := k.bulk(ctx, items[:h], res); err != nil {
@@ -266,11 +270,7 @@ func (k *Sink) bulk(ctx context.Context, items []item, res []sinks.ItemResult) e
 			}
 			return k.bulk(ctx, items[h:], res)
 		}
-		reason := "too_large"
-		if status == http.StatusBadRequest {
-			reason = "invalid"
-		}
-		res[items[0].i] = sinks.ItemResult{Status: sinks.Reject, Reason: reason, Err: fmt.Errorf("_bulk: HTTP %d: %s", status, brief(raw))}
+		res[items[0].i] = sinks.ItemResult{Status: sinks.Reject, Reason: "too_large", Err: fmt.Errorf("_bulk: HTTP 413: %s", brief(raw))}
 		return nil
 	case status == http.StatusNotFound:
 		return sinks.Fatal(fmt.Errorf("elasticsearch sink %s: _bulk: HTTP 404 (wrong URL?): %s", k.name, brief(raw)))

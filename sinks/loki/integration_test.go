@@ -31,7 +31,7 @@ func queryIDs(t *testing.T, base, logql string) map[string]int {
 	t.Helper()
 	q := url.Values{
 		"query": {logql}, "limit": {"5000"}, "direction": {"forward"},
-		"start": {strconv.FormatInt(time.Now().Add(-time.Hour).UnixNano(), 10)},
+		"start": {strconv.FormatInt(time.Now().Add(-6*time.Hour).UnixNano(), 10)},
 		"end":   {strconv.FormatInt(time.Now().Add(time.Minute).UnixNano(), 10)},
 	}
 	req, err := http.NewRequest(http.MethodGet, base+"/loki/api/v1/query_range?"+q.Encode(), nil)
@@ -74,10 +74,11 @@ func queryIDs(t *testing.T, base, logql string) map[string]int {
 	return out
 }
 
-// TestIntegrationLoki pushes a batch whose events are out of time order to a real Loki
-// that refuses out-of-order writes: the sink sorts each stream, so every event is stored;
-// the events are found back by query_range, by stream label and by structured metadata;
-// an event older than its stream's newest is rejected, not silently lost.
+// TestIntegrationLoki pushes a batch whose events come newest first and span two hours to
+// a real Loki, which accepts an entry only if it is less than an hour older than its
+// stream's newest: the sink sorts each stream, so every event is stored. The events are
+// found back by query_range, by stream label and by structured metadata; an event too old
+// for its stream is rejected (dead-lettered), not silently lost.
 func TestIntegrationLoki(t *testing.T) {
 	base := realLoki(t)
 	run := testkit.Unique()
@@ -85,8 +86,9 @@ func TestIntegrationLoki(t *testing.T) {
 	now := time.Now().Add(-10 * time.Minute).Truncate(time.Millisecond)
 	batch := projectiontest.Batch(12, run)
 	for i := range batch {
-		// Newest first within the batch: a naive push would be refused.
-		batch[i].Time = now.Add(-time.Duration(i) * time.Second)
+		// Newest first, 11 minutes apart: pushed in this order, Loki would refuse the
+		// entries more than an hour older than the first.
+		batch[i].Time = now.Add(-time.Duration(i) * 11 * time.Minute)
 	}
 	res, err := write(s, batch)
 	if err != nil {
@@ -135,16 +137,16 @@ func TestIntegrationLoki(t *testing.T) {
 			t.Errorf("structured metadata filter found %v", one)
 		}
 	}
-	// An event older than its stream's newest entry is refused by this Loki: rejected
-	// (dead-lettered), while a newer one in the same push is written.
+	// An event more than an hour older than its stream's newest entry is refused by Loki:
+	// rejected (dead-lettered), while a newer one in the same push is written.
 	old, fresh := batch[0], batch[0]
-	old.ID, old.Time = run+"-old", now.Add(-time.Hour/2)
+	old.ID, old.Time = run+"-old", now.Add(-3*time.Hour)
 	fresh.ID, fresh.Time = run+"-fresh", now.Add(time.Second)
 	res, err = write(s, []sinks.Event{old, fresh})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res[0].Status != sinks.Reject || res[0].Reason != "out_of_order" || res[1].Status != sinks.Written {
+	if res[0].Status != sinks.Reject || res[0].Reason != "too_far_behind" || res[1].Status != sinks.Written {
 		t.Fatalf("old/new: %+v", res)
 	}
 }

@@ -299,11 +299,8 @@ func (k *Sink) pushStream(ctx context.Context, labels map[string]string, es []en
 		if k.ignoredEntries(msg, es, res) {
 			return nil
 		}
-		if len(es) > 1 {
-			return k.split(ctx, labels, es, res)
-		}
-		res[es[0].i] = sinks.ItemResult{Status: sinks.Reject, Reason: reason400(msg), Err: fmt.Errorf("loki: HTTP 400: %s", msg)}
-		return nil
+		// Refused without naming the entries: the runner bisects the batch down to them.
+		return sinks.RejectBatch(reason400(msg), fmt.Errorf("loki sink %s: push: HTTP 400: %s", k.name, msg))
 	}
 	// 429 (rate limited), 5xx and anything else: retry the batch later.
 	return fmt.Errorf("loki sink %s: push to %s: HTTP %d: %s", k.name, k.push, code, msg)

@@ -189,7 +189,8 @@ func TestIgnoredEntriesAreRejectedOthersWritten(t *testing.T) {
 	}
 }
 
-// A 400 that names no entry is isolated by splitting the request.
+// A 400 that names no entry refuses the batch as a whole; the runner's bisection isolates
+// the event (sinks.Deliver is the runner's core).
 func TestBad400IsIsolated(t *testing.T) {
 	f := &fakeLoki{version: "2.9.0"}
 	f.answer = func(p push) (int, string) {
@@ -203,18 +204,16 @@ func TestBad400IsIsolated(t *testing.T) {
 	s := open(t, "url: "+serve(t, f)+"\n", nil)
 	batch := []sinks.Event{projectiontest.Event("api_create"), projectiontest.Event("api_denied"), projectiontest.Event("api_create")}
 	batch[2].ID, batch[2].Time = "later", batch[2].Time.Add(time.Second)
-	res, err := write(s, batch)
+	_, err := write(s, batch)
+	if !sinks.IsRejectedBatch(err) {
+		t.Fatalf("want a whole-batch refusal, got %v", err)
+	}
+	d, err := sinks.Deliver(t.Context(), s, batch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []sinks.Status{sinks.Written, sinks.Reject, sinks.Written}
-	for i := range want {
-		if res[i].Status != want[i] {
-			t.Fatalf("%d: %+v", i, res[i])
-		}
-	}
-	if res[1].Reason != "too_large" {
-		t.Errorf("reason %q", res[1].Reason)
+	if len(d.Rejected) != 1 || d.Rejected[0].Event.ID != batch[1].ID || d.Rejected[0].Reason != "too_large" || d.Written != 2 {
+		t.Fatalf("%+v", d)
 	}
 }
 

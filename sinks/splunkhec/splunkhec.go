@@ -297,11 +297,8 @@ func (k *Sink) send(ctx context.Context, items []item, res []sinks.ItemResult, a
 			reason = "indexed_fields"
 		}
 		if a.Invalid == nil || *a.Invalid < 0 || *a.Invalid >= len(items) {
-			if len(items) == 1 {
-				res[items[0].i] = sinks.ItemResult{Status: sinks.Reject, Reason: reason, Err: fail("event refused")}
-				return nil
-			}
-			return k.split(ctx, items, res, acks)
+			// Refused without saying which event: the runner bisects the batch.
+			return sinks.RejectBatch(reason, fail("events refused"))
 		}
 		// HEC indexed the events before the invalid one and dropped the rest.
 		n := *a.Invalid
