@@ -9,8 +9,6 @@ package elasticsearch
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +16,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -26,6 +23,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/sinks"
+	"github.com/auditstream/auditstream/sinks/internal/transport"
 	"github.com/auditstream/auditstream/sinks/projection/body"
 	"github.com/auditstream/auditstream/sinks/projection/ecs"
 )
@@ -51,10 +49,7 @@ type Settings struct {
 	// MaxRequestBytes splits larger bulk requests (default 5 MiB).
 	MaxRequestBytes int             `yaml:"max_request_bytes"`
 	Timeout         config.Duration `yaml:"timeout"`
-	TLS             struct {
-		CAFile             string `yaml:"ca_file"`
-		InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
-	} `yaml:"tls"`
+	TLS             transport.TLS   `yaml:"tls"`
 }
 
 var indexRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._+-]*$`)
@@ -94,6 +89,7 @@ func (s *Settings) Validate(path string, p *config.Problems) {
 		p.Add(path+".index", "%q is not a valid lower-case index name", s.Index)
 	}
 	s.Body.Check(path+".body", p, body.ECS, body.OCSF)
+	s.TLS.Validate(path+".tls", p)
 	if err := (ecs.Options{OCSFField: s.ECSOCSFField}).Validate(); err != nil {
 		p.Add(path+".ecs_ocsf_field", "%v", err)
 	}
@@ -123,22 +119,11 @@ type Sink struct {
 
 // Open builds the sink.
 func Open(name string, s *Settings, d sinks.Deps) (sinks.Sink, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if s.TLS.CAFile != "" || s.TLS.InsecureSkipVerify {
-		c := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: s.TLS.InsecureSkipVerify}
-		if s.TLS.CAFile != "" {
-			pem, err := os.ReadFile(s.TLS.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("elasticsearch sink %s: settings.tls.ca_file: %w", name, err)
-			}
-			c.RootCAs = x509.NewCertPool()
-			if !c.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("elasticsearch sink %s: settings.tls.ca_file %s holds no PEM certificate", name, s.TLS.CAFile)
-			}
-		}
-		tr.TLSClientConfig = c
+	hc, err := transport.HTTPClient(s.Timeout.D(), s.TLS)
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch sink %s: %w", name, err)
 	}
-	return &Sink{name: name, s: *s, hc: &http.Client{Timeout: s.Timeout.D(), Transport: tr}, log: d.Log.With("sink", name)}, nil
+	return &Sink{name: name, s: *s, hc: hc, log: d.Log.With("sink", name)}, nil
 }
 
 // Name is the configured name.
@@ -366,11 +351,7 @@ func (k *Sink) do(ctx context.Context, method, target string, body []byte) (int,
 	}
 	resp, err := k.hc.Do(req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return 0, nil, fmt.Errorf("elasticsearch sink %s: %s %s: %w", k.name, method, target, err)
+		return 0, nil, fmt.Errorf("elasticsearch sink %s: %s %s: %w", k.name, method, target, transport.Unwrap(err))
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))

@@ -14,28 +14,19 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
-	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/sinks"
+	"github.com/auditstream/auditstream/sinks/internal/plugintest"
 	"github.com/auditstream/auditstream/sinks/projection/projectiontest"
 )
 
 func open(t testing.TB, yml string, logs *testkit.LockedBuffer) *Sink {
 	t.Helper()
-	var n yaml.Node
-	if err := yaml.Unmarshal([]byte(yml), &n); err != nil {
-		t.Fatal(err)
-	}
-	d := sinks.Deps{Log: testkit.Logger(t)}
+	log := testkit.Logger(t)
 	if logs != nil {
-		d.Log = slog.New(slog.NewTextHandler(logs, nil))
+		log = slog.New(slog.NewTextHandler(logs, nil))
 	}
-	s, err := Plugin.Open("test-es", n.Content[0], d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := plugintest.Open(t, Plugin, "test-es", yml, log)
 	t.Cleanup(func() { _ = s.Close(context.Background()) })
 	return s.(*Sink)
 }
@@ -219,25 +210,14 @@ func TestDataStreamOCSFGetsTimestamp(t *testing.T) {
 }
 
 func TestSettings(t *testing.T) {
-	for _, tc := range []struct{ yml, want string }{
-		{"urls: [http://e:9200]", ""},
-		{"urls: []", "urls"},
-		{"urls: [http://u:p@e:9200]", "credentials"},
-		{"urls: [http://e:9200]\nindex: Audit", "index"},
-		{"urls: [http://e:9200]\nindex: audit-%{tenant}", "placeholder"},
-		{"urls: [http://e:9200]\nbody: cef", "body"},
-		{"urls: [http://e:9200]\napi_key: k\nusername: u\npassword: p", "api_key"},
-		{"urls: [http://e:9200]\nusername: u", "username"},
-	} {
-		var n yaml.Node
-		if err := yaml.Unmarshal([]byte(tc.yml), &n); err != nil {
-			t.Fatal(err)
-		}
-		var p config.Problems
-		Plugin.Check(n.Content[0], "s", &p)
-		err := p.Err()
-		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
-			t.Errorf("%q: got %v, want a problem about %q", tc.yml, err, tc.want)
-		}
-	}
+	plugintest.CheckSettings(t, Plugin, map[string]string{
+		"urls: [http://e:9200]":                                       "",
+		"urls: []":                                                    "urls",
+		"urls: [http://u:p@e:9200]":                                   "credentials",
+		"urls: [http://e:9200]\nindex: Audit":                         "index",
+		"urls: [http://e:9200]\nindex: audit-%{tenant}":               "placeholder",
+		"urls: [http://e:9200]\nbody: cef":                            "body",
+		"urls: [http://e:9200]\napi_key: k\nusername: u\npassword: p": "api_key",
+		"urls: [http://e:9200]\nusername: u":                          "username",
+	})
 }

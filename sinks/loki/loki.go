@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/sinks"
+	"github.com/auditstream/auditstream/sinks/internal/transport"
 	"github.com/auditstream/auditstream/sinks/projection"
 	"github.com/auditstream/auditstream/sinks/projection/body"
 	"github.com/auditstream/auditstream/sinks/projection/ecs"
@@ -58,6 +58,7 @@ type Settings struct {
 	// MaxRequestBytes splits larger pushes (default 4 MiB; Loki's gRPC limit is about 4 MiB).
 	MaxRequestBytes int             `yaml:"max_request_bytes"`
 	Timeout         config.Duration `yaml:"timeout"`
+	TLS             transport.TLS   `yaml:"tls"`
 }
 
 var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
@@ -118,6 +119,7 @@ func (s *Settings) Validate(path string, p *config.Problems) {
 		p.Add(path+".max_request_bytes", "%d is too small", s.MaxRequestBytes)
 	}
 	p.Positive(path+".timeout", s.Timeout)
+	s.TLS.Validate(path+".tls", p)
 }
 
 // Plugin registers the loki sink type.
@@ -137,7 +139,11 @@ type Sink struct {
 
 // Open builds the sink.
 func Open(name string, s *Settings, d sinks.Deps) (sinks.Sink, error) {
-	k := &Sink{name: name, s: *s, hc: &http.Client{Timeout: s.Timeout.D()}, log: d.Log.With("sink", name),
+	hc, err := transport.HTTPClient(s.Timeout.D(), s.TLS)
+	if err != nil {
+		return nil, fmt.Errorf("loki sink %s: %w", name, err)
+	}
+	k := &Sink{name: name, s: *s, hc: hc, log: d.Log.With("sink", name),
 		push: strings.TrimRight(s.URL, "/") + "/loki/api/v1/push"}
 	switch s.StructuredMetadata {
 	case MetadataOn:
@@ -400,21 +406,12 @@ func (k *Sink) post(ctx context.Context, b []byte) (int, string, error) {
 	}
 	resp, err := k.hc.Do(req)
 	if err != nil {
-		return 0, "", fmt.Errorf("loki sink %s: push to %s: %w", k.name, k.push, stripURL(err))
+		return 0, "", fmt.Errorf("loki sink %s: push to %s: %w", k.name, k.push, transport.Unwrap(err))
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode, strings.TrimSpace(string(msg)), nil
-}
-
-// stripURL drops the URL from a client error (the sink names it itself).
-func stripURL(err error) error {
-	var ue interface{ Unwrap() error }
-	if errors.As(err, &ue) && ue.Unwrap() != nil {
-		return ue.Unwrap()
-	}
-	return err
 }
 
 // metadataOn reports whether entries carry structured metadata, asking Loki's build info
@@ -432,7 +429,7 @@ func (k *Sink) metadataOn(ctx context.Context) (bool, error) {
 	}
 	resp, err := k.hc.Do(req)
 	if err != nil {
-		return false, fmt.Errorf("loki sink %s: build info: %w", k.name, stripURL(err))
+		return false, fmt.Errorf("loki sink %s: build info: %w", k.name, transport.Unwrap(err))
 	}
 	defer resp.Body.Close()
 	var bi struct {
@@ -473,7 +470,7 @@ func (k *Sink) Ping(ctx context.Context) error {
 	}
 	resp, err := k.hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("loki sink %s: %w", k.name, stripURL(err))
+		return fmt.Errorf("loki sink %s: %w", k.name, transport.Unwrap(err))
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

@@ -14,28 +14,19 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
-	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/sinks"
+	"github.com/auditstream/auditstream/sinks/internal/plugintest"
 	"github.com/auditstream/auditstream/sinks/projection/projectiontest"
 )
 
-func open(t *testing.T, yml string, log *testkit.LockedBuffer) *Sink {
+func open(t *testing.T, yml string, logs *testkit.LockedBuffer) *Sink {
 	t.Helper()
-	var n yaml.Node
-	if err := yaml.Unmarshal([]byte(yml), &n); err != nil {
-		t.Fatal(err)
+	log := testkit.Logger(t)
+	if logs != nil {
+		log = slog.New(slog.NewTextHandler(logs, nil))
 	}
-	d := sinks.Deps{Log: testkit.Logger(t)}
-	if log != nil {
-		d.Log = slog.New(slog.NewTextHandler(log, nil))
-	}
-	s, err := Plugin.Open("test-loki", n.Content[0], d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := plugintest.Open(t, Plugin, "test-loki", yml, log)
 	t.Cleanup(func() { _ = s.Close(context.Background()) })
 	return s.(*Sink)
 }
@@ -249,25 +240,14 @@ func TestSecretsStayOutOfErrorsAndLogs(t *testing.T) {
 }
 
 func TestSettings(t *testing.T) {
-	for _, tc := range []struct{ yml, want string }{
-		{"url: http://l:3100", ""},
-		{"url: l:3100", "url"},
-		{"url: http://u:p@l:3100", "credentials"},
-		{"url: http://l\nlabels: {provider: x}", "labels.provider"},
-		{"url: http://l\nlabels: {\"a-b\": x}", "labels.a-b"},
-		{"url: http://l\nstructured_metadata: maybe", "structured_metadata"},
-		{"url: http://l\nformat: xml", "format"},
-		{"url: http://l\npassword: x", "username"},
-	} {
-		var n yaml.Node
-		if err := yaml.Unmarshal([]byte(tc.yml), &n); err != nil {
-			t.Fatal(err)
-		}
-		var p config.Problems
-		Plugin.Check(n.Content[0], "s", &p)
-		err := p.Err()
-		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
-			t.Errorf("%q: got %v, want a problem about %q", tc.yml, err, tc.want)
-		}
-	}
+	plugintest.CheckSettings(t, Plugin, map[string]string{
+		"url: http://l:3100":                        "",
+		"url: l:3100":                               "url",
+		"url: http://u:p@l:3100":                    "credentials",
+		"url: http://l\nlabels: {provider: x}":      "labels.provider",
+		"url: http://l\nlabels: {\"a-b\": x}":       "labels.a-b",
+		"url: http://l\nstructured_metadata: maybe": "structured_metadata",
+		"url: http://l\nformat: xml":                "format",
+		"url: http://l\npassword: x":                "username",
+	})
 }

@@ -7,9 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/auditstream/auditstream/sinks"
+	"github.com/auditstream/auditstream/sinks/internal/plugintest"
 	"github.com/auditstream/auditstream/sinks/sinktest"
 	"github.com/auditstream/auditstream/sinks/splunkhec/hecserver"
 )
@@ -26,15 +25,7 @@ func TestConformance(t *testing.T) {
 			yml := fmt.Sprintf("url: %s\ntoken: %s\nack: %v\nack_poll_interval: 5ms\nmax_request_bytes: 8000\n", srv.URL, secretToken, ack)
 			sinktest.Run(t, sinktest.Harness{
 				Open: func(t *testing.T, log *slog.Logger) sinks.Sink {
-					var n yaml.Node
-					if err := yaml.Unmarshal([]byte(yml), &n); err != nil {
-						t.Fatal(err)
-					}
-					s, err := Plugin.Open("conformance", n.Content[0], sinks.Deps{Log: log})
-					if err != nil {
-						t.Fatal(err)
-					}
-					return s
+					return plugintest.Open(t, Plugin, "conformance", yml, log)
 				},
 				Count: func(t *testing.T, ids []string) map[string]int { return h.CountByID() },
 				Fault: func(t *testing.T, f sinktest.Fault) func() {

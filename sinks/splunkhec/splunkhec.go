@@ -8,16 +8,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -25,6 +21,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/sinks"
+	"github.com/auditstream/auditstream/sinks/internal/transport"
 	"github.com/auditstream/auditstream/sinks/projection/body"
 	"github.com/auditstream/auditstream/sinks/projection/ecs"
 	"github.com/auditstream/auditstream/sinks/projection/hec"
@@ -55,10 +52,7 @@ type Settings struct {
 	// MaxRequestBytes splits larger batches (default 1 MiB, Splunk Cloud's limit).
 	MaxRequestBytes int             `yaml:"max_request_bytes"`
 	Timeout         config.Duration `yaml:"timeout"` // of one HTTP request, default 30s
-	TLS             struct {
-		CAFile             string `yaml:"ca_file"`
-		InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
-	} `yaml:"tls"`
+	TLS             transport.TLS   `yaml:"tls"`
 }
 
 var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -101,6 +95,7 @@ func (s *Settings) Validate(path string, p *config.Problems) {
 	if s.Channel != "" && !guidRE.MatchString(s.Channel) {
 		p.Add(path+".channel", "%q is not a GUID", s.Channel)
 	}
+	s.TLS.Validate(path+".tls", p)
 	p.Positive(path+".ack_timeout", s.AckTimeout)
 	p.Positive(path+".ack_poll_interval", s.AckPollInterval)
 	p.Positive(path+".timeout", s.Timeout)
@@ -124,23 +119,11 @@ type Sink struct {
 
 // Open builds the sink.
 func Open(name string, s *Settings, d sinks.Deps) (sinks.Sink, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if s.TLS.CAFile != "" || s.TLS.InsecureSkipVerify {
-		c := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: s.TLS.InsecureSkipVerify}
-		if s.TLS.CAFile != "" {
-			pem, err := os.ReadFile(s.TLS.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("splunk_hec sink %s: settings.tls.ca_file: %w", name, err)
-			}
-			c.RootCAs = x509.NewCertPool()
-			if !c.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("splunk_hec sink %s: settings.tls.ca_file %s holds no PEM certificate", name, s.TLS.CAFile)
-			}
-		}
-		tr.TLSClientConfig = c
+	hc, err := transport.HTTPClient(s.Timeout.D(), s.TLS)
+	if err != nil {
+		return nil, fmt.Errorf("splunk_hec sink %s: %w", name, err)
 	}
-	k := &Sink{name: name, s: *s, hc: &http.Client{Timeout: s.Timeout.D(), Transport: tr}, log: d.Log.With("sink", name),
-		base: strings.TrimRight(s.URL, "/"), channel: s.Channel}
+	k := &Sink{name: name, s: *s, hc: hc, log: d.Log.With("sink", name), base: strings.TrimRight(s.URL, "/"), channel: s.Channel}
 	if k.channel == "" {
 		k.channel = newGUID()
 	}
@@ -233,11 +216,7 @@ func (k *Sink) post(ctx context.Context, path string, body []byte) (int, answer,
 	}
 	resp, err := k.hc.Do(req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return 0, answer{}, fmt.Errorf("splunk_hec sink %s: POST %s%s: %w", k.name, k.base, path, err)
+		return 0, answer{}, fmt.Errorf("splunk_hec sink %s: POST %s%s: %w", k.name, k.base, path, transport.Unwrap(err))
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
@@ -352,11 +331,7 @@ func (k *Sink) waitAcks(ctx context.Context, acks []pending, res []sinks.ItemRes
 		req.Header.Set("X-Splunk-Request-Channel", k.channel)
 		resp, err := k.hc.Do(req)
 		if err != nil {
-			var ue *url.Error
-			if errors.As(err, &ue) {
-				err = ue.Err
-			}
-			return fmt.Errorf("splunk_hec sink %s: poll acks: %w", k.name, err)
+			return fmt.Errorf("splunk_hec sink %s: poll acks: %w", k.name, transport.Unwrap(err))
 		}
 		var ans struct {
 			Acks map[string]bool `json:"acks"`
@@ -411,11 +386,7 @@ func (k *Sink) Ping(ctx context.Context) error {
 	}
 	resp, err := k.hc.Do(req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return fmt.Errorf("splunk_hec sink %s: health: %w", k.name, err)
+		return fmt.Errorf("splunk_hec sink %s: health: %w", k.name, transport.Unwrap(err))
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

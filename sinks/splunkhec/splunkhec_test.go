@@ -10,11 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
-	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/sinks"
+	"github.com/auditstream/auditstream/sinks/internal/plugintest"
 	"github.com/auditstream/auditstream/sinks/projection/projectiontest"
 	"github.com/auditstream/auditstream/sinks/splunkhec/hecserver"
 )
@@ -36,18 +34,11 @@ func hecSrv(t *testing.T) (*hecserver.Server, string) {
 
 func open(t *testing.T, yml string, logs *testkit.LockedBuffer) *Sink {
 	t.Helper()
-	var n yaml.Node
-	if err := yaml.Unmarshal([]byte(yml), &n); err != nil {
-		t.Fatal(err)
-	}
-	d := sinks.Deps{Log: testkit.Logger(t)}
+	log := testkit.Logger(t)
 	if logs != nil {
-		d.Log = slog.New(slog.NewTextHandler(logs, nil))
+		log = slog.New(slog.NewTextHandler(logs, nil))
 	}
-	s, err := Plugin.Open("test-hec", n.Content[0], d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := plugintest.Open(t, Plugin, "test-hec", yml, log)
 	t.Cleanup(func() { _ = s.Close(context.Background()) })
 	return s.(*Sink)
 }
@@ -244,23 +235,12 @@ func TestSecretsStayOutOfErrorsAndLogs(t *testing.T) {
 }
 
 func TestSettings(t *testing.T) {
-	for _, tc := range []struct{ yml, want string }{
-		{"url: https://s:8088\ntoken: t", ""},
-		{"url: https://s:8088", "token"},
-		{"url: https://s:8088?token=x\ntoken: t", "url"},
-		{"url: https://s:8088\ntoken: t\nformat: cef", "format"},
-		{"url: https://s:8088\ntoken: t\nchannel: abc", "channel"},
-		{"url: https://s:8088\ntoken: t\nack_timeout: -1s", "ack_timeout"},
-	} {
-		var n yaml.Node
-		if err := yaml.Unmarshal([]byte(tc.yml), &n); err != nil {
-			t.Fatal(err)
-		}
-		var p config.Problems
-		Plugin.Check(n.Content[0], "s", &p)
-		err := p.Err()
-		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
-			t.Errorf("%q: got %v, want a problem about %q", tc.yml, err, tc.want)
-		}
-	}
+	plugintest.CheckSettings(t, Plugin, map[string]string{
+		"url: https://s:8088\ntoken: t":                   "",
+		"url: https://s:8088":                             "token",
+		"url: https://s:8088?token=x\ntoken: t":           "url",
+		"url: https://s:8088\ntoken: t\nformat: cef":      "format",
+		"url: https://s:8088\ntoken: t\nchannel: abc":     "channel",
+		"url: https://s:8088\ntoken: t\nack_timeout: -1s": "ack_timeout",
+	})
 }

@@ -11,9 +11,8 @@ import (
 	"sync"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/auditstream/auditstream/sinks"
+	"github.com/auditstream/auditstream/sinks/internal/plugintest"
 	"github.com/auditstream/auditstream/sinks/sinktest"
 )
 
@@ -117,15 +116,7 @@ func TestIntegrationRsyslogConformance(t *testing.T) {
 	yml := fmt.Sprintf("address: %s\nformat: cef\nmax_message_bytes: 8192\n", p.addr)
 	sinktest.Run(t, sinktest.Harness{
 		Open: func(t *testing.T, log *slog.Logger) sinks.Sink {
-			var n yaml.Node
-			if err := yaml.Unmarshal([]byte(yml), &n); err != nil {
-				t.Fatal(err)
-			}
-			s, err := Plugin.Open("conformance", n.Content[0], sinks.Deps{Log: log})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
+			return plugintest.Open(t, Plugin, "conformance", yml, log)
 		},
 		Count: func(t *testing.T, ids []string) map[string]int { return countRsyslog(t, env["OUT"]) },
 		Fault: func(t *testing.T, f sinktest.Fault) func() {

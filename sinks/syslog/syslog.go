@@ -11,7 +11,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/sinks"
+	"github.com/auditstream/auditstream/sinks/internal/transport"
 	"github.com/auditstream/auditstream/sinks/projection/body"
 	"github.com/auditstream/auditstream/sinks/projection/ecs"
 )
@@ -58,17 +58,8 @@ type Settings struct {
 	MaxMessageBytes int `yaml:"max_message_bytes"`
 	// Timeout of a connect and of a batch write (default 10s).
 	Timeout config.Duration `yaml:"timeout"`
-	TLS     TLSSettings     `yaml:"tls"`
-}
-
-// TLSSettings for transport tls.
-type TLSSettings struct {
-	CAFile     string `yaml:"ca_file"`   // CA bundle to verify the receiver (default: system roots)
-	CertFile   string `yaml:"cert_file"` // client certificate (mutual TLS)
-	KeyFile    string `yaml:"key_file"`
-	ServerName string `yaml:"server_name"` // default: the host of Address
-	// InsecureSkipVerify disables verification of the receiver's certificate (tests only).
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// TLS for transport tls (server_name defaults to the host of Address).
+	TLS transport.TLS `yaml:"tls"`
 }
 
 // SetDefaults fills unset fields.
@@ -130,10 +121,8 @@ func (s *Settings) Validate(path string, p *config.Problems) {
 		p.Add(path+".max_message_bytes", "%d does not fit a UDP datagram (65507)", s.MaxMessageBytes)
 	}
 	p.Positive(path+".timeout", s.Timeout)
-	if (s.TLS.CertFile == "") != (s.TLS.KeyFile == "") {
-		p.Add(path+".tls", "cert_file and key_file go together")
-	}
-	if s.Transport != "tls" && (s.TLS != TLSSettings{}) {
+	s.TLS.Validate(path+".tls", p)
+	if s.Transport != "tls" && !s.TLS.IsZero() {
 		p.Add(path+".tls", "is set but transport is %s", s.Transport)
 	}
 }
@@ -169,27 +158,12 @@ func Open(name string, s *Settings, d sinks.Deps) (sinks.Sink, error) {
 }
 
 func tlsConfig(s *Settings) (*tls.Config, error) {
-	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: s.TLS.ServerName, InsecureSkipVerify: s.TLS.InsecureSkipVerify}
+	c, err := s.TLS.Config()
+	if err != nil {
+		return nil, err
+	}
 	if c.ServerName == "" {
 		c.ServerName, _, _ = net.SplitHostPort(s.Address)
-	}
-	if s.TLS.CAFile != "" {
-		pem, err := os.ReadFile(s.TLS.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_file %s holds no PEM certificate", s.TLS.CAFile)
-		}
-		c.RootCAs = pool
-	}
-	if s.TLS.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(s.TLS.CertFile, s.TLS.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("cert_file/key_file: %w", err)
-		}
-		c.Certificates = []tls.Certificate{cert}
 	}
 	return c, nil
 }

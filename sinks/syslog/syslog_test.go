@@ -13,25 +13,16 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
-	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/sinks"
+	"github.com/auditstream/auditstream/sinks/internal/plugintest"
 	"github.com/auditstream/auditstream/sinks/projection/cef/ceftest"
 	"github.com/auditstream/auditstream/sinks/projection/projectiontest"
 )
 
 func open(t *testing.T, yml string) *Sink {
 	t.Helper()
-	var n yaml.Node
-	if err := yaml.Unmarshal([]byte(yml), &n); err != nil {
-		t.Fatal(err)
-	}
-	s, err := Plugin.Open("test-syslog", n.Content[0], sinks.Deps{Log: testkit.Logger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := plugintest.Open(t, Plugin, "test-syslog", yml, testkit.Logger(t))
 	t.Cleanup(func() { _ = s.Close(context.Background()) })
 	return s.(*Sink)
 }
@@ -290,28 +281,17 @@ func TestUntrustedCertificateIsFatal(t *testing.T) {
 }
 
 func TestSettings(t *testing.T) {
-	for _, tc := range []struct{ yml, want string }{
-		{"address: a:1", ""},
-		{"address: a", "address"},
-		{"address: a:1\ntransport: sctp", "transport"},
-		{"address: a:1\nframing: nul", "framing"},
-		{"address: a:1\nformat: xml", "format"},
-		{"address: a:1\nfacility: 24", "facility"},
-		{"address: a:1\ntransport: udp\nmax_message_bytes: 70000", "max_message_bytes"},
-		{"address: a:1\ntls: {ca_file: x}", "tls"},
-		{"address: a:1\ntransport: tls\ntls: {cert_file: x}", "tls"},
-		{"address: a:1\necs_ocsf_field: \"a b\"", "ecs_ocsf_field"},
-		{"address: a:1\nbogus: 1", "bogus"},
-	} {
-		var n yaml.Node
-		if err := yaml.Unmarshal([]byte(tc.yml), &n); err != nil {
-			t.Fatal(err)
-		}
-		var p config.Problems
-		Plugin.Check(n.Content[0], "sinks[0].settings", &p)
-		err := p.Err()
-		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
-			t.Errorf("%q: got %v, want a problem about %q", tc.yml, err, tc.want)
-		}
-	}
+	plugintest.CheckSettings(t, Plugin, map[string]string{
+		"address: a:1":                  "",
+		"address: a":                    "address",
+		"address: a:1\ntransport: sctp": "transport",
+		"address: a:1\nframing: nul":    "framing",
+		"address: a:1\nformat: xml":     "format",
+		"address: a:1\nfacility: 24":    "facility",
+		"address: a:1\ntransport: udp\nmax_message_bytes: 70000": "max_message_bytes",
+		"address: a:1\ntls: {ca_file: x}":                        "tls",
+		"address: a:1\ntransport: tls\ntls: {cert_file: x}":      "tls",
+		"address: a:1\necs_ocsf_field: \"a b\"":                  "ecs_ocsf_field",
+		"address: a:1\nbogus: 1":                                 "bogus",
+	})
 }
