@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -22,11 +21,7 @@ import (
 
 func open(t testing.TB, yml string, logs *testkit.LockedBuffer) *Sink {
 	t.Helper()
-	log := testkit.Logger(t)
-	if logs != nil {
-		log = slog.New(slog.NewTextHandler(logs, nil))
-	}
-	s := plugintest.Open(t, Plugin, "test-es", yml, log)
+	s := plugintest.Open(t, Plugin, "test-es", yml, plugintest.Logger(t, logs))
 	t.Cleanup(func() { _ = s.Close(context.Background()) })
 	return s.(*Sink)
 }

@@ -468,15 +468,7 @@ func (k *Sink) Ping(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	resp, err := k.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("loki sink %s: %w", k.name, transport.Unwrap(err))
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("loki sink %s: /ready: HTTP %d", k.name, resp.StatusCode)
-	}
-	return nil
+	return transport.Ping(k.hc, req, "loki sink "+k.name+": /ready")
 }
 
 // Close releases idle connections.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -22,11 +21,7 @@ import (
 
 func open(t *testing.T, yml string, logs *testkit.LockedBuffer) *Sink {
 	t.Helper()
-	log := testkit.Logger(t)
-	if logs != nil {
-		log = slog.New(slog.NewTextHandler(logs, nil))
-	}
-	s := plugintest.Open(t, Plugin, "test-loki", yml, log)
+	s := plugintest.Open(t, Plugin, "test-loki", yml, plugintest.Logger(t, logs))
 	t.Cleanup(func() { _ = s.Close(context.Background()) })
 	return s.(*Sink)
 }

@@ -384,15 +384,7 @@ func (k *Sink) Ping(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	resp, err := k.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("splunk_hec sink %s: health: %w", k.name, transport.Unwrap(err))
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("splunk_hec sink %s: health: HTTP %d", k.name, resp.StatusCode)
-	}
-	return nil
+	return transport.Ping(k.hc, req, "splunk_hec sink "+k.name+": health")
 }
 
 // Close releases idle connections.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -34,11 +33,7 @@ func hecSrv(t *testing.T) (*hecserver.Server, string) {
 
 func open(t *testing.T, yml string, logs *testkit.LockedBuffer) *Sink {
 	t.Helper()
-	log := testkit.Logger(t)
-	if logs != nil {
-		log = slog.New(slog.NewTextHandler(logs, nil))
-	}
-	s := plugintest.Open(t, Plugin, "test-hec", yml, log)
+	s := plugintest.Open(t, Plugin, "test-hec", yml, plugintest.Logger(t, logs))
 	t.Cleanup(func() { _ = s.Close(context.Background()) })
 	return s.(*Sink)
 }

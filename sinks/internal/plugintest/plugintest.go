@@ -18,9 +18,18 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/sinks"
 	"github.com/auditstream/auditstream/sinks/sinktest"
 )
+
+// Logger logs into logs when it is set (to search it for secrets), else into the test log.
+func Logger(t testing.TB, logs *testkit.LockedBuffer) *slog.Logger {
+	if logs != nil {
+		return slog.New(slog.NewTextHandler(logs, nil))
+	}
+	return testkit.Logger(t)
+}
 
 // Open opens a sink of plugin pl named name with the settings block yml.
 func Open(t testing.TB, pl sinks.Plugin, name, yml string, log *slog.Logger) sinks.Sink {

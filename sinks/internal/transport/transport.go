@@ -83,3 +83,16 @@ func Unwrap(err error) error {
 	}
 	return err
 }
+
+// Ping sends req with hc and wants 200 OK; what names the check in the error.
+func Ping(hc *http.Client, req *http.Request, what string) error {
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, Unwrap(err))
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: HTTP %d", what, resp.StatusCode)
+	}
+	return nil
+}

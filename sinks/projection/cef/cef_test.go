@@ -120,18 +120,5 @@ func FuzzCEF(f *testing.F) {
 }
 
 func BenchmarkProjectionCEF(b *testing.B) {
-	batch := projectiontest.Batch(500, "bench")
-	var buf []byte
-	b.ReportAllocs()
-	for b.Loop() {
-		buf = buf[:0]
-		for _, ev := range batch {
-			var err error
-			if buf, err = cef.Append(buf, ev); err != nil {
-				b.Fatal(err)
-			}
-			buf = append(buf, '\n')
-		}
-	}
-	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "events/s")
+	projectiontest.BenchEncode(b, cef.Append)
 }

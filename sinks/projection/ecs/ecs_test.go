@@ -6,6 +6,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/auditstream/auditstream/sinks"
 	"github.com/auditstream/auditstream/sinks/projection/ecs"
 	"github.com/auditstream/auditstream/sinks/projection/projectiontest"
 )
@@ -71,18 +72,5 @@ func TestNotJSONIsAnError(t *testing.T) {
 }
 
 func BenchmarkProjectionECS(b *testing.B) {
-	batch := projectiontest.Batch(500, "bench")
-	var buf []byte
-	b.ReportAllocs()
-	for b.Loop() {
-		buf = buf[:0]
-		for _, ev := range batch {
-			var err error
-			if buf, err = ecs.Append(buf, ev, ecs.Options{}); err != nil {
-				b.Fatal(err)
-			}
-			buf = append(buf, '\n')
-		}
-	}
-	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "events/s")
+	projectiontest.BenchEncode(b, func(dst []byte, ev sinks.Event) ([]byte, error) { return ecs.Append(dst, ev, ecs.Options{}) })
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditstream/auditstream/sinks"
 	"github.com/auditstream/auditstream/sinks/projection/hec"
 	"github.com/auditstream/auditstream/sinks/projection/projectiontest"
 )
@@ -50,17 +51,7 @@ func TestBodyMustBeJSON(t *testing.T) {
 }
 
 func BenchmarkProjectionHEC(b *testing.B) {
-	batch := projectiontest.Batch(500, "bench")
-	var buf []byte
-	b.ReportAllocs()
-	for b.Loop() {
-		buf = buf[:0]
-		for _, ev := range batch {
-			var err error
-			if buf, err = hec.Append(buf, ev, ev.Value, hec.Options{Sourcetype: "ocsf:json"}); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "events/s")
+	projectiontest.BenchEncode(b, func(dst []byte, ev sinks.Event) ([]byte, error) {
+		return hec.Append(dst, ev, ev.Value, hec.Options{Sourcetype: "ocsf:json"})
+	})
 }

@@ -77,3 +77,21 @@ func compact(b []byte) []byte {
 	}
 	return buf.Bytes()
 }
+
+// BenchEncode benchmarks enc on batches of 500 fixture events, reporting events/s.
+func BenchEncode(b *testing.B, enc func(dst []byte, ev sinks.Event) ([]byte, error)) {
+	batch := Batch(500, "bench")
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = buf[:0]
+		for _, ev := range batch {
+			var err error
+			if buf, err = enc(buf, ev); err != nil {
+				b.Fatal(err)
+			}
+			buf = append(buf, '\n')
+		}
+	}
+	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "events/s")
+}
