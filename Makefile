@@ -40,7 +40,7 @@ lint: ## gofmt + go vet
 
 generate: ## regenerate the OCSF JSON Schema and Go types from the official OCSF 1.8.0 definitions (OCSF=<dir>)
 	@test -n "$(OCSF)" || { echo "set OCSF to the official OCSF 1.8.0 definitions directory (make generate OCSF=...)" >&2; exit 1; }
-	python3 schemas/gen/gen_ocsf_schema.py --ocsf "$(OCSF)" --classes 3002,6001,6003 --profiles cloud > schemas/ocsf-1.8.0-event.schema.json
+	python3 schemas/gen/gen_ocsf_schema.py --ocsf "$(OCSF)" --classes 3002,6001,6003 --profiles cloud,host > schemas/ocsf-1.8.0-event.schema.json
 	cd normalizer/ocsf && OCSF="$(abspath $(OCSF))" go generate .
 
 validate: build ## check configs/*.yaml and deploy/config/*.yaml

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -30,8 +31,11 @@ type Mapper interface {
 // Mappers returns the built-in mappers by provider name: one line per provider.
 func Mappers() map[string]Mapper {
 	return map[string]Mapper{
-		"ionos":  IONOSMapper{},
-		"ecgrid": ECGridMapper{},
+		"ionos":          IONOSMapper{},
+		"ecgrid":         ECGridMapper{},
+		"conga":          CongaMapper{},
+		"signinghub":     SigningHubMapper{},
+		"constellation1": Constellation1Mapper{},
 	}
 }
 
@@ -113,12 +117,16 @@ func endpoint(addr string) (ep ocsf.NetworkEndpoint, ok bool) {
 	return ocsf.NetworkEndpoint{Name: addr}, false
 }
 
-// user is an OCSF user; email becomes email_addr only when it is a valid address. It is
-// nil when there is nothing to say.
+// user is an OCSF user; email becomes email_addr only when it is a valid address, and the
+// name too when there is neither name nor uid (the address is how the provider identifies
+// that user; OCSF wants a name or uid). It is nil when there is nothing to say.
 func user(name, email, uid string) *ocsf.User {
 	u := ocsf.User{Name: name, UID: uid}
 	if ocsf.ValidEmail(email) {
 		u.EmailAddr = email
+		if name == "" && uid == "" {
+			u.Name = email
+		}
 	}
 	if u == (ocsf.User{}) {
 		return nil
@@ -159,4 +167,33 @@ func (u *unmapped) rest(obj jsonx.Value, prefix string, known ...string) {
 		}
 		return true
 	})
+}
+
+// restLoose is rest for providers whose keys come in several spellings: known names are
+// compared as Value.Loose does (lower case, without '-' and '_'). A null value is left out.
+func (u *unmapped) restLoose(obj jsonx.Value, known ...string) {
+	obj.Each(func(k string, v jsonx.Value) bool {
+		if slices.Contains(known, looseKey(k)) || v.Kind() == jsonx.Null {
+			return true
+		}
+		if v.Kind() == jsonx.String {
+			u.set(k, v.Str())
+		} else {
+			u.set(k, rawJSON(v))
+		}
+		return true
+	})
+}
+
+// looseKey folds a key as Value.Loose compares it.
+func looseKey(k string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' {
+			return -1
+		}
+		if r >= 'A' && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, k)
 }

@@ -11,7 +11,7 @@
 // sampled or always, by the normalizer (normalizer.validate).
 package ocsf
 
-//go:generate sh -c "test -n \"$OCSF\" || { echo 'set OCSF to the official OCSF 1.8.0 definitions directory' >&2; exit 1; }; python3 ../../schemas/gen/gen_ocsf_schema.py --ocsf \"$OCSF\" --classes 3002,6001,6003 --profiles cloud --go | gofmt > ocsf_gen.go"
+//go:generate sh -c "test -n \"$OCSF\" || { echo 'set OCSF to the official OCSF 1.8.0 definitions directory' >&2; exit 1; }; python3 ../../schemas/gen/gen_ocsf_schema.py --ocsf \"$OCSF\" --classes 3002,6001,6003 --profiles cloud,host --go | gofmt > ocsf_gen.go"
 
 import (
 	"bytes"
@@ -68,7 +68,7 @@ func addProfile(profiles []string, p string) []string {
 }
 
 // profileLists are shared one-profile lists (read-only).
-var profileLists = map[string][]string{"cloud": {"cloud"}}
+var profileLists = map[string][]string{"cloud": {"cloud"}, "host": {"host"}}
 
 func b2i(b bool) int {
 	if b {

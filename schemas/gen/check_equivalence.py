@@ -139,12 +139,16 @@ SAMPLES = [
     ("6003 bad cloud without provider", mod(API, ("metadata.profiles", ["cloud"]), ("cloud", {"region": "de"})), None),
     ("6003 bad cloud null with profile", mod(API, ("metadata.profiles", ["cloud"]), ("cloud", None)), None),
     ("6001 bad api without cloud profile", mod(WEB, ("api", {"operation": "x"})), None),
+    ("6001 actor with host profile", mod(WEB, ("metadata.profiles", ["host"]), ("actor", {"user": {"name": "jane"}})), None),
+    ("6001 bad actor without host profile", mod(WEB, ("actor", {"user": {"name": "jane"}})), None),
+    ("6001 host and cloud profiles", mod(WEB, ("metadata.profiles", ["host", "cloud"]), ("cloud", {"provider": "X"}), ("actor", {"app_name": "a"})), None),
+    ("6003 actor with host profile", mod(API, ("metadata.profiles", ["host"])), None),
     ("6001 api with cloud profile", mod(WEB, ("metadata.profiles", ["cloud"]), ("cloud", {"provider": "X"}), ("api", {"operation": "x"})), None),
     # documented divergences: not expressible in JSON Schema / deliberate design choices
     ("6003 integral float time 1.7e12", mod(API, ("time", 1700000000000.0)),
      "JSON Schema 'integer' accepts 1.0; the checker wants a Python int"),
     ("6003 declares profile trace (no profile attrs)", mod(API, ("metadata.profiles", ["trace"])),
-     "schema rejects declaring known profiles other than cloud (auditstream declares no other)"),
+     "schema rejects declaring known profiles other than cloud and host (auditstream declares no other)"),
 ]
 
 

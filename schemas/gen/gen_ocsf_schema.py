@@ -391,7 +391,7 @@ class Gen:
         }
 
 
-GO_OBJECTS = ("account,actor,api,cloud,metadata,network_endpoint,observable,product,request,resource_details,"
+GO_OBJECTS = ("account,actor,api,cloud,metadata,network_endpoint,observable,organization,product,request,resource_details,"
               "service,session,user,web_resource")
 
 

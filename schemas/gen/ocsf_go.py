@@ -133,9 +133,9 @@ class GoGen:
     def class_attrs(self, cu):
         name, attrs, cons, catuid, d = self.d.classes[cu]
         attrs = dict(attrs)
-        for p in self.profiles:  # required attributes of declared profiles, optional here
+        for p in self.profiles:  # profile attributes, optional here (Derive declares the profile)
             for k, v in self.d.resolve_attrs(self.d.profiles[p].get("attributes", {})).items():
-                if k not in attrs and v.get("requirement") == "required":
+                if k not in attrs:
                     attrs[k] = {**v, "requirement": "optional", "_profile": p}
         return name, attrs, cons, catuid, d
 
@@ -177,7 +177,8 @@ class GoGen:
             catcap = self.d.load("categories.json")["attributes"][catname]["caption"]
             self.class_info[cu] = dict(name=name, go=cg, caption=d.get("caption"), fields=own, cons=cons,
                                        catuid=catuid, catcap=catcap, skipped=skipped,
-                                       profiles={f.key: f.profile for f in fields.values() if getattr(f, "profile", None)})
+                                       profiles={f.key: f.profile for f in fields.values() if getattr(f, "profile", None)},
+                                       all=fields)
 
     # ------------------------------------------------------------ emit
     def emit(self, version, cmdline):
@@ -187,7 +188,10 @@ class GoGen:
         w("")
         w("package ocsf")
         w("")
-        w('import "errors"')
+        w('import (')
+        w('\t"errors"')
+        w('\t"slices"')
+        w(')')
         w("")
         w(f"// Version is the OCSF schema version of every event.")
         w(f"const Version = {gostr(version)}")
@@ -349,7 +353,7 @@ class GoGen:
             self.derive_body(w, self.base, "e", skip=("activity_id",))
             self.derive_body(w, ci["fields"][1:], "e")
             for k, p in sorted(ci["profiles"].items()):
-                w(f"\tif e.{camel(k)} != nil {{")
+                w(f"\tif {self.present(ci['all'][k], 'e')} {{")
                 w(f"\t\te.Metadata.Profiles = addProfile(e.Metadata.Profiles, {gostr(p)})")
                 w("\t}")
             w("}")
@@ -455,6 +459,16 @@ class GoGen:
             w("\tif e.Time <= 0 {")
             w("\t\treturn errors.New(\"time is required\")")
             w("\t}")
+            for p in self.profiles:
+                req = [k for k, v in self.d.resolve_attrs(self.d.profiles[p].get("attributes", {})).items()
+                       if v.get("requirement") == "required"]
+                for k in req:
+                    f = ci["all"].get(k)
+                    if f is None:
+                        continue
+                    w(f"\tif slices.Contains(e.Metadata.Profiles, {gostr(p)}) && !({self.present(f, 'e')}) {{")
+                    w(f"\t\treturn errors.New({gostr('profile ' + p + ' requires ' + k)})")
+                    w("\t}")
             w("\tif err := e.Base.check(); err != nil {")
             w("\t\treturn err")
             w("\t}")

@@ -1,0 +1,127 @@
+package normalizer
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/auditstream/auditstream/normalizer/ocsf"
+	"github.com/auditstream/auditstream/schemas"
+)
+
+// Constellation1Mapper maps Constellation1 eSign session action log entries ({"Date",
+// "IPAddress", "Description"}; camelCase accepted) to Web Resources Activity (6001) on the
+// signing session, or Authentication (3002) when the text says someone logged in or out:
+//
+//	Date        → time ("/Date(ms±zzzz)/" or ISO; zone-less: normalizer.zones.constellation1)
+//	IPAddress   → src_endpoint.ip
+//	Description → message; its first known verb → activity (constellation1Verbs;
+//	              99 Other keeps the verb as activity_name); an e-mail address in it →
+//	              actor.user.email_addr; the words after "by" (up to a parenthesis) →
+//	              actor.user.name
+//
+// The envelope's entity is the signing session id (web_resources[0].uid, its entity_name
+// the name). The log has no entry id.
+type Constellation1Mapper struct{}
+
+// constellation1Verbs: words of the free-text description (folded by verbKey).
+var constellation1Verbs = map[string]esignVerb{
+	"viewed": verbRead, "opened": verbRead, "downloaded": verbExport,
+	"shared": verbShare, "sent": verbShare, "emailed": verbShare, "forwarded": verbShare,
+	"signed": verbOther, "declined": verbOther, "completed": verbOther, "initialed": verbOther,
+	"voided": verbOther, "created": verbOther, "deleted": verbOther, "accepted": verbOther,
+	"rejected": verbOther, "printed": verbOther, "uploaded": verbOther, "added": verbOther,
+	"removed": verbOther, "modified": verbOther, "updated": verbOther, "reassigned": verbOther,
+}
+
+// Map implements Mapper.
+func (Constellation1Mapper) Map(env *schemas.Envelope, zone *time.Location) (ocsf.Event, error) {
+	e, err := entryObject(env)
+	if err != nil {
+		return nil, fmt.Errorf("constellation1 action log: %w", err)
+	}
+	when := e.Loose("date").Text()
+	t, err := eventTime(when, zone)
+	if err != nil {
+		return nil, fmt.Errorf("constellation1 action log Date: %w", err)
+	}
+	desc := strings.TrimSpace(e.Loose("description").Text())
+	if desc == "" {
+		return nil, fmt.Errorf("constellation1 action log has no Description: %w", ErrUnmappable)
+	}
+	verb, word := constellation1Verb(desc)
+	email := findEmail(desc)
+	a := esignAction{
+		product:      ocsf.Product{Name: "Constellation1 eSign", VendorName: "Constellation1"},
+		resourceType: "signing session",
+		verb:         verb,
+		verbText:     word,
+		time:         t,
+		originalTime: when,
+		user:         user(byName(desc), email, ""),
+		ip:           e.Loose("ipaddress").Text(),
+		ipKey:        "IPAddress",
+		message:      desc,
+	}
+	a.un.restLoose(e, "date", "ipaddress", "description")
+	return a.event(env)
+}
+
+// constellation1Verb finds the action in a description: the first word that is a verb of
+// the table, where "logged in"/"signed in" (and out) are log-ins; without one, 99 Other
+// with the first word ending in "ed" (or none) as the activity name.
+func constellation1Verb(desc string) (esignVerb, string) {
+	words := strings.FieldsFunc(strings.ToLower(desc), func(r rune) bool { return !(r >= 'a' && r <= 'z') })
+	for i, w := range words {
+		if i+1 < len(words) && (w == "logged" || w == "signed") {
+			switch words[i+1] {
+			case "in", "on":
+				return verbLogon, w + " " + words[i+1]
+			case "out", "off":
+				return verbLogoff, w + " " + words[i+1]
+			}
+		}
+		if v, ok := constellation1Verbs[w]; ok {
+			return v, w
+		}
+	}
+	for _, w := range words {
+		if len(w) > 3 && strings.HasSuffix(w, "ed") {
+			return verbOther, w
+		}
+	}
+	return verbOther, ""
+}
+
+// findEmail is the first valid e-mail address in a text (surrounding punctuation
+// stripped).
+func findEmail(s string) string {
+	for _, f := range strings.Fields(s) {
+		if strings.IndexByte(f, '@') < 0 {
+			continue
+		}
+		f = strings.Trim(f, "()<>[]{},;:\"'.")
+		if ocsf.ValidEmail(f) {
+			return f
+		}
+	}
+	return ""
+}
+
+// byName is the text after the last " by " up to an opening parenthesis or '<' ("Document
+// viewed by Jane Doe (jane@x.com)" → "Jane Doe"); a bare e-mail address is not a name.
+func byName(s string) string {
+	i := strings.LastIndex(strings.ToLower(s), " by ")
+	if i < 0 {
+		return ""
+	}
+	name := s[i+4:]
+	if j := strings.IndexAny(name, "(<"); j >= 0 {
+		name = name[:j]
+	}
+	name = strings.TrimSpace(strings.TrimRight(strings.TrimSpace(name), ".,;"))
+	if name == findEmail(name) {
+		return ""
+	}
+	return name
+}
