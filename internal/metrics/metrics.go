@@ -47,7 +47,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		RecordsPublished: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "records_published_total",
 			Help: "Raw records acknowledged by Kafka (acks=all)."}, []string{"poller", "provider"}),
 		CursorTimestamp: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "cursor_timestamp_seconds",
-			Help: "Unix time up to which a poller's cursor is complete (oldest over its targets); freshness = time() - this."}, []string{"poller", "provider"}),
+			Help: "Unix time up to which a poller's cursor is complete: the oldest over the targets this process polls (retired targets and targets moved to another process do not count; no series when it polls none). Freshness per provider = time() - min by (provider) of this."}, []string{"poller", "provider"}),
 		EventDelay: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "event_delay_seconds",
 			Help: "Ingest time minus event time of published raw records.", Buckets: prometheus.ExponentialBuckets(1, 3, 10)}, []string{"provider"}),
 		PollGaps: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "poll_gaps_total",
