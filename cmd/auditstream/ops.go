@@ -32,7 +32,8 @@ type opsEnv struct {
 	ctx context.Context
 }
 
-// connect loads the configuration and connects to its Kafka. Repair tools need a real
+// connect loads and validates the configuration and connects to its Kafka, for the
+// commands that work on the topics (replay, dlq, cursors, targets). They need a real
 // broker: the embedded one lives inside the running process.
 func connect(path string, stderr io.Writer) (*opsEnv, func(), int) {
 	c, err := config.Load(path)
@@ -47,7 +48,8 @@ func connect(path string, stderr io.Writer) (*opsEnv, func(), int) {
 		fmt.Fprintf(stderr, "%s: kafka.brokers is empty (embedded broker): repair tools need a real Kafka\n", path)
 		return nil, nil, 1
 	}
-	log := app.NewLogger(stderr, c.Log)
+	// The tools' output is on stdout; their logs on stderr only say what went wrong.
+	log := app.NewLogger(stderr, config.LogConfig{Level: "warn", Format: c.Log.Format})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	b, err := bus.New(bus.Config{Brokers: c.Kafka.Brokers, ClientID: c.Kafka.ClientID + "-ops", MaxMessageBytes: c.Kafka.Topics.MaxMessageBytes}, log)
 	if err != nil {
@@ -150,13 +152,9 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 	if len(providers) == 0 {
 		providers = c.Normalizer.Providers
 	}
-	known := map[string]bool{}
-	for _, p := range app.Providers {
-		known[p] = true
-	}
 	var topics []string
 	for _, p := range providers {
-		if !known[p] {
+		if !known(p) {
 			fmt.Fprintf(stderr, "replay: unknown provider %q (known: %v)\n", p, app.Providers)
 			return 2
 		}

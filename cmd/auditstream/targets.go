@@ -6,10 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -77,33 +74,18 @@ func targetsCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "auditstream targets %s: --provider and --entity are required\n", sub)
 		return 2
 	}
-	c, err := config.Load(*path)
-	if err == nil {
-		err = app.Validate(c)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", *path, err)
-		return 1
-	}
 	if sub != "ls" && !known(*provider) {
 		fmt.Fprintf(stderr, "auditstream targets %s: unknown provider %q (known: %v)\n", sub, *provider, app.Providers)
 		return 2
 	}
-	if c.Embedded() {
-		fmt.Fprintf(stderr, "%s: targets needs kafka.brokers: the embedded broker only lives inside a running process\n", *path)
-		return 1
+	env, closeEnv, code := connect(*path, stderr)
+	if env == nil {
+		return code
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer closeEnv()
+	c, b, log := env.cfg, env.bus, env.log
+	ctx, cancel := context.WithTimeout(env.ctx, 2*time.Minute)
 	defer cancel()
-	log := app.NewLogger(stderr, config.LogConfig{Level: "warn", Format: c.Log.Format})
-	b, err := bus.New(bus.Config{Brokers: c.Kafka.Brokers, ClientID: c.Kafka.ClientID, MaxMessageBytes: c.Kafka.Topics.MaxMessageBytes}, log)
-	if err != nil {
-		fmt.Fprintf(stderr, "auditstream targets: %v\n", err)
-		return 1
-	}
-	defer b.Close()
 	if err := ensureTargetsTopic(ctx, b, c); err != nil {
 		fmt.Fprintf(stderr, "auditstream targets: %v\n", err)
 		return 1
