@@ -131,11 +131,22 @@ func (p *Pipeline) StartFileSink(path string) *Part {
 	if err != nil {
 		p.T.Fatal(err)
 	}
-	r := sinks.NewRunner(sinks.RunnerConfig{EventsTopic: p.Events, DLQTopic: p.DLQ, GroupID: "e2e-sink-" + p.suffix}, s, p.Bus, p.Log, p.Metrics)
-	return p.start("file sink", func(ctx context.Context) {
+	return p.StartSink(s, "e2e-sink-"+p.suffix)
+}
+
+// StartSink runs s on the events topic as consumer group group (empty: one of its own),
+// retrying quickly (at most 2 s between attempts), and closes it when stopped.
+func (p *Pipeline) StartSink(s sinks.Sink, group string) *Part {
+	p.T.Helper()
+	if group == "" {
+		group = "e2e-sink-" + p.suffix + "-" + s.Name()
+	}
+	r := sinks.NewRunner(sinks.RunnerConfig{EventsTopic: p.Events, DLQTopic: p.DLQ, GroupID: group,
+		RetryMin: 100 * time.Millisecond, RetryMax: 2 * time.Second}, s, p.Bus, p.Log, p.Metrics)
+	return p.start("sink "+s.Name(), func(ctx context.Context) {
 		defer s.Close(context.WithoutCancel(ctx))
 		if err := r.Run(ctx); err != nil {
-			p.T.Errorf("sink: %v", err)
+			p.T.Errorf("sink %s: %v", s.Name(), err)
 		}
 	})
 }

@@ -6,6 +6,8 @@
 #   scripts/services/postgres.sh start   # prints AUDITSTREAM_POSTGRES_DSN=postgres://...
 #   scripts/services/postgres.sh stop    # stops it and removes its data
 #   scripts/services/postgres.sh status
+#   scripts/services/postgres.sh pause   # stops the server, keeps its data (outage tests)
+#   scripts/services/postgres.sh resume  # starts it again
 #
 # Environment: AUDITSTREAM_PG_DIR (default /tmp/auditstream-postgres), AUDITSTREAM_PG_PORT
 # (default 55432). PostgreSQL refuses to run as root: as root, the cluster runs as the
@@ -78,5 +80,7 @@ case "${1:-}" in
 start) start ;;
 stop) stop ;;
 status) as_owner "$(bindir)/pg_ctl" -D "$dir/data" status ;;
-*) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+pause) as_owner "$(bindir)/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null ;;
+resume) as_owner "$(bindir)/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null ;;
+*) echo "usage: $0 start|stop|status|pause|resume" >&2; exit 2 ;;
 esac

@@ -1,0 +1,268 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/testkit"
+	"github.com/auditstream/auditstream/pollers/ionos"
+	"github.com/auditstream/auditstream/pollers/ionos/ionossim"
+	"github.com/auditstream/auditstream/pollers/pollhttp"
+	"github.com/auditstream/auditstream/pollers/window"
+	"github.com/auditstream/auditstream/sinks/postgres"
+	"github.com/auditstream/auditstream/sinks/webhook"
+)
+
+// pgCluster is a PostgreSQL cluster of the test's own (scripts/services/postgres.sh), so
+// that stopping it disturbs no other test.
+type pgCluster struct {
+	script, dir, port, dsn string
+}
+
+func (c *pgCluster) run(t testing.TB, cmd string) string {
+	t.Helper()
+	x := exec.Command("bash", c.script, cmd)
+	x.Env = append(x.Environ(), "AUDITSTREAM_PG_DIR="+c.dir, "AUDITSTREAM_PG_PORT="+c.port)
+	out, err := x.CombinedOutput()
+	if err != nil {
+		t.Fatalf("postgres.sh %s: %v\n%s", cmd, err, out)
+	}
+	return string(out)
+}
+
+func startPostgres(t testing.TB) *pgCluster {
+	t.Helper()
+	if m, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb"); len(m) == 0 {
+		if _, err := exec.LookPath("pg_config"); err != nil {
+			testkit.Require(t, "the PostgreSQL server binaries (Debian package postgresql)")
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	script, err := filepath.Abs("../../scripts/services/postgres.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &pgCluster{script: script, dir: "/tmp/auditstream-e2e-pg-" + testkit.Unique(), port: port}
+	out := c.run(t, "start")
+	t.Cleanup(func() { c.run(t, "stop") })
+	for _, l := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(l, "AUDITSTREAM_POSTGRES_DSN="); ok {
+			c.dsn = v
+		}
+	}
+	if c.dsn == "" {
+		t.Fatalf("postgres.sh start printed no DSN:\n%s", out)
+	}
+	return c
+}
+
+// hookReceiver counts the events a webhook delivers, by metadata.uid.
+type hookReceiver struct {
+	mu  sync.Mutex
+	ids map[string]int
+}
+
+func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return
+	}
+	var b struct {
+		Events []struct {
+			Metadata struct {
+				UID string `json:"uid"`
+			} `json:"metadata"`
+		} `json:"events"`
+	}
+	if json.Unmarshal(body, &b) != nil {
+		http.Error(w, "bad json", http.StatusBadRequest)
+		return
+	}
+	h.mu.Lock()
+	for _, e := range b.Events {
+		h.ids[e.Metadata.UID]++
+	}
+	h.mu.Unlock()
+}
+
+func (h *hookReceiver) distinct() map[string]bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := map[string]bool{}
+	for id := range h.ids {
+		out[id] = true
+	}
+	return out
+}
+
+// The sinks' end-to-end test on real Apache Kafka: the IONOS simulator → poller → Kafka →
+// normalizer → Kafka → PostgreSQL, the file sink and a webhook at once. PostgreSQL is
+// stopped for 20 s mid-run and started again. Every store must end with exactly the
+// served set (PostgreSQL and the file each event once; the webhook, at-least-once, each
+// event at least once), and nothing may be dead-lettered.
+func TestIntegrationSinksEndToEnd(t *testing.T) {
+	brokers := testkit.RealKafka(t)
+	pg := startPostgres(t)
+	const backfill, live = 1000, 3000
+	total := backfill + live
+	sim := ionossim.New(ionossim.Config{
+		Token: "e2e-token", Contracts: []string{"31721070", "31721071"}, Seed: 20261122,
+		Rate: 100, MaxEvents: total, Backfill: backfill, LateFraction: 0.1, MaxLate: time.Second,
+		MaxResults: 2000,
+		Faults:     ionossim.Faults{TooManyRequests: 0.02, ServerError: 0.02, RetryAfter: 1},
+	})
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	hook := &hookReceiver{ids: map[string]int{}}
+	hsrv := httptest.NewServer(hook)
+	defer hsrv.Close()
+
+	p := New(t, brokers, ionos.Provider)
+	hc, err := pollhttp.New(&http.Client{Timeout: 5 * time.Second}, ionos.Provider,
+		pollhttp.Config{MaxRetries: 8, BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond, MaxRetryAfter: time.Second}, p.Log, p.Metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	icfg := ionos.Config{BaseURL: srv.URL + "/activitylog/v1", Token: config.Secret("e2e-token"),
+		Window: window.Settings{Overlap: config.Duration(3 * time.Second), Lag: config.Duration(300 * time.Millisecond),
+			InitialLookback: config.Duration(2 * time.Hour), MaxWindow: config.Duration(30 * time.Minute)},
+		PageSize: 500, MaxResults: 2000}
+	icfg.SetDefaults()
+	poller := p.StartPoller("ionos-sinks", ionos.Provider, ionos.New("ionos-sinks", icfg, hc, p.Log, p.Metrics), 200*time.Millisecond)
+	norm := p.StartNormalizer(ionos.Provider)
+
+	pcfg := postgres.Settings{DSN: pg.dsn, Table: "events_e2e", Partition: "day"}
+	pcfg.SetDefaults()
+	pcfg.StatementTimeout = config.Duration(10 * time.Second)
+	pgSink, err := postgres.Open("e2e-pg", pcfg, p.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgPart := p.StartSink(pgSink, "")
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	filePart := p.StartFileSink(path)
+	wcfg := webhook.Settings{URL: hsrv.URL + "/hook", Secret: "e2e-webhook-secret-0123456789"}
+	wcfg.SetDefaults()
+	hookSink, err := webhook.Open("e2e-hook", wcfg, nil, p.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hookPart := p.StartSink(hookSink, "")
+
+	admin, err := pgxpool.New(context.Background(), pg.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	rows := func() (n, distinct int) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := admin.QueryRow(ctx, "SELECT count(*), count(DISTINCT event_id) FROM events_e2e").Scan(&n, &distinct); err != nil {
+			return -1, -1
+		}
+		return n, distinct
+	}
+
+	WaitFor(t, 3*time.Minute, "a quarter of the events in PostgreSQL", func() (bool, string) {
+		n, _ := rows()
+		return n >= total/4, fmt.Sprintf("%d rows", n)
+	})
+	pg.run(t, "pause")
+	t.Log("PostgreSQL stopped")
+	time.Sleep(20 * time.Second)
+	retries := testutil.ToFloat64(p.Metrics.SinkRetries.WithLabelValues("e2e-pg"))
+	pg.run(t, "resume")
+	t.Log("PostgreSQL started again")
+	if retries == 0 {
+		t.Error("the postgres sink saw no failed write while PostgreSQL was stopped")
+	}
+
+	WaitFor(t, 5*time.Minute, "every event served and in every store", func() (bool, string) {
+		st := sim.Stats()
+		n, _ := rows()
+		ev, _ := ReadFile(t, path)
+		h := len(hook.distinct())
+		return sim.Done() && st.Served == total && n == total && len(ev) == total && h == total,
+			fmt.Sprintf("served=%d postgres=%d file=%d webhook=%d", st.Served, n, len(ev), h)
+	})
+	time.Sleep(2 * time.Second) // let a stray duplicate show up before judging
+	poller.Stop(t)
+	norm.Stop(t)
+	pgPart.Stop(t)
+	filePart.Stop(t)
+	hookPart.Stop(t)
+
+	// The file holds exactly the served set (by the IONOS @uuid each event carries).
+	events, lines := ReadFile(t, path)
+	served := sim.Served()
+	fileIDs := map[string]bool{}
+	for uid, e := range events {
+		if lines[uid] != 1 {
+			t.Errorf("event %s is in the file %d times", uid, lines[uid])
+		}
+		raw, _ := e.Raw["raw_data"].(string)
+		var src struct {
+			UUID string `json:"@uuid"`
+		}
+		if err := json.Unmarshal([]byte(raw), &src); err != nil || !served[src.UUID] {
+			t.Errorf("event %s: not a served entry (%q, %v)", uid, src.UUID, err)
+		}
+		fileIDs[uid] = true
+	}
+	if len(served) != total || len(fileIDs) != total {
+		t.Fatalf("served %d, file %d distinct events, want %d", len(served), len(fileIDs), total)
+	}
+	// PostgreSQL: the same ids, each exactly once.
+	n, distinct := rows()
+	if n != total || distinct != total {
+		t.Fatalf("PostgreSQL holds %d rows, %d distinct ids; want %d each", n, distinct, total)
+	}
+	q, err := admin.Query(context.Background(), "SELECT event_id FROM events_e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for q.Next() {
+		var id string
+		if err := q.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		if !fileIDs[id] {
+			t.Errorf("PostgreSQL holds %s, which is not in the served set", id)
+		}
+	}
+	q.Close()
+	// The webhook (at-least-once): every event, nothing else.
+	for id := range hook.distinct() {
+		if !fileIDs[id] {
+			t.Errorf("the webhook received %s, which is not in the served set", id)
+		}
+	}
+	for _, s := range []string{"e2e-pg", "e2e", "e2e-hook"} {
+		if v := testutil.ToFloat64(p.Metrics.SinkEvents.WithLabelValues(s, "dlq")); v != 0 {
+			t.Errorf("sink %s dead-lettered %v events", s, v)
+		}
+	}
+	if v := testutil.ToFloat64(p.Metrics.SinkFatal.WithLabelValues("e2e-pg")); v != 0 {
+		t.Errorf("postgres sink ended fatal")
+	}
+}
