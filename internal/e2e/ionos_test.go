@@ -47,19 +47,7 @@ func runIONOS(t *testing.T, brokers []string, backfill, live int, faultScale flo
 	defer srv.Close()
 
 	p := New(t, brokers, ionos.Provider)
-	newSource := func() *ionos.Source {
-		hc, err := pollhttp.New(&http.Client{Timeout: 5 * time.Second}, ionos.Provider,
-			pollhttp.Config{MaxRetries: 8, BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond, MaxRetryAfter: time.Second}, p.Log, p.Metrics)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := ionos.Config{BaseURL: srv.URL + "/activitylog/v1", Token: config.Secret("e2e-token"),
-			Window: window.Settings{Overlap: config.Duration(3 * time.Second), Lag: config.Duration(300 * time.Millisecond),
-				InitialLookback: config.Duration(2 * time.Hour), MaxWindow: config.Duration(30 * time.Minute)},
-			PageSize: 500, MaxResults: 2000}
-		cfg.SetDefaults()
-		return ionos.New("ionos-e2e", cfg, hc, p.Log, p.Metrics)
-	}
+	newSource := func() *ionos.Source { return ionosSource(t, p, srv.URL, "ionos-e2e") }
 	path := filepath.Join(t.TempDir(), "events.jsonl")
 
 	poller := p.StartPoller("ionos-e2e", ionos.Provider, newSource(), 200*time.Millisecond)
@@ -148,4 +136,21 @@ func runIONOS(t *testing.T, brokers []string, backfill, live int, faultScale flo
 		t.Error("no late events were generated")
 	}
 	t.Logf("%d events delivered exactly once; simulator: %+v", total, st)
+}
+
+// ionosSource is the IONOS source the end-to-end tests poll the simulator at baseURL with:
+// fast retries, a 3 s overlap, windows of at most 30 min, pages of 500.
+func ionosSource(t testing.TB, p *Pipeline, baseURL, name string) *ionos.Source {
+	t.Helper()
+	hc, err := pollhttp.New(&http.Client{Timeout: 5 * time.Second}, ionos.Provider,
+		pollhttp.Config{MaxRetries: 8, BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond, MaxRetryAfter: time.Second}, p.Log, p.Metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := ionos.Config{BaseURL: baseURL + "/activitylog/v1", Token: config.Secret("e2e-token"),
+		Window: window.Settings{Overlap: config.Duration(3 * time.Second), Lag: config.Duration(300 * time.Millisecond),
+			InitialLookback: config.Duration(2 * time.Hour), MaxWindow: config.Duration(30 * time.Minute)},
+		PageSize: 500, MaxResults: 2000}
+	cfg.SetDefaults()
+	return ionos.New(name, cfg, hc, p.Log, p.Metrics)
 }

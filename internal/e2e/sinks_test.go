@@ -22,8 +22,6 @@ import (
 	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/pollers/ionos"
 	"github.com/auditstream/auditstream/pollers/ionos/ionossim"
-	"github.com/auditstream/auditstream/pollers/pollhttp"
-	"github.com/auditstream/auditstream/pollers/window"
 	"github.com/auditstream/auditstream/sinks/postgres"
 	"github.com/auditstream/auditstream/sinks/webhook"
 )
@@ -138,17 +136,7 @@ func TestIntegrationSinksEndToEnd(t *testing.T) {
 	defer hsrv.Close()
 
 	p := New(t, brokers, ionos.Provider)
-	hc, err := pollhttp.New(&http.Client{Timeout: 5 * time.Second}, ionos.Provider,
-		pollhttp.Config{MaxRetries: 8, BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond, MaxRetryAfter: time.Second}, p.Log, p.Metrics)
-	if err != nil {
-		t.Fatal(err)
-	}
-	icfg := ionos.Config{BaseURL: srv.URL + "/activitylog/v1", Token: config.Secret("e2e-token"),
-		Window: window.Settings{Overlap: config.Duration(3 * time.Second), Lag: config.Duration(300 * time.Millisecond),
-			InitialLookback: config.Duration(2 * time.Hour), MaxWindow: config.Duration(30 * time.Minute)},
-		PageSize: 500, MaxResults: 2000}
-	icfg.SetDefaults()
-	poller := p.StartPoller("ionos-sinks", ionos.Provider, ionos.New("ionos-sinks", icfg, hc, p.Log, p.Metrics), 200*time.Millisecond)
+	poller := p.StartPoller("ionos-sinks", ionos.Provider, ionosSource(t, p, srv.URL, "ionos-sinks"), 200*time.Millisecond)
 	norm := p.StartNormalizer(ionos.Provider)
 
 	pcfg := postgres.Settings{DSN: pg.dsn, Table: "events_e2e", Partition: "day"}

@@ -6,7 +6,9 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -85,8 +87,8 @@ func TestIntegrationConformance(t *testing.T) {
 			return out
 		},
 		// No fault injector: the shared broker cannot be stopped nor made to refuse
-		// credentials here (it runs without authentication); the retry path is the
-		// runner's and internal/bus's, tested there.
+		// credentials here (it runs without authentication). TestConformanceBrokerDown
+		// covers a cluster that is down, on an embedded broker.
 		Poison: func(e *sinks.Event) {
 			// Above the topic's max.message.bytes even compressed.
 			raw := make([]byte, 150<<10)
@@ -146,4 +148,78 @@ func TestSettings(t *testing.T) {
 			t.Errorf("problems lack %s: %s", want, got)
 		}
 	}
+}
+
+// embeddedStore is an in-process broker that keeps its data on disk, so that the test can
+// stop it (the store is down) and start it again on the same port.
+type embeddedStore struct {
+	t    *testing.T
+	dir  string
+	port int
+	mu   sync.Mutex
+	e    *bus.Embedded
+}
+
+func (s *embeddedStore) start() {
+	e, err := bus.StartEmbedded(testkit.Logger(s.t), s.dir, s.port)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.e = e
+	s.mu.Unlock()
+}
+
+func (s *embeddedStore) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.e != nil {
+		s.e.Close()
+		s.e = nil
+	}
+}
+
+// The conformance suite again, on an embedded broker the test can stop: the Unavailable
+// case (a cluster that is down, then back).
+func TestConformanceBrokerDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	st := &embeddedStore{t: t, dir: t.TempDir(), port: port}
+	st.start()
+	t.Cleanup(st.stop)
+	brokers := []string{fmt.Sprintf("127.0.0.1:%d", port)}
+	topic := "t.sinkkafka.down"
+	sinktest.Run(t, sinktest.Harness{
+		Open: func(t *testing.T, log *slog.Logger) sinks.Sink {
+			cfg := settings(brokers, topic)
+			cfg.Partitions = 1
+			s, err := Open("republish", cfg, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+		Count: func(t *testing.T, ids []string) map[string]int {
+			b := testkit.NewBus(t, brokers)
+			out := map[string]int{}
+			for _, m := range readAll(t, b, brokers, topic) {
+				out[string(m.Key)]++
+			}
+			return out
+		},
+		Fault: func(t *testing.T, f sinktest.Fault) func() {
+			if f != sinktest.Unavailable {
+				return nil
+			}
+			st.stop()
+			return st.start
+		},
+	})
 }

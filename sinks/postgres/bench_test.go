@@ -35,8 +35,10 @@ func benchWrite(b *testing.B, again bool) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if !again {
+			b.StopTimer()
 			batch = sinktest.Events(fmt.Sprintf("b%d-", i), 500)
 			i++
+			b.StartTimer()
 		}
 		if err := s.Write(ctx, batch, res); err != nil {
 			b.Fatal(err)
