@@ -9,7 +9,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/sinks"
+	"github.com/auditstream/auditstream/sinks/internal/transport"
 )
 
 // Plugin registers the webhook sink type.
@@ -47,6 +47,8 @@ type Settings struct {
 	Headers map[string]string `yaml:"headers"`
 	// Timeout bounds one POST (default 30s).
 	Timeout config.Duration `yaml:"timeout"`
+	// TLS: CA bundle, client certificate (mutual TLS), server name.
+	TLS transport.TLS `yaml:"tls"`
 }
 
 // SetDefaults implements config.Settings.
@@ -77,6 +79,7 @@ func (s *Settings) Validate(path string, p *config.Problems) {
 	if s.Timeout < 0 {
 		p.Add(path+".timeout", "must not be negative")
 	}
+	s.TLS.Validate(path+".tls", p)
 }
 
 // Sink posts batches to one URL.
@@ -97,7 +100,9 @@ func Open(name string, cfg Settings, hc *http.Client, log *slog.Logger) (*Sink, 
 		return nil, fmt.Errorf("webhook sink %s: settings.url must be an http:// or https:// URL", name)
 	}
 	if hc == nil {
-		hc = &http.Client{Timeout: cfg.Timeout.D()}
+		if hc, err = transport.HTTPClient(cfg.Timeout.D(), cfg.TLS); err != nil {
+			return nil, fmt.Errorf("webhook sink %s: %w", name, err)
+		}
 	}
 	s := &Sink{name: name, cfg: cfg, log: log, hc: hc, where: u.Scheme + "://" + u.Host, now: time.Now,
 		secrets: []string{cfg.Secret}}
@@ -221,14 +226,8 @@ func (s *Sink) Write(ctx context.Context, batch []sinks.Event, res []sinks.ItemR
 	return answer
 }
 
-// transportError drops the URL a *url.Error carries (its path or query may hold a token).
-func transportError(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err.Error()
-	}
-	return err.Error()
-}
+// transportError is a client error without the URL (its path or query may hold a token).
+func transportError(err error) string { return transport.Unwrap(err).Error() }
 
 // scrub removes every configured secret from a text that came from outside.
 func (s *Sink) scrub(text string) string {
