@@ -204,7 +204,7 @@ func TestValidateSinkTypes(t *testing.T) {
 sinks:
   - {name: pg, type: postgres, max_batch_bytes: -1, settings: {dsn: "postgres://u:p@db/x", partition: week}}
   - {name: hook, type: webhook, linger: 5ms, settings: {url: "https://r.example/h", secret: "0123456789abcdef0123"}}
-  - {name: k, type: kafka, settings: {brokers: ["k:9092"], topic: out, format: ecs}}
+  - {name: k, type: kafka, settings: {brokers: ["k:9092"], topic: out, format: xml}}
   - {name: f, type: file, settings: {path: /tmp/x.jsonl, rotate_every: 24h}}
 `))
 	if err != nil {

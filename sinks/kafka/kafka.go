@@ -16,6 +16,8 @@ import (
 	"github.com/auditstream/auditstream/internal/bus"
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/sinks"
+	"github.com/auditstream/auditstream/sinks/projection/cloudevents"
+	"github.com/auditstream/auditstream/sinks/projection/ecs"
 )
 
 // Plugin registers the kafka sink type.
@@ -23,9 +25,9 @@ var Plugin = sinks.Define("kafka", func(name string, s *Settings, d sinks.Deps) 
 	return Open(name, *s, d.Log)
 })
 
-// Formats this build can write. ECS and CloudEvents structured mode come with the
-// projections (sinks/projection); until then only the OCSF event as it is.
-var Formats = []string{"ocsf"}
+// Formats of the record values: the OCSF event as it is (with the CloudEvents binary-mode
+// headers), its ECS projection, or a CloudEvents structured-mode event.
+var Formats = []string{"ocsf", "ecs", "cloudevents"}
 
 // Settings of a kafka sink (its `settings:` block).
 type Settings struct {
@@ -34,7 +36,7 @@ type Settings struct {
 	// Topic receives the events.
 	Topic string `yaml:"topic"`
 	// Format of the record values: ocsf (default: the canonical event, with its
-	// CloudEvents binary-mode headers).
+	// CloudEvents binary-mode headers), ecs (ECS JSON) or cloudevents (structured mode).
 	Format string `yaml:"format"`
 	// Key of each record: event_id (default: a compacted topic then keeps one record per
 	// event) or source (provider/tenant, the key of the events topic: per-tenant order).
@@ -146,36 +148,68 @@ func (s *Sink) Write(ctx context.Context, batch []sinks.Event, res []sinks.ItemR
 	if err := s.ensureTopic(ctx); err != nil {
 		return s.fail("create topic "+s.cfg.Topic, err)
 	}
-	msgs := make([]kgo.Message, len(batch))
+	msgs := make([]kgo.Message, 0, len(batch))
+	sent := make([]int, 0, len(batch))
 	for i, e := range batch {
-		msgs[i] = s.record(e)
+		m, err := s.record(e)
+		if err != nil {
+			res[i] = sinks.ItemResult{Status: sinks.Reject, Reason: "projection", Err: err}
+			continue
+		}
+		msgs = append(msgs, m)
+		sent = append(sent, i)
+	}
+	if len(msgs) == 0 {
+		return nil
 	}
 	if err := s.bus.Publish(ctx, msgs...); err != nil {
-		return s.fail(fmt.Sprintf("publish %d events to %s", len(batch), s.cfg.Topic), err)
+		return s.fail(fmt.Sprintf("publish %d events to %s", len(msgs), s.cfg.Topic), err)
 	}
-	for i := range res {
+	for _, i := range sent {
 		res[i] = sinks.ItemResult{Status: sinks.Written}
 	}
 	return nil
 }
 
-// record builds the target record of an event: the canonical JSON with the CloudEvents
-// binary-mode headers of the events topic (ce_id, ce_source, ce_type, ce_time, ...).
-func (s *Sink) record(e sinks.Event) kgo.Message {
+// record builds the target record of an event. OCSF: the canonical JSON with the
+// CloudEvents binary-mode headers of the events topic (ce_id, ce_source, ce_type,
+// ce_time, ...). ECS: the ECS document, with the ce_id header. CloudEvents: a
+// structured-mode event (attributes in the value, content-type
+// application/cloudevents+json, no ce_ headers, as the Kafka binding requires).
+func (s *Sink) record(e sinks.Event) (kgo.Message, error) {
 	key := []byte(e.ID)
 	if s.cfg.Key == "source" {
 		key = e.Key
 	}
-	var hs []kgo.Header
+	m := kgo.Message{Topic: s.cfg.Topic, Key: key}
+	switch s.cfg.Format {
+	case "ecs":
+		v, err := ecs.Append(nil, e, ecs.Options{})
+		if err != nil {
+			return m, fmt.Errorf("ECS projection of event %s: %w", e.ID, err)
+		}
+		m.Value = v
+		m.Headers = []kgo.Header{{Key: "ce_id", Value: []byte(e.ID)}, {Key: "content-type", Value: []byte("application/json")}}
+		return m, nil
+	case "cloudevents":
+		v, err := cloudevents.Append(nil, e)
+		if err != nil {
+			return m, fmt.Errorf("CloudEvents projection of event %s: %w", e.ID, err)
+		}
+		m.Value = v
+		m.Headers = []kgo.Header{{Key: "content-type", Value: []byte(cloudevents.ContentType)}}
+		return m, nil
+	}
+	m.Value = e.Value
 	for _, h := range e.Msg.Headers {
 		if strings.HasPrefix(h.Key, "ce_") || h.Key == "content-type" {
-			hs = append(hs, h)
+			m.Headers = append(m.Headers, h)
 		}
 	}
-	if !slices.ContainsFunc(hs, func(h kgo.Header) bool { return h.Key == "ce_id" }) {
-		hs = append(hs, kgo.Header{Key: "ce_id", Value: []byte(e.ID)})
+	if !slices.ContainsFunc(m.Headers, func(h kgo.Header) bool { return h.Key == "ce_id" }) {
+		m.Headers = append(m.Headers, kgo.Header{Key: "ce_id", Value: []byte(e.ID)})
 	}
-	return kgo.Message{Topic: s.cfg.Topic, Key: key, Value: e.Value, Headers: hs}
+	return m, nil
 }
 
 func (s *Sink) ensureTopic(ctx context.Context) error {

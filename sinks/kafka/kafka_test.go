@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -139,7 +140,7 @@ func TestIntegrationRecordsKeepTheCloudEventsHeaders(t *testing.T) {
 
 func TestSettings(t *testing.T) {
 	var p config.Problems
-	s := Settings{Brokers: []string{"nohost"}, Format: "ecs", Key: "tenant", Compression: "gzip"}
+	s := Settings{Brokers: []string{"nohost"}, Format: "xml", Key: "tenant", Compression: "gzip"}
 	s.SetDefaults()
 	s.Validate("x", &p)
 	got := fmt.Sprint(p.Err())
@@ -222,4 +223,64 @@ func TestConformanceBrokerDown(t *testing.T) {
 			return st.start
 		},
 	})
+}
+
+func TestIntegrationFormats(t *testing.T) {
+	brokers := testkit.RealKafka(t)
+	b := testkit.NewBus(t, brokers)
+	for _, format := range []string{"ecs", "cloudevents"} {
+		t.Run(format, func(t *testing.T) {
+			topic := "t.sinkkafka." + format + "." + testkit.Unique()
+			cfg := settings(brokers, topic)
+			cfg.Format, cfg.Partitions = format, 1
+			s, err := Open("k", cfg, testkit.Logger(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close(context.Background())
+			evs := sinktest.Events("fmt-", 3)
+			if d, err := sinks.Deliver(context.Background(), s, evs); err != nil || d.Written != 3 {
+				t.Fatalf("delivery %+v err %v", d, err)
+			}
+			got := readAll(t, b, brokers, topic)
+			if len(got) != 3 {
+				t.Fatalf("%d records", len(got))
+			}
+			for i, m := range got {
+				var v struct {
+					ID          string `json:"id"`
+					SpecVersion string `json:"specversion"`
+					Type        string `json:"type"`
+					Data        struct {
+						Metadata struct {
+							UID string `json:"uid"`
+						} `json:"metadata"`
+					} `json:"data"`
+					Event struct {
+						ID string `json:"id"`
+					} `json:"event"`
+					Timestamp string `json:"@timestamp"`
+				}
+				if err := json.Unmarshal(m.Value, &v); err != nil {
+					t.Fatalf("record %d: %v: %s", i, err, m.Value)
+				}
+				hs := map[string]string{}
+				for _, h := range m.Headers {
+					hs[h.Key] = string(h.Value)
+				}
+				e := evs[i]
+				switch format {
+				case "ecs":
+					if v.Event.ID != e.ID || v.Timestamp == "" || hs["ce_id"] != e.ID || hs["ce_type"] != "" {
+						t.Fatalf("ECS record %s headers %v", m.Value, hs)
+					}
+				case "cloudevents":
+					if v.ID != e.ID || v.SpecVersion != "1.0" || v.Type != fmt.Sprintf("io.auditstream.ocsf.%d", e.ClassUID) ||
+						v.Data.Metadata.UID != e.ID || hs["content-type"] != "application/cloudevents+json" || hs["ce_id"] != "" {
+						t.Fatalf("CloudEvents record %s headers %v", m.Value, hs)
+					}
+				}
+			}
+		})
+	}
 }
