@@ -86,3 +86,28 @@ func TestTopLines(t *testing.T) {
 		t.Fatalf("top = %q", got)
 	}
 }
+
+func TestChecksUseTheDefaultValidationMode(t *testing.T) {
+	gb := parseGoBench(`BenchmarkNormalize/ionos/validate=off-2  10  1 ns/op  250000 events/cpu-s
+BenchmarkNormalize/ionos/validate=sample-2  10  1 ns/op  190000 events/cpu-s
+BenchmarkNormalize/conga/validate=sample-2  10  1 ns/op  120000 events/cpu-s
+`)
+	r := &results{Lookback: &lookbackResult{FirstRequests: 20, IdleRequests: 1},
+		Pollers: []pollerResult{{Targets: 1000, RSS: 100 << 20}, {Targets: 10000, RSS: 115 << 20, CursorBytes: 1 << 20}}}
+	got := map[string]bool{}
+	for _, c := range checks(r, gb) {
+		got[c.what] = c.ok
+	}
+	want := map[string]bool{
+		"normalizer alone, ionos: ≥ 200,000 events per CPU-second":               false, // the sample mode counts
+		"normalizer alone, conga: ≥ 100,000 events per CPU-second":               true,
+		"10-year first poll of an idle IONOS contract: ≤ 50 requests":            true,
+		"idle poll of an unchanged contract: 1 request":                          true,
+		"poller RSS flat ±10 % beyond cursor bytes from 1,000 to 10,000 targets": false, // +14 %
+	}
+	for k, v := range want {
+		if ok, present := got[k]; !present || ok != v {
+			t.Errorf("%s: present %v ok %v, want ok %v (all: %v)", k, present, ok, v, got)
+		}
+	}
+}

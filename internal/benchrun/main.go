@@ -99,6 +99,11 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		}
 	}
 	if has(o.sections, "pollers") {
+		lb, err := lookbackSection(ctx, log)
+		if err != nil {
+			return fmt.Errorf("lookback: %w", err)
+		}
+		res.Lookback = &lb
 		if err := pollerSection(ctx, o, id, res, log); err != nil {
 			return fmt.Errorf("poller section: %w", err)
 		}

@@ -109,9 +109,19 @@ func writeReport(o options, r *results) error {
 	p("The broker is shared by every process on the machine; while idle before the runs it used %.3f CPU-s/s,\n", r.BrokerIdle)
 	p("which is included in its numbers (they are an upper bound of its cost). The normalizer benchmarks, the\nnormalizer through Kafka, the ceiling and the end-to-end run are repeated %d times (median shown, range in\nparentheses); codecs, batching and the pollers are measured once.\n\n", r.Runs)
 
+	gb := parseGoBench(readOr(o.goBench))
+	p("## Against the targets\n\n| target | measured | |\n|---|---|---|\n")
+	for _, c := range checks(r, gb) {
+		mark := "met"
+		if !c.ok {
+			mark = "**not met**"
+		}
+		p("| %s | %s | %s |\n", c.what, c.got, mark)
+	}
+	p("\n")
+
 	// (a) normalizer alone.
 	p("## Normalizer alone\n\n")
-	gb := parseGoBench(readOr(o.goBench))
 	if len(gb) == 0 {
 		p("No Go benchmark output was given.\n\n")
 	} else {
@@ -252,6 +262,11 @@ func writeReport(o options, r *results) error {
 		}
 	}
 
+	if lb := r.Lookback; lb != nil {
+		p("A first poll with a %s look-back (`initial_lookback: %s`) over a quiet IONOS contract (3 entries, in the last\nhour), default windows (`start_window: %s`, `max_window: %s`; an empty answer doubles the next window):\n", "10-year", lb.Lookback, lb.StartWindow, lb.MaxWindow)
+		p("**%d requests** counted by the simulator (%d entries, %s); the next poll of the unchanged contract: **%d request**.\n\n", lb.FirstRequests, lb.Entries, lb.FirstPollTook.Round(time.Millisecond), lb.IdleRequests)
+	}
+
 	if top := readOr(o.cpuTop); top != "" {
 		p("## Normalizer profiles\n\nCPU (`go tool pprof -top`, the normalizer benchmarks above, first lines):\n\n```\n%s```\n\n", topLines(top, 22))
 	}
@@ -327,4 +342,74 @@ func codecVerdict(cs []codecResult) string {
 		out += fmt.Sprintf(" `%s`: %.1f× less than `none`, %+.0f %% CPU.", name, none.bytes/a.bytes, 100*(a.cpu/a.events/(none.cpu/none.events)-1))
 	}
 	return out + " The codec is configurable (`none`, `snappy`, `lz4`, `zstd`); consumers read every codec whatever the writer chose."
+}
+
+type check struct {
+	what, got string
+	ok        bool
+}
+
+// checks compares the run with the targets of the performance work.
+func checks(r *results, gb []goBench) []check {
+	var out []check
+	// Normalizer alone, in the default validation mode (sample) when the benchmark has modes.
+	per := map[string][]float64{}
+	var provs []string
+	for _, b := range gb {
+		rest, ok := strings.CutPrefix(b.Name, "BenchmarkNormalize/")
+		if !ok {
+			continue
+		}
+		prov, mode, hasMode := strings.Cut(rest, "/")
+		if hasMode && mode != "validate=sample" {
+			continue
+		}
+		v, ok := b.Metrics["events/cpu-s"]
+		if !ok {
+			continue
+		}
+		if _, seen := per[prov]; !seen {
+			provs = append(provs, prov)
+		}
+		per[prov] = append(per[prov], v)
+	}
+	sort.Strings(provs)
+	for _, prov := range provs {
+		want := 100000.0
+		if prov == "ionos" {
+			want = 200000
+		}
+		got := median(per[prov])
+		out = append(out, check{fmt.Sprintf("normalizer alone, %s: ≥ %s events per CPU-second", prov, num(want)), num(got), got >= want})
+	}
+	if len(r.Normalize) > 0 {
+		var xs []float64
+		for _, w := range r.Normalize {
+			a, _ := w.rates()
+			xs = append(xs, a)
+		}
+		got := median(xs)
+		out = append(out, check{"`auditstream normalize` through Kafka: ≥ 50,000 events per CPU-second of the process", num(got), got >= 50000})
+	}
+	if len(r.E2E) > 0 {
+		var xs []float64
+		for _, e := range r.E2E {
+			xs = append(xs, e.P99.Seconds())
+		}
+		want := r.E2E[0].PollInterval + time.Second
+		got := median(xs)
+		out = append(out, check{fmt.Sprintf("end to end at %d events/s: p99 freshness ≤ poll interval + 1 s (%s)", int64(r.E2E[0].Rate), want),
+			fmt.Sprintf("%.2f s (median of %d runs; load average %s)", got, len(xs), r.LoadEnd), got <= want.Seconds()})
+	}
+	if lb := r.Lookback; lb != nil {
+		out = append(out, check{"10-year first poll of an idle IONOS contract: ≤ 50 requests", fmt.Sprint(lb.FirstRequests), lb.FirstRequests <= 50})
+		out = append(out, check{"idle poll of an unchanged contract: 1 request", fmt.Sprint(lb.IdleRequests), lb.IdleRequests == 1})
+	}
+	if len(r.Pollers) == 2 {
+		lo, hi := r.Pollers[0], r.Pollers[1]
+		g := float64(hi.RSS-lo.RSS-(hi.CursorBytes-lo.CursorBytes)) / float64(lo.RSS)
+		out = append(out, check{fmt.Sprintf("poller RSS flat ±10 %% beyond cursor bytes from %s to %s targets", num(float64(lo.Targets)), num(float64(hi.Targets))),
+			fmt.Sprintf("%+.1f %%", 100*g), g >= -0.10 && g <= 0.10})
+	}
+	return out
 }
