@@ -52,7 +52,7 @@ build() {
 	# The module's go.mod replaces its push package with a directory that module zips do
 	# not carry; the pinned version of that module is used instead.
 	(cd "$src" && go mod edit -dropreplace=github.com/grafana/loki/pkg/push &&
-		GOFLAGS=-mod=mod go build -trimpath -o "$CACHE/loki.tmp" ./cmd/loki) >"$CACHE/build.log" 2>&1 ||
+		GOFLAGS=-mod=mod go build -trimpath -ldflags "-X github.com/grafana/loki/v3/pkg/util/build.Version=${LOKI_VERSION#v}" -o "$CACHE/loki.tmp" ./cmd/loki) >"$CACHE/build.log" 2>&1 ||
 		{ tail -n 30 "$CACHE/build.log" >&2; rm -rf "$src"; die "building Loki failed"; }
 	rm -rf "$src"
 	mv "$CACHE/loki.tmp" "$CACHE/loki"

@@ -443,8 +443,13 @@ func (k *Sink) metadataOn(ctx context.Context) (bool, error) {
 		k.setMetadata(true, "Loki build info unavailable: sending structured metadata")
 		return true, nil
 	}
-	major, _ := strconv.Atoi(strings.SplitN(strings.TrimPrefix(bi.Version, "v"), ".", 2)[0])
-	if major >= 3 {
+	major, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(bi.Version, "v"), ".", 2)[0])
+	switch {
+	case err != nil:
+		// A build without a version (built from source): try; a refusal turns it off.
+		k.setMetadata(true, "Loki reports no version: sending structured metadata")
+		return true, nil
+	case major >= 3:
 		k.setMetadata(true, "Loki "+bi.Version+" supports structured metadata")
 		return true, nil
 	}

@@ -139,6 +139,17 @@ func TestOldLokiGetsNoStructuredMetadata(t *testing.T) {
 	}
 }
 
+func TestVersionlessLokiGetsStructuredMetadata(t *testing.T) {
+	f := &fakeLoki{version: ""} // built from source without version stamps
+	s := open(t, "url: "+serve(t, f)+"\n", nil)
+	if _, err := write(s, []sinks.Event{projectiontest.Event("api_create")}); err != nil {
+		t.Fatal(err)
+	}
+	if v := f.pushes[0].Streams[0].Values[0]; len(v) != 3 {
+		t.Fatalf("entry %v has no structured metadata", v)
+	}
+}
+
 func TestMetadataRefusedTurnsItOff(t *testing.T) {
 	f := &fakeLoki{version: "3.0.0"}
 	f.answer = func(p push) (int, string) {
