@@ -323,6 +323,9 @@ func TestIntegrationDLQCommands(t *testing.T) {
 	rawTopic := c.RawTopic("ionos")
 	origin := rawIONOS(t, rawTopic, 3)
 	origin[1].Value = []byte("not an envelope")
+	for i := range origin {
+		origin[i].Headers = []kafka.Header{{Key: "ce_id", Value: []byte(fmt.Sprint("id-", i))}}
+	}
 	if err := b.Publish(ctx, origin...); err != nil {
 		t.Fatal(err)
 	}
@@ -387,6 +390,10 @@ func TestIntegrationDLQCommands(t *testing.T) {
 	}
 	if !bytes.Equal(retried[0].Value, orig.Value) || !bytes.Equal(retried[0].Key, orig.Key) {
 		t.Fatalf("retried record differs from the dead letter's original")
+	}
+	// The original headers come back (an event routes as before); the reasons do not.
+	if bus.Header(retried[0], "ce_id") != "id-1" || bus.Header(retried[0], "dlq.reason") != "" {
+		t.Fatalf("retried record headers: %v", retried[0].Headers)
 	}
 }
 

@@ -25,6 +25,7 @@ type DeadLetter struct {
 	OriginPartition int
 	OriginOffset    int64
 	Key, Value      []byte
+	Headers         []kafka.Header // the original record's headers (CloudEvents headers of an event)
 }
 
 // ID is how commands name a dead letter: "<partition>:<offset>" on the DLQ topic.
@@ -37,7 +38,7 @@ func toDeadLetter(m kafka.Message) DeadLetter {
 	oo, _ := strconv.ParseInt(bus.Header(m, "dlq.offset"), 10, 64)
 	return DeadLetter{Partition: m.Partition, Offset: m.Offset, Time: m.Time, Stage: bus.Header(m, "dlq.stage"),
 		Reason: bus.Header(m, "dlq.reason"), Error: bus.Header(m, "dlq.error"), Topic: bus.Header(m, "dlq.topic"),
-		OriginPartition: op, OriginOffset: oo, Key: m.Key, Value: m.Value}
+		OriginPartition: op, OriginOffset: oo, Key: m.Key, Value: m.Value, Headers: bus.OriginalHeaders(m)}
 }
 
 // DLQFilter selects dead letters; empty fields match everything.
@@ -78,8 +79,8 @@ func ListDLQ(ctx context.Context, b *bus.Bus, topic string, f DLQFilter) ([]Dead
 const RetryHeader = "auditstream.retry_of"
 
 // RetryDLQ writes the selected dead letters back to the topics they came from, with
-// their original key and value (the consumers there handle them again; event ids keep
-// that idempotent). dlqTopic names the DLQ in the retry header. A dead letter without
+// their original key, value and headers (the consumers there handle them again; event
+// ids keep that idempotent). dlqTopic names the DLQ in the retry header. A dead letter without
 // an origin topic is skipped and returned in skipped.
 func RetryDLQ(ctx context.Context, b *bus.Bus, dlqTopic string, letters []DeadLetter) (retried int, skipped []DeadLetter, err error) {
 	var out []kafka.Message
@@ -88,9 +89,8 @@ func RetryDLQ(ctx context.Context, b *bus.Bus, dlqTopic string, letters []DeadLe
 			skipped = append(skipped, d)
 			continue
 		}
-		out = append(out, kafka.Message{Topic: d.Topic, Key: d.Key, Value: d.Value, Headers: []kafka.Header{
-			{Key: RetryHeader, Value: []byte(dlqTopic + "/" + d.ID())},
-		}})
+		headers := append(append([]kafka.Header(nil), d.Headers...), kafka.Header{Key: RetryHeader, Value: []byte(dlqTopic + "/" + d.ID())})
+		out = append(out, kafka.Message{Topic: d.Topic, Key: d.Key, Value: d.Value, Headers: headers})
 	}
 	if len(out) == 0 {
 		return 0, skipped, nil
