@@ -29,7 +29,7 @@ import (
 var esignProviders = []string{"constellation1", "conga", "signinghub"}
 
 // The Must show of the full-log providers, on real Apache Kafka: the three e-signature
-// simulators (120 packages/sessions each, 65 entries each: 360 entities and 23,400
+// simulators (140 packages/sessions each, 65 entries each: 420 entities and 27,300
 // entries, with exact duplicates, 429/5xx/truncated/slow answers, expiring tokens, and
 // SigningHub logs cleared on completion) polled by two `auditstream poll` processes built
 // from the repository that share the targets through the pollers' consumer group. One of
@@ -50,7 +50,7 @@ func TestIntegrationESignSharedPollersSurviveSIGKILL(t *testing.T) {
 
 	// The simulators run in the test process (their control endpoints give the served set).
 	const history = `seed: 20261122
-      packages: 120
+      packages: 140
       entries_per_package: 65
       after_complete: 4
       concurrent: 36
@@ -112,21 +112,21 @@ pollers:
     discovery_schedule: "@every 2s"
     parallel: 6
     http: {timeout: 10s, max_retries: 8, max_retry_after: 2s}
-    settings: {base_url: %q, api_key: e2e-api-key, username: agent@example.com}
+    settings: {base_url: %q, api_key: e2e-api-key, username: agent@example.com, settle: 2s}
   - name: conga
     provider: conga
     schedule: "@every 1s"
     discovery_schedule: "@every 2s"
     parallel: 6
     http: {timeout: 10s, max_retries: 8, max_retry_after: 2s}
-    settings: {base_url: %q, token_url: %q, client_id: e2e-client, client_secret: e2e-secret}
+    settings: {base_url: %q, token_url: %q, client_id: e2e-client, client_secret: e2e-secret, settle: 2s}
   - name: shub
     provider: signinghub
     schedule: "@every 1s"
     discovery_schedule: "@every 2s"
     parallel: 6
     http: {timeout: 10s, max_retries: 8, max_retry_after: 2s}
-    settings: {base_url: %q, client_id: e2e-app, client_secret: e2e-secret, username: admin@example.com, password: e2e-password}
+    settings: {base_url: %q, client_id: e2e-app, client_secret: e2e-secret, username: admin@example.com, password: e2e-password, settle: 2s}
 `, strings.Join(brokers, ","), p.RawPrefix, p.Events, p.DLQ, p.Checkpoints, targetsTopic, p.suffix,
 		urls["constellation1"], urls["conga"], urls["conga"]+"/api/v1/auth/connect/token", urls["signinghub"])
 	if err := os.WriteFile(pollCfg, []byte(doc), 0o600); err != nil {
@@ -179,40 +179,44 @@ pollers:
 			t.Logf("the normalizer has no mapper for %s yet: counting on the raw topics only", pr)
 		}
 	}
-	var expected map[string]bool // raw record ids
+	var expected map[string]string // raw record ids: served keys
 	WaitFor(t, 3*time.Minute, "every served entry on the topics", func() (bool, string) {
 		var status []string
-		expected = map[string]bool{}
+		expected = map[string]string{}
 		done := true
 		for _, pr := range esignProviders {
 			st, keys := simState(t, urls[pr])
 			// Without log clearing, every entry of the history is served in the end.
 			done = done && st.Done && (pr == "signinghub" || st.Served == st.Total)
-			ids, err := logsim.RecordIDs(pr, keys)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for id := range ids {
-				expected[id] = true
+			for k := range keys {
+				tenant, entity, fp, occ, err := logsim.ParseServedKey(k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				expected[schemas.RecordID(pr, tenant, entity, fp, occ)] = pr + "/" + k
 			}
 			status = append(status, fmt.Sprintf("%s: done=%v served=%d/%d", pr, st.Done, st.Served, st.Total))
 		}
 		missingRaw, missingEv := 0, 0
-		for id := range expected {
+		for id, where := range expected {
 			if !raws.has(id) {
 				missingRaw++
+				status = append(status, "missing "+where)
 			}
 			if checkEvents && !events.has(schemas.EventID(id)) {
 				missingEv++
 			}
 		}
 		status = append(status, fmt.Sprintf("missing raw %d, missing events %d", missingRaw, missingEv))
+		if len(status) > 40 {
+			status = append(status[:30], status[len(status)-5:]...)
+		}
 		return done && missingRaw == 0 && missingEv == 0, strings.Join(status, "; ")
 	})
 
-	// B drains; then the served set is final, and the topics must hold exactly it.
+	// B drains; then the served set is final and the topics must hold exactly it.
 	b.stop(t)
-	expected = map[string]bool{}
+	final := map[string]bool{}
 	for _, pr := range esignProviders {
 		_, keys := simState(t, urls[pr])
 		ids, err := logsim.RecordIDs(pr, keys)
@@ -220,12 +224,12 @@ pollers:
 			t.Fatal(err)
 		}
 		for id := range ids {
-			expected[id] = true
+			final[id] = true
 		}
 	}
 	WaitFor(t, time.Minute, "the collectors to read the served set", func() (bool, string) {
 		missing := 0
-		for id := range expected {
+		for id := range final {
 			if !raws.has(id) || (checkEvents && !events.has(schemas.EventID(id))) {
 				missing++
 			}
@@ -247,22 +251,22 @@ pollers:
 	}
 	// SigningHub clears a log on completion: entries that arrived after its last fetch are
 	// gone before anyone could read them (never served, so not expected).
-	if total < 20000 || len(expected) < 20000 {
-		t.Fatalf("too small a run: %d entries, %d served", total, len(expected))
+	if total < 20000 || len(final) < 20000 {
+		t.Fatalf("too small a run: %d entries, %d served", total, len(final))
 	}
-	if extra := raws.extra(expected); extra > 0 {
+	if extra := raws.extra(final); extra > 0 {
 		t.Fatalf("%d raw record ids on the raw topics were never served", extra)
 	}
 	if checkEvents {
 		want := map[string]bool{}
-		for id := range expected {
+		for id := range final {
 			want[schemas.EventID(id)] = true
 		}
 		if extra := events.extra(want); extra > 0 {
 			t.Fatalf("%d event ids on %s were never served", extra, p.Events)
 		}
 		t.Logf("%d distinct event ids on %s = the %d served entries; %d events in all (duplicates of an id: re-publication after the kill)",
-			events.count(), p.Events, len(expected), events.total())
+			events.count(), p.Events, len(final), events.total())
 	}
 	t.Logf("%d distinct record ids on the raw topics (%d records)", raws.count(), raws.total())
 }
