@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -394,8 +395,15 @@ func servedSet(t *testing.T, urls map[string]string) map[string]served {
 	return out
 }
 
-func simState(t *testing.T, base string) (logsim.Stats, map[string]bool) {
+// simState reads a simulator's control endpoints (at the root of its server, whatever
+// the prefix of its API).
+func simState(t *testing.T, apiURL string) (logsim.Stats, map[string]bool) {
 	t.Helper()
+	u, err := url.Parse(apiURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := u.Scheme + "://" + u.Host
 	var st logsim.Stats
 	getJSON(t, base+"/_sim/stats", &st)
 	var served struct {
