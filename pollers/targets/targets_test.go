@@ -5,17 +5,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/goleak"
 
 	"github.com/auditstream/auditstream/internal/bus"
 	"github.com/auditstream/auditstream/internal/checkpoint"
+	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/metrics"
 	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/pollers"
+	"github.com/auditstream/auditstream/pollers/fulllog"
 	"github.com/auditstream/auditstream/pollers/targets"
 )
 
@@ -304,5 +308,86 @@ func testSharing(t *testing.T, brokers []string) {
 	// And discovery does not bring it back.
 	if n, err := writer.Discover(ctx, "c1", "conga", found, time.Now()); err != nil || n != 0 {
 		t.Fatalf("discovery after retirement wrote %d (%v)", n, err)
+	}
+}
+
+type countingLog struct {
+	mu      sync.Mutex
+	fetches map[string]int
+}
+
+func (c *countingLog) FetchLog(_ context.Context, t pollers.Target) ([]pollers.Record, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.fetches[t.Entity]++
+	return []pollers.Record{{Raw: []byte(`{"entity":"` + t.Entity + `"}`)}}, nil
+}
+
+func (c *countingLog) count(e string) int { c.mu.Lock(); defer c.mu.Unlock(); return c.fetches[e] }
+
+func TestRetirementEmbedded(t *testing.T) { testRetirement(t, testkit.EmbeddedKafka(t)) }
+
+// A terminal target past its grace period: the runner (through the shared assignment and
+// the full-log adapter) polls it one final time, marks it retired on the targets topic,
+// tombstones its checkpoint and stops counting it for freshness; it is not polled again.
+func testRetirement(t *testing.T, brokers []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b := testkit.NewBus(t, brokers)
+	tg, cp := topics(t, b, 2)
+	raw := "t.raw." + testkit.Unique()
+	if err := b.EnsureTopics(ctx, bus.TopicSpec{Name: raw, Partitions: 1, ReplicationFactor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-48 * time.Hour)
+	writer, err := targets.OpenTable(ctx, b, tg, testkit.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := writer.Discover(ctx, "c1", "conga", []pollers.Target{
+		{Tenant: "acme", Entity: "done", Status: "COMPLETED", Terminal: true, UpdatedAt: old},
+		{Tenant: "acme", Entity: "live", Status: "SENT", UpdatedAt: old},
+	}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	m := join(t, b, tg, cp, "t.pollers."+testkit.Unique())
+	select {
+	case <-m.s.Ready():
+	case <-ctx.Done():
+		t.Fatal("no generation")
+	}
+	fetcher := &countingLog{fetches: map[string]int{}}
+	met := metrics.NewUnregistered()
+	deps := pollers.Deps{Poller: "c1", Log: testkit.Logger(t), Metrics: met}
+	src := fulllog.New("conga", fetcher, nil, fulllog.Settings{RetireAfter: config.Duration(24 * time.Hour)}, deps)
+	r := pollers.NewRunner(pollers.RunnerConfig{Name: "c1", Provider: "conga", Topic: raw, Assignment: m.s}, src, m.store, b, testkit.Logger(t), met)
+	if err := r.PollOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := m.table.Get("conga/acme/done"); v.State != targets.StateRetired {
+		t.Fatalf("state after the final poll: %+v", v)
+	}
+	if m.store.Get("c1/conga/acme/done") != nil || m.store.Get("c1/conga/acme/live") == nil {
+		t.Fatal("the retired target's checkpoint is not tombstoned, or the live one's missing")
+	}
+	// Freshness is the live target's (the poll time), not pinned by the retired one.
+	if ts := testutil.ToFloat64(met.CursorTimestamp.WithLabelValues("c1", "conga")); time.Since(time.UnixMilli(int64(ts*1000))) > time.Minute {
+		t.Fatalf("cursor_timestamp_seconds = %v", ts)
+	}
+	if err := r.PollOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The retired one is not polled; the live one is, but its listing has not changed
+	// since its fetch (long settled): zero requests.
+	if fetcher.count("done") != 1 || fetcher.count("live") != 1 {
+		t.Fatalf("fetches: %v", fetcher.fetches)
+	}
+	// Another process sees it retired, and discovery does not bring it back.
+	other, err := targets.OpenTable(ctx, b, tg, testkit.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := other.Get("conga/acme/done"); v.State != targets.StateRetired {
+		t.Fatalf("another process sees %+v", v)
 	}
 }
