@@ -54,6 +54,10 @@ func benchCorpus(b *testing.B) map[string][]byte {
 	return map[string][]byte{
 		"ionos":  envelopeFor(b, "ionos", "31721060", "31721060", "x", schemas.ContentJSON, benchInput(b, "testdata/ionos/seed.input.json")),
 		"ecgrid": envelopeFor(b, "ecgrid", "100", "12345", "x", schemas.ContentXML, benchInput(b, "testdata/ecgrid/seed.input.xml")),
+		// the e-signature entries are shaped like the vendors' published examples
+		"conga":          esignEnvelope(b, "conga", "x", benchInput(b, "testdata/conga/view.input.json")),
+		"signinghub":     esignEnvelope(b, "signinghub", "x", benchInput(b, "testdata/signinghub/shared.input.json")),
+		"constellation1": esignEnvelope(b, "constellation1", "x", benchInput(b, "testdata/constellation1/viewed.input.json")),
 	}
 }
 

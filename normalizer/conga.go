@@ -22,7 +22,7 @@ import (
 // The envelope's entity is the package id (web_resources[0].uid, its entity_name the name).
 type CongaMapper struct{}
 
-// congaVerbs: Conga's audit event types (display strings or enum names, folded by verbKey).
+// congaVerbs: Conga's audit event types (display strings or enum names, folded by lookupVerb).
 var congaVerbs = map[string]esignVerb{
 	"login":       verbLogon,
 	"view":        verbRead,

@@ -24,7 +24,7 @@ import (
 // the name). The log has no entry id.
 type Constellation1Mapper struct{}
 
-// constellation1Verbs: words of the free-text description (folded by verbKey).
+// constellation1Verbs: words of the free-text description (lower case).
 var constellation1Verbs = map[string]esignVerb{
 	"viewed": verbRead, "opened": verbRead, "downloaded": verbExport,
 	"shared": verbShare, "sent": verbShare, "emailed": verbShare, "forwarded": verbShare,

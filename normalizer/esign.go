@@ -2,7 +2,6 @@ package normalizer
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/auditstream/auditstream/normalizer/ocsf"
 	"github.com/auditstream/auditstream/schemas"
@@ -100,25 +99,21 @@ func (a *esignAction) event(env *schemas.Envelope) (ocsf.Event, error) {
 	return ev, nil
 }
 
-// verbKey folds an action word for the verb tables: lower case, letters and digits only
-// ("Click To Sign", "ClickToSign" and "CLICK_TO_SIGN" are all "clicktosign").
-func verbKey(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
+// lookupVerb finds an action word in a provider's table, folded to lower-case letters and
+// digits ("Click To Sign", "ClickToSign" and "CLICK_TO_SIGN" are all "clicktosign");
+// unknown words are 99 Other.
+func lookupVerb(table map[string]esignVerb, word string) esignVerb {
+	var buf [64]byte
+	key := buf[:0]
+	for i := 0; i < len(word) && len(key) < len(buf); i++ {
+		switch c := word[i]; {
 		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9':
-			b.WriteByte(c)
+			key = append(key, c)
 		case c >= 'A' && c <= 'Z':
-			b.WriteByte(c + 'a' - 'A')
+			key = append(key, c+'a'-'A')
 		}
 	}
-	return b.String()
-}
-
-// lookupVerb finds an action word in a provider's table; unknown words are 99 Other.
-func lookupVerb(table map[string]esignVerb, word string) esignVerb {
-	if v, ok := table[verbKey(word)]; ok {
+	if v, ok := table[string(key)]; ok {
 		return v
 	}
 	return verbOther

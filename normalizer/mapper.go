@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 	"unsafe"
 
@@ -82,7 +81,7 @@ func (e *invariantError) Unwrap() error { return e.error }
 // eventTime reads a provider timestamp (zone-less ones in zone) as OCSF milliseconds;
 // OCSF times are after 1970.
 func eventTime(s string, zone *time.Location) (int64, error) {
-	t, err := timeparse.Parse(s, zone)
+	t, err := parseTime(s, zone)
 	if err != nil {
 		return 0, err
 	}
@@ -108,11 +107,34 @@ func entryObject(env *schemas.Envelope) (jsonx.Value, error) {
 	return v, nil
 }
 
+// parseTime is timeparse.Parse with fast paths for the common shapes (RFC 3339, and
+// "2006-01-02 15:04:05" / "2006-01-02T15:04:05" without a zone), which the shared parser
+// reaches only after trying other layouts.
+func parseTime(s string, zone *time.Location) (time.Time, error) {
+	if zone == nil {
+		zone = time.UTC
+	}
+	if len(s) == 19 && s[4] == '-' && s[13] == ':' && (s[10] == ' ' || s[10] == 'T') {
+		layout := "2006-01-02 15:04:05"
+		if s[10] == 'T' {
+			layout = "2006-01-02T15:04:05"
+		}
+		if t, err := time.ParseInLocation(layout, s, zone); err == nil {
+			return t.UTC(), nil
+		}
+	} else if len(s) >= 20 && s[4] == '-' && s[10] == 'T' {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return timeparse.Parse(s, zone)
+}
+
 // endpoint is a network endpoint for an address that may not be an IP: a valid IP goes to
 // ip (ok), anything else to name (OCSF's ip_t accepts IPs only).
 func endpoint(addr string) (ep ocsf.NetworkEndpoint, ok bool) {
-	if a, err := netip.ParseAddr(addr); err == nil {
-		return ocsf.NetworkEndpoint{IP: a.String()}, true
+	if _, err := netip.ParseAddr(addr); err == nil {
+		return ocsf.NetworkEndpoint{IP: addr}, true
 	}
 	return ocsf.NetworkEndpoint{Name: addr}, false
 }
@@ -173,7 +195,7 @@ func (u *unmapped) rest(obj jsonx.Value, prefix string, known ...string) {
 // compared as Value.Loose does (lower case, without '-' and '_'). A null value is left out.
 func (u *unmapped) restLoose(obj jsonx.Value, known ...string) {
 	obj.Each(func(k string, v jsonx.Value) bool {
-		if slices.Contains(known, looseKey(k)) || v.Kind() == jsonx.Null {
+		if v.Kind() == jsonx.Null || slices.ContainsFunc(known, func(name string) bool { return jsonx.LooseEqual(k, name) }) {
 			return true
 		}
 		if v.Kind() == jsonx.String {
@@ -183,17 +205,4 @@ func (u *unmapped) restLoose(obj jsonx.Value, known ...string) {
 		}
 		return true
 	})
-}
-
-// looseKey folds a key as Value.Loose compares it.
-func looseKey(k string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '-' || r == '_' {
-			return -1
-		}
-		if r >= 'A' && r <= 'Z' {
-			return r + 'a' - 'A'
-		}
-		return r
-	}, k)
 }

@@ -23,7 +23,7 @@ import (
 // The envelope's entity is the package id (web_resources[0].uid, its entity_name the name).
 type SigningHubMapper struct{}
 
-// signingHubVerbs: SigningHub action types (folded by verbKey).
+// signingHubVerbs: SigningHub action types (folded by lookupVerb).
 var signingHubVerbs = map[string]esignVerb{
 	"shared": verbShare, "opened": verbRead, "viewed": verbRead, "downloaded": verbExport,
 	"login": verbLogon, "loggedin": verbLogon, "signin": verbLogon, "signedin": verbLogon,

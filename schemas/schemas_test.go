@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 func validEnvelope() Envelope {
@@ -179,5 +181,13 @@ func TestSchemasCompile(t *testing.T) {
 	}
 	if _, err := Load("nope.json"); err == nil {
 		t.Fatal("unknown schema loaded")
+	}
+}
+
+func TestEventIDMatchesUUIDv5(t *testing.T) {
+	for _, rid := range []string{RecordID("ionos", "1", "1", "u-1", 1), "", "x", strings.Repeat("ab", 100)} {
+		if got, want := EventID(rid), uuid.NewSHA1(eventNS, []byte(rid)).String(); got != want {
+			t.Fatalf("EventID(%q) = %s, want %s", rid, got, want)
+		}
 	}
 }

@@ -32,6 +32,15 @@ var layoutsLocal = []string{
 
 var wcf = regexp.MustCompile(`^/Date\((-?\d{1,16})([+-]\d{4})?\)/$`)
 
+// wcfMatch runs the WCF pattern only on what can match it (the normalizer parses every
+// timestamp through here).
+func wcfMatch(v string) []string {
+	if !strings.HasPrefix(v, "/Date(") {
+		return nil
+	}
+	return wcf.FindStringSubmatch(v)
+}
+
 // Parse reads s; zone-less values are taken in loc (UTC when nil). The result is UTC.
 func Parse(s string, loc *time.Location) (time.Time, error) {
 	if loc == nil {
@@ -41,7 +50,7 @@ func Parse(s string, loc *time.Location) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, fmt.Errorf("empty timestamp")
 	}
-	if m := wcf.FindStringSubmatch(v); m != nil {
+	if m := wcfMatch(v); m != nil {
 		ms, err := strconv.ParseInt(m[1], 10, 64)
 		if err != nil {
 			return time.Time{}, fmt.Errorf("timestamp %q: %w", s, err)

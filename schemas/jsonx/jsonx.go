@@ -545,6 +545,12 @@ func (v Value) Loose(name string) Value {
 	return found
 }
 
+// LooseEqual says whether key equals name ignoring ASCII case, '-' and '_' (name: lower
+// case without '-' or '_'), as Loose compares keys.
+func LooseEqual(key, name string) bool {
+	return looseEq(unsafe.Slice(unsafe.StringData(key), len(key)), name)
+}
+
 func looseEq(key []byte, name string) bool {
 	j := 0
 	for _, c := range key {
