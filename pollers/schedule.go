@@ -40,6 +40,8 @@ type Scheduler struct {
 	cancel  context.CancelFunc
 	initial []func()
 	wg      sync.WaitGroup
+	mu      sync.Mutex
+	stopped bool
 }
 
 // NewScheduler builds a scheduler; jobs receive a context derived from ctx.
@@ -89,6 +91,17 @@ func (s *Scheduler) Add(spec string, r Job, jitter time.Duration) error {
 // Start starts the schedules and the first run of every poller.
 func (s *Scheduler) Start() {
 	s.c.Start()
+	s.RunNow()
+}
+
+// RunNow runs every job once now, besides its schedule (a job still running is skipped):
+// at start, and when this process is given new targets to poll.
+func (s *Scheduler) RunNow() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return
+	}
 	for _, f := range s.initial {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); f() }()
@@ -97,6 +110,9 @@ func (s *Scheduler) Start() {
 
 // Stop cancels running polls and waits for them to return, at most until ctx is done.
 func (s *Scheduler) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	s.stopped = true // no RunNow adds to wg once Stop waits on it
+	s.mu.Unlock()
 	s.cancel()
 	done := make(chan struct{})
 	go func() {

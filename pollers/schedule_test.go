@@ -95,3 +95,39 @@ func TestAddRejectsBadSchedule(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// RunNow runs the jobs besides their schedule (new targets are polled at once); after
+// Stop it does nothing.
+func TestSchedulerRunNow(t *testing.T) {
+	src := &panicky{}
+	s := NewScheduler(context.Background(), slog.New(slog.DiscardHandler))
+	if err := s.Add("@every 1h", src, 0); err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	wait := func(n int32) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for src.polls.Load() < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d polls, want %d", src.polls.Load(), n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	wait(1)
+	s.RunNow()
+	wait(2)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.RunNow()
+	if err := s.Stop(ctx); err != nil { // waits for anything RunNow would have started
+		t.Fatal(err)
+	}
+	if n := src.polls.Load(); n != 2 {
+		t.Fatalf("%d polls after Stop, want 2", n)
+	}
+}

@@ -303,6 +303,8 @@ func (a *App) startPollers(ctx context.Context) error {
 	}
 	// The group runs until the consumers stop, after the scheduler (Shutdown): polls end,
 	// then the process leaves the group and the others take its targets over at once.
+	// New partitions are polled at once, not at the next tick of the schedules.
+	sharing.OnGeneration(a.sched.RunNow)
 	a.goConsumer(ctx, "targets group", sharing.Run)
 	a.sched.Start()
 	return nil

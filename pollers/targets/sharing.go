@@ -66,7 +66,14 @@ type Sharing struct {
 
 	ready chan struct{}
 	once  sync.Once
+
+	onGeneration func()
 }
+
+// OnGeneration sets a function called each time this process starts polling a new set
+// of partitions (the app runs every poller at once instead of waiting for its schedule,
+// so targets taken over from a dead process are polled without delay). Call it before Run.
+func (s *Sharing) OnGeneration(f func()) { s.onGeneration = f }
 
 type generation struct {
 	id    int32
@@ -144,6 +151,9 @@ func (s *Sharing) serve(gen *kafka.Generation) {
 		s.mu.Unlock()
 		s.once.Do(func() { close(s.ready) })
 		s.log.Info("polling the targets of these partitions", "generation", gen.ID, "partitions", parts)
+		if s.onGeneration != nil {
+			s.onGeneration()
+		}
 		tick := time.NewTicker(s.cfg.Refresh)
 		defer tick.Stop()
 	loop:
