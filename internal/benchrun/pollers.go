@@ -11,6 +11,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/pollers/ionos/ionossim"
 )
 
@@ -22,10 +23,12 @@ type pollerResult struct {
 	Rounds      int
 	Requests    int // simulator requests in the measured rounds
 	NewEvents   int // events generated in them
+	Codec       string
 }
 
 // pollerSection runs `auditstream poll` against an IONOS simulator with lo and then hi
-// contracts and reads the poll process's resident memory after a few rounds.
+// contracts and reads the poll process's resident memory after a few rounds; then, with lo
+// contracts, once per codec (the codecs' buffers are part of a process's memory).
 func pollerSection(ctx context.Context, o options, id string, res *results, log *slog.Logger) error {
 	dir, err := os.MkdirTemp("", "auditstream-bench-poll-")
 	if err != nil {
@@ -33,57 +36,74 @@ func pollerSection(ctx context.Context, o options, id string, res *results, log 
 	}
 	defer os.RemoveAll(dir)
 	for _, n := range []int{o.targetsLo, o.targetsHi} {
-		var contracts []string
-		for i := 0; i < n; i++ {
-			contracts = append(contracts, fmt.Sprintf("%d", 40000000+i))
-		}
-		// 50 new events/s spread over the contracts, after an hour's backfill.
-		sim := ionossim.New(ionossim.Config{Token: "bench", Contracts: contracts, Seed: uint64(n), Rate: 50, Backfill: n})
-		port, err := freePort()
+		r, err := runPoller(ctx, o, dir, fmt.Sprintf("%s.poll%d", id, n), n, config.DefaultCompression, 30*time.Second, log)
 		if err != nil {
 			return err
 		}
-		srv := &http.Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), Handler: sim, ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = srv.ListenAndServe() }()
-		base := fmt.Sprintf("http://127.0.0.1:%d", port)
-		prefix := fmt.Sprintf("%s.poll%d", id, n)
-		cfg := "log: {level: warn}\nadmin: {listen: \"off\"}\n" + topicsYAML(o.brokers, prefix) + fmt.Sprintf(`pollers:
+		res.Pollers = append(res.Pollers, r)
+	}
+	if !has(o.sections, "codecs") {
+		return nil
+	}
+	for _, codec := range config.Compressions {
+		r, err := runPoller(ctx, o, dir, fmt.Sprintf("%s.pollc-%s", id, codec), o.targetsLo, codec, 15*time.Second, log)
+		if err != nil {
+			return err
+		}
+		r.Codec = codec
+		res.PollerCodecs = append(res.PollerCodecs, r)
+	}
+	return nil
+}
+
+func runPoller(ctx context.Context, o options, dir, prefix string, n int, codec string, measure time.Duration, log *slog.Logger) (pollerResult, error) {
+	var contracts []string
+	for i := 0; i < n; i++ {
+		contracts = append(contracts, fmt.Sprintf("%d", 40000000+i))
+	}
+	// 50 new events/s spread over the contracts, after an hour's backfill.
+	sim := ionossim.New(ionossim.Config{Token: "bench", Contracts: contracts, Seed: uint64(n), Rate: 50, Backfill: n})
+	port, err := freePort()
+	if err != nil {
+		return pollerResult{}, err
+	}
+	srv := &http.Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.ListenAndServe() }()
+	defer srv.Close()
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	cfg := "log: {level: warn}\nadmin: {listen: \"off\"}\n" + topicsYAML(o.brokers, prefix) + fmt.Sprintf(`  compression: %s
+pollers:
   - name: bench-ionos
     provider: ionos
     schedule: "@every 2s"
     parallel: 16
     settings: {base_url: %s/activitylog/v1, token: bench, overlap: 1m, lag: 1s, initial_lookback: 2h, page_size: 1000}
-`, base)
-		path, err := writeConfig(dir, fmt.Sprintf("poll-%d.yaml", n), cfg)
-		if err != nil {
-			return err
-		}
-		logPath := filepath.Join(dir, fmt.Sprintf("poll-%d.log", n))
-		p, err := startProc(o.bin, logPath, "poll", "--config", path)
-		if err != nil {
-			return err
-		}
-		r, err := pollRounds(ctx, p, base, n)
-		p.stop()
-		_ = srv.Close()
-		if err != nil {
-			logTail(log, logPath)
-			return fmt.Errorf("poller with %d targets: %w", n, err)
-		}
-		r.CursorBytes = latestValueBytes(ctx, o.brokers, prefix+".checkpoints")
-		res.Pollers = append(res.Pollers, r)
-		log.Info("poller memory", "targets", n, "rss_mib", r.RSS>>20, "hwm_mib", r.HWM>>20, "cursor_bytes", r.CursorBytes,
-			"requests", r.Requests, "new_events", r.NewEvents)
+`, codec, base)
+	path, err := writeConfig(dir, prefix+".yaml", cfg)
+	if err != nil {
+		return pollerResult{}, err
 	}
-	return nil
+	logPath := filepath.Join(dir, prefix+".log")
+	p, err := startProc(o.bin, logPath, "poll", "--config", path)
+	if err != nil {
+		return pollerResult{}, err
+	}
+	r, err := pollRounds(ctx, p, base, n, measure)
+	p.stop()
+	if err != nil {
+		logTail(log, logPath)
+		return r, fmt.Errorf("poller with %d targets: %w", n, err)
+	}
+	r.CursorBytes = latestValueBytes(ctx, o.brokers, prefix+".checkpoints")
+	log.Info("poller memory", "targets", n, "codec", codec, "rss_mib", r.RSS>>20, "hwm_mib", r.HWM>>20, "cursor_bytes", r.CursorBytes,
+		"requests", r.Requests, "new_events", r.NewEvents)
+	return r, nil
 }
 
-// minMeasure is the shortest measured period of a poller.
-const minMeasure = 30 * time.Second
-
 // pollRounds waits for the first full round (every target polled once), then measures at
-// least three more rounds and minMeasure, sampling VmRSS, and reads VmHWM.
-func pollRounds(ctx context.Context, p *proc, base string, n int) (pollerResult, error) {
+// least three more rounds and minMeasure (so every size gets as many samples), sampling
+// VmRSS, and reads VmHWM.
+func pollRounds(ctx context.Context, p *proc, base string, n int, minMeasure time.Duration) (pollerResult, error) {
 	out := pollerResult{Targets: n, Rounds: 3}
 	var samples []float64
 	waitReq := func(want int, sample bool) (ionossim.Stats, error) {
@@ -94,7 +114,6 @@ func pollRounds(ctx context.Context, p *proc, base string, n int) (pollerResult,
 				samples = append(samples, float64(rss))
 			}
 			st, err := simStats(ctx, base)
-			// Measured rounds last at least minMeasure, so both sizes get as many samples.
 			if err == nil && st.Requests["entries"] >= want && (!sample || time.Since(start) >= minMeasure) {
 				return st, nil
 			}

@@ -200,7 +200,14 @@ func writeReport(o options, r *results) error {
 			p("| %s | %s | %s | %s | %s | %s | %s |\n", c.Topic, c.Codec, size, ratio, num(a), num(b), num(float64(c.W.events)/c.W.wall.Seconds()))
 		}
 		p("\nRatio = the records' key, value and header bytes / bytes on disk (record-batch overhead included).\n")
-		p("%s\n\n", codecVerdict(r.Codecs))
+		p("%s\n\n", codecVerdict(r.Codecs, r.PollerCodecs))
+		if len(r.PollerCodecs) > 0 {
+			p("A codec's buffers are part of every process's memory: `auditstream poll` with %s targets (as in \"Poller cost\"\nbelow, %s measured) with each codec:\n\n| codec | poller VmRSS (median) | VmHWM |\n|---|---|---|\n", num(float64(r.PollerCodecs[0].Targets)), "15 s")
+			for _, pc := range r.PollerCodecs {
+				p("| %s | %s | %s |\n", pc.Codec, mib(pc.RSS), mib(pc.HWM))
+			}
+			p("\n")
+		}
 	}
 	if len(r.Batching) > 0 {
 		p("Batching (the same copy of the events topic, %s): writer BatchSize/BatchTimeout, reader MinBytes/MaxWait.\n", config.DefaultCompression)
@@ -315,7 +322,7 @@ func topLines(s string, n int) string {
 }
 
 // codecVerdict states the default codec against the measured alternatives.
-func codecVerdict(cs []codecResult) string {
+func codecVerdict(cs []codecResult, pcs []pollerResult) string {
 	type agg struct{ bytes, events, cpu, proc float64 }
 	by := map[string]*agg{}
 	for _, c := range cs {
@@ -340,6 +347,16 @@ func codecVerdict(cs []codecResult) string {
 			continue
 		}
 		out += fmt.Sprintf(" `%s`: %.1f× less than `none`, %+.0f %% CPU.", name, none.bytes/a.bytes, 100*(a.cpu/a.events/(none.cpu/none.events)-1))
+	}
+	if len(pcs) > 0 {
+		out += " Poller VmRSS:"
+		for i, pc := range pcs {
+			if i > 0 {
+				out += ","
+			}
+			out += fmt.Sprintf(" `%s` %s", pc.Codec, mib(pc.RSS))
+		}
+		out += "."
 	}
 	return out + " The codec is configurable (`none`, `snappy`, `lz4`, `zstd`); consumers read every codec whatever the writer chose."
 }

@@ -30,6 +30,7 @@ type results struct {
 	Batching          []batchResult
 	E2E               []e2eResult
 	Pollers           []pollerResult
+	PollerCodecs      []pollerResult
 	Lookback          *lookbackResult
 }
 

@@ -66,7 +66,7 @@ type KafkaConfig struct {
 	ClientID string         `yaml:"client_id"`
 	Embedded EmbeddedConfig `yaml:"embedded"`
 	Topics   TopicsConfig   `yaml:"topics"`
-	// Compression of what the process writes: none, snappy, lz4 (default) or zstd.
+	// Compression of what the process writes: none, snappy (default), lz4 or zstd.
 	// Consumers read every codec whatever this says.
 	Compression string `yaml:"compression"`
 }
