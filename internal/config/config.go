@@ -41,7 +41,8 @@ type TargetsConfig struct {
 	// default).
 	SessionTimeout Duration `yaml:"session_timeout"`
 	// RebalanceTimeout: how long a rebalance waits for every process to stop its polls
-	// and rejoin (default 30s).
+	// and rejoin (default 60s); it must exceed the longest request a poll cannot cancel
+	// (ECGridOS's SOAP calls: their http.timeout).
 	RebalanceTimeout Duration `yaml:"rebalance_timeout"`
 	// Refresh: how often a process catches up with the targets topic, so that targets
 	// added by discovery or by other systems are polled soon (default 5s).
@@ -274,7 +275,7 @@ func (c *Root) SetDefaults() {
 		c.Targets.SessionTimeout = Duration(10 * time.Second)
 	}
 	if c.Targets.RebalanceTimeout == 0 {
-		c.Targets.RebalanceTimeout = Duration(30 * time.Second)
+		c.Targets.RebalanceTimeout = Duration(60 * time.Second)
 	}
 	if c.Targets.Refresh == 0 {
 		c.Targets.Refresh = Duration(5 * time.Second)

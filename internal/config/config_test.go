@@ -172,3 +172,26 @@ func TestNormalizerValidationSettings(t *testing.T) {
 		t.Errorf("a valid zone is a problem:\n%s", got)
 	}
 }
+
+func TestTargetsSettings(t *testing.T) {
+	c, err := Parse(strings.NewReader("pollers:\n  - {name: x, provider: ionos}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Kafka.Topics.Targets != "auditstream.targets" || c.Targets.Group != "auditstream-pollers" ||
+		c.Targets.SessionTimeout.D() != 10*time.Second || c.Pollers[0].DiscoverySchedule != "@every 5m" {
+		t.Fatalf("defaults: %+v %+v", c.Kafka.Topics, c.Targets)
+	}
+	c, err = Parse(strings.NewReader("targets: {session_timeout: 2s, rebalance_timeout: 20s}\npollers:\n  - {name: x, provider: ionos, http: {timeout: 30s}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p Problems
+	c.Validate(&p)
+	got := strings.Join(p.List(), "\n")
+	for _, want := range []string{"targets.session_timeout: must be between 6s and 30m", "pollers[0].http.timeout: must be below targets.rebalance_timeout"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("problems lack %q:\n%s", want, got)
+		}
+	}
+}

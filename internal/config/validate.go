@@ -113,6 +113,11 @@ func (c *Root) Validate(p *Problems) {
 		if pc.Jitter < 0 {
 			p.Add(path+".jitter", "must not be negative")
 		}
+		if pc.HTTP.Timeout >= c.Targets.RebalanceTimeout {
+			// A request that cannot be cancelled (SOAP) could outlive the poller's
+			// ownership of its target in a rebalance.
+			p.Add(path+".http.timeout", "must be below targets.rebalance_timeout (%s), got %s", c.Targets.RebalanceTimeout.D(), pc.HTTP.Timeout.D())
+		}
 	}
 	snames := map[string]bool{}
 	for i, s := range c.Sinks {

@@ -26,7 +26,10 @@ type SharingConfig struct {
 	// the others (default 10s).
 	SessionTimeout time.Duration
 	// RebalanceTimeout: how long the group waits for members to rejoin in a rebalance
-	// (default 30s). A member stops its polls before rejoining.
+	// (default 60s). A member stops its polls before rejoining; one that takes longer is
+	// dropped from the group and its partitions handed on, so this must exceed the
+	// longest request a poll cannot cancel (the SOAP client has no context: its
+	// http.timeout).
 	RebalanceTimeout time.Duration
 	// Refresh is how often the table is caught up with the topic while a generation
 	// lasts, so new targets are polled soon (default 5s).
@@ -41,7 +44,7 @@ func (c *SharingConfig) defaults() {
 		c.SessionTimeout = 10 * time.Second
 	}
 	if c.RebalanceTimeout <= 0 {
-		c.RebalanceTimeout = 30 * time.Second
+		c.RebalanceTimeout = 60 * time.Second
 	}
 	if c.Refresh <= 0 {
 		c.Refresh = 5 * time.Second
