@@ -8,8 +8,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,12 +21,17 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"gopkg.in/yaml.v3"
 
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/pollers/ionos"
 	"github.com/auditstream/auditstream/pollers/ionos/ionossim"
+	"github.com/auditstream/auditstream/sinks"
+	"github.com/auditstream/auditstream/sinks/elasticsearch"
+	"github.com/auditstream/auditstream/sinks/loki"
 	"github.com/auditstream/auditstream/sinks/postgres"
+	"github.com/auditstream/auditstream/sinks/syslog"
 	"github.com/auditstream/auditstream/sinks/webhook"
 )
 
@@ -113,6 +122,145 @@ func (h *hookReceiver) distinct() map[string]bool {
 	return out
 }
 
+// store is one more sink of the end-to-end test and how to read its store back.
+type store struct {
+	name  string
+	exact bool                  // effectively-once: each event exactly once
+	count func() map[string]int // copies per event id
+	part  *Part
+}
+
+// serverEnv returns the variable that points at a real server, failing under CI=true when
+// it is missing (.ci/run starts them all), else "" (the store is left out of this run).
+func serverEnv(t *testing.T, name, how string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s unset and CI=true (%s)", name, how)
+		}
+		t.Logf("%s unset: that store is left out of this run (%s)", name, how)
+	}
+	return v
+}
+
+func openPlugin(t *testing.T, p *Pipeline, pl sinks.Plugin, name, yml string) sinks.Sink {
+	t.Helper()
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte(yml), &n); err != nil {
+		t.Fatal(err)
+	}
+	s, err := pl.Open(name, n.Content[0], sinks.Deps{Log: p.Log, Metrics: p.Metrics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func httpJSON(t *testing.T, method, url, body string, v any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Close = true
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s: HTTP %d %s", method, url, resp.StatusCode, b)
+	}
+	if v != nil {
+		if err := json.Unmarshal(b, v); err != nil {
+			t.Fatalf("%s %s: %v", method, url, err)
+		}
+	}
+}
+
+// openSearchStore indexes into a fresh index of a real OpenSearch node.
+func openSearchStore(t *testing.T, p *Pipeline, node, run string) store {
+	index := "e2e-" + run
+	s := openPlugin(t, p, elasticsearch.Plugin, "e2e-opensearch", fmt.Sprintf("urls: [%q]\nindex: %s\n", node, index))
+	return store{name: "e2e-opensearch", exact: s.Guarantee() == sinks.EffectivelyOnce, part: p.StartSink(s, ""), count: func() map[string]int {
+		httpJSON(t, http.MethodPost, node+"/"+index+"/_refresh", "", nil)
+		var r struct {
+			Hits struct {
+				Hits []struct {
+					ID string `json:"_id"`
+				} `json:"hits"`
+			} `json:"hits"`
+		}
+		httpJSON(t, http.MethodPost, node+"/"+index+"/_search", `{"size":10000,"_source":false,"query":{"match_all":{}}}`, &r)
+		out := map[string]int{}
+		for _, h := range r.Hits.Hits {
+			out[h.ID]++
+		}
+		return out
+	}}
+}
+
+// lokiStore pushes to a real Loki under a label of this run and reads back with
+// query_range.
+func lokiStore(t *testing.T, p *Pipeline, base, run string) store {
+	s := openPlugin(t, p, loki.Plugin, "e2e-loki", fmt.Sprintf("url: %q\nlabels: {e2e_run: %q}\n", base, run))
+	return store{name: "e2e-loki", exact: s.Guarantee() == sinks.EffectivelyOnce, part: p.StartSink(s, ""), count: func() map[string]int {
+		out := map[string]int{}
+		// Only the ids come back (the whole lines of 4000 events exceed Loki's default
+		// 4 MiB query response).
+		q := url.Values{"query": {fmt.Sprintf(`{e2e_run=%q} | json uid="metadata.uid" | line_format "{{.uid}}" | drop uid`, run)},
+			"limit": {"5000"}, "direction": {"forward"},
+			"start": {strconv.FormatInt(time.Now().Add(-6*time.Hour).UnixNano(), 10)},
+			"end":   {strconv.FormatInt(time.Now().Add(time.Minute).UnixNano(), 10)}}
+		var r struct {
+			Data struct {
+				Result []struct {
+					Values [][]string `json:"values"`
+				} `json:"result"`
+			} `json:"data"`
+		}
+		httpJSON(t, http.MethodGet, base+"/loki/api/v1/query_range?"+q.Encode(), "", &r)
+		for _, st := range r.Data.Result {
+			for _, v := range st.Values {
+				if len(v) < 2 || v[1] == "" {
+					t.Fatalf("loki answered an entry without an id: %v", v)
+				}
+				id := v[1]
+				out[id]++
+			}
+		}
+		return out
+	}}
+}
+
+var syslogEventID = regexp.MustCompile(`event_id="([^"]+)"`)
+
+// syslogStore sends RFC 5424 over TCP to a real rsyslogd and reads its output file, which
+// other tests share: only the lines of this run's APP-NAME count.
+func syslogStore(t *testing.T, p *Pipeline, addr, out, run string) store {
+	app := "e2e-" + run
+	s := openPlugin(t, p, syslog.Plugin, "e2e-syslog", fmt.Sprintf("address: %q\ntransport: tcp\napp_name: %s\n", addr, app))
+	return store{name: "e2e-syslog", exact: s.Guarantee() == sinks.EffectivelyOnce, part: p.StartSink(s, ""), count: func() map[string]int {
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := map[string]int{}
+		for _, l := range strings.Split(string(b), "\n") {
+			if !strings.Contains(l, " "+app+" ") {
+				continue
+			}
+			if m := syslogEventID.FindStringSubmatch(l); m != nil {
+				ids[m[1]]++
+			}
+		}
+		return ids
+	}}
+}
+
 // The sinks' end-to-end test on real Apache Kafka: the IONOS simulator → poller → Kafka →
 // normalizer → Kafka → PostgreSQL, the file sink and a webhook at once. PostgreSQL is
 // stopped for 20 s mid-run and started again. Every store must end with exactly the
@@ -156,6 +304,17 @@ func TestIntegrationSinksEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	hookPart := p.StartSink(hookSink, "")
+	run := testkit.Unique()
+	var more []store
+	if u := serverEnv(t, "AUDITSTREAM_OPENSEARCH_URL", "scripts/services/opensearch.sh start"); u != "" {
+		more = append(more, openSearchStore(t, p, u, run))
+	}
+	if u := serverEnv(t, "AUDITSTREAM_LOKI_URL", "scripts/services/loki.sh start"); u != "" {
+		more = append(more, lokiStore(t, p, u, run))
+	}
+	if a := serverEnv(t, "AUDITSTREAM_RSYSLOG_TCP", "scripts/services/rsyslog.sh start"); a != "" {
+		more = append(more, syslogStore(t, p, a, serverEnv(t, "AUDITSTREAM_RSYSLOG_OUT", "scripts/services/rsyslog.sh start"), run))
+	}
 
 	admin, err := pgxpool.New(context.Background(), pg.dsn)
 	if err != nil {
@@ -190,8 +349,14 @@ func TestIntegrationSinksEndToEnd(t *testing.T) {
 		n, _ := rows()
 		ev, _ := ReadFile(t, path)
 		h := len(hook.distinct())
-		return sim.Done() && st.Served == total && n == total && len(ev) == total && h == total,
-			fmt.Sprintf("served=%d postgres=%d file=%d webhook=%d", st.Served, n, len(ev), h)
+		ok := sim.Done() && st.Served == total && n == total && len(ev) == total && h == total
+		status := fmt.Sprintf("served=%d postgres=%d file=%d webhook=%d", st.Served, n, len(ev), h)
+		for _, m := range more {
+			c := len(m.count())
+			ok = ok && c == total
+			status += fmt.Sprintf(" %s=%d", m.name, c)
+		}
+		return ok, status
 	})
 	time.Sleep(2 * time.Second) // let a stray duplicate show up before judging
 	poller.Stop(t)
@@ -199,6 +364,9 @@ func TestIntegrationSinksEndToEnd(t *testing.T) {
 	pgPart.Stop(t)
 	filePart.Stop(t)
 	hookPart.Stop(t)
+	for _, m := range more {
+		m.part.Stop(t)
+	}
 
 	// The file holds exactly the served set (by the IONOS @uuid each event carries).
 	events, lines := ReadFile(t, path)
@@ -245,7 +413,24 @@ func TestIntegrationSinksEndToEnd(t *testing.T) {
 			t.Errorf("the webhook received %s, which is not in the served set", id)
 		}
 	}
-	for _, s := range []string{"e2e-pg", "e2e", "e2e-hook"} {
+	// OpenSearch, Loki, syslog: every event (exactly once where the sink claims it), nothing else.
+	names := []string{"e2e-pg", "e2e", "e2e-hook"}
+	for _, m := range more {
+		names = append(names, m.name)
+		got := m.count()
+		for id, c := range got {
+			if !fileIDs[id] {
+				t.Errorf("%s holds %s, which is not in the served set", m.name, id)
+			}
+			if m.exact && c != 1 {
+				t.Errorf("%s holds %s %d times (the sink claims effectively-once)", m.name, id, c)
+			}
+		}
+		if len(got) != total {
+			t.Errorf("%s holds %d distinct events, want %d", m.name, len(got), total)
+		}
+	}
+	for _, s := range names {
 		if v := testutil.ToFloat64(p.Metrics.SinkEvents.WithLabelValues(s, "dlq")); v != 0 {
 			t.Errorf("sink %s dead-lettered %v events", s, v)
 		}
