@@ -23,7 +23,7 @@ import (
 	"github.com/auditstream/auditstream/schemas/jsonx"
 )
 
-// Envelope is the value of a raw record (DESIGN.md "Raw envelope").
+// Envelope is the value of a raw record on audit.raw.<provider> (schemas/envelope.schema.json).
 type Envelope struct {
 	V        int    `json:"v"`
 	ID       string `json:"id"`

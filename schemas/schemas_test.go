@@ -33,7 +33,7 @@ func TestRecordIDIsDeterministicAndDistinct(t *testing.T) {
 	if len(a) != 64 {
 		t.Fatalf("id %q is not 64 hex chars", a)
 	}
-	// The id is SHA-256 over ["v1",provider,tenant,entity,native,occurrence] (DESIGN.md);
+	// The id is SHA-256 over ["v1",provider,tenant,entity,native,occurrence] (the documented contract);
 	// the expected value was computed outside this code:
 	// printf '%s' '["v1","ionos","1","1","u-1",1]' | sha256sum
 	if want := "d38f45e50aac2341ad6c71b6fc5744127b27fd6f7fd3d14542b8f21577da063f"; a != want {

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Self-test: the generated event schema must give the same accept/reject verdict as the official
-checker /work/shared/tools/ocsf_check.py on a set of sample events (valid minimal events of the classes
+checker (ocsf_check.py) on a set of sample events (valid minimal events of the classes
 3002, 6001, 6003 and many broken variants).
 
 Usage: python3 schemas/gen/check_equivalence.py [--schema schemas/ocsf-1.8.0-event.schema.json]
-           [--checker /work/shared/tools/ocsf_check.py] [--no-go]
+           --checker <path to ocsf_check.py> [--no-go]
 
 Schema side: the Python `jsonschema` package (pip install jsonschema) with draft 2020-12. Its "pattern"
 keyword uses Python's re, whose "$" also matches before a trailing newline; the generated patterns
@@ -280,7 +280,7 @@ def go_verdicts(schema_path, events):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--schema", default=os.path.join(ROOT, "schemas", "ocsf-1.8.0-event.schema.json"))
-    ap.add_argument("--checker", default="/work/shared/tools/ocsf_check.py")
+    ap.add_argument("--checker", required=True, help="path to the official OCSF checker, ocsf_check.py")
     ap.add_argument("--no-go", action="store_true", help="skip the Go validator cross-check")
     a = ap.parse_args()
     schema = json.load(open(a.schema))

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Generates a JSON Schema (draft 2020-12) for canonical auditstream events from the official OCSF
-definitions, enforcing the same rules as the official checker /work/shared/tools/ocsf_check.py.
+definitions, enforcing the same rules as the official OCSF checker (ocsf_check.py).
 
 Usage:
-    python3 schemas/gen/gen_ocsf_schema.py --ocsf /work/shared/ocsf-1.8.0 --classes 3002,6001,6003 \
+    python3 schemas/gen/gen_ocsf_schema.py --ocsf <OCSF 1.8.0 definitions> --classes 3002,6001,6003 --profiles cloud,host \
         > schemas/ocsf-1.8.0-event.schema.json
 
 Stdlib only. The definition loading (extends chains, $include, shallow attribute merge, profile
@@ -376,8 +376,9 @@ class Gen:
         return {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "$comment": (f"GENERATED from OCSF {version} by schemas/gen/gen_ocsf_schema.py "
-                         f"(--classes {','.join(map(str, cuids))}); DO NOT EDIT BY HAND - regenerate instead. "
-                         "Mirrors /work/shared/tools/ocsf_check.py. Object recursion is NOT depth-capped: every "
+                         f"(--classes {','.join(map(str, cuids))}"
+                         + (f" --profiles {','.join(self.profiles)}" if self.profiles else "") + "); DO NOT EDIT BY HAND - regenerate instead. "
+                         "Mirrors the official OCSF checker (ocsf_check.py). Object recursion is NOT depth-capped: every "
                          "reachable object type is one $defs entry and objects reference each other (recursively) "
                          "via $ref, so the output stays linear in the number of object types and nested objects "
                          "are validated at any depth, as the checker does. Regexes are rewritten for ECMA-262/RE2 "
