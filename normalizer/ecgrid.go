@@ -73,7 +73,8 @@ func (ECGridMapper) Map(env *schemas.Envelope, zone *time.Location) (ocsf.Event,
 	if userID == "" {
 		return nil, fmt.Errorf("ecgrid entry has no UserID: %w", ErrUnmappable)
 	}
-	ev := &ocsf.Authentication{ActivityID: ocsf.AuthenticationLogon}
+	ev := ocsf.NewAuthentication()
+	ev.ActivityID = ocsf.AuthenticationLogon
 	ev.SeverityID, ev.StatusID, ev.Time = ocsf.SeverityInformational, ocsf.StatusSuccess, created
 	ev.RawData = s
 	ev.Metadata.Product = ocsf.Product{Name: "ECGridOS", VendorName: "Loren Data"}

@@ -59,7 +59,8 @@ func (a *esignAction) event(env *schemas.Envelope) (ocsf.Event, error) {
 		if a.user == nil || a.user.Name == "" && a.user.UID == "" {
 			return nil, fmt.Errorf("%s log-in entry names no user: %w", a.product.Name, ErrUnmappable)
 		}
-		au := &ocsf.Authentication{ActivityID: a.verb.auth}
+		au := ocsf.NewAuthentication()
+		au.ActivityID = a.verb.auth
 		au.User = *a.user
 		au.Actor = &ocsf.Actor{User: a.user}
 		au.Service = &ocsf.Service{Name: a.product.Name}
@@ -71,7 +72,8 @@ func (a *esignAction) event(env *schemas.Envelope) (ocsf.Event, error) {
 		}
 		ev, base = au, &au.Base
 	} else {
-		w := &ocsf.WebResourcesActivity{ActivityID: a.verb.web}
+		w := ocsf.NewWebResourcesActivity()
+		w.ActivityID = a.verb.web
 		w.WebResources = append(w.WebResources, ocsf.WebResource{UID: env.Entity, Name: env.EntityName, Type: a.resourceType})
 		if a.target != "" && a.target != env.Entity && a.target != env.EntityName {
 			w.WebResources = append(w.WebResources, ocsf.WebResource{Name: a.target})

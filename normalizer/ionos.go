@@ -56,7 +56,7 @@ func (IONOSMapper) Map(env *schemas.Envelope, zone *time.Location) (ocsf.Event, 
 	if err != nil {
 		return nil, fmt.Errorf("ionos entry meta.time: %w", err)
 	}
-	ev := &ocsf.APIActivity{}
+	ev := ocsf.NewAPIActivity()
 	ev.SeverityID, ev.Time = ocsf.SeverityInformational, t
 	md := &ev.Metadata
 	md.Product = ocsf.Product{Name: "IONOS Cloud Activity Log", VendorName: "IONOS"}

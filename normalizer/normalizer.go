@@ -255,6 +255,7 @@ func (n *Normalizer) Normalize(value []byte) (c *Canonical, provider, reason str
 		}
 		return nil, env.Provider, ReasonMap, err
 	}
+	defer ev.Release() // after the return values are built: the event is written by then
 	bp := bufs.Get().(*[]byte)
 	defer bufs.Put(bp)
 	b := ev.AppendJSON((*bp)[:0])

@@ -37,6 +37,8 @@ type Event interface {
 	EventBase() *Base
 	// Class returns the class_uid.
 	Class() int
+	// Release returns the event to its pool (New<Class>); it must not be used afterwards.
+	Release()
 }
 
 var (

@@ -5,6 +5,7 @@ package ocsf
 import (
 	"errors"
 	"slices"
+	"sync"
 )
 
 // Version is the OCSF schema version of every event.
@@ -1192,6 +1193,18 @@ func (e *Authentication) Derive() {
 	}
 }
 
+var poolAuthentication = sync.Pool{New: func() any { return new(Authentication) }}
+
+// NewAuthentication returns a zeroed event from a pool; give it back with Release once its JSON is
+// written.
+func NewAuthentication() *Authentication { return poolAuthentication.Get().(*Authentication) }
+
+// Release zeroes the event and returns it to the pool; it must not be used afterwards.
+func (e *Authentication) Release() {
+	*e = Authentication{}
+	poolAuthentication.Put(e)
+}
+
 // EventBase returns the shared attributes.
 func (e *Authentication) EventBase() *Base { return &e.Base }
 
@@ -1270,6 +1283,20 @@ func (e *WebResourcesActivity) Derive() {
 	}
 }
 
+var poolWebResourcesActivity = sync.Pool{New: func() any { return new(WebResourcesActivity) }}
+
+// NewWebResourcesActivity returns a zeroed event from a pool; give it back with Release once its JSON is
+// written.
+func NewWebResourcesActivity() *WebResourcesActivity {
+	return poolWebResourcesActivity.Get().(*WebResourcesActivity)
+}
+
+// Release zeroes the event and returns it to the pool; it must not be used afterwards.
+func (e *WebResourcesActivity) Release() {
+	*e = WebResourcesActivity{}
+	poolWebResourcesActivity.Put(e)
+}
+
 // EventBase returns the shared attributes.
 func (e *WebResourcesActivity) EventBase() *Base { return &e.Base }
 
@@ -1331,6 +1358,18 @@ func (e *APIActivity) Derive() {
 	if e.Cloud != nil {
 		e.Metadata.Profiles = addProfile(e.Metadata.Profiles, "cloud")
 	}
+}
+
+var poolAPIActivity = sync.Pool{New: func() any { return new(APIActivity) }}
+
+// NewAPIActivity returns a zeroed event from a pool; give it back with Release once its JSON is
+// written.
+func NewAPIActivity() *APIActivity { return poolAPIActivity.Get().(*APIActivity) }
+
+// Release zeroes the event and returns it to the pool; it must not be used afterwards.
+func (e *APIActivity) Release() {
+	*e = APIActivity{}
+	poolAPIActivity.Put(e)
 }
 
 // EventBase returns the shared attributes.
