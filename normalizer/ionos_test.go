@@ -11,7 +11,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/auditstream/auditstream/internal/metrics"
+	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/internal/timeparse"
 	"github.com/auditstream/auditstream/normalizer/ocsf"
 	"github.com/auditstream/auditstream/schemas"
@@ -221,4 +224,49 @@ func FuzzParseTimeAgreesWithTimeparse(f *testing.F) {
 			t.Fatalf("%q: parseTime %v %v, timeparse %v %v", s, got, gerr, want, werr)
 		}
 	})
+}
+
+// An event the types and Check let through but the full JSON Schema refuses (a session uuid
+// that is no UUID): `all` dead-letters it, `sample` counts, logs and publishes it, `off`
+// publishes it unseen.
+func TestValidateModes(t *testing.T) {
+	ev := func() ocsf.Event {
+		e := &ocsf.Authentication{ActivityID: ocsf.AuthenticationLogon}
+		e.SeverityID, e.Time, e.Metadata.Product.Name = ocsf.SeverityInformational, 1, "x"
+		e.User = ocsf.User{UID: "u"}
+		e.Service = &ocsf.Service{Name: "s"}
+		e.Session = &ocsf.Session{UUID: "not-a-uuid"}
+		return e
+	}
+	for _, tc := range []struct {
+		mode     string
+		reason   string
+		failures float64
+		logged   bool
+	}{
+		{ValidateAll, ReasonSchema, 1, false},
+		{ValidateSample, "", 1, true},
+		{ValidateOff, "", 0, false},
+	} {
+		var logs testkit.LockedBuffer
+		m := metrics.NewUnregistered()
+		n, err := New(Config{Validate: tc.mode, ValidateSample: 1}, nil, slog.New(slog.NewTextHandler(&logs, nil)), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.mappers["test"] = badMapper{ev}
+		_, _, reason, err := n.Normalize(envelopeFor(t, "test", "1", "1", "x", schemas.ContentJSON, []byte(`{}`)))
+		if reason != tc.reason || (reason == "") != (err == nil) {
+			t.Errorf("%s: reason %q err %v, want %q", tc.mode, reason, err, tc.reason)
+		}
+		if got := testutil.ToFloat64(m.SchemaFailures.WithLabelValues("test")); got != tc.failures {
+			t.Errorf("%s: schema failures %v, want %v", tc.mode, got, tc.failures)
+		}
+		if got := strings.Contains(logs.String(), "does not match the OCSF schema"); got != tc.logged {
+			t.Errorf("%s: logged %v, want %v:\n%s", tc.mode, got, tc.logged, logs.String())
+		}
+	}
+	if _, err := New(Config{Validate: "sometimes"}, nil, slog.New(slog.DiscardHandler), metrics.NewUnregistered()); err == nil || !strings.Contains(err.Error(), "normalizer.validate") {
+		t.Errorf("bad mode: %v", err)
+	}
 }

@@ -191,3 +191,31 @@ func TestEventIDMatchesUUIDv5(t *testing.T) {
 		}
 	}
 }
+
+// What the poller runs per record: Check + Encode (BenchmarkEnvelopeCheckEncode), against
+// what it ran before: Encode + the full JSON Schema (BenchmarkEnvelopeSchema).
+func benchEnvelope(b *testing.B, schema bool) {
+	e := validEnvelope()
+	e.Record = json.RawMessage(`{"@uuid":"c1b9b1b0-7b1b-11e6-9a41-000d3a002f99","meta":{"auditVersion":"0.1","time":"2016-09-23T12:02:52.394Z"},"principal":{"sourceIP":"203.0.113.42","identity":{"contractNumber":"31721060","username":"user@example.com"},"sourceService":"ExampleService"},"event":{"param":{},"resources":[{"action":["sec.user.create"],"id":"1466","type":"user"}],"type":"RequestAccepted"}}`)
+	v := MustLoad(EnvelopeSchema)
+	b.ReportAllocs()
+	for b.Loop() {
+		if !schema {
+			if err := e.Check(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		out, err := e.Encode()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if schema {
+			if err := v.ValidateJSON(out); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+func BenchmarkEnvelopeCheckEncode(b *testing.B) { benchEnvelope(b, false) }
+func BenchmarkEnvelopeSchema(b *testing.B)      { benchEnvelope(b, true) }
