@@ -244,11 +244,13 @@ func (s *Sink) ensure(ctx context.Context, rows []row) error {
 			}
 		}
 		s.ready = true
-		now := time.Now().UTC()
-		for i := 0; i <= s.cfg.PartitionsAhead; i++ {
-			if err := s.partition(ctx, s.next(s.start(now), i)); err != nil {
-				return err
-			}
+	}
+	// The current partition and partitions_ahead more, checked on every write (known ones
+	// cost a map lookup) so that a long-running sink keeps creating them ahead.
+	now := s.start(time.Now())
+	for i := 0; i <= s.cfg.PartitionsAhead; i++ {
+		if err := s.partition(ctx, s.next(now, i)); err != nil {
+			return err
 		}
 	}
 	for _, r := range rows {
