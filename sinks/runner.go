@@ -82,7 +82,16 @@ func NewRunner(cfg RunnerConfig, s Sink, b *bus.Bus, log *slog.Logger, m *metric
 			m.SinkFatal.WithLabelValues(name).Set(v)
 		},
 	}
+	// Every series of this sink exists from the start at 0: Prometheus' increase() and
+	// rate() miss the first increment of a series created by it.
 	m.SinkFatal.WithLabelValues(name).Set(0)
+	for _, outcome := range []string{"written", "duplicate", "dlq"} {
+		m.SinkEvents.WithLabelValues(name, outcome)
+	}
+	m.SinkRetries.WithLabelValues(name)
+	for _, reason := range []string{"no_id", "rejected"} { // the runner's own reasons
+		m.DLQRecords.WithLabelValues("sink", reason)
+	}
 	return r
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/segmentio/kafka-go"
 
@@ -188,5 +189,40 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Every series of a sink exists at 0 once its runner is built: increase() over the first
+// scrapes then counts the first retry, dead letter or write.
+func TestRunnerPreCreatesItsSeries(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg, "test")
+	sinks.NewRunner(sinks.RunnerConfig{EventsTopic: "e", DLQTopic: "d"}, &flaky{}, nil, testkit.Logger(t), m)
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, f := range fams {
+		for _, s := range f.GetMetric() {
+			var labels []string
+			for _, l := range s.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			got[f.GetName()+"{"+strings.Join(labels, ",")+"}"] = true
+		}
+	}
+	for _, want := range []string{
+		"auditstream_sink_events_total{outcome=written,sink=flaky}",
+		"auditstream_sink_events_total{outcome=duplicate,sink=flaky}",
+		"auditstream_sink_events_total{outcome=dlq,sink=flaky}",
+		"auditstream_sink_retries_total{sink=flaky}",
+		"auditstream_sink_fatal{sink=flaky}",
+		"auditstream_dlq_records_total{reason=no_id,stage=sink}",
+		"auditstream_dlq_records_total{reason=rejected,stage=sink}",
+	} {
+		if !got[want] {
+			t.Errorf("series %s missing after NewRunner", want)
+		}
 	}
 }
