@@ -238,6 +238,9 @@ func (k *Sink) bulk(ctx context.Context, items []item, res []sinks.ItemResult) e
 	if err != nil {
 		return err
 	}
+	if err := transport.Redirect(status, "elasticsearch sink "+k.name+": _bulk", k.s.URLs[k.cur.Load()]); err != nil {
+		return err
+	}
 	switch {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		return sinks.Fatal(fmt.Errorf("elasticsearch sink %s: _bulk: HTTP %d: %s", k.name, status, brief(raw)))

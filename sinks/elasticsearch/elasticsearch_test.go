@@ -124,6 +124,8 @@ func TestFatalAnswers(t *testing.T) {
 		{"403", &cannedBulk{whole: 403}, true},
 		{"item 403 (no index permission)", &cannedBulk{statusFor: func(string) (int, string) { return 403, "security_exception" }}, true},
 		{"item 404 (no index, auto-create off)", &cannedBulk{statusFor: func(string) (int, string) { return 404, "index_not_found_exception" }}, true},
+		{"301 whole (redirect)", &cannedBulk{whole: 301}, true},
+		{"307 whole (redirect)", &cannedBulk{whole: 307}, true},
 		{"429 whole", &cannedBulk{whole: 429}, false},
 		{"503 whole", &cannedBulk{whole: 503}, false},
 	} {

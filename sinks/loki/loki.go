@@ -280,6 +280,9 @@ func (k *Sink) pushStream(ctx context.Context, labels map[string]string, es []en
 	if err != nil {
 		return err
 	}
+	if err := transport.Redirect(code, "loki sink "+k.name+": push", k.s.URL); err != nil {
+		return err
+	}
 	switch {
 	case code/100 == 2:
 		for _, e := range es {
@@ -437,6 +440,9 @@ func (k *Sink) metadataOn(ctx context.Context) (bool, error) {
 	}
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 		return false, sinks.Fatal(fmt.Errorf("loki sink %s: build info: HTTP %d", k.name, resp.StatusCode))
+	}
+	if err := transport.Redirect(resp.StatusCode, "loki sink "+k.name+": build info", k.s.URL); err != nil {
+		return false, err
 	}
 	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&bi) != nil {
 		// A gateway may hide the endpoint: try structured metadata; a refusal turns it off.

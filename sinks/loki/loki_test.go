@@ -218,7 +218,7 @@ func TestStatusClasses(t *testing.T) {
 	for _, tc := range []struct {
 		code  int
 		fatal bool
-	}{{401, true}, {403, true}, {404, true}, {429, false}, {500, false}, {503, false}} {
+	}{{401, true}, {403, true}, {404, true}, {301, true}, {302, true}, {308, true}, {429, false}, {500, false}, {503, false}} {
 		f := &fakeLoki{version: "3.1.0", answer: func(push) (int, string) { return tc.code, "no" }}
 		s := open(t, "url: "+serve(t, f)+"\n", nil)
 		_, err := write(s, []sinks.Event{projectiontest.Event("api_create")})

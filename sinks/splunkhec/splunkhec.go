@@ -222,7 +222,8 @@ func (k *Sink) post(ctx context.Context, path string, body []byte) (int, answer,
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	var a answer
 	if json.Unmarshal(raw, &a) != nil {
-		a.Text = strings.TrimSpace(string(raw))
+		// Not a HEC answer (a proxy's or load balancer's page): keep only its start.
+		a = answer{Text: strings.TrimSpace(string(raw[:min(len(raw), 300)]))}
 	}
 	return resp.StatusCode, a, nil
 }
@@ -244,6 +245,9 @@ func (k *Sink) send(ctx context.Context, items []item, res []sinks.ItemResult, a
 	}
 	fail := func(what string) error {
 		return fmt.Errorf("splunk_hec sink %s: %s: HTTP %d, HEC code %d %q", k.name, what, status, code, a.Text)
+	}
+	if err := transport.Redirect(status, "splunk_hec sink "+k.name+": post events", k.s.URL); err != nil {
+		return err
 	}
 	switch {
 	case status == http.StatusOK && code == 0:
@@ -294,8 +298,16 @@ func (k *Sink) send(ctx context.Context, items []item, res []sinks.ItemResult, a
 			return k.send(ctx, items[n+1:], res, acks)
 		}
 		return nil
+	case code < 0 && (status == http.StatusUnauthorized || status == http.StatusForbidden):
+		// No HEC code: a proxy or load balancer in front of HEC refused the request.
+		return sinks.Fatal(fail("refused without a HEC answer (by a proxy in front of HEC?): check the token and the proxy's access rules"))
+	case code < 0 && status == http.StatusNotFound:
+		return sinks.Fatal(fail("no HEC endpoint at settings.url (wrong URL or path prefix?)"))
+	case code < 0 && status == http.StatusBadRequest:
+		// Refused without saying which event: the runner bisects the batch.
+		return sinks.RejectBatch("http_400", fail("events refused"))
 	}
-	// 9 (busy), 8 (internal error), 18-20 (unhealthy), other 5xx: retry later.
+	// 9 (busy), 8 (internal error), 18-20 (unhealthy), 429, other 5xx: retry later.
 	return fail("post events")
 }
 
@@ -339,12 +351,17 @@ func (k *Sink) waitAcks(ctx context.Context, acks []pending, res []sinks.ItemRes
 		}
 		err = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&ans)
 		resp.Body.Close()
+		if rerr := transport.Redirect(resp.StatusCode, "splunk_hec sink "+k.name+": poll acks", k.s.URL); rerr != nil {
+			return rerr
+		}
 		switch {
 		case resp.StatusCode == http.StatusOK && err == nil:
 		case ans.Code != nil && *ans.Code == 14:
 			return sinks.Fatal(fmt.Errorf("splunk_hec sink %s: ack: true but the token has indexer acknowledgement off (HEC code 14)", k.name))
 		case ans.Code != nil && *ans.Code >= 1 && *ans.Code <= 4:
 			return sinks.Fatal(fmt.Errorf("splunk_hec sink %s: poll acks: token refused (HEC code %d %q)", k.name, *ans.Code, ans.Text))
+		case ans.Code == nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusNotFound):
+			return sinks.Fatal(fmt.Errorf("splunk_hec sink %s: poll acks: HTTP %d without a HEC answer (a proxy in front of HEC? check the token, url and the proxy's rules)", k.name, resp.StatusCode))
 		default:
 			return fmt.Errorf("splunk_hec sink %s: poll acks: HTTP %d", k.name, resp.StatusCode)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -196,6 +197,41 @@ func TestRetryFatalTable(t *testing.T) {
 			if tc.busy > 0 { // busy passes: the retry goes through
 				res, err := write(s, projectiontest.Batch(2, "rf"))
 				allWritten(t, res, err)
+			}
+		})
+	}
+}
+
+// A proxy or load balancer in front of HEC answers with an HTTP status and no HEC code:
+// the sink maps the status (a 401 from a proxy must not be retried forever).
+func TestStatusWithoutHECCode(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		want   string // fatal, reject (bisect), retry
+	}{
+		{401, "fatal"}, {403, "fatal"}, {404, "fatal"}, {301, "fatal"}, {302, "fatal"},
+		{400, "reject"}, {413, "reject"},
+		{429, "retry"}, {500, "retry"}, {502, "retry"}, {503, "retry"}, {504, "retry"},
+	} {
+		t.Run(strconv.Itoa(tc.status), func(t *testing.T) {
+			h, url := hecSrv(t)
+			h.SetFront(tc.status)
+			s := open(t, "url: "+url+"\ntoken: "+secretToken+"\n", nil)
+			res, err := write(s, projectiontest.Batch(1, "front"))
+			got := "retry"
+			switch {
+			case sinks.IsFatal(err):
+				got = "fatal"
+			case sinks.IsRejectedBatch(err), err == nil && res[0].Status == sinks.Reject:
+				got = "reject"
+			case err == nil:
+				got = res[0].Status.String()
+			}
+			if got != tc.want {
+				t.Fatalf("HTTP %d without HEC code: %s (err %v), want %s", tc.status, got, err, tc.want)
+			}
+			if err != nil && (strings.Contains(err.Error(), secretToken) || len(err.Error()) > 600) {
+				t.Fatalf("error leaks the token or repeats the whole page: %v", err)
 			}
 		})
 	}

@@ -103,6 +103,11 @@ func Open(name string, cfg Settings, hc *http.Client, log *slog.Logger) (*Sink, 
 		if hc, err = transport.HTTPClient(cfg.Timeout.D(), cfg.TLS); err != nil {
 			return nil, fmt.Errorf("webhook sink %s: %w", name, err)
 		}
+	} else {
+		// A client handed in never follows redirects either (see transport.NoRedirects).
+		c := *hc
+		c.CheckRedirect = transport.NoRedirects
+		hc = &c
 	}
 	s := &Sink{name: name, cfg: cfg, log: log, hc: hc, where: u.Scheme + "://" + u.Host, now: time.Now,
 		secrets: []string{cfg.Secret}}
@@ -211,10 +216,18 @@ func (s *Sink) Write(ctx context.Context, batch []sinks.Event, res []sinks.ItemR
 		}
 		return nil
 	}
+	if err := transport.Redirect(code, "webhook sink "+s.name+": POST", s.cfg.URL); err != nil {
+		return err
+	}
 	answer := fmt.Errorf("webhook sink %s: %s answered %d: %s", s.name, s.where, code, s.scrub(strings.TrimSpace(string(snippet))))
 	switch {
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
 		return sinks.Fatal(fmt.Errorf("%w (the receiver refuses the sink: check settings.secret and headers)", answer))
+	case code == http.StatusNotFound || code == http.StatusMethodNotAllowed || code == http.StatusGone:
+		// The URL names no receiver (a wrong path, or a receiver being redeployed): a
+		// configuration problem, not a refusal of these events. Dead-lettering would
+		// empty the whole stream into the dead letter topic until the receiver is back.
+		return sinks.Fatal(fmt.Errorf("%w (no receiver at settings.url: check the URL, or wait for the receiver to be deployed)", answer))
 	case code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500:
 		return answer
 	case code == http.StatusRequestEntityTooLarge:
@@ -222,7 +235,7 @@ func (s *Sink) Write(ctx context.Context, batch []sinks.Event, res []sinks.ItemR
 	case code >= 400:
 		return sinks.RejectBatch("http_"+strconv.Itoa(code), answer)
 	}
-	// 1xx/3xx (redirects are followed by the client): unexpected, retried.
+	// 1xx: unexpected, retried.
 	return answer
 }
 

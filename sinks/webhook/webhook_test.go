@@ -220,6 +220,11 @@ func TestStatusMapping(t *testing.T) {
 		{503, func(err error) bool { return err != nil && !sinks.IsFatal(err) && !sinks.IsRejectedBatch(err) }, "retry"},
 		{401, sinks.IsFatal, "fatal"},
 		{403, sinks.IsFatal, "fatal"},
+		{404, sinks.IsFatal, "fatal"},
+		{405, sinks.IsFatal, "fatal"},
+		{410, sinks.IsFatal, "fatal"},
+		{301, sinks.IsFatal, "fatal"},
+		{307, sinks.IsFatal, "fatal"},
 		{400, sinks.IsRejectedBatch, "bisect"},
 		{413, sinks.IsRejectedBatch, "bisect"},
 		{422, sinks.IsRejectedBatch, "bisect"},
@@ -237,6 +242,42 @@ func TestStatusMapping(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), secret) {
 			t.Errorf("HTTP %d: the secret is in the error", tc.code)
 		}
+	}
+}
+
+// A receiver that moved answers 301 to /moved, where a GET would get 200: the sink must
+// not follow (Go would resend the POST as a GET without body) and must not count the
+// batch as written.
+func TestRedirectIsNotWritten(t *testing.T) {
+	var moved, withToken int
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/moved" {
+			mu.Lock()
+			moved++
+			if req.Header.Get("Authorization") != "" {
+				withToken++
+			}
+			mu.Unlock()
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		http.Redirect(w, req, "/moved", http.StatusMovedPermanently)
+	}))
+	defer srv.Close()
+	s := open(t, srv.URL+"/hook?token=qs-secret-99", slog.New(slog.DiscardHandler))
+	res := make([]sinks.ItemResult, 1)
+	err := s.Write(context.Background(), []sinks.Event{{ID: "a", Value: []byte(`{}`)}}, res)
+	if err == nil || !sinks.IsFatal(err) {
+		t.Fatalf("err = %v, res = %+v; want a fatal error", err, res)
+	}
+	if strings.Contains(err.Error(), "qs-secret-99") || !strings.Contains(err.Error(), srv.Listener.Addr().String()) {
+		t.Fatalf("the error must name the host and no credential: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if moved != 0 || withToken != 0 {
+		t.Fatalf("the redirect was followed (%d requests to /moved)", moved)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/sinks"
 )
 
 // TLS is a sink's `tls:` settings block.
@@ -61,7 +62,8 @@ func (t TLS) Config() (*tls.Config, error) {
 	return c, nil
 }
 
-// HTTPClient returns a client with the given request timeout and TLS settings.
+// HTTPClient returns a client with the given request timeout and TLS settings. It never
+// follows a redirect (see NoRedirects): the sink sees the 3xx answer itself.
 func HTTPClient(timeout time.Duration, t TLS) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if !t.IsZero() {
@@ -71,7 +73,33 @@ func HTTPClient(timeout time.Duration, t TLS) (*http.Client, error) {
 		}
 		tr.TLSClientConfig = c
 	}
-	return &http.Client{Timeout: timeout, Transport: tr}, nil
+	return &http.Client{Timeout: timeout, Transport: tr, CheckRedirect: NoRedirects}, nil
+}
+
+// NoRedirects is the CheckRedirect of the sinks' clients: a redirect is answered to the
+// caller as it came. Following it would be wrong twice over: Go turns a POST answered
+// 301/302/303 into a GET without a body (whose 200 would count the batch as written while
+// nothing was stored), and the request's headers (tokens) would go to another host.
+func NoRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// Redirect returns a Fatal error when code is a redirect (3xx), nil otherwise. what names
+// the sink and request ("webhook sink x: POST"); configured is the configured URL, of
+// which only the scheme and host are named (its user info, path and query may hold
+// credentials; the Location header is never repeated either).
+func Redirect(code int, what, configured string) error {
+	if code < 300 || code > 399 {
+		return nil
+	}
+	return sinks.Fatal(fmt.Errorf("%s: %s answered HTTP %d (a redirect): the configured URL is not the final one; set it to where the service really is", what, Host(configured), code))
+}
+
+// Host is scheme://host[:port] of a URL, without user info, path or query.
+func Host(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "the configured URL"
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // Unwrap drops the *url.Error layer of an HTTP client error: its text repeats the request

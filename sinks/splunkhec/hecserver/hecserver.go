@@ -17,6 +17,8 @@
 //     arrays of strings) → 400 code 15. An error answers "invalid-event-number" (0-based);
 //     the events before it are indexed, the rest are not.
 //   - Busy (injected) → 503 code 9.
+//   - A proxy or load balancer in front of HEC (injected, SetFront) → its HTTP status with
+//     an HTML body that holds no HEC code.
 package hecserver
 
 import (
@@ -70,6 +72,9 @@ type Server struct {
 	requests    int
 	maxBodySize int64
 	delay       time.Duration
+	// front: non-zero, every request is answered by "a proxy in front of HEC" with this
+	// status and a plain (non-HEC) body.
+	front int
 }
 
 // New returns a server that knows tokens.
@@ -91,6 +96,10 @@ func (s *Server) SetToken(name string, t Token) { s.mu.Lock(); s.tokens[name] = 
 
 // DeleteToken removes a token (its requests then answer 403 code 4, invalid token).
 func (s *Server) DeleteToken(name string) { s.mu.Lock(); delete(s.tokens, name); s.mu.Unlock() }
+
+// SetFront makes every request answered as a proxy or load balancer in front of HEC would:
+// HTTP status with an HTML body and no HEC code; 0 restores HEC's own answers.
+func (s *Server) SetFront(status int) { s.mu.Lock(); s.front = status; s.mu.Unlock() }
 
 // SetDelay makes every event post wait d (or until the client gives up) before it is read.
 func (s *Server) SetDelay(d time.Duration) { s.mu.Lock(); s.delay = d; s.mu.Unlock() }
@@ -131,6 +140,12 @@ var guid = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.front != 0 {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(s.front)
+		_, _ = fmt.Fprintf(w, "<html><body><h1>%d %s</h1>nginx</body></html>\n", s.front, http.StatusText(s.front))
+		return
+	}
 	switch r.URL.Path {
 	case "/services/collector/health", "/services/collector/health/1.0":
 		if s.busy > 0 {

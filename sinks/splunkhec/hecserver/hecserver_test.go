@@ -74,10 +74,23 @@ func TestContract(t *testing.T) {
 	if n := len(h.Events()); n != 5 {
 		t.Errorf("%d events indexed, want 5", n)
 	}
-	h.SetBusy(1)
+	h.SetFront(http.StatusForbidden)
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/services/collector/event", strings.NewReader(ok))
 	req.Header.Set("Authorization", "Splunk t")
 	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var front map[string]any
+	if resp.StatusCode != http.StatusForbidden || json.NewDecoder(resp.Body).Decode(&front) == nil {
+		t.Errorf("front: HTTP %d, want 403 with a body that is no HEC JSON", resp.StatusCode)
+	}
+	resp.Body.Close()
+	h.SetFront(0)
+	h.SetBusy(1)
+	req, _ = http.NewRequest(http.MethodPost, srv.URL+"/services/collector/event", strings.NewReader(ok))
+	req.Header.Set("Authorization", "Splunk t")
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
