@@ -1,7 +1,7 @@
 // Package file is the JSON Lines file sink: one canonical event per line, fsync before the
 // offsets are committed, rotation by size or time with gzip of the rotated files, and
-// idempotent on the event id across restarts (the ids of the current file and of every
-// rotated file still in the directory).
+// idempotent on the event id across restarts within a bounded horizon: the ids of the
+// current file and of the last dedup_files rotated files.
 package file
 
 import (
@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -44,10 +45,21 @@ type Settings struct {
 	RotateEvery config.Duration `yaml:"rotate_every"`
 	// NoGzip keeps rotated files uncompressed.
 	NoGzip bool `yaml:"no_gzip"`
+	// DedupFiles is how many of the newest rotated files the sink remembers the ids of,
+	// besides the current file (default 2): the de-duplication horizon, and what bounds the
+	// memory the id index takes.
+	DedupFiles int `yaml:"dedup_files"`
 }
 
-// SetDefaults implements config.Settings (every default is the zero value).
-func (c *Settings) SetDefaults() {}
+// defaultDedupFiles is the default of dedup_files.
+const defaultDedupFiles = 2
+
+// SetDefaults implements config.Settings.
+func (c *Settings) SetDefaults() {
+	if c.DedupFiles == 0 {
+		c.DedupFiles = defaultDedupFiles
+	}
+}
 
 // Validate lists the problems of the block at path.
 func (c *Settings) Validate(path string, p *config.Problems) {
@@ -59,6 +71,9 @@ func (c *Settings) Validate(path string, p *config.Problems) {
 	}
 	if c.RotateEvery < 0 || (c.RotateEvery > 0 && c.RotateEvery.D() < time.Second) {
 		p.Add(path+".rotate_every", "must be 0 (no rotation by time) or at least 1s")
+	}
+	if c.DedupFiles < 0 {
+		p.Add(path+".dedup_files", "must be positive (rotated files whose ids are remembered; default %d)", defaultDedupFiles)
 	}
 }
 
@@ -73,16 +88,26 @@ type Sink struct {
 	f      *os.File
 	size   int64
 	period int64 // the rotate_every period the current file belongs to
-	ids    map[string]struct{}
+	closed bool
+	// ids are the event ids of the current file; older those of the newest rotated files
+	// (at most cfg.DedupFiles, oldest first). Nothing older is remembered.
+	ids   map[string]struct{}
+	older []map[string]struct{}
+	// afterRename, when set (by tests), runs between a rotation's rename and the opening of
+	// the new file.
+	afterRename func()
 }
 
 // rotatedName matches the rotated files of a path: <path>.<UTC time>[.gz].
 var rotatedName = regexp.MustCompile(`^\.\d{8}T\d{6}\.\d{9}Z(\.gz)?$`)
 
 // Open opens (or creates) the file, takes the lock, finishes a rotation a crash
-// interrupted, drops a torn last line, and loads the ids already written (current and
-// rotated files) so that they are not written again.
+// interrupted, drops a torn last line, and loads the ids already written (the current file
+// and the newest dedup_files rotated files) so that they are not written again.
 func Open(name string, cfg Settings, log *slog.Logger) (*Sink, error) {
+	if cfg.DedupFiles <= 0 {
+		cfg.DedupFiles = defaultDedupFiles
+	}
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o755); err != nil {
 		return nil, fmt.Errorf("file sink %s: %w", name, err)
 	}
@@ -104,7 +129,7 @@ func Open(name string, cfg Settings, log *slog.Logger) (*Sink, error) {
 		lf.Close()
 		return nil, fmt.Errorf("file sink %s: %w", name, err)
 	}
-	log.Info("file sink ready", "sink", name, "path", cfg.Path, "events_known", len(s.ids))
+	log.Info("file sink ready", "sink", name, "path", cfg.Path, "events_known", s.known(), "dedup_files", cfg.DedupFiles)
 	return s, nil
 }
 
@@ -117,6 +142,7 @@ func (s *Sink) openCurrent() error {
 	s.f = f
 	if err := s.load(); err != nil {
 		f.Close()
+		s.f = nil
 		return fmt.Errorf("read %s: %w", s.cfg.Path, err)
 	}
 	s.period = -1
@@ -133,7 +159,8 @@ func (s *Sink) periodOf(t time.Time) int64 {
 	return t.UnixNano() / int64(s.cfg.RotateEvery)
 }
 
-// loadRotated loads the ids of the rotated files, compressing any a crash left plain.
+// loadRotated loads the ids of the newest cfg.DedupFiles rotated files, compressing any
+// rotated file a crash left plain.
 func (s *Sink) loadRotated() error {
 	dir, base := filepath.Dir(s.cfg.Path), filepath.Base(s.cfg.Path)
 	entries, err := os.ReadDir(dir)
@@ -151,7 +178,8 @@ func (s *Sink) loadRotated() error {
 			names = append(names, n)
 		}
 	}
-	sort.Strings(names)
+	sort.Strings(names) // by rotation time
+	var files []string
 	for _, n := range names {
 		p := filepath.Join(dir, n)
 		if !strings.HasSuffix(n, ".gz") && !s.cfg.NoGzip {
@@ -164,14 +192,19 @@ func (s *Sink) loadRotated() error {
 			}
 			p += ".gz"
 		}
-		if err := s.loadIDs(p); err != nil {
+		files = append(files, p)
+	}
+	for _, p := range files[max(0, len(files)-s.cfg.DedupFiles):] {
+		ids := map[string]struct{}{}
+		if err := loadIDs(p, ids); err != nil {
 			return fmt.Errorf("read %s: %w", p, err)
 		}
+		s.older = append(s.older, ids)
 	}
 	return nil
 }
 
-func (s *Sink) loadIDs(path string) error {
+func loadIDs(path string, ids map[string]struct{}) error {
 	f, err := os.Open(path)
 	if err != nil {
 		if os.IsNotExist(err) {
@@ -193,7 +226,7 @@ func (s *Sink) loadIDs(path string) error {
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	for sc.Scan() {
 		if id := lineID(sc.Bytes()); id != "" {
-			s.ids[id] = struct{}{}
+			ids[id] = struct{}{}
 		}
 	}
 	return sc.Err()
@@ -244,9 +277,33 @@ func (s *Sink) load() error {
 // Name implements sinks.Sink.
 func (s *Sink) Name() string { return s.name }
 
-// Guarantee implements sinks.Sink: the sink remembers every id of its files and never
-// writes one twice.
+// Guarantee implements sinks.Sink: the sink never writes an id of its current file or of
+// its newest dedup_files rotated files again. The runner redelivers only a batch whose
+// offsets it did not commit, so a redelivered event is in the last batch written: well
+// inside the horizon unless a batch spans more than dedup_files rotations.
 func (s *Sink) Guarantee() sinks.Guarantee { return sinks.EffectivelyOnce }
+
+// has reports whether id is in the current file or in a remembered rotated one.
+func (s *Sink) has(id string) bool {
+	if _, ok := s.ids[id]; ok {
+		return true
+	}
+	for _, ids := range s.older {
+		if _, ok := ids[id]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// known is how many ids the sink holds in memory.
+func (s *Sink) known() int {
+	n := len(s.ids)
+	for _, ids := range s.older {
+		n += len(ids)
+	}
+	return n
+}
 
 // Write appends the events not yet in the files, then fsyncs. An event that is not
 // single-line JSON is rejected.
@@ -256,8 +313,14 @@ func (s *Sink) Write(ctx context.Context, batch []sinks.Event, res []sinks.ItemR
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if s.f == nil {
+	if s.closed {
 		return fmt.Errorf("file sink %s is closed", s.name)
+	}
+	if s.f == nil {
+		// A rotation could not open its new file: try again.
+		if err := s.reopen(); err != nil {
+			return err
+		}
 	}
 	if err := s.maybeRotate(time.Now()); err != nil {
 		return err
@@ -266,7 +329,7 @@ func (s *Sink) Write(ctx context.Context, batch []sinks.Event, res []sinks.ItemR
 	var fresh []string
 	inBatch := map[string]struct{}{}
 	for i, e := range batch {
-		_, known := s.ids[e.ID]
+		known := s.has(e.ID)
 		_, again := inBatch[e.ID]
 		switch {
 		case known || again:
@@ -334,11 +397,31 @@ func (s *Sink) rotate(now time.Time) error {
 	if err := syncDir(filepath.Dir(s.cfg.Path)); err != nil {
 		s.log.Warn("fsync directory after rotation", "path", s.cfg.Path, "err", err)
 	}
-	f, err := os.OpenFile(s.cfg.Path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return fmt.Errorf("open a new %s after rotation: %w", s.cfg.Path, err)
+	// The rotated file's ids join the remembered ones; the oldest beyond the horizon go.
+	s.older = append(s.older, s.ids)
+	if len(s.older) > s.cfg.DedupFiles {
+		copy(s.older, s.older[len(s.older)-s.cfg.DedupFiles:])
+		clear(s.older[s.cfg.DedupFiles:])
+		s.older = s.older[:s.cfg.DedupFiles]
 	}
-	s.f, s.size, s.period = f, 0, -1
+	s.ids = map[string]struct{}{}
+	if s.afterRename != nil {
+		s.afterRename()
+	}
+	f, err := os.OpenFile(s.cfg.Path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	switch {
+	case err == nil:
+		s.f, s.size, s.period = f, 0, -1
+	case errors.Is(err, fs.ErrExist):
+		// Something created the file between the rename and this open (another program
+		// writing there despite the lock): adopt it rather than stall.
+		s.log.Warn("a file appeared at the sink's path during rotation; appending to it", "sink", s.name, "path", s.cfg.Path)
+		if err := s.reopen(); err != nil {
+			return err
+		}
+	default:
+		return sinks.Fatal(fmt.Errorf("file sink %s: open a new %s after rotation: %w", s.name, s.cfg.Path, err))
+	}
 	if !s.cfg.NoGzip {
 		if err := compress(rotated); err != nil {
 			// The plain file stays; the next Open compresses it.
@@ -401,12 +484,30 @@ func (s *Sink) rollback() {
 	_, _ = s.f.Seek(s.size, io.SeekStart)
 }
 
+// reopen opens the current file after a rotation failed to: it must be a regular file (its
+// ids are loaded and a torn last line cut, as at Open). Failing that the sink cannot write
+// at all: the error is fatal (the runner stops and /readyz names the path) until the path
+// is fixed.
+func (s *Sink) reopen() error {
+	if st, err := os.Lstat(s.cfg.Path); err == nil && !st.Mode().IsRegular() {
+		return sinks.Fatal(fmt.Errorf("file sink %s: %s is not a regular file (%s): move it away", s.name, s.cfg.Path, st.Mode().Type()))
+	}
+	if err := s.openCurrent(); err != nil {
+		s.f = nil
+		return sinks.Fatal(fmt.Errorf("file sink %s: open %s: %w", s.name, s.cfg.Path, err))
+	}
+	return nil
+}
+
 // Ping checks the file is still there.
 func (s *Sink) Ping(context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.f == nil {
+	if s.closed {
 		return fmt.Errorf("file sink %s is closed", s.name)
+	}
+	if s.f == nil {
+		return fmt.Errorf("file sink %s: no file open at %s (a rotation failed to open it)", s.name, s.cfg.Path)
 	}
 	if _, err := s.f.Stat(); err != nil {
 		return fmt.Errorf("file sink %s: %w", s.name, err)
@@ -414,11 +515,12 @@ func (s *Sink) Ping(context.Context) error {
 	return nil
 }
 
-// Count returns how many distinct events the files hold.
+// Count returns how many event ids the sink holds in memory: those of the current file
+// and of the remembered rotated files.
 func (s *Sink) Count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.ids)
+	return s.known()
 }
 
 // Close closes the file and releases the lock.
@@ -426,6 +528,7 @@ func (s *Sink) Close(context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var err error
+	s.closed = true
 	if s.f != nil {
 		err = s.f.Close()
 		s.f = nil

@@ -194,7 +194,7 @@ func TestSecondWriterIsRefused(t *testing.T) {
 
 func TestRotationBySizeGzipsAndStaysIdempotentAcrossRestarts(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "events.jsonl")
-	s := openWith(t, Settings{Path: path, RotateBytes: 100})
+	s := openWith(t, Settings{Path: path, RotateBytes: 100, DedupFiles: 10})
 	for i := range 10 {
 		write(t, s, ev(fmt.Sprintf("e%d", i)), ev(fmt.Sprintf("f%d", i)))
 	}
@@ -204,7 +204,7 @@ func TestRotationBySizeGzipsAndStaysIdempotentAcrossRestarts(t *testing.T) {
 		t.Fatalf("rotated: %d gzip files, %d plain ones (%v)", len(gz), len(plain), plain)
 	}
 	_ = s.Close(context.Background())
-	s2 := openWith(t, Settings{Path: path, RotateBytes: 100})
+	s2 := openWith(t, Settings{Path: path, RotateBytes: 100, DedupFiles: 10})
 	if s2.Count() != 20 {
 		t.Fatalf("reopened knowing %d ids, want 20 (current and rotated files)", s2.Count())
 	}
@@ -269,12 +269,108 @@ func TestOpenFinishesAnInterruptedRotation(t *testing.T) {
 
 func TestSettingsValidate(t *testing.T) {
 	var p config.Problems
-	s := Settings{RotateBytes: -1, RotateEvery: config.Duration(time.Millisecond)}
+	s := Settings{RotateBytes: -1, RotateEvery: config.Duration(time.Millisecond), DedupFiles: -1}
 	s.Validate("s", &p)
 	got := fmt.Sprint(p.Err())
-	for _, want := range []string{"s.path", "s.rotate_bytes", "s.rotate_every"} {
+	for _, want := range []string{"s.path", "s.rotate_bytes", "s.rotate_every", "s.dedup_files"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("problems lack %s: %s", want, got)
 		}
+	}
+}
+
+// The id index covers the current file and the newest dedup_files rotated files only: it
+// stays bounded however many files rotate, at run time and after a restart, and a
+// redelivery inside that horizon is still answered duplicate.
+func TestDedupHorizonIsBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	// Each batch fills a file (two lines of about 30 bytes): the next one rotates it.
+	cfg := Settings{Path: path, RotateBytes: 50, DedupFiles: 2}
+	s := openWith(t, cfg)
+	for i := range 20 {
+		write(t, s, ev(fmt.Sprintf("e%02d", i)), ev(fmt.Sprintf("f%02d", i)))
+		// The current file and at most two rotated ones, two ids each.
+		if n := s.Count(); n > 6 {
+			t.Fatalf("after %d batches the sink holds %d ids, want at most 6", i+1, n)
+		}
+	}
+	gz, _ := filepath.Glob(path + ".*.gz")
+	if len(gz) != 19 {
+		t.Fatalf("%d rotated files, want 19", len(gz))
+	}
+	// The full current file rotates first: the last two batches are now the two
+	// remembered rotated files, and a redelivery of them writes nothing.
+	if got := statuses(write(t, s, ev("e19"), ev("f18"))); got != "dd" {
+		t.Fatalf("redelivery inside the horizon: statuses %s, want dd", got)
+	}
+	_ = s.Close(context.Background())
+
+	s2 := openWith(t, cfg)
+	if n := s2.Count(); n != 4 {
+		t.Fatalf("reopened holding %d ids, want 4 (two rotated files, an empty current one)", n)
+	}
+	if got := statuses(write(t, s2, ev("f19"), ev("e18"))); got != "dd" {
+		t.Fatalf("redelivery inside the horizon after a restart: statuses %s, want dd", got)
+	}
+	// Beyond the horizon an id is forgotten (documented): written again.
+	if got := statuses(write(t, s2, ev("e00"))); got != "w" {
+		t.Fatalf("an id beyond the horizon: status %s, want written", got)
+	}
+}
+
+// A file created at the path between a rotation's rename and the opening of the new file
+// is adopted (checked, its ids loaded, appended to): the sink keeps writing instead of
+// failing every later Write.
+func TestStrayFileDuringRotationIsAdopted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	s := openWith(t, Settings{Path: path, RotateBytes: 10})
+	write(t, s, ev("a"))
+	s.afterRename = func() {
+		if err := os.WriteFile(path, []byte(`{"metadata":{"uid":"stray"}}`+"\n"), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+	if got := statuses(write(t, s, ev("b"), ev("stray"))); got != "wd" {
+		t.Fatalf("statuses %s, want wd (the stray file's id is known)", got)
+	}
+	s.afterRename = nil
+	if got := statuses(write(t, s, ev("c"), ev("a"))); got != "wd" {
+		t.Fatalf("statuses %s, want wd", got)
+	}
+	n := countIDs(t, path)
+	for _, id := range []string{"a", "b", "c", "stray"} {
+		if n[id] != 1 {
+			t.Fatalf("%s stored %d times: %v", id, n[id], n)
+		}
+	}
+}
+
+// When the new file cannot be opened at all (a directory took the path), Write fails
+// fatally naming the path, rather than retrying forever; once the path is fixed, the next
+// Write resumes.
+func TestUnopenableFileAfterRotationIsFatal(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	s := openWith(t, Settings{Path: path, RotateBytes: 10})
+	write(t, s, ev("a"))
+	s.afterRename = func() {
+		if err := os.Mkdir(path, 0o755); err != nil {
+			t.Error(err)
+		}
+	}
+	for range 2 { // the rotation, then a later Write
+		err := s.Write(context.Background(), []sinks.Event{ev("b")}, make([]sinks.ItemResult, 1))
+		if !sinks.IsFatal(err) || !strings.Contains(err.Error(), path) {
+			t.Fatalf("Write returned %v, want a fatal error naming %s", err, path)
+		}
+		s.afterRename = nil
+	}
+	if err := s.Ping(context.Background()); err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Ping returned %v, want an error naming %s", err, path)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if got := statuses(write(t, s, ev("b"), ev("a"))); got != "wd" {
+		t.Fatalf("after the path was fixed: statuses %s, want wd", got)
 	}
 }
