@@ -153,7 +153,8 @@ func (t viaPollHTTP) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		body = b
 	}
-	resp, err := t.c.Do(req.Context(), func(ctx context.Context) (*http.Request, error) {
+	// The form carries the client secret: an answer echoing it is never quoted in logs.
+	resp, err := t.c.Do(pollhttp.NoBodyExcerpt(req.Context()), func(ctx context.Context) (*http.Request, error) {
 		r := req.Clone(ctx)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))

@@ -222,6 +222,42 @@ func TestAuthFailuresNameTheProblemWithoutTheSecret(t *testing.T) {
 	}
 }
 
+// A token endpoint answering 500 with a body that echoes the posted form, then 200: the
+// retry succeeds and the retry warning does not quote the answer (the secret is in it).
+func TestTokenEndpointEchoingTheFormOnA500(t *testing.T) {
+	sim := congasim.New(simConfig(nil))
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	var mu sync.Mutex
+	echoed := 0
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		first := echoed == 0
+		echoed++
+		mu.Unlock()
+		if first {
+			_ = r.ParseForm()
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = w.Write([]byte(`{"error":"internal","form":"` + r.PostForm.Encode() + `"}`))
+			return
+		}
+		sim.ServeHTTP(w, r)
+	}))
+	defer flaky.Close()
+	logs := &testkit.LockedBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	g := newConga(t, srv.URL, conga.Config{TokenURL: flaky.URL + "/api/v1/auth/connect/token"}, log)
+	if err := g.List(context.Background(), func([]pollers.Target) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if echoed < 2 || !strings.Contains(logs.String(), "retrying") {
+		t.Fatalf("want the 500 retried (%d token requests), logs: %s", echoed, logs.String())
+	}
+	if strings.Contains(logs.String(), secret) {
+		t.Fatalf("the secret leaked into the logs: %s", logs.String())
+	}
+}
+
 func TestTruncatedAndFailingAnswersAreErrors(t *testing.T) {
 	sc := simConfig(nil)
 	sim := congasim.New(sc)

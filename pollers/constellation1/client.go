@@ -71,7 +71,9 @@ func (c *client) newToken(ctx context.Context) (string, error) {
 	_, _ = rand.Read(b[:])
 	salt := hex.EncodeToString(b[:])
 	// The API key travels in the path: the request line is set from URL.Opaque, and
-	// URL.Path (which the HTTP client's logs and errors show) holds a redacted copy.
+	// URL.Path (which the HTTP client's logs and errors show) holds a redacted copy. The
+	// answers (which may echo the key or the encrypted credential) are never quoted.
+	ctx = pollhttp.NoBodyExcerpt(ctx)
 	resp, err := c.http.Do(ctx, func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/encrypt/[redacted]/"+salt, nil)
 		if err != nil {

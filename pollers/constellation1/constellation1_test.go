@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -168,6 +169,55 @@ func TestAuthFailuresNeverShowTheAPIKey(t *testing.T) {
 				t.Fatalf("the retry log does not show the redacted path: %s", logs.String())
 			}
 		})
+	}
+}
+
+// gettoken answering 500 with a body that echoes its Authorization header (the encrypted
+// credential), then 200: the retry succeeds and the retry warning does not quote the
+// answer; neither does one of encrypt echoing the API key.
+func TestTokenCallsEchoingCredentialsOnA500(t *testing.T) {
+	sim := constellation1sim.New(simConfig(nil))
+	var mu sync.Mutex
+	var credential string
+	seen := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		step := ""
+		switch {
+		case strings.Contains(r.URL.Path, "/v1/encrypt/"):
+			step = "encrypt"
+		case strings.Contains(r.URL.Path, "/v1/gettoken/"):
+			step = "gettoken"
+		}
+		mu.Lock()
+		seen[step]++
+		first := step != "" && seen[step] == 1
+		if step == "gettoken" && first {
+			credential = r.Header.Get("Authorization")
+		}
+		mu.Unlock()
+		if first {
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = w.Write([]byte(`{"error":"internal","path":"` + r.URL.RawPath + r.URL.Path + `","authorization":"` + r.Header.Get("Authorization") + `"}`))
+			return
+		}
+		sim.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	logs := &testkit.LockedBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	p := newC1(t, srv.URL, constellation1.Config{Zone: "America/New_York"}, log)
+	if err := p.List(context.Background(), func([]pollers.Target) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if seen["encrypt"] < 2 || seen["gettoken"] < 2 || credential == "" || !strings.Contains(logs.String(), "retrying") {
+		t.Fatalf("want both token calls retried (%v), logs: %s", seen, logs.String())
+	}
+	for _, s := range []string{credential, apiKey, "s3cr3t"} {
+		if strings.Contains(logs.String(), s) {
+			t.Fatalf("a credential leaked into the logs: %s", logs.String())
+		}
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package pollhttp is the HTTP client every REST poller uses: bounded retries with
 // jittered backoff that honour Retry-After, a response size cap, per-status metrics,
 // redirects followed only within the same host (CheckRedirect), and errors that carry the
-// status and a short, secret-free body excerpt.
+// status and a short, secret-free body excerpt (none at all for requests marked with
+// NoBodyExcerpt, whose answers may echo credentials).
 package pollhttp
 
 import (
@@ -121,10 +122,24 @@ func Retryable(code int) bool {
 		code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
 }
 
+type noExcerptKey struct{}
+
+// NoBodyExcerpt marks the requests made under ctx as carrying secrets (a token request
+// with a client secret or a password in its form): their answers may echo the request,
+// so neither the retry warnings nor the errors of Do quote the answer's body. The
+// Response of a non-2xx answer still carries the body for the caller to read.
+func NoBodyExcerpt(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noExcerptKey{}, true)
+}
+
+// withheld is the excerpt of an answer to a request marked with NoBodyExcerpt.
+const withheld = "(body not shown: the request carries credentials)"
+
 // Do sends the request that build makes (a new one per attempt) and returns the response
 // once it has a 2xx status. Retries transport errors, 429 and 5xx; honours Retry-After.
 func (c *Client) Do(ctx context.Context, build func(ctx context.Context) (*http.Request, error)) (*Response, error) {
 	bo := backoff.New(c.cfg.BackoffMin, c.cfg.BackoffMax)
+	secret, _ := ctx.Value(noExcerptKey{}).(bool)
 	var lastErr error
 	for attempt := 0; ; attempt++ {
 		req, err := build(ctx)
@@ -143,10 +158,10 @@ func (c *Client) Do(ctx context.Context, build func(ctx context.Context) (*http.
 		case resp.Status >= 200 && resp.Status < 300:
 			return resp, nil
 		case Retryable(resp.Status):
-			lastErr = c.statusErr(req, resp)
+			lastErr = statusErr(req, resp, secret)
 			wait = retryAfter(resp.Header, c.cfg.MaxRetryAfter)
 		default:
-			return resp, c.statusErr(req, resp)
+			return resp, statusErr(req, resp, secret)
 		}
 		if attempt >= c.cfg.MaxRetries {
 			return nil, fmt.Errorf("giving up after %d attempts: %w", attempt+1, lastErr)
@@ -180,8 +195,12 @@ func (c *Client) once(req *http.Request) (*Response, error) {
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, nil
 }
 
-func (c *Client) statusErr(req *http.Request, resp *Response) error {
-	return &StatusError{Status: resp.Status, Method: req.Method, URL: req.URL.Path, Excerpt: Excerpt(resp.Body)}
+func statusErr(req *http.Request, resp *Response, secret bool) error {
+	e := &StatusError{Status: resp.Status, Method: req.Method, URL: req.URL.Path, Excerpt: withheld}
+	if !secret {
+		e.Excerpt = Excerpt(resp.Body)
+	}
+	return e
 }
 
 // Excerpt returns at most 200 printable characters of a body, for error messages.

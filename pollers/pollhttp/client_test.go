@@ -3,6 +3,7 @@ package pollhttp
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/auditstream/auditstream/internal/metrics"
+	"github.com/auditstream/auditstream/internal/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -195,5 +197,67 @@ func TestRedirects(t *testing.T) {
 	}
 	if got := referer.Load().(string); got != "" {
 		t.Fatalf("Referer sent on the redirect: %q", got)
+	}
+}
+
+// A token endpoint that answers 500 with a body echoing the posted form (client secret,
+// password), then 200: a request marked NoBodyExcerpt never puts the body in a retry
+// warning or an error, while an unmarked request still quotes it.
+func TestNoBodyExcerptKeepsEchoedSecretsOutOfLogsAndErrors(t *testing.T) {
+	const form = "grant_type=password&client_secret=cl-s3cr3t&password=pw-s3cr3t"
+	echo := func(fails int) *httptest.Server {
+		var n atomic.Int32
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			if int(n.Add(1)) <= fails {
+				w.WriteHeader(http.StatusInternalServerError)
+				_, _ = w.Write([]byte(`{"error":"internal","request":"` + string(b) + `"}`))
+				return
+			}
+			_, _ = w.Write([]byte(`{"access_token":"t"}`))
+		}))
+	}
+	post := func(url string) func(ctx context.Context) (*http.Request, error) {
+		return func(ctx context.Context) (*http.Request, error) {
+			return http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(form))
+		}
+	}
+	newLogged := func() (*Client, *testkit.LockedBuffer) {
+		var buf testkit.LockedBuffer
+		c, err := New(&http.Client{Timeout: 2 * time.Second}, "test",
+			Config{MaxRetries: 2, BackoffMin: time.Millisecond, BackoffMax: 2 * time.Millisecond},
+			slog.New(slog.NewTextHandler(&buf, nil)), metrics.NewUnregistered())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, &buf
+	}
+	leaks := func(s string) bool { return strings.Contains(s, "cl-s3cr3t") || strings.Contains(s, "pw-s3cr3t") }
+
+	// 500 then 200: one retry warning, no secret in it.
+	srv := echo(1)
+	c, logs := newLogged()
+	if _, err := c.Do(NoBodyExcerpt(context.Background()), post(srv.URL)); err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	if !strings.Contains(logs.String(), "retrying") || leaks(logs.String()) {
+		t.Fatalf("want a retry warning without the secrets, logs: %s", logs.String())
+	}
+	// 500 until giving up: the error holds no secret either.
+	srv = echo(10)
+	c, logs = newLogged()
+	_, err := c.Do(NoBodyExcerpt(context.Background()), post(srv.URL))
+	srv.Close()
+	if err == nil || !IsStatus(err, 500) || leaks(err.Error()) || leaks(logs.String()) {
+		t.Fatalf("err %v, logs %s: want a 500 error, no secret anywhere", err, logs.String())
+	}
+	// The unmarked request still quotes the body (the excerpt helps with other endpoints).
+	srv = echo(10)
+	c, _ = newLogged()
+	_, err = c.Do(context.Background(), post(srv.URL))
+	srv.Close()
+	if err == nil || !strings.Contains(err.Error(), "internal") {
+		t.Fatalf("err %v: an unmarked request should quote the body", err)
 	}
 }

@@ -63,7 +63,9 @@ type tokenAnswer struct {
 func (c *client) authenticate(ctx context.Context, form url.Values) error {
 	grant := form.Get("grant_type")
 	body := form.Encode()
-	resp, err := c.http.Do(ctx, func(ctx context.Context) (*http.Request, error) {
+	// The form carries the client secret and password: an answer echoing it is never
+	// quoted in logs or errors.
+	resp, err := c.http.Do(pollhttp.NoBodyExcerpt(ctx), func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/authenticate", strings.NewReader(body))
 		if err != nil {
 			return nil, err

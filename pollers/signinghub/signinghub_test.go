@@ -267,6 +267,44 @@ func TestAuthFailuresWithoutSecrets(t *testing.T) {
 	}
 }
 
+// /authenticate answering 500 with a body that echoes the posted form (client secret and
+// password), then 200: the retry succeeds and the retry warning does not quote the answer.
+func TestAuthenticateEchoingTheFormOnA500(t *testing.T) {
+	sim := signinghubsim.New(simConfig(nil))
+	var mu sync.Mutex
+	echoed := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		first := r.URL.Path == "/authenticate" && echoed == 0
+		if r.URL.Path == "/authenticate" {
+			echoed++
+		}
+		mu.Unlock()
+		if first {
+			_ = r.ParseForm()
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = w.Write([]byte(`{"message":"internal error","request":"` + r.PostForm.Encode() + `"}`))
+			return
+		}
+		sim.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	logs := &testkit.LockedBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h := newHub(t, srv.URL, signinghub.Config{}, log)
+	if err := h.List(context.Background(), func([]pollers.Target) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if echoed < 2 || !strings.Contains(logs.String(), "retrying") {
+		t.Fatalf("want the 500 retried (%d authentications), logs: %s", echoed, logs.String())
+	}
+	for _, secret := range []string{clientSecret, password} {
+		if strings.Contains(logs.String(), secret) {
+			t.Fatalf("a secret leaked into the logs: %s", logs.String())
+		}
+	}
+}
+
 func TestFaultsAndMissingPackages(t *testing.T) {
 	sim := signinghubsim.New(simConfig(nil))
 	srv := httptest.NewServer(sim)
