@@ -32,6 +32,9 @@ type Settings struct {
 	TokenTTL config.Duration `yaml:"token_ttl"`
 	// Faults are per-request fault probabilities.
 	Faults FaultSettings `yaml:"faults"`
+	// IgnorePaging answers every listing request with its first page (of the asked size)
+	// and no total, as an API that ignores the page parameter would.
+	IgnorePaging bool `yaml:"ignore_paging"`
 	// Now is the clock (tests; default time.Now).
 	Now func() time.Time `yaml:"-"`
 }

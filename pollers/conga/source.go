@@ -35,6 +35,7 @@ func (g *Conga) Discover() bool { return *g.cfg.Discover }
 // Sign shares), until a short or empty page or the answer's count is reached.
 func (g *Conga) List(ctx context.Context, page func([]pollers.Target) error) error {
 	from := 1
+	guard := g.cfg.PageGuard()
 	for {
 		to := from + g.cfg.PageSize - 1
 		q := url.Values{"from": {strconv.Itoa(from)}, "to": {strconv.Itoa(to)}}
@@ -50,6 +51,9 @@ func (g *Conga) List(ctx context.Context, page func([]pollers.Target) error) err
 		for _, pk := range p.Results {
 			ts = append(ts, pollers.Target{Tenant: g.cfg.Tenant, Entity: pk.ID, Name: pk.Name, Status: pk.Status,
 				UpdatedAt: pk.Updated, Terminal: Terminal(pk.Status)})
+		}
+		if err := guard.Check(ts); err != nil {
+			return fmt.Errorf("list packages from %d: %w", from, err)
 		}
 		if len(ts) > 0 {
 			if err := page(ts); err != nil {

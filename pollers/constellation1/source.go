@@ -50,6 +50,7 @@ func (p *Constellation1) listPath(listing string, n int) string {
 func (p *Constellation1) List(ctx context.Context, page func([]pollers.Target) error) error {
 	for _, listing := range p.cfg.Listings {
 		seen := 0
+		guard := p.cfg.PageGuard()
 		for n := 0; ; n++ {
 			var ss *Sessions
 			err := p.c.get(ctx, p.listPath(listing, n), func(body []byte) (err error) {
@@ -63,6 +64,9 @@ func (p *Constellation1) List(ctx context.Context, page func([]pollers.Target) e
 			for _, s := range ss.Sessions {
 				ts = append(ts, pollers.Target{Tenant: p.cfg.Tenant, Entity: s.ID, Name: s.Name, Status: s.Status,
 					UpdatedAt: s.Modified, Terminal: Terminal(s.Status)})
+			}
+			if err := guard.Check(ts); err != nil {
+				return fmt.Errorf("list %s sessions page %d: %w", listing, n, err)
 			}
 			if len(ts) > 0 {
 				if err := page(ts); err != nil {

@@ -23,10 +23,12 @@
 package fulllog
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
@@ -41,6 +43,8 @@ const (
 	DefaultRetireAfter = 24 * time.Hour
 	// DefaultSettle is how long after its updated-at a target is still fetched.
 	DefaultSettle = time.Minute
+	// DefaultMaxListPages bounds one pass over a listing.
+	DefaultMaxListPages = 10_000
 )
 
 // Settings are the full-log settings a provider embeds inline in its own settings block
@@ -56,6 +60,10 @@ type Settings struct {
 	// Listings give updated-at to the second (an entry written later in the same second
 	// leaves it unchanged) and the vendor's clock is not ours.
 	Settle config.Duration `yaml:"settle"`
+	// MaxListPages is the most pages one pass over a listing reads (default 10000): an
+	// API that ignores the paging parameters and sends no total would otherwise be
+	// listed forever. Reaching it is an error (raise it for a larger account).
+	MaxListPages int `yaml:"max_list_pages"`
 }
 
 // TargetConfig is one static target.
@@ -73,6 +81,9 @@ func (s *Settings) SetDefaults() {
 	if s.Settle == 0 {
 		s.Settle = config.Duration(DefaultSettle)
 	}
+	if s.MaxListPages == 0 {
+		s.MaxListPages = DefaultMaxListPages
+	}
 }
 
 // Validate records the problems of the settings at path (the provider's block).
@@ -80,6 +91,9 @@ func (s *Settings) Validate(path string, p *config.Problems) {
 	p.Positive(path+".retire_after", s.RetireAfter)
 	if s.Settle < config.Duration(time.Second) {
 		p.Add(path+".settle", "must be at least 1s (updated-at has a resolution of one second), got %s", s.Settle.D())
+	}
+	if s.MaxListPages < 1 || s.MaxListPages > 10_000_000 {
+		p.Add(path+".max_list_pages", "must be between 1 and 10000000, got %d", s.MaxListPages)
 	}
 	for i, t := range s.Targets {
 		if t.Entity == "" {
@@ -236,4 +250,36 @@ func mustJSON(c Cursor) json.RawMessage {
 		panic(err) // a struct of times and strings always marshals
 	}
 	return b
+}
+
+// PageGuard ends a listing that would never end. A provider's List calls Check with each
+// page it read, before handing the page over: Check fails once more than max_list_pages
+// pages were read, and when a page lists the same entities as the one before it (an API
+// that ignores the page parameter answers its first page again and again; without a
+// total in the answer only a short page would end the loop, and it never comes).
+type PageGuard struct {
+	max, n int
+	prev   []string
+}
+
+// PageGuard returns a guard for one pass over one listing.
+func (s *Settings) PageGuard() *PageGuard {
+	return &PageGuard{max: cmp.Or(s.MaxListPages, DefaultMaxListPages)}
+}
+
+// Check records page ts of a listing and reports why the listing must stop, if it must.
+func (g *PageGuard) Check(ts []pollers.Target) error {
+	g.n++
+	if g.n > g.max {
+		return fmt.Errorf("the listing has more than %d pages (settings.max_list_pages): stopped; does the API ignore the paging parameters?", g.max)
+	}
+	ids := make([]string, len(ts))
+	for i, t := range ts {
+		ids[i] = t.Entity
+	}
+	if len(ids) > 0 && slices.Equal(ids, g.prev) {
+		return fmt.Errorf("listing page %d names the same %d entities as the page before: the API ignores the page parameter; stopped", g.n, len(ids))
+	}
+	g.prev = ids
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -189,8 +190,51 @@ func TestSettingsValidate(t *testing.T) {
 	s := fulllog.Settings{RetireAfter: config.Duration(-time.Second), Targets: []fulllog.TargetConfig{{Tenant: "x"}}}
 	var p config.Problems
 	s.Validate("pollers[0].settings", &p)
-	if len(p.List()) != 3 { // retire_after, settle (below 1s), targets[0].entity
+	if len(p.List()) != 4 { // retire_after, settle (below 1s), max_list_pages (0), targets[0].entity
 		t.Fatalf("problems %v", p.List())
+	}
+	s = fulllog.Settings{}
+	s.SetDefaults()
+	if s.MaxListPages != fulllog.DefaultMaxListPages {
+		t.Fatalf("max_list_pages default %d", s.MaxListPages)
+	}
+	for n, ok := range map[int]bool{-1: false, 0: false, 1: true, 10_000: true} {
+		s.MaxListPages = n
+		var p config.Problems
+		s.Validate("s", &p)
+		if (p.Err() == nil) != ok || (!ok && !strings.Contains(p.Err().Error(), "s.max_list_pages")) {
+			t.Errorf("max_list_pages %d: %v", n, p.Err())
+		}
+	}
+}
+
+func TestPageGuard(t *testing.T) {
+	page := func(ids ...string) []pollers.Target {
+		ts := make([]pollers.Target, len(ids))
+		for i, id := range ids {
+			ts[i] = pollers.Target{Entity: id}
+		}
+		return ts
+	}
+	s := fulllog.Settings{MaxListPages: 3}
+	g := s.PageGuard()
+	for _, p := range [][]pollers.Target{page("a", "b"), page("c", "d"), page("e")} {
+		if err := g.Check(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := g.Check(page("f")); err == nil || !strings.Contains(err.Error(), "max_list_pages") {
+		t.Fatalf("page 4 of at most 3: %v", err)
+	}
+	g = s.PageGuard()
+	_ = g.Check(page("a", "b"))
+	if err := g.Check(page("a", "b")); err == nil || !strings.Contains(err.Error(), "ignores the page parameter") {
+		t.Fatalf("a repeated page: %v", err)
+	}
+	// Two empty pages in a row are not a repetition (the listing ends on them).
+	g = s.PageGuard()
+	if g.Check(nil) != nil || g.Check(nil) != nil {
+		t.Fatal("empty pages refused")
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/auditstream/auditstream/internal/metrics"
 	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/pollers"
+	"github.com/auditstream/auditstream/pollers/fulllog"
 	"github.com/auditstream/auditstream/pollers/pollhttp"
 	"github.com/auditstream/auditstream/pollers/signinghub"
 	"github.com/auditstream/auditstream/pollers/signinghub/signinghubsim"
@@ -343,6 +344,38 @@ func TestConfigValidation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
 			testkit.CheckSettings(t, &cfg, "s", tc.want...)
+		})
+	}
+}
+
+// An API that ignores the page parameter and sends no total (the simulator's
+// ignore_paging) would be listed forever: the listing stops with an error once a page
+// repeats the one before; a listing longer than max_list_pages stops too.
+func TestListingThatNeverEnds(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		ignorePaging bool
+		maxPages     int
+		want         string
+	}{
+		{"API ignores paging", true, 0, "ignores the page parameter"},
+		{"more pages than max_list_pages", false, 2, "max_list_pages"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := simConfig(nil)
+			sc.IgnorePaging = tc.ignorePaging
+			sim := signinghubsim.New(sc)
+			srv := httptest.NewServer(sim)
+			defer srv.Close()
+			h := newHub(t, srv.URL, signinghub.Config{PageSize: 5, Settings: fulllog.Settings{MaxListPages: tc.maxPages}}, slog.New(slog.DiscardHandler))
+			pages := 0
+			err := h.List(context.Background(), func([]pollers.Target) error { pages++; return nil })
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one containing %q", err, tc.want)
+			}
+			if want := max(tc.maxPages, 1); pages != want {
+				t.Fatalf("%d pages handed over, want %d", pages, want)
+			}
 		})
 	}
 }

@@ -34,6 +34,7 @@ func (s *SigningHub) Discover() bool { return *s.cfg.Discover }
 // (page_no from 1) until a short or empty page, or x-total-records is reached.
 func (s *SigningHub) List(ctx context.Context, page func([]pollers.Target) error) error {
 	seen := 0
+	guard := s.cfg.PageGuard()
 	for n := 1; ; n++ {
 		path := "/v3/packages/" + url.PathEscape(s.cfg.DocumentStatus) + "/" + strconv.Itoa(n) + "/" + strconv.Itoa(s.cfg.PageSize)
 		resp, err := s.c.get(ctx, path)
@@ -48,6 +49,9 @@ func (s *SigningHub) List(ctx context.Context, page func([]pollers.Target) error
 		for _, p := range ps {
 			ts = append(ts, pollers.Target{Tenant: s.cfg.Tenant, Entity: p.ID, Name: p.Name, Status: p.Status,
 				UpdatedAt: p.Modified, Terminal: Terminal(p.Status)})
+		}
+		if err := guard.Check(ts); err != nil {
+			return fmt.Errorf("list packages page %d: %w", n, err)
 		}
 		if len(ts) > 0 {
 			if err := page(ts); err != nil {

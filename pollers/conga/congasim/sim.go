@@ -181,11 +181,18 @@ func (s *Sim) list(w http.ResponseWriter, r *http.Request) {
 			"status": status, "created": st.Created.Format("2006-01-02T15:04:05Z"), "updated": st.Updated.Format("2006-01-02T15:04:05Z"),
 			"type": "PACKAGE", "language": "en"})
 	}
+	if s.cfg.IgnorePaging {
+		from, to = 1, to-from+1
+	}
 	page := []map[string]any{}
 	if from <= len(results) {
 		page = results[from-1 : min(to, len(results))]
 	}
-	body, _ := json.Marshal(map[string]any{"count": len(results), "results": page})
+	answer := map[string]any{"count": len(results), "results": page}
+	if s.cfg.IgnorePaging {
+		delete(answer, "count")
+	}
+	body, _ := json.Marshal(answer)
 	logsim.Write(w, body, truncate)
 }
 

@@ -210,11 +210,18 @@ func (s *Sim) list(w http.ResponseWriter, r *http.Request) {
 		all = append(all, map[string]any{"SessionId": 70000 + e.Index, "SessionName": fmt.Sprintf("Purchase agreement %d", 70000+e.Index),
 			"Status": code, "StatusName": statusNames[code], "CreatedDate": wcf(st.Created), "ModifiedDate": wcf(st.Updated)})
 	}
+	if s.cfg.IgnorePaging {
+		num = 0
+	}
 	page := []map[string]any{}
 	if from := num * size; from < len(all) {
 		page = all[from:min(from+size, len(all))]
 	}
-	body, _ := json.Marshal(map[string]any{field: page, "TotalCount": len(all)})
+	answer := map[string]any{field: page, "TotalCount": len(all)}
+	if s.cfg.IgnorePaging {
+		delete(answer, "TotalCount")
+	}
+	body, _ := json.Marshal(answer)
 	logsim.Write(w, body, truncate)
 }
 

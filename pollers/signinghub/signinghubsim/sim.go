@@ -217,12 +217,17 @@ func (s *Sim) list(w http.ResponseWriter, r *http.Request) {
 			"folder": "INBOX", "unread": false, "uploaded_on": st.Created.Format("2006-01-02T15:04:05"),
 			"modified_on": st.Updated.Format("2006-01-02T15:04:05")})
 	}
+	if s.cfg.IgnorePaging {
+		page = 1
+	}
 	out := []map[string]any{}
 	if from := (page - 1) * per; from < len(all) {
 		out = all[from:min(from+per, len(all))]
 	}
 	body, _ := json.Marshal(out)
-	w.Header().Set("x-total-records", strconv.Itoa(len(all)))
+	if !s.cfg.IgnorePaging {
+		w.Header().Set("x-total-records", strconv.Itoa(len(all)))
+	}
 	logsim.Write(w, body, truncate)
 }
 
