@@ -32,7 +32,8 @@ func TestIntegrationOpenSearchConformance(t *testing.T) {
 		Count: func(t *testing.T, ids []string) map[string]int { return countByID(t, node, "conf-"+u+"-*") },
 		Fault: proxy.Fault,
 		// An _id over 512 bytes: the cluster refuses that one document (400).
-		Poison:  func(e *sinks.Event) { e.ID += strings.Repeat("x", 600) },
-		Secrets: []string{secret},
+		Poison:   func(e *sinks.Event) { e.ID += strings.Repeat("x", 600) },
+		InFlight: proxy.InFlight,
+		Secrets:  []string{secret},
 	})
 }

@@ -115,6 +115,13 @@ func TestConformance(t *testing.T) {
 		Poison: func(e *sinks.Event) {
 			e.Value = []byte("{\"not\":\n\"single-line\"}")
 		},
+		Unsupported: map[string]string{
+			sinktest.CaseUnavailable:    "a local file has no outage the test can cause short of a full disk (a rotation that cannot open its new file: TestUnopenableFileAfterRotationIsFatal)",
+			sinktest.CaseBadCredentials: "a file has no credentials",
+			sinktest.CaseForbidden:      "an open file keeps its access when permissions change, and tests may run as root (an unwritable path at Open: TestUnwritablePathIsAClearError)",
+			sinktest.CaseCancelMidWrite: "a local append cannot be slowed down: Write checks its context before it starts, then appends and fsyncs at once",
+			sinktest.CaseNoSecretLeaks:  "no secret configured",
+		},
 	})
 }
 

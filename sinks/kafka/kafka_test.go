@@ -96,6 +96,13 @@ func TestIntegrationConformance(t *testing.T) {
 			_, _ = rand.Read(raw)
 			e.Value = []byte(fmt.Sprintf(`{"metadata":{"uid":%q},"pad":%q}`, e.ID, base64.StdEncoding.EncodeToString(raw)))
 		},
+		Unsupported: map[string]string{
+			sinktest.CaseUnavailable:    "the shared broker cannot be stopped (TestConformanceBrokerDown covers it on an embedded broker)",
+			sinktest.CaseBadCredentials: "the test broker runs without authentication",
+			sinktest.CaseForbidden:      "the test broker runs without ACLs",
+			sinktest.CaseCancelMidWrite: "Kafka clients connect to the brokers' advertised addresses, so no proxy can slow them down",
+			sinktest.CaseNoSecretLeaks:  "no secret configured (no authentication)",
+		},
 	})
 }
 
@@ -221,6 +228,13 @@ func TestConformanceBrokerDown(t *testing.T) {
 			}
 			st.stop()
 			return st.start
+		},
+		Unsupported: map[string]string{
+			sinktest.CaseBadCredentials: "the embedded broker runs without authentication",
+			sinktest.CaseForbidden:      "the embedded broker runs without ACLs",
+			sinktest.CasePoison:         "covered by TestConformance on the real broker (max.message.bytes)",
+			sinktest.CaseCancelMidWrite: "Kafka clients connect to the brokers' advertised addresses, so no proxy can slow them down",
+			sinktest.CaseNoSecretLeaks:  "no secret configured (no authentication)",
 		},
 	})
 }

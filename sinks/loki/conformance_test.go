@@ -43,7 +43,8 @@ func TestIntegrationLokiConformance(t *testing.T) {
 		Fault: proxy.Fault,
 		// Three hours older than its stream's newest entry (written by the earlier cases):
 		// Loki refuses it for good (too far behind).
-		Poison:  func(e *sinks.Event) { e.Time = e.Time.Add(-3 * time.Hour) },
-		Secrets: []string{secret},
+		Poison:   func(e *sinks.Event) { e.Time = e.Time.Add(-3 * time.Hour) },
+		InFlight: proxy.InFlight,
+		Secrets:  []string{secret},
 	})
 }

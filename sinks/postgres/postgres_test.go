@@ -148,8 +148,9 @@ func TestIntegrationConformance(t *testing.T) {
 		Fault: st.fault,
 		// PostgreSQL's jsonb refuses a NUL character that JSON allows: the COPY fails for
 		// the whole batch and the runner bisects down to this event.
-		Poison:  func(e *sinks.Event) { e.Value = []byte(`{"time":1,"message":"nul \u0000 here"}`) },
-		Secrets: []string{st.pass},
+		Poison:   func(e *sinks.Event) { e.Value = []byte(`{"time":1,"message":"nul \u0000 here"}`) },
+		InFlight: st.proxy.InFlight,
+		Secrets:  []string{st.pass},
 	})
 }
 

@@ -17,6 +17,33 @@ type Proxy struct {
 	fault Fault
 	conns map[net.Conn]struct{}
 	wg    sync.WaitGroup
+	seen  Signal // bytes from the sink
+}
+
+// Signal tells the suite that a Write reached the store (Harness.InFlight): the store's
+// test calls Fire where a request arrives.
+type Signal struct {
+	mu    sync.Mutex
+	armed []chan struct{}
+}
+
+// InFlight arms the signal: the channel is closed at the next Fire.
+func (s *Signal) InFlight() <-chan struct{} {
+	ch := make(chan struct{})
+	s.mu.Lock()
+	s.armed = append(s.armed, ch)
+	s.mu.Unlock()
+	return ch
+}
+
+// Fire closes the channels armed since the last Fire.
+func (s *Signal) Fire() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ch := range s.armed {
+		close(ch)
+	}
+	s.armed = nil
 }
 
 // NewProxy listens on a loopback port and forwards to target until the test ends.
@@ -32,6 +59,10 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	t.Cleanup(p.close)
 	return p
 }
+
+// InFlight is a Harness.InFlight: its channel is closed once the proxy receives bytes
+// from the sink after the call (while Slow, those bytes are then held).
+func (p *Proxy) InFlight() <-chan struct{} { return p.seen.InFlight() }
 
 // Addr is the proxy's host:port: point the sink at it.
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
@@ -110,19 +141,22 @@ func (p *Proxy) serve(c net.Conn) {
 	}
 	defer p.untrack(up)
 	done := make(chan struct{}, 2)
-	go func() { p.pipe(up, c); done <- struct{}{} }()
-	go func() { p.pipe(c, up); done <- struct{}{} }()
+	go func() { p.pipe(up, c, true); done <- struct{}{} }()
+	go func() { p.pipe(c, up, false); done <- struct{}{} }()
 	<-done
 	_ = c.Close()
 	_ = up.Close()
 	<-done
 }
 
-func (p *Proxy) pipe(dst, src net.Conn) {
+func (p *Proxy) pipe(dst, src net.Conn, fromSink bool) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
+			if fromSink {
+				p.seen.Fire()
+			}
 			if p.current() == Slow {
 				time.Sleep(time.Second)
 			}

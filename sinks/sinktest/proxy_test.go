@@ -80,6 +80,26 @@ func TestProxyFaults(t *testing.T) {
 	if err != nil || d < time.Second {
 		t.Fatalf("slow round trip took %v, err %v; want at least 1s", d, err)
 	}
+	// InFlight signals once the proxy receives bytes from the client, not before.
+	inFlight := p.InFlight()
+	c2, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	select {
+	case <-inFlight:
+		t.Fatal("InFlight signalled before any byte was sent")
+	default:
+	}
+	if _, err := c2.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-inFlight:
+	case <-time.After(10 * time.Second):
+		t.Fatal("InFlight did not signal the bytes the client sent")
+	}
 	if p.Fault(sinktest.BadCredentials) != nil {
 		t.Fatal("the proxy claims to show bad credentials")
 	}

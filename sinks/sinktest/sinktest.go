@@ -13,12 +13,17 @@
 // (per-item answer, or bisection of a whole-batch refusal) and nothing else is lost;
 // cancelling a Write midway and redelivering loses nothing; and no configured secret ever
 // appears in an error, a result or a log line.
+//
+// Every case runs unless the harness declares it Unsupported, with the reason (a sink
+// without credentials has no bad-credentials case): a case not declared that the harness
+// cannot set up fails, so a missing fault injector never passes silently.
 package sinktest
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -44,8 +49,7 @@ const (
 	// Write must return an error wrapped with sinks.Fatal.
 	Forbidden
 	// Slow: the store answers slowly (a second or more), so that a cancelled context lands
-	// in the middle of a Write. Optional: without it the suite cancels right after Write
-	// started.
+	// in the middle of a Write. The cancel-mid-write case needs it and Harness.InFlight.
 	Slow
 )
 
@@ -63,6 +67,18 @@ func (f Fault) String() string {
 	return fmt.Sprintf("fault(%d)", int(f))
 }
 
+// The cases a harness may declare Unsupported (the others always run).
+const (
+	CaseUnavailable    = "unavailable"
+	CaseBadCredentials = "bad-credentials"
+	CaseForbidden      = "forbidden"
+	CasePoison         = "poison"
+	CaseCancelMidWrite = "cancel-mid-write"
+	CaseNoSecretLeaks  = "no-secret-leaks"
+)
+
+var optionalCases = []string{CaseUnavailable, CaseBadCredentials, CaseForbidden, CasePoison, CaseCancelMidWrite, CaseNoSecretLeaks}
+
 // Harness describes a sink and its store to the suite.
 type Harness struct {
 	// Open opens a sink on the store under test, logging to log. The suite opens several
@@ -71,16 +87,27 @@ type Harness struct {
 	// Count returns how many copies of each event id the store holds (absent ids may be
 	// left out of the map). Required: the suite counts, it never trusts the answers alone.
 	Count func(t *testing.T, ids []string) map[string]int
-	// Fault makes the store show f until heal is called. It returns nil when the store
-	// cannot show f: the case is then skipped with a note (a sink without credentials has
-	// no BadCredentials). Fault may be nil (no fault injector at all).
+	// Fault makes the store show f until heal is called. The case of a fault the harness
+	// cannot show must be declared in Unsupported (Fault then returns nil for it, or is
+	// nil altogether); a case not declared fails when Fault returns nil.
 	Fault func(t *testing.T, f Fault) (heal func())
 	// Poison turns e into an event this store refuses forever (invalid for its schema, too
-	// large...). Nil: the store refuses nothing, the poison case is skipped.
+	// large...). Nil only when CasePoison is declared Unsupported.
 	Poison func(e *sinks.Event)
+	// InFlight arms a signal and returns its channel: it must be closed once the store has
+	// received (part of) a Write begun after the call, while the Slow fault is on — the
+	// proof that the Write is in flight when the suite cancels it. Proxy.InFlight,
+	// Signal.InFlight. Nil only when CaseCancelMidWrite is declared Unsupported.
+	InFlight func() <-chan struct{}
 	// Secrets are the credentials configured in the sink (token, password, HMAC key):
-	// none may appear in an error, an item result or a log line.
+	// none may appear in an error, an item result or a log line. The suite provokes an
+	// authentication failure (the BadCredentials fault) to check that error and the logs.
+	// Empty only when CaseNoSecretLeaks is declared Unsupported.
 	Secrets []string
+	// Unsupported declares the cases (Case...) this store cannot show, each with the
+	// reason ("no credentials: the receiver takes anything"). Those cases are skipped with
+	// the reason; every other case runs, and fails if the harness cannot set it up.
+	Unsupported map[string]string
 	// Events builds n test events whose ids start with prefix (default: Events).
 	Events func(prefix string, n int) []sinks.Event
 }
@@ -103,17 +130,28 @@ func Run(t *testing.T, h Harness) {
 	if h.Events == nil {
 		h.Events = Events
 	}
+	for c, why := range h.Unsupported {
+		if !slices.Contains(optionalCases, c) {
+			t.Fatalf("sinktest: Harness.Unsupported names %q, not one of the optional cases %v", c, optionalCases)
+		}
+		if strings.TrimSpace(why) == "" {
+			t.Fatalf("sinktest: Harness.Unsupported[%q] gives no reason", c)
+		}
+	}
+	if _, ok := h.Unsupported[CasePoison]; ok && h.Poison != nil {
+		t.Fatal("sinktest: Harness.Poison is set but the poison case is declared unsupported")
+	}
 	s := &suite{h: h, log: &testkit.LockedBuffer{}, run: testkit.Unique()}
 	s.logger = slog.New(slog.NewTextHandler(s.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	t.Run("write", s.write)
 	t.Run("redeliver", s.redeliver)
 	t.Run("duplicate-in-batch", s.duplicateInBatch)
-	t.Run("unavailable", s.unavailable)
-	t.Run("bad-credentials", func(t *testing.T) { s.fatal(t, BadCredentials) })
-	t.Run("forbidden", func(t *testing.T) { s.fatal(t, Forbidden) })
-	t.Run("poison", s.poison)
-	t.Run("cancel-mid-write", s.cancelMidWrite)
-	t.Run("no-secret-leaks", s.noSecrets)
+	t.Run(CaseUnavailable, s.unavailable)
+	t.Run(CaseBadCredentials, func(t *testing.T) { s.fatal(t, BadCredentials) })
+	t.Run(CaseForbidden, func(t *testing.T) { s.fatal(t, Forbidden) })
+	t.Run(CasePoison, s.poison)
+	t.Run(CaseCancelMidWrite, s.cancelMidWrite)
+	t.Run(CaseNoSecretLeaks, s.noSecrets)
 	if t.Failed() {
 		t.Logf("sink log:\n%s", s.log.String())
 	}
@@ -319,23 +357,33 @@ func (s *suite) duplicateInBatch(t *testing.T) {
 	s.expectStored(t, sk, ids(batch[:4]))
 }
 
-// fault turns f on, or skips the test when the store cannot show it.
-func (s *suite) fault(t *testing.T, f Fault) func() {
+// skipUnsupported skips the running case when the harness declares it unsupported.
+func (s *suite) skipUnsupported(t *testing.T, c string) {
 	t.Helper()
-	if s.h.Fault == nil {
-		t.Skipf("the sink's test has no fault injector: %s not tested", f)
+	if why, ok := s.h.Unsupported[c]; ok {
+		t.Skipf("declared unsupported by the sink's test: %s", why)
 	}
-	heal := s.h.Fault(t, f)
+}
+
+// fault turns f on; a harness that cannot show f, without having declared the case c
+// unsupported, fails the case.
+func (s *suite) fault(t *testing.T, c string, f Fault) func() {
+	t.Helper()
+	var heal func()
+	if s.h.Fault != nil {
+		heal = s.h.Fault(t, f)
+	}
 	if heal == nil {
-		t.Skipf("the store cannot show %s: not tested", f)
+		t.Fatalf("the harness cannot show the %s fault, and does not declare the %s case in Harness.Unsupported", f, c)
 	}
 	return heal
 }
 
 func (s *suite) unavailable(t *testing.T) {
+	s.skipUnsupported(t, CaseUnavailable)
 	sk := s.open(t)
 	batch := s.events(t, 8)
-	heal := s.fault(t, Unavailable)
+	heal := s.fault(t, CaseUnavailable, Unavailable)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	res, err := s.writeOnce(t, ctx, sk, batch)
 	cancel()
@@ -360,10 +408,15 @@ func (s *suite) unavailable(t *testing.T) {
 }
 
 func (s *suite) fatal(t *testing.T, f Fault) {
+	c := CaseBadCredentials
+	if f == Forbidden {
+		c = CaseForbidden
+	}
+	s.skipUnsupported(t, c)
 	batch := s.events(t, 5)
 	// The credentials are revoked while the sink runs (it was opened with good ones).
 	sk := s.open(t)
-	heal := s.fault(t, f)
+	heal := s.fault(t, c, f)
 	healed := false
 	defer func() {
 		if !healed {
@@ -384,8 +437,9 @@ func (s *suite) fatal(t *testing.T, f Fault) {
 }
 
 func (s *suite) poison(t *testing.T) {
+	s.skipUnsupported(t, CasePoison)
 	if s.h.Poison == nil {
-		t.Skip("the store refuses no event (Harness.Poison is nil): not tested")
+		t.Fatal("Harness.Poison is nil, and the poison case is not declared in Harness.Unsupported")
 	}
 	sk := s.open(t)
 	batch := s.events(t, 10)
@@ -409,20 +463,35 @@ func (s *suite) poison(t *testing.T) {
 }
 
 func (s *suite) cancelMidWrite(t *testing.T) {
+	s.skipUnsupported(t, CaseCancelMidWrite)
+	if s.h.InFlight == nil {
+		t.Fatal("Harness.InFlight is nil, and the cancel-mid-write case is not declared in Harness.Unsupported")
+	}
 	sk := s.open(t)
 	batch := s.events(t, 50)
-	var heal func()
-	if s.h.Fault != nil {
-		heal = s.h.Fault(t, Slow)
-	}
+	heal := s.fault(t, CaseCancelMidWrite, Slow)
+	healed := false
+	defer func() {
+		if !healed {
+			heal()
+		}
+	}()
+	inFlight := s.h.InFlight()
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan error, 1)
 	go func() {
 		res := make([]sinks.ItemResult, len(batch))
 		done <- sk.Write(ctx, batch, res)
 	}()
-	if heal != nil {
-		time.Sleep(200 * time.Millisecond) // let the slow Write reach the store
+	// Cancel only once the store has seen the Write: it is then in flight.
+	select {
+	case <-inFlight:
+	case err := <-done:
+		s.note(err)
+		t.Fatalf("Write returned (%v) before the slow store received anything: the cancellation cannot land mid-write", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the store did not receive the Write within 30 s (Harness.InFlight never signalled)")
 	}
 	cancel()
 	select {
@@ -431,23 +500,36 @@ func (s *suite) cancelMidWrite(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Write did not return within 30 s of its context being cancelled")
 	}
-	if heal != nil {
-		heal()
-	}
+	heal()
+	healed = true
 	// Whatever the cancelled Write did, redelivering the batch (the runner did not commit
 	// it) must leave every event in the store.
 	s.deliver(t, sk, batch)
 	s.expectStored(t, sk, ids(batch))
 }
 
+// noSecrets provokes an authentication failure (the BadCredentials fault, so that the
+// sink's error and logs talk about its credentials), then searches every error, item
+// result and log line of the whole run for the configured secrets.
 func (s *suite) noSecrets(t *testing.T) {
+	s.skipUnsupported(t, CaseNoSecretLeaks)
 	if len(s.h.Secrets) == 0 {
-		t.Skip("the sink has no secret configured")
+		t.Fatal("Harness.Secrets is empty, and the no-secret-leaks case is not declared in Harness.Unsupported")
+	}
+	sk := s.open(t)
+	heal := s.fault(t, CaseNoSecretLeaks, BadCredentials)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	_, err := s.writeOnce(t, ctx, sk, s.events(t, 3))
+	s.note(sk.Ping(ctx))
+	cancel()
+	heal()
+	if err == nil {
+		t.Fatal("Write with bad credentials returned no error: nothing to search for secrets")
 	}
 	logs := s.log.String()
 	for _, sec := range s.h.Secrets {
 		if sec == "" {
-			continue
+			t.Fatal("Harness.Secrets holds an empty string")
 		}
 		if strings.Contains(logs, sec) {
 			t.Errorf("a secret appears in the sink's log")
@@ -457,9 +539,6 @@ func (s *suite) noSecrets(t *testing.T) {
 				t.Errorf("a secret appears in an error: %q", strings.ReplaceAll(e, sec, "<SECRET>"))
 			}
 		}
-	}
-	if len(s.errs) == 0 {
-		t.Log("note: the sink produced no error to inspect (no fault injector?)")
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -19,11 +21,15 @@ type mem struct {
 	mu    sync.Mutex
 	rows  map[string]int
 	fault sinktest.Fault
+	seen  sinktest.Signal
 }
 
 type memSink struct {
 	st  *mem
 	log *slog.Logger
+	// Defects, for the tests of the suite itself.
+	leak       bool // the 401 error carries the token
+	ignoreSlow bool // Write does not wait for a slow store (never in flight)
 }
 
 const secret = "s3cr3t-token"
@@ -41,10 +47,17 @@ func (s *memSink) Write(ctx context.Context, batch []sinks.Event, res []sinks.It
 		return errors.New("connection refused")
 	case sinktest.BadCredentials:
 		s.log.Warn("store refused the token") // never the token itself
+		if s.leak {
+			return sinks.Fatal(errors.New("401 unauthorized: token " + secret))
+		}
 		return sinks.Fatal(errors.New("401 unauthorized"))
 	case sinktest.Forbidden:
 		return sinks.Fatal(errors.New("403 forbidden"))
 	case sinktest.Slow:
+		if s.ignoreSlow {
+			break
+		}
+		s.st.seen.Fire()
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -69,10 +82,14 @@ func (s *memSink) Write(ctx context.Context, batch []sinks.Event, res []sinks.It
 	return nil
 }
 
-func TestSuiteOnAConformingSink(t *testing.T) {
+// memHarness is the harness of a conforming mem store; variant breaks it for the tests
+// of the suite itself.
+func memHarness(variant string) sinktest.Harness {
 	st := &mem{rows: map[string]int{}}
-	sinktest.Run(t, sinktest.Harness{
-		Open: func(_ *testing.T, log *slog.Logger) sinks.Sink { return &memSink{st: st, log: log} },
+	h := sinktest.Harness{
+		Open: func(_ *testing.T, log *slog.Logger) sinks.Sink {
+			return &memSink{st: st, log: log, leak: variant == "leak", ignoreSlow: variant == "early"}
+		},
 		Count: func(_ *testing.T, ids []string) map[string]int {
 			st.mu.Lock()
 			defer st.mu.Unlock()
@@ -92,9 +109,69 @@ func TestSuiteOnAConformingSink(t *testing.T) {
 				st.mu.Unlock()
 			}
 		},
-		Poison:  func(e *sinks.Event) { e.Value = []byte(`{"POISON":true}`) },
-		Secrets: []string{secret},
-	})
+		Poison:   func(e *sinks.Event) { e.Value = []byte(`{"POISON":true}`) },
+		InFlight: st.seen.InFlight,
+		Secrets:  []string{secret},
+	}
+	switch variant {
+	case "no-fault": // no fault injector, nothing declared
+		h.Fault = nil
+	case "no-auth-fault": // the fault cases declared, but secrets configured
+		h.Fault = nil
+		h.Unsupported = map[string]string{
+			sinktest.CaseUnavailable: "x", sinktest.CaseBadCredentials: "x", sinktest.CaseForbidden: "x", sinktest.CaseCancelMidWrite: "x",
+		}
+	case "no-poison":
+		h.Poison = nil
+	case "no-inflight":
+		h.InFlight = nil
+	case "bad-declaration":
+		h.Unsupported = map[string]string{"cancel": "typo"}
+	}
+	return h
+}
+
+func TestSuiteOnAConformingSink(t *testing.T) {
+	sinktest.Run(t, memHarness(""))
+}
+
+// TestBrokenHarness runs the suite on a broken variant when the test below asks for it
+// (in a child process: the suite must fail it).
+func TestBrokenHarness(t *testing.T) {
+	v := os.Getenv("SINKTEST_VARIANT")
+	if v == "" {
+		t.Skip("run by TestSuiteFailsWhatItCannotCheck")
+	}
+	sinktest.Run(t, memHarness(v))
+}
+
+// The suite fails — never skips — a case the harness cannot set up without declaring it
+// unsupported, and each check fails on the defect it is there for.
+func TestSuiteFailsWhatItCannotCheck(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode: runs the suite in child processes")
+	}
+	for variant, want := range map[string]string{
+		"no-fault":        "cannot show the unavailable fault, and does not declare the unavailable case",
+		"no-auth-fault":   "cannot show the bad-credentials fault, and does not declare the no-secret-leaks case",
+		"no-poison":       "Harness.Poison is nil, and the poison case is not declared",
+		"no-inflight":     "Harness.InFlight is nil, and the cancel-mid-write case is not declared",
+		"bad-declaration": `Harness.Unsupported names "cancel"`,
+		"leak":            "a secret appears in an error",
+		"early":           "before the slow store received anything",
+	} {
+		t.Run(variant, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenHarness$", "-test.v")
+			cmd.Env = append(os.Environ(), "SINKTEST_VARIANT="+variant)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("the suite passed a broken harness:\n%s", out)
+			}
+			if !strings.Contains(string(out), want) {
+				t.Fatalf("the suite failed without saying %q:\n%s", want, out)
+			}
+		})
+	}
 }
 
 func TestEventsCarryRoutingFields(t *testing.T) {

@@ -3,6 +3,7 @@ package splunkhec
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -20,7 +21,11 @@ func TestConformance(t *testing.T) {
 		t.Run(fmt.Sprint("ack=", ack), func(t *testing.T) {
 			h := hecserver.New(map[string]hecserver.Token{secretToken: {Ack: ack}})
 			h.SetAckAfter(2)
-			srv := httptest.NewServer(h)
+			var seen sinktest.Signal // a request reached the server
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				seen.Fire()
+				h.ServeHTTP(w, r)
+			}))
 			defer srv.Close()
 			yml := fmt.Sprintf("url: %s\ntoken: %s\nack: %v\nack_poll_interval: 5ms\nmax_request_bytes: 8000\n", srv.URL, secretToken, ack)
 			sinktest.Run(t, sinktest.Harness{
@@ -45,8 +50,9 @@ func TestConformance(t *testing.T) {
 					}
 					return nil
 				},
-				Poison:  func(e *sinks.Event) { e.Value = []byte(`""`) }, // a blank event: HEC code 13
-				Secrets: []string{secretToken},
+				Poison:   func(e *sinks.Event) { e.Value = []byte(`""`) }, // a blank event: HEC code 13
+				InFlight: seen.InFlight,
+				Secrets:  []string{secretToken},
 			})
 		})
 	}

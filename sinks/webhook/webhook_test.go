@@ -33,7 +33,8 @@ type receiver struct {
 	events map[string]int
 	fault  sinktest.Fault
 	posts  int
-	bad    int // requests refused for a bad signature
+	bad    int             // requests refused for a bad signature
+	slowed sinktest.Signal // a request arrived while slow
 }
 
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -59,6 +60,7 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "forbidden", http.StatusForbidden)
 		return
 	case sinktest.Slow:
+		r.slowed.Fire()
 		select {
 		case <-req.Context().Done():
 			return
@@ -157,7 +159,8 @@ func TestConformance(t *testing.T) {
 		Poison: func(e *sinks.Event) {
 			e.Value = []byte(fmt.Sprintf(`{"metadata":{"uid":%q},"poison":true}`, e.ID))
 		},
-		Secrets: []string{secret, "hdr-token-123456", "qs-secret-99", "a1b2c3d4e5f6a7b8c9d0"},
+		InFlight: r.slowed.InFlight,
+		Secrets:  []string{secret, "hdr-token-123456", "qs-secret-99", "a1b2c3d4e5f6a7b8c9d0"},
 	})
 	if r.bad != 0 {
 		t.Fatalf("%d requests had a bad signature", r.bad)

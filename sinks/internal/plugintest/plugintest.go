@@ -77,7 +77,12 @@ type FaultProxy struct {
 	mu      sync.Mutex
 	fault   sinktest.Fault
 	next    http.Handler
+	slowed  sinktest.Signal
 }
+
+// InFlight is a sinktest.Harness.InFlight: its channel is closed when a request arrives
+// while the proxy is slow.
+func (p *FaultProxy) InFlight() <-chan struct{} { return p.slowed.InFlight() }
 
 // NewFaultProxy starts a proxy to target, closed at the end of the test.
 func NewFaultProxy(t *testing.T, target string, answers map[sinktest.Fault]Answer) *FaultProxy {
@@ -100,6 +105,7 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f := p.fault
 	p.mu.Unlock()
 	if f == sinktest.Slow {
+		p.slowed.Fire()
 		select {
 		case <-time.After(2 * time.Second):
 		case <-r.Context().Done():
