@@ -186,14 +186,20 @@ func (k *Sink) Write(ctx context.Context, batch []sinks.Event, res []sinks.ItemR
 			res[i] = sinks.ItemResult{Status: sinks.Reject, Reason: "projection", Err: err}
 			continue
 		}
-		t := ev.Time
-		if t.IsZero() {
-			t = time.Now()
+		var v *projection.View
+		if meta || ev.Time.IsZero() {
+			v, _ = projection.Decode(ev)
+		}
+		t, ok := entryTime(ev, v)
+		if !ok {
+			res[i] = sinks.ItemResult{Status: sinks.Reject, Reason: "no_time",
+				Err: fmt.Errorf("event %s has neither a ce_time header nor an OCSF time", ev.ID)}
+			continue
 		}
 		e := entry{i: i, ts: t.UnixNano(), line: line}
 		if meta {
 			e.meta = map[string]string{"event_id": ev.ID}
-			if v, err := projection.Decode(ev); err == nil && v.ActorName() != "" {
+			if v != nil && v.ActorName() != "" {
 				e.meta["actor"] = v.ActorName()
 			}
 		}
@@ -219,6 +225,21 @@ func (k *Sink) Write(ctx context.Context, batch []sinks.Event, res []sinks.ItemR
 		}
 	}
 	return nil
+}
+
+// entryTime is the entry's timestamp: the record's routing time (ce_time), else the OCSF
+// time of the event (v, decoded by the caller when the routing time is missing). It must
+// be the same on every delivery of the event: Loki drops an entry identical to one it
+// holds (same stream, timestamp and line), which is what keeps a redelivery from being
+// stored twice. An event with neither time is not pushed (ok false).
+func entryTime(ev sinks.Event, v *projection.View) (t time.Time, ok bool) {
+	if !ev.Time.IsZero() {
+		return ev.Time, true
+	}
+	if v == nil || v.Time <= 0 {
+		return time.Time{}, false
+	}
+	return projection.Time(ev, v), true
 }
 
 func cmpInt(a, b int64) int {
@@ -305,7 +326,16 @@ func (k *Sink) pushStream(ctx context.Context, labels map[string]string, es []en
 			}
 			return k.pushStream(ctx, labels, es, res)
 		}
-		if k.ignoredEntries(msg, es, res) {
+		if ok, unsure := k.ignoredEntries(msg, es, res); ok {
+			// Entries that share a refused timestamp with others: Loki names the refused
+			// entry by its timestamp only, so each is pushed again alone. The one written
+			// the first time is an identical entry now (Loki drops it and answers 2xx);
+			// the refused one is refused again, by itself.
+			for _, e := range unsure {
+				if err := k.pushStream(ctx, labels, []entry{e}, res); err != nil {
+					return err
+				}
+			}
 			return nil
 		}
 		// Refused without naming the entries: the runner bisects the batch down to them.
@@ -341,20 +371,34 @@ func reason400(msg string) string {
 var ignoredRE = regexp.MustCompile(`entry with timestamp (.+?) ignored, reason: '([^']*)'`)
 
 // ignoredEntries reads the ingester's list of refused entries ("entry with timestamp T
-// ignored, reason: 'R'"): those are rejected, every other entry of the request was
-// written. It reports false when msg has no such list or names no entry of es.
-func (k *Sink) ignoredEntries(msg string, es []entry, res []sinks.ItemResult) bool {
+// ignored, reason: 'R'", one line per refused entry): every other entry of the request was
+// written. Loki names a refused entry by its timestamp only; when a timestamp is named as
+// often as es has entries with it, those entries are rejected. When fewer are named than
+// share it (several events of one stream in the same nanosecond, only some refused), which
+// ones were refused is unknown: those entries are returned as unsure, their results left
+// for the caller to find out. It reports false when msg has no such list, names no entry
+// of es, or is cut short.
+func (k *Sink) ignoredEntries(msg string, es []entry, res []sinks.ItemResult) (bool, []entry) {
 	ms := ignoredRE.FindAllStringSubmatch(msg, -1)
 	if len(ms) == 0 || !strings.Contains(msg, "total ignored") {
-		return false
+		return false, nil
 	}
-	bad := map[int64]string{}
+	type refusal struct {
+		n      int // how often the timestamp is named
+		reason string
+	}
+	bad := map[int64]*refusal{}
 	for _, m := range ms {
 		t, err := time.Parse("2006-01-02 15:04:05.999999999 -0700 MST", m[1])
 		if err != nil {
-			return false
+			return false, nil
 		}
-		bad[t.UnixNano()] = m[2]
+		r := bad[t.UnixNano()]
+		if r == nil {
+			r = &refusal{reason: m[2]}
+			bad[t.UnixNano()] = r
+		}
+		r.n++
 	}
 	// The list may be cut short (the ingester's max_returned_stream_errors): when it names
 	// fewer entries than "total ignored", entries not named are not known to be written.
@@ -362,23 +406,31 @@ func (k *Sink) ignoredEntries(msg string, es []entry, res []sinks.ItemResult) bo
 	if i := strings.Index(msg, "total ignored: "); i >= 0 {
 		_, _ = fmt.Sscanf(msg[i:], "total ignored: %d out of %d", &total, &of)
 	}
-	named := 0
+	if len(ms) < total {
+		return false, nil
+	}
+	sharing := map[int64]int{} // entries of es per refused timestamp
 	for _, e := range es {
 		if _, ok := bad[e.ts]; ok {
-			named++
+			sharing[e.ts]++
 		}
 	}
-	if named == 0 || named < total {
-		return false
+	if len(sharing) == 0 {
+		return false, nil
 	}
+	var unsure []entry
 	for _, e := range es {
-		if r, ok := bad[e.ts]; ok {
-			res[e.i] = sinks.ItemResult{Status: sinks.Reject, Reason: reason400(r), Err: fmt.Errorf("loki refused the entry: %s", r)}
-		} else {
+		r, ok := bad[e.ts]
+		switch {
+		case !ok:
 			res[e.i] = sinks.ItemResult{Status: sinks.Written}
+		case r.n >= sharing[e.ts]:
+			res[e.i] = sinks.ItemResult{Status: sinks.Reject, Reason: reason400(r.reason), Err: fmt.Errorf("loki refused the entry: %s", r.reason)}
+		default:
+			unsure = append(unsure, e)
 		}
 	}
-	return true
+	return true, unsure
 }
 
 func (k *Sink) request(ctx context.Context, method, target string, body []byte) (*http.Request, error) {

@@ -257,3 +257,85 @@ func TestSettings(t *testing.T) {
 		"url: http://l\npassword: x":                "username",
 	})
 }
+
+// Loki names a refused entry by its timestamp only. Three events of one stream share a
+// nanosecond and Loki refuses one of them: only that one is rejected; the other two are
+// written (each is pushed again alone to find out which one was refused).
+func TestRefusalOfOneOfSeveralEntriesWithTheSameTimestamp(t *testing.T) {
+	f := &fakeLoki{version: "2.9.0"}
+	stored := map[string]bool{} // ts + line Loki holds
+	f.answer = func(p push) (int, string) {
+		var refused []string
+		for _, v := range p.Streams[0].Values {
+			ts, line := v[0].(string), v[1].(string)
+			if strings.Contains(line, "RequestDenied") {
+				ns, _ := strconv.ParseInt(ts, 10, 64)
+				refused = append(refused, fmt.Sprintf("entry with timestamp %s ignored, reason: 'entry too far behind, oldest acceptable timestamp is: 2026-01-01T00:00:00Z',\n", time.Unix(0, ns).UTC().String()))
+				continue
+			}
+			stored[ts+line] = true // a second identical entry is dropped silently
+		}
+		if len(refused) == 0 {
+			return 204, ""
+		}
+		return 400, strings.Join(refused, "") + fmt.Sprintf("user 'fake', total ignored: %d out of %d for stream: {class_uid=\"6003\"}", len(refused), len(p.Streams[0].Values))
+	}
+	s := open(t, "url: "+serve(t, f)+"\n", nil)
+	batch := []sinks.Event{projectiontest.Event("api_create"), projectiontest.Event("api_denied"), projectiontest.Event("api_create")}
+	batch[2].ID = "third"
+	var third map[string]any
+	_ = json.Unmarshal(batch[2].Value, &third)
+	third["metadata"].(map[string]any)["uid"] = "third"
+	batch[2].Value, _ = json.Marshal(third)
+	for i := range batch {
+		batch[i].Time = batch[0].Time
+		batch[i].ClassUID, batch[i].Provider = batch[0].ClassUID, batch[0].Provider
+	}
+	res, err := write(s, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Status != sinks.Written || res[2].Status != sinks.Written || res[1].Status != sinks.Reject || res[1].Reason != "too_far_behind" {
+		t.Fatalf("results %+v: want only the refused entry rejected", res)
+	}
+	if len(stored) != 2 {
+		t.Fatalf("Loki holds %d entries, want 2", len(stored))
+	}
+}
+
+// An event without a routing time gets its OCSF time, the same on every delivery (Loki's
+// suppression of identical entries depends on it); one with no time at all is rejected.
+func TestEntryTimeIsDeterministic(t *testing.T) {
+	f := &fakeLoki{version: "3.1.0"}
+	s := open(t, "url: "+serve(t, f)+"\n", nil)
+	ev := projectiontest.Event("api_create")
+	var ocsf struct {
+		Time int64 `json:"time"`
+	}
+	if err := json.Unmarshal(ev.Value, &ocsf); err != nil || ocsf.Time == 0 {
+		t.Fatalf("fixture without OCSF time: %v", err)
+	}
+	ev.Time = time.Time{}
+	for range 2 {
+		res, err := write(s, []sinks.Event{ev})
+		if err != nil || res[0].Status != sinks.Written {
+			t.Fatalf("%+v %v", res, err)
+		}
+	}
+	want := strconv.FormatInt(ocsf.Time*int64(time.Millisecond), 10)
+	for i, p := range f.pushes {
+		if got := p.Streams[0].Values[0][0]; got != want {
+			t.Fatalf("push %d: timestamp %v, want the OCSF time %s", i, got, want)
+		}
+	}
+	noTime := projectiontest.Event("api_create")
+	noTime.Time = time.Time{}
+	var m map[string]any
+	_ = json.Unmarshal(noTime.Value, &m)
+	delete(m, "time")
+	noTime.Value, _ = json.Marshal(m)
+	res, err := write(s, []sinks.Event{noTime})
+	if err != nil || res[0].Status != sinks.Reject || res[0].Reason != "no_time" {
+		t.Fatalf("event without any time: %+v %v, want rejected (no_time)", res, err)
+	}
+}
