@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -24,6 +27,7 @@ type pollerResult struct {
 	Requests    int // simulator requests in the measured rounds
 	NewEvents   int // events generated in them
 	Codec       string
+	Heap        int64 // median go_memstats_heap_inuse_bytes from the process's /metrics
 }
 
 // pollerSection runs `auditstream poll` against an IONOS simulator with lo and then hi
@@ -71,7 +75,12 @@ func runPoller(ctx context.Context, o options, dir, prefix string, n int, codec 
 	go func() { _ = srv.ListenAndServe() }()
 	defer srv.Close()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	cfg := "log: {level: warn}\nadmin: {listen: \"off\"}\n" + topicsYAML(o.brokers, prefix) + fmt.Sprintf(`  compression: %s
+	adminPort, err := freePort()
+	if err != nil {
+		return pollerResult{}, err
+	}
+	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+	cfg := "log: {level: warn}\nadmin: {listen: \"" + admin + "\"}\n" + topicsYAML(o.brokers, prefix) + fmt.Sprintf(`  compression: %s
 pollers:
   - name: bench-ionos
     provider: ionos
@@ -88,7 +97,7 @@ pollers:
 	if err != nil {
 		return pollerResult{}, err
 	}
-	r, err := pollRounds(ctx, p, base, n, measure)
+	r, err := pollRounds(ctx, p, base, "http://"+admin+"/metrics", n, measure)
 	p.stop()
 	if err != nil {
 		logTail(log, logPath)
@@ -103,15 +112,18 @@ pollers:
 // pollRounds waits for the first full round (every target polled once), then measures at
 // least three more rounds and minMeasure (so every size gets as many samples), sampling
 // VmRSS, and reads VmHWM.
-func pollRounds(ctx context.Context, p *proc, base string, n int, minMeasure time.Duration) (pollerResult, error) {
+func pollRounds(ctx context.Context, p *proc, base, metricsURL string, n int, minMeasure time.Duration) (pollerResult, error) {
 	out := pollerResult{Targets: n, Rounds: 3}
-	var samples []float64
+	var samples, heap []float64
 	waitReq := func(want int, sample bool) (ionossim.Stats, error) {
 		start := time.Now()
 		deadline := start.Add(5 * time.Minute)
 		for {
 			if rss, _, err := procMem(p.pid()); err == nil && sample {
 				samples = append(samples, float64(rss))
+				if h, err := heapInuse(ctx, metricsURL); err == nil {
+					heap = append(heap, h)
+				}
 			}
 			st, err := simStats(ctx, base)
 			if err == nil && st.Requests["entries"] >= want && (!sample || time.Since(start) >= minMeasure) {
@@ -138,7 +150,7 @@ func pollRounds(ctx context.Context, p *proc, base string, n int, minMeasure tim
 	out.Rounds = out.Requests / n
 	out.NewEvents = st1.Generated - st0.Generated
 	_, out.HWM, err = procMem(p.pid())
-	out.RSS = int64(median(samples))
+	out.RSS, out.Heap = int64(median(samples)), int64(median(heap))
 	for _, v := range samples {
 		out.RSSMax = max(out.RSSMax, int64(v))
 	}
@@ -168,4 +180,27 @@ func latestValueBytes(ctx context.Context, brokers []string, topic string) int64
 		total += int64(v)
 	}
 	return total
+}
+
+// heapInuse reads go_memstats_heap_inuse_bytes from a process's /metrics.
+func heapInuse(ctx context.Context, url string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "go_memstats_heap_inuse_bytes "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	return 0, fmt.Errorf("no go_memstats_heap_inuse_bytes at %s", url)
 }
