@@ -26,7 +26,7 @@ func fuzzMap(t *testing.T, mp Mapper, value []byte) []byte {
 	if ev == nil {
 		t.Fatal("mapper returned neither an event nor an error")
 	}
-	if _, err := finish(ev, env, goldenProcessed); err != nil {
+	if _, err := finish(ev, env, schemas.EventID(env.ID), goldenProcessed); err != nil {
 		t.Fatalf("mapped event breaks the OCSF invariants: %v", err)
 	}
 	b := ev.AppendJSON(nil)

@@ -42,11 +42,11 @@ func Mappers() map[string]Mapper {
 var ErrUnmappable = errors.New("entry cannot be mapped")
 
 // finish adds what every event carries, derives the captions and checks the invariants.
-func finish(ev ocsf.Event, env *schemas.Envelope, processed time.Time) (*ocsf.Base, error) {
+func finish(ev ocsf.Event, env *schemas.Envelope, uid string, processed time.Time) (*ocsf.Base, error) {
 	b := ev.EventBase()
 	md := &b.Metadata
 	md.Version = ocsf.Version
-	md.UID = schemas.EventID(env.ID)
+	md.UID = uid // schemas.EventID(env.ID)
 	md.TenantUID = env.Tenant
 	md.LoggedTime = env.FetchedAt.UnixMilli()
 	md.ProcessedTime = processed.UnixMilli()

@@ -71,22 +71,26 @@ var eventNS = uuid.MustParse("6f1c5b8e-2a0d-5d4e-9b3a-61746f6d6963")
 // EventID is the canonical event id: UUIDv5 of the raw record id. It is metadata.uid,
 // the CloudEvents id and the idempotency key of every sink.
 func EventID(recordID string) string {
-	// uuid.NewSHA1(eventNS, recordID).String() without its four intermediate allocations.
-	var buf [16 + 64]byte
-	h := sha1.Sum(append(append(buf[:0], eventNS[:]...), recordID...))
-	h[6] = h[6]&0x0f | 0x50 // version 5
-	h[8] = h[8]&0x3f | 0x80 // RFC 4122 variant
 	var out [36]byte
-	hex.Encode(out[0:8], h[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], h[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], h[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], h[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], h[10:16])
-	return string(out[:])
+	return string(AppendEventID(out[:0], recordID))
+}
+
+// AppendEventID appends EventID(recordID) to dst without allocating (when dst has room).
+func AppendEventID(dst []byte, recordID string) []byte {
+	// uuid.NewSHA1(eventNS, recordID).String() without its intermediate allocations.
+	var buf [16 + 64]byte // a record id is 64 hex digits
+	sum := sha1.Sum(append(append(buf[:0], eventNS[:]...), recordID...))
+	sum[6] = sum[6]&0x0f | 0x50 // version 5
+	sum[8] = sum[8]&0x3f | 0x80 // RFC 4122 variant
+	n := len(dst)
+	dst = append(dst, "00000000-0000-0000-0000-000000000000"...)
+	out := dst[n:]
+	hex.Encode(out[0:8], sum[0:4])
+	hex.Encode(out[9:13], sum[4:6])
+	hex.Encode(out[14:18], sum[6:8])
+	hex.Encode(out[19:23], sum[8:10])
+	hex.Encode(out[24:], sum[10:16])
+	return dst
 }
 
 // Fingerprint is the canonical fingerprint of a JSON entry: SHA-256 (hex) of its compacted

@@ -131,7 +131,7 @@ type NormalizerConfig struct {
 	// all (every event; failures are dead-lettered with reason schema). The typed events'
 	// invariant check runs on every event in every mode.
 	Validate string `yaml:"validate"`
-	// ValidateSample is the fraction of events validated in sample mode (default 0.01).
+	// ValidateSample is the fraction of events validated in sample mode (default 0.001).
 	ValidateSample float64 `yaml:"validate_sample"`
 	// Zones: provider -> IANA zone of that provider's timestamps that carry no zone (default
 	// UTC). This is the setting the mapping uses (a poller's own zone only shapes its queries).
@@ -342,7 +342,7 @@ func (c *Root) SetDefaults() {
 		c.Normalizer.Validate = "sample"
 	}
 	if c.Normalizer.ValidateSample == 0 {
-		c.Normalizer.ValidateSample = 0.01
+		c.Normalizer.ValidateSample = 0.001
 	}
 	for i := range c.Sinks {
 		if c.Sinks[i].MaxBatch == 0 {

@@ -153,7 +153,7 @@ func TestNormalizerValidationSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Normalizer.Validate != "sample" || c.Normalizer.ValidateSample != 0.01 {
+	if c.Normalizer.Validate != "sample" || c.Normalizer.ValidateSample != 0.001 {
 		t.Fatalf("defaults: validate %q sample %v", c.Normalizer.Validate, c.Normalizer.ValidateSample)
 	}
 	c, err = Parse(strings.NewReader("normalizer: {validate: always, validate_sample: 2, zones: {conga: Mars/Olympus, signinghub: Europe/Berlin}}\n"))
