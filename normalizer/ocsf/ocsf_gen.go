@@ -1292,8 +1292,16 @@ func NewWebResourcesActivity() *WebResourcesActivity {
 }
 
 // Release zeroes the event and returns it to the pool; it must not be used afterwards.
+// The backing arrays of web_resources, web_resources_result are kept (cleared) for the next
+// event, which appends to them: a mapper must append to these, never assign a shared slice.
 func (e *WebResourcesActivity) Release() {
+	webResources := e.WebResources[:0]
+	clear(e.WebResources[:cap(e.WebResources)])
+	webResourcesResult := e.WebResourcesResult[:0]
+	clear(e.WebResourcesResult[:cap(e.WebResourcesResult)])
 	*e = WebResourcesActivity{}
+	e.WebResources = webResources
+	e.WebResourcesResult = webResourcesResult
 	poolWebResourcesActivity.Put(e)
 }
 
@@ -1367,8 +1375,13 @@ var poolAPIActivity = sync.Pool{New: func() any { return new(APIActivity) }}
 func NewAPIActivity() *APIActivity { return poolAPIActivity.Get().(*APIActivity) }
 
 // Release zeroes the event and returns it to the pool; it must not be used afterwards.
+// The backing arrays of resources are kept (cleared) for the next
+// event, which appends to them: a mapper must append to these, never assign a shared slice.
 func (e *APIActivity) Release() {
+	resources := e.Resources[:0]
+	clear(e.Resources[:cap(e.Resources)])
 	*e = APIActivity{}
+	e.Resources = resources
 	poolAPIActivity.Put(e)
 }
 

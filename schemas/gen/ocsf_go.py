@@ -366,9 +366,20 @@ class GoGen:
             w(f"// written.")
             w(f"func New{g}() *{g} {{ return pool{g}.Get().(*{g}) }}")
             w("")
+            # the class's own object arrays keep their (cleared) backing arrays, so a pooled
+            # event appends its resources without allocating; mappers only ever append to them
+            keep = [f for f in ci["fields"][1:] if f.arr and f.kind == "obj"]
             w(f"// Release zeroes the event and returns it to the pool; it must not be used afterwards.")
+            if keep:
+                w(f"// The backing arrays of {', '.join(f.key for f in keep)} are kept (cleared) for the next")
+                w(f"// event, which appends to them: a mapper must append to these, never assign a shared slice.")
             w(f"func (e *{g}) Release() {{")
+            for f in keep:
+                w(f"\t{f.gname[0].lower() + f.gname[1:]} := e.{f.gname}[:0]")
+                w(f"\tclear(e.{f.gname}[:cap(e.{f.gname})])")
             w(f"\t*e = {g}{{}}")
+            for f in keep:
+                w(f"\te.{f.gname} = {f.gname[0].lower() + f.gname[1:]}")
             w(f"\tpool{g}.Put(e)")
             w("}")
             w("")
