@@ -105,18 +105,28 @@ func (IONOSMapper) Map(env *schemas.Envelope, zone *time.Location) (ocsf.Event, 
 		ev.ActivityID, ev.ActivityName = ocsf.APIActivityOther, verb
 	}
 
+	// the event's objects, in one allocation
+	x := new(struct {
+		service ocsf.Service
+		request ocsf.Request
+		user    ocsf.User
+		cloud   ocsf.Cloud
+		account ocsf.Account
+	})
 	service := principal.Get("sourceService").Str()
 	ev.API = ocsf.API{Operation: operation}
 	if service != "" {
-		ev.API.Service = &ocsf.Service{Name: service}
+		x.service.Name = service
+		ev.API.Service = &x.service
 	}
 	if rid := md.CorrelationUID; rid != "" {
-		ev.API.Request = &ocsf.Request{UID: rid}
+		x.request.UID = rid
+		ev.API.Request = &x.request
 	}
 	username := identity.Get("username").Text()
 	switch {
 	case username != "":
-		ev.Actor.User = user(username, username, "")
+		ev.Actor.User = fillUser(&x.user, username, username, "")
 	case service != "":
 		ev.Actor.AppName = service
 	default:
@@ -138,7 +148,9 @@ func (IONOSMapper) Map(env *schemas.Envelope, zone *time.Location) (ocsf.Event, 
 	if contract == "" {
 		contract = env.Tenant // the poller reads one contract's log
 	}
-	ev.Cloud = &ocsf.Cloud{Provider: "IONOS", Account: &ocsf.Account{UID: contract}}
+	x.account.UID = contract
+	x.cloud = ocsf.Cloud{Provider: "IONOS", Account: &x.account}
+	ev.Cloud = &x.cloud
 
 	ev.StatusID = ionosStatus[evType]
 	ev.StatusDetail = event.Get("message").Text()

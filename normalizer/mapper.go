@@ -142,18 +142,21 @@ func endpoint(addr string) (ep ocsf.NetworkEndpoint, ok bool) {
 // user is an OCSF user; email becomes email_addr only when it is a valid address, and the
 // name too when there is neither name nor uid (the address is how the provider identifies
 // that user; OCSF wants a name or uid). It is nil when there is nothing to say.
-func user(name, email, uid string) *ocsf.User {
-	u := ocsf.User{Name: name, UID: uid}
+func user(name, email, uid string) *ocsf.User { return fillUser(new(ocsf.User), name, email, uid) }
+
+// fillUser is user written into u (returned, or nil when there is nothing to say).
+func fillUser(u *ocsf.User, name, email, uid string) *ocsf.User {
+	*u = ocsf.User{Name: name, UID: uid}
 	if ocsf.ValidEmail(email) {
 		u.EmailAddr = email
 		if name == "" && uid == "" {
 			u.Name = email
 		}
 	}
-	if u == (ocsf.User{}) {
+	if *u == (ocsf.User{}) {
 		return nil
 	}
-	return &u
+	return u
 }
 
 // rawJSON is a value's JSON text for unmapped (written compacted).

@@ -1,6 +1,7 @@
 package ocsf
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"regexp"
 	"testing"
@@ -45,6 +46,40 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 			t.Errorf("%q: decodes to %q, encoding/json's to %q", s, back, wantBack)
 		}
 	}
+}
+
+// appendString (which tests 8 bytes at a time) writes what encoding/json writes, for any
+// input; safe8 agrees with jsonSafe on every word.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain text of some length", "q\"uote\\ and more text here", "ctl\x00\x1f\n\r\t........", "bad\xff utf8 ........", "sep\u2028\u2029 ünïcödé 🙂"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := appendString(nil, s)
+		var gotS, wantS string
+		if err := json.Unmarshal(got, &gotS); err != nil {
+			t.Fatalf("%q: %s is not a JSON string: %v", s, got, err)
+		}
+		if err := json.Unmarshal(want, &wantS); err != nil {
+			t.Fatal(err)
+		}
+		if gotS != wantS {
+			t.Fatalf("%q: %s decodes to %q, encoding/json's %s to %q", s, got, gotS, want, wantS)
+		}
+		for i := 0; i+8 <= len(s); i++ {
+			all := true
+			for j := i; j < i+8; j++ {
+				all = all && jsonSafe[s[j]]
+			}
+			if safe8(binary.LittleEndian.Uint64([]byte(s[i:i+8]))) != all {
+				t.Fatalf("safe8(%q) = %v", s[i:i+8], !all)
+			}
+		}
+	})
 }
 
 func TestDeriveSetsCaptionsFromIDs(t *testing.T) {
