@@ -15,7 +15,6 @@ package ocsf
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"math"
@@ -24,7 +23,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-	"unsafe"
 )
 
 // Event is one canonical event of a generated class.
@@ -131,29 +129,50 @@ var jsonSafe = func() (t [256]bool) {
 	return t
 }()
 
-// safe8 reports whether the 8 bytes in x are all jsonSafe: none below 0x20, none '"' or
-// '\\', none 0x80 or above (each test is exact for "is there such a byte").
-func safe8(x uint64) bool {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	ctl := (x - 0x20*lo) &^ x // a byte < 0x20 sets its high bit (x's own high bit clear)
-	q := x ^ '"'*lo           // a '"' becomes 0
-	bs := x ^ '\\'*lo
-	return (ctl|(q-lo)&^q|(bs-lo)&^bs|x)&hi == 0
-}
-
 // AppendString appends s as a JSON string: ", \ and control characters escaped, invalid
 // UTF-8 replaced by U+FFFD (as encoding/json does), everything else verbatim.
 func AppendString(b []byte, s string) []byte { return appendString(b, s) }
 
 func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	p := unsafe.Slice(unsafe.StringData(s), len(s))
-	for i := 0; i < len(s); {
-		// a run of safe bytes is copied at once; it is found 8 bytes at a time
-		for i+8 <= len(s) && safe8(binary.LittleEndian.Uint64(p[i:])) {
-			i += 8
+	// Byte by byte into room made once: the common text (ASCII, quotes, line breaks,
+	// indentation of a pretty-printed entry) costs no call per escape.
+	n := len(b)
+	b = slices.Grow(b, 2*len(s)+2) // every ASCII byte takes at most 2
+	d := b[:cap(b)]
+	d[n] = '"'
+	n++
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if jsonSafe[c] {
+			d[n] = c
+			n++
+			continue
 		}
+		var e byte
+		switch c {
+		case '"', '\\':
+			e = c
+		case '\n':
+			e = 'n'
+		case '\r':
+			e = 'r'
+		case '\t':
+			e = 't'
+		default: // another control character or non-ASCII: the general path for the rest
+			return append(appendEscaped(d[:n], s[i:]), '"')
+		}
+		d[n], d[n+1] = '\\', e
+		n += 2
+	}
+	d[n] = '"'
+	return d[:n+1]
+}
+
+// appendEscaped appends s escaped as in a JSON string (without the quotes), copying runs
+// of safe bytes at once.
+func appendEscaped(b []byte, s string) []byte {
+	start := 0
+	for i := 0; i < len(s); {
 		for i < len(s) && jsonSafe[s[i]] {
 			i++
 		}
@@ -196,8 +215,7 @@ func appendString(b []byte, s string) []byte {
 		}
 		i += size
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, s[start:]...)
 }
 
 // appendMap writes a map with its keys sorted (as encoding/json does).
