@@ -49,16 +49,26 @@ type ItemResult struct {
 type Guarantee uint8
 
 const (
-	// AtLeastOnce: a redelivered event may be stored twice (syslog, webhook, Loki...).
+	// AtLeastOnce: an event reported Written was acknowledged by the store; a
+	// redelivered event may be stored twice (webhook, Loki, Splunk HEC...).
 	AtLeastOnce Guarantee = iota
 	// EffectivelyOnce: the store keeps one copy per event id however often it is sent
 	// (PostgreSQL ON CONFLICT DO NOTHING, Elasticsearch create with _id, ...).
 	EffectivelyOnce
+	// BestEffort: written to the transport; a receiver crash can lose what it had not
+	// read. The store acknowledges nothing: Written means the event was handed to the
+	// network (a socket buffer), so a receiver that dies before reading it, or a network
+	// that drops it, loses it without the sink knowing (syslog). A redelivered event may
+	// also be stored twice.
+	BestEffort
 )
 
 func (g Guarantee) String() string {
-	if g == EffectivelyOnce {
+	switch g {
+	case EffectivelyOnce:
 		return "effectively-once"
+	case BestEffort:
+		return "best-effort"
 	}
 	return "at-least-once"
 }

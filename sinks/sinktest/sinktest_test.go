@@ -22,6 +22,8 @@ type mem struct {
 	rows  map[string]int
 	fault sinktest.Fault
 	seen  sinktest.Signal
+	// copies: every write stores a copy (no deduplication by id).
+	copies bool
 }
 
 type memSink struct {
@@ -30,12 +32,15 @@ type memSink struct {
 	// Defects, for the tests of the suite itself.
 	leak       bool // the 401 error carries the token
 	ignoreSlow bool // Write does not wait for a slow store (never in flight)
+	// guarantee declared; with anything but EffectivelyOnce the store keeps a copy per
+	// write (a redelivery is stored twice).
+	guarantee sinks.Guarantee
 }
 
 const secret = "s3cr3t-token"
 
 func (s *memSink) Name() string                { return "mem" }
-func (s *memSink) Guarantee() sinks.Guarantee  { return sinks.EffectivelyOnce }
+func (s *memSink) Guarantee() sinks.Guarantee  { return s.guarantee }
 func (s *memSink) Ping(context.Context) error  { return nil }
 func (s *memSink) Close(context.Context) error { return nil }
 func (s *memSink) Write(ctx context.Context, batch []sinks.Event, res []sinks.ItemResult) error {
@@ -72,7 +77,7 @@ func (s *memSink) Write(ctx context.Context, batch []sinks.Event, res []sinks.It
 	s.st.mu.Lock()
 	defer s.st.mu.Unlock()
 	for i, e := range batch {
-		if s.st.rows[e.ID] > 0 {
+		if s.st.rows[e.ID] > 0 && !s.st.copies {
 			res[i] = sinks.ItemResult{Status: sinks.Duplicate}
 			continue
 		}
@@ -86,9 +91,19 @@ func (s *memSink) Write(ctx context.Context, batch []sinks.Event, res []sinks.It
 // of the suite itself.
 func memHarness(variant string) sinktest.Harness {
 	st := &mem{rows: map[string]int{}}
+	g := sinks.EffectivelyOnce
+	switch variant {
+	case "best-effort", "at-least-once":
+		// A store keeping every copy, declared honestly: passes.
+		st.copies, g = true, map[string]sinks.Guarantee{"best-effort": sinks.BestEffort, "at-least-once": sinks.AtLeastOnce}[variant]
+	case "copies-claims-once":
+		st.copies = true
+	case "unknown-guarantee":
+		g = 99
+	}
 	h := sinktest.Harness{
 		Open: func(_ *testing.T, log *slog.Logger) sinks.Sink {
-			return &memSink{st: st, log: log, leak: variant == "leak", ignoreSlow: variant == "early"}
+			return &memSink{st: st, log: log, leak: variant == "leak", ignoreSlow: variant == "early", guarantee: g}
 		},
 		Count: func(_ *testing.T, ids []string) map[string]int {
 			st.mu.Lock()
@@ -135,6 +150,14 @@ func TestSuiteOnAConformingSink(t *testing.T) {
 	sinktest.Run(t, memHarness(""))
 }
 
+// A store that keeps a copy per write passes when the sink declares at-least-once or
+// best-effort: the suite checks those for at least one copy, never exactly one.
+func TestSuiteOnSinksThatStoreCopies(t *testing.T) {
+	for _, v := range []string{"at-least-once", "best-effort"} {
+		t.Run(v, func(t *testing.T) { sinktest.Run(t, memHarness(v)) })
+	}
+}
+
 // TestBrokenHarness runs the suite on a broken variant when the test below asks for it
 // (in a child process: the suite must fail it).
 func TestBrokenHarness(t *testing.T) {
@@ -159,6 +182,9 @@ func TestSuiteFailsWhatItCannotCheck(t *testing.T) {
 		"bad-declaration": `Harness.Unsupported names "cancel"`,
 		"leak":            "a secret appears in an error",
 		"early":           "before the slow store received anything",
+		// The store keeps copies but the sink claims effectively-once.
+		"copies-claims-once": "exactly 1 (the sink claims effectively-once)",
+		"unknown-guarantee":  "which the suite does not know",
 	} {
 		t.Run(variant, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenHarness$", "-test.v")

@@ -4,7 +4,7 @@
 //
 //	<110>1 2026-11-21T10:00:00.500Z host auditstream - 6003 [auditstream@32473 event_id="…" provider="ionos" tenant="…" class_uid="6003"] CEF:0|auditstream|ionos|…
 //
-// Syslog has no acknowledgement: delivery is at-least-once (see README.md).
+// Syslog has no acknowledgement: delivery is best-effort (see README.md).
 package syslog
 
 import (
@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -140,6 +141,7 @@ type Sink struct {
 
 	mu   sync.Mutex
 	conn net.Conn
+	used time.Time // when conn last connected or wrote
 	buf  []byte
 }
 
@@ -188,8 +190,11 @@ var sdEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, `]`, `\]`)
 // Name is the configured name.
 func (k *Sink) Name() string { return k.name }
 
-// Guarantee: syslog has no acknowledgement and no idempotency key.
-func (k *Sink) Guarantee() sinks.Guarantee { return sinks.AtLeastOnce }
+// Guarantee: best-effort, on every transport. Syslog has no acknowledgement: Write
+// reports an event written once it is in the kernel's socket buffer, and a receiver that
+// dies before reading it (or a UDP datagram dropped on the way) loses it without the sink
+// knowing. It has no idempotency key either: a redelivered event is stored twice.
+func (k *Sink) Guarantee() sinks.Guarantee { return sinks.BestEffort }
 
 // severity maps an OCSF severity_id to a syslog severity.
 func severity(ocsfSeverity int) int {
@@ -312,6 +317,7 @@ func (k *Sink) Write(ctx context.Context, batch []sinks.Event, res []sinks.ItemR
 			return fmt.Errorf("syslog sink %s: send to %s: %w", k.name, k.s.Address, err)
 		}
 	}
+	k.used = time.Now()
 	for _, sp := range spans {
 		res[sp.i] = sinks.ItemResult{Status: sinks.Written}
 	}
@@ -331,7 +337,7 @@ func ocsfSeverity(ev sinks.Event) int {
 // closed it (a write into a connection the peer closed would "succeed" into the kernel
 // buffer and be lost).
 func (k *Sink) connect(ctx context.Context) (net.Conn, error) {
-	if k.conn != nil && k.s.Transport != "udp" && !alive(k.conn) {
+	if k.conn != nil && k.s.Transport != "udp" && k.peerGone() {
 		k.drop()
 	}
 	if k.conn != nil {
@@ -358,7 +364,25 @@ func (k *Sink) connect(ctx context.Context) (net.Conn, error) {
 		return nil, err
 	}
 	k.conn = c
+	k.used = time.Now()
 	return c, nil
+}
+
+// peerGone reports whether the receiver closed the connection. Where the socket can be
+// peeked without waiting (peerClosed: one system call), every batch checks; elsewhere the
+// check is a read that waits a millisecond, made only when the connection was idle for
+// more than a second (a busy sink would otherwise pay it on every batch).
+func (k *Sink) peerGone() bool {
+	closed, pending, ok := peerClosed(k.conn)
+	switch {
+	case !ok:
+		return time.Since(k.used) > time.Second && !alive(k.conn)
+	case pending && k.s.Transport == "tls":
+		// A TLS record is waiting (a session ticket, or the receiver's close_notify):
+		// only the TLS layer can tell which.
+		return !alive(k.conn)
+	}
+	return closed
 }
 
 // alive reports whether the peer has not closed c (a read that times out at once means
@@ -387,10 +411,40 @@ func (k *Sink) Ping(ctx context.Context) error {
 	return err
 }
 
-// Close closes the connection.
-func (k *Sink) Close(context.Context) error {
+// Close closes the connection. On TCP and TLS it first shuts down the sending side and
+// waits briefly (up to timeout, at most 2 s) for the receiver to close its side: the
+// receiver then has read everything sent. Closing at once would lose the tail when
+// anything the receiver sent is unread here (a TLS session ticket, say): the kernel then
+// answers with a reset, and the receiver's kernel discards what its reader had not yet
+// read.
+func (k *Sink) Close(ctx context.Context) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if k.conn != nil && k.s.Transport != "udp" {
+		k.shutdown(ctx)
+	}
 	k.drop()
 	return nil
+}
+
+// shutdown sends end-of-stream (a TLS close_notify, then a TCP FIN) and reads until the
+// receiver closes, the wait is over or ctx is done.
+func (k *Sink) shutdown(ctx context.Context) {
+	cw, ok := k.conn.(interface{ CloseWrite() error }) // *net.TCPConn, *tls.Conn
+	if !ok {
+		return
+	}
+	_ = k.conn.SetWriteDeadline(time.Now().Add(time.Second))
+	if err := cw.CloseWrite(); err != nil {
+		return
+	}
+	deadline := time.Now().Add(min(k.s.Timeout.D(), 2*time.Second))
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	_ = k.conn.SetReadDeadline(deadline)
+	_, err := io.Copy(io.Discard, io.LimitReader(k.conn, 1<<20))
+	if err != nil {
+		k.log.Debug("syslog receiver did not close the connection in time", "err", err)
+	}
 }

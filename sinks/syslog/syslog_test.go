@@ -83,6 +83,7 @@ func tcpReceiver(t *testing.T, lf bool) (string, <-chan string, func()) {
 						m, err = readOctetCounted(r)
 					}
 					if err != nil {
+						c.Close() // as a receiver does at the end of the stream
 						return
 					}
 					msgs <- m
@@ -294,4 +295,61 @@ func TestSettings(t *testing.T) {
 		"address: a:1\necs_ocsf_field: \"a b\"":                  "ecs_ocsf_field",
 		"address: a:1\nbogus: 1":                                 "bogus",
 	})
+}
+
+// Syslog acknowledges nothing: on every transport the sink declares best-effort.
+func TestGuaranteeIsBestEffort(t *testing.T) {
+	for _, tr := range []string{"tcp", "tls", "udp"} {
+		s := open(t, "address: 127.0.0.1:1\ntransport: "+tr+"\n")
+		if g := s.Guarantee(); g != sinks.BestEffort {
+			t.Errorf("%s: guarantee %s, want best-effort", tr, g)
+		}
+	}
+}
+
+// peerClosed tells an open connection (idle, or with bytes waiting) from one the peer
+// closed, without waiting and without consuming anything.
+func TestPeerClosedPeeks(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	peer, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed, pending, ok := peerClosed(c)
+	if !ok {
+		t.Skip("no socket peek on this platform")
+	}
+	if closed || pending {
+		t.Fatalf("idle open connection: closed=%v pending=%v", closed, pending)
+	}
+	_, _ = peer.Write([]byte("x"))
+	waitFor(t, "the byte to arrive", func() bool { _, p, _ := peerClosed(c); return p })
+	if closed, _, _ := peerClosed(c); closed {
+		t.Fatal("a connection with a byte waiting looks closed")
+	}
+	var b [1]byte
+	if n, _ := c.Read(b[:]); n != 1 || b[0] != 'x' {
+		t.Fatal("the peek consumed the byte")
+	}
+	peer.Close()
+	waitFor(t, "the close to arrive", func() bool { cl, _, _ := peerClosed(c); return cl })
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
