@@ -97,9 +97,15 @@ func writeConfig(dir, name, body string) (string, error) {
 	return path, os.WriteFile(path, []byte(body), 0o600)
 }
 
-// topicsYAML is the kafka block of a bench process: its own topic names.
+// topicsYAML is the targets group and the kafka block (last, so a caller may add keys to
+// it) of a bench process: its own topic names and its own targets topic and group. With
+// the defaults (auditstream.targets, auditstream-pollers) a bench poller would poll every
+// target any earlier run or test on the broker recorded there, and share the group's
+// rebalances with their processes.
 func topicsYAML(brokers []string, prefix string) string {
-	return fmt.Sprintf(`kafka:
+	return fmt.Sprintf(`targets:
+  group: %s.pollers
+kafka:
   brokers: [%s]
   client_id: auditstream-bench
   topics:
@@ -107,7 +113,8 @@ func topicsYAML(brokers []string, prefix string) string {
     events: %s.events
     dlq: %s.dlq
     checkpoints: %s.checkpoints
-`, joinQuoted(brokers), prefix, prefix, prefix, prefix)
+    targets: %s.targets
+`, prefix, joinQuoted(brokers), prefix, prefix, prefix, prefix, prefix)
 }
 
 func joinQuoted(ss []string) string {
