@@ -129,6 +129,8 @@ type Table struct {
 
 	mu   sync.RWMutex
 	rows map[string]row
+	// applied is the offset of the record last applied per key (tombstones included).
+	applied map[string]int64
 
 	syncMu     sync.Mutex
 	next       map[int]int64
@@ -137,7 +139,7 @@ type Table struct {
 
 // OpenTable reads the whole targets topic (which must exist).
 func OpenTable(ctx context.Context, b *bus.Bus, topic string, log *slog.Logger) (*Table, error) {
-	t := &Table{bus: b, topic: topic, log: log, rows: map[string]row{}, next: map[int]int64{}}
+	t := &Table{bus: b, topic: topic, log: log, rows: map[string]row{}, applied: map[string]int64{}, next: map[int]int64{}}
 	if err := t.Sync(ctx); err != nil {
 		return nil, err
 	}
@@ -148,22 +150,33 @@ func OpenTable(ctx context.Context, b *bus.Bus, topic string, log *slog.Logger) 
 func (t *Table) Topic() string { return t.topic }
 
 // Sync reads what was written to the topic since the last Sync, up to its current end.
+// It fails, and the table is not used for polling, when a key sits on another partition
+// than the one the writers put it on now (the topic gained partitions: new writes of an
+// existing key would go elsewhere and leave two live records of it).
 func (t *Table) Sync(ctx context.Context) error {
 	t.syncMu.Lock()
 	defer t.syncMu.Unlock()
+	return t.syncLocked(ctx)
+}
+
+func (t *Table) syncLocked(ctx context.Context) error {
 	ends, err := t.bus.PartitionEnds(ctx, t.topic)
 	if err != nil {
 		return fmt.Errorf("read targets: %w", err)
 	}
 	t.mu.Lock()
+	before := t.partitions
 	t.partitions = len(ends)
 	t.mu.Unlock()
+	if before > 0 && before != len(ends) {
+		t.log.Error("the targets topic changed its number of partitions", "topic", t.topic, "before", before, "now", len(ends))
+	}
 	for p, end := range ends {
 		from := t.next[p]
 		if end <= from {
 			continue
 		}
-		n, gapped, err := t.bus.ReadRange(ctx, t.topic, p, from, end, func(m kafka.Message) { t.apply(m) })
+		n, gapped, err := t.bus.ReadRange(ctx, t.topic, p, from, end, func(m kafka.Message) { t.apply(m, m.Offset) })
 		if err != nil {
 			return fmt.Errorf("read targets from %s/%d: %w", t.topic, p, err)
 		}
@@ -173,13 +186,49 @@ func (t *Table) Sync(ctx context.Context) error {
 		}
 		t.next[p] = end
 	}
+	return t.checkPlacement(len(ends))
+}
+
+// checkPlacement verifies that every key is on the partition the writer's Murmur2
+// placement gives it among n partitions.
+func (t *Table) checkPlacement(n int) error {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for key, r := range t.rows {
+		if want := placement([]byte(key), n); want != r.partition {
+			return fmt.Errorf("targets topic %s: key %q is on partition %d but writes now go to partition %d of %d: "+
+				"the topic has %d partitions now, more than when the key was written (or another system wrote it with another partitioner); "+
+				"refusing to use it, as new writes would leave two live records of a target: recreate the topic with %d partitions, or "+
+				"move the targets to a new topic (targets.topic)", t.topic, key, r.partition, want, n, n, t.partitionsAtWrite(key, n))
+		}
+	}
 	return nil
 }
 
-func (t *Table) apply(m kafka.Message) {
+// partitionsAtWrite guesses the partition count a key was placed with (the largest count
+// below n that puts it where it is), for the error message; 0 when none does.
+func (t *Table) partitionsAtWrite(key string, n int) int {
+	r := t.rows[key]
+	for c := n - 1; c > 0; c-- {
+		if placement([]byte(key), c) == r.partition {
+			return c
+		}
+	}
+	return 0
+}
+
+// apply applies a record read at offset (or written by this process: the offset after
+// the last one read, which the record's own offset reaches or passes) unless a newer
+// record of its key was applied already, so a Sync that started before a Put never
+// brings back the value the Put replaced.
+func (t *Table) apply(m kafka.Message, offset int64) {
 	key := string(m.Key)
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if last, ok := t.applied[key]; ok && offset <= last {
+		return
+	}
+	t.applied[key] = offset
 	if m.Value == nil {
 		delete(t.rows, key)
 		return
@@ -231,7 +280,9 @@ func (t *Table) owned(parts map[int]bool, poller, provider string) []pollers.Tar
 	return out
 }
 
-// Put writes values durably (acks=all) and applies them to the table.
+// Put writes values durably (acks=all) and applies them to the table, then catches the
+// table up with the topic (which holds them now, after whatever others wrote before).
+// It does not run during a Sync.
 func (t *Table) Put(ctx context.Context, vals ...Value) error {
 	if len(vals) == 0 {
 		return nil
@@ -240,22 +291,27 @@ func (t *Table) Put(ctx context.Context, vals ...Value) error {
 	for i, v := range vals {
 		msgs[i] = kafka.Message{Topic: t.topic, Key: []byte(v.Key()), Value: v.Encode()}
 	}
-	if err := t.bus.Publish(ctx, msgs...); err != nil {
-		return fmt.Errorf("write targets: %w", err)
-	}
-	for _, m := range msgs {
-		m.Partition = t.partitionOf(m.Key)
-		t.apply(m)
-	}
-	return nil
+	return t.write(ctx, "write targets", msgs)
 }
 
 // Remove writes a null value (the target is forgotten) and applies it.
 func (t *Table) Remove(ctx context.Context, key string) error {
-	if err := t.bus.Publish(ctx, kafka.Message{Topic: t.topic, Key: []byte(key)}); err != nil {
-		return fmt.Errorf("remove target %s: %w", key, err)
+	return t.write(ctx, "remove target "+key, []kafka.Message{{Topic: t.topic, Key: []byte(key)}})
+}
+
+func (t *Table) write(ctx context.Context, what string, msgs []kafka.Message) error {
+	t.syncMu.Lock()
+	defer t.syncMu.Unlock()
+	if err := t.bus.Publish(ctx, msgs...); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	t.apply(kafka.Message{Key: []byte(key)})
+	for _, m := range msgs {
+		m.Partition = t.partitionOf(m.Key)
+		t.apply(m, t.next[m.Partition])
+	}
+	if err := t.syncLocked(ctx); err != nil && ctx.Err() == nil {
+		t.log.Warn("targets written; catching up with the topic after the write failed (the next sync retries)", "topic", t.topic, "err", err)
+	}
 	return nil
 }
 
@@ -269,6 +325,11 @@ func (t *Table) partitionOf(key []byte) int {
 	if ok {
 		return r.partition
 	}
+	return placement(key, n)
+}
+
+// placement is the partition the shared writer's Murmur2Balancer gives key among n.
+func placement(key []byte, n int) int {
 	if n <= 0 {
 		return 0
 	}

@@ -1,0 +1,119 @@
+package targets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/auditstream/auditstream/internal/bus"
+	"github.com/auditstream/auditstream/internal/testkit"
+	"github.com/auditstream/auditstream/pollers"
+)
+
+func compactTopic(t *testing.T, b *bus.Bus, partitions int) string {
+	t.Helper()
+	topic := "t.targets." + testkit.Unique()
+	if err := b.EnsureTopics(context.Background(), bus.TopicSpec{Name: topic, Partitions: partitions, ReplicationFactor: 1,
+		Configs: map[string]string{"cleanup.policy": "compact"}}); err != nil {
+		t.Fatal(err)
+	}
+	return topic
+}
+
+// A Sync that measured the topic's end before a Put and applies what it read after the
+// Put applied its value must not bring the replaced value back (a just-retired target
+// would look active again).
+func TestPutWinsOverAnInFlightSync(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b := testkit.NewBus(t, testkit.EmbeddedKafka(t))
+	topic := compactTopic(t, b, 1)
+	log := testkit.Logger(t)
+	p1, err := OpenTable(ctx, b, topic, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := OpenTable(ctx, b, topic, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := pollers.Target{Tenant: "acme", Entity: "p1", Status: "SENT"}
+	if _, err := p2.Discover(ctx, "c1", "conga", []pollers.Target{tg}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// The in-flight Sync of p1 measured this end (it holds p2's active record) ...
+	ends, err := b.PartitionEnds(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ... then p1 retires the target ...
+	v := Value{Provider: "conga", Tenant: "acme", Entity: "p1", Poller: "c1", Status: "SENT", State: StateRetired, Since: time.Now()}
+	if err := p1.Put(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	// ... and then the Sync applies what it read.
+	if _, _, err := b.ReadRange(ctx, topic, 0, 0, ends[0], func(m kafka.Message) { p1.apply(m, m.Offset) }); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := p1.Get(v.Key()); got.State != StateRetired {
+		t.Fatalf("after a stale read the target is %+v, want retired", got)
+	}
+	if err := p1.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := p1.Get(v.Key()); got.State != StateRetired {
+		t.Fatalf("after a sync the target is %+v, want retired", got)
+	}
+}
+
+func TestIntegrationPartitionGrowthRefused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b := testkit.NewBus(t, testkit.RealKafka(t))
+	topic := compactTopic(t, b, 1)
+	log := testkit.Logger(t)
+	tb, err := OpenTable(ctx, b, topic, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []pollers.Target
+	for i := range 10 {
+		found = append(found, pollers.Target{Tenant: "acme", Entity: fmt.Sprint("p", i)})
+	}
+	if _, err := tb.Discover(ctx, "c1", "conga", found, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := b.Client().CreatePartitions(ctx, &kafka.CreatePartitionsRequest{Topics: []kafka.TopicPartitionsConfig{{Name: topic, Count: 3}}})
+	if err == nil {
+		err = errors.Join(func() []error {
+			var errs []error
+			for _, e := range res.Errors {
+				errs = append(errs, e)
+			}
+			return errs
+		}()...)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The running table refuses its next sync; a new process refuses to start.
+	var syncErr error
+	deadline := time.Now().Add(30 * time.Second)
+	for syncErr == nil && time.Now().Before(deadline) { // the new partitions reach the metadata
+		syncErr = tb.Sync(ctx)
+		if syncErr == nil {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if syncErr == nil || !strings.Contains(syncErr.Error(), topic) || !strings.Contains(syncErr.Error(), "of 3") {
+		t.Fatalf("sync after the topic grew: %v", syncErr)
+	}
+	if _, err := OpenTable(ctx, b, topic, log); err == nil {
+		t.Fatal("a table opened on a grown topic")
+	}
+}
