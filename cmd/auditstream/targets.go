@@ -105,6 +105,9 @@ func targetsCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	switch sub {
 	case "add":
+		if exists && v.State == targets.StateRetired {
+			v.ReactivatedAt = time.Now().UTC()
+		}
 		v.State = targets.StateActive
 		v.Since = time.Time{}
 		if *name != "" {

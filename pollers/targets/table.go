@@ -62,6 +62,10 @@ type Value struct {
 	Terminal bool `json:"terminal,omitempty"`
 	// Since is when the target became terminal (or retired).
 	Since time.Time `json:"since,omitzero"`
+	// ReactivatedAt is when an operator made a retired target active again (`auditstream
+	// targets add`): an active record over a retired one takes effect only when it is
+	// newer than the retirement (this, or the listing's UpdatedAt, after Since).
+	ReactivatedAt time.Time `json:"reactivated_at,omitzero"`
 }
 
 // Key is the value's Kafka key.
@@ -74,7 +78,7 @@ func (v Value) Target() pollers.Target {
 
 // Encode writes the value: the same value always encodes to the same bytes (times in UTC).
 func (v Value) Encode() []byte {
-	v.UpdatedAt, v.Since = utc(v.UpdatedAt), utc(v.Since)
+	v.UpdatedAt, v.Since, v.ReactivatedAt = utc(v.UpdatedAt), utc(v.Since), utc(v.ReactivatedAt)
 	if v.State == "" {
 		v.State = StateActive
 	}
@@ -217,10 +221,11 @@ func (t *Table) partitionsAtWrite(key string, n int) int {
 	return 0
 }
 
-// apply applies a record read at offset (or written by this process: the offset after
-// the last one read, which the record's own offset reaches or passes) unless a newer
-// record of its key was applied already, so a Sync that started before a Put never
-// brings back the value the Put replaced.
+// apply applies a record read at offset unless a newer record of its key was applied
+// already, so a read that started before a Put never brings back the value the Put
+// replaced. A record this process just wrote is applied at once as if at the offset
+// before the first unread one (its own offset is not known): the catch-up that follows
+// the write then applies whatever others wrote before it, and it, in the topic's order.
 func (t *Table) apply(m kafka.Message, offset int64) {
 	key := string(m.Key)
 	t.mu.Lock()
@@ -239,7 +244,19 @@ func (t *Table) apply(m kafka.Message, offset int64) {
 		t.log.Warn("ignoring an invalid record of the targets topic", "topic", t.topic, "partition", m.Partition, "offset", m.Offset, "err", err)
 		return
 	}
+	if cur, ok := t.rows[key]; ok && staleRevival(cur.v, v) {
+		// A process that had not seen the retirement yet wrote its discovery after it:
+		// the target stays retired (write repairs the topic when it was this process).
+		return
+	}
 	t.rows[key] = row{v: v, partition: m.Partition}
+}
+
+// staleRevival reports whether next, an active record following the retired cur, was
+// written without knowing of the retirement: nothing in it is newer than the retirement.
+func staleRevival(cur, next Value) bool {
+	return cur.State == StateRetired && next.State != StateRetired &&
+		!next.UpdatedAt.After(cur.Since) && !next.ReactivatedAt.After(cur.Since)
 }
 
 // Get returns the target stored under key.
@@ -307,12 +324,35 @@ func (t *Table) write(ctx context.Context, what string, msgs []kafka.Message) er
 	}
 	for _, m := range msgs {
 		m.Partition = t.partitionOf(m.Key)
-		t.apply(m, t.next[m.Partition])
+		t.apply(m, t.next[m.Partition]-1)
 	}
-	if err := t.syncLocked(ctx); err != nil && ctx.Err() == nil {
-		t.log.Warn("targets written; catching up with the topic after the write failed (the next sync retries)", "topic", t.topic, "err", err)
+	if err := t.syncLocked(ctx); err != nil {
+		if ctx.Err() == nil {
+			t.log.Warn("targets written; catching up with the topic after the write failed (the next sync retries)", "topic", t.topic, "err", err)
+		}
+		return nil
 	}
-	return nil
+	// A write of ours that a retirement written just before it by another process keeps
+	// out (staleRevival) is followed by the retired value again, so that the retirement
+	// is the key's last record and survives compaction.
+	var repair []kafka.Message
+	for _, m := range msgs {
+		if m.Value == nil {
+			continue
+		}
+		cur, ok := t.Get(string(m.Key))
+		if mine, err := Decode(string(m.Key), m.Value); ok && err == nil && staleRevival(cur, mine) {
+			repair = append(repair, kafka.Message{Topic: t.topic, Key: m.Key, Value: cur.Encode()})
+		}
+	}
+	if len(repair) == 0 {
+		return nil
+	}
+	t.log.Info("targets retired by another process while this one wrote them stay retired", "topic", t.topic, "targets", len(repair))
+	if err := t.bus.Publish(ctx, repair...); err != nil {
+		return fmt.Errorf("%s: rewrite retired targets: %w", what, err)
+	}
+	return t.syncLocked(ctx)
 }
 
 // partitionOf is where the shared writer (Murmur2Balancer) puts a key; a key already in

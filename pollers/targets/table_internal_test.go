@@ -26,8 +26,7 @@ func compactTopic(t *testing.T, b *bus.Bus, partitions int) string {
 }
 
 // A Sync that measured the topic's end before a Put and applies what it read after the
-// Put applied its value must not bring the replaced value back (a just-retired target
-// would look active again).
+// Put applied its value must not bring the replaced value back.
 func TestPutWinsOverAnInFlightSync(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -51,8 +50,8 @@ func TestPutWinsOverAnInFlightSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// ... then p1 retires the target ...
-	v := Value{Provider: "conga", Tenant: "acme", Entity: "p1", Poller: "c1", Status: "SENT", State: StateRetired, Since: time.Now()}
+	// ... then p1 writes a new status ...
+	v := Value{Provider: "conga", Tenant: "acme", Entity: "p1", Poller: "c1", Status: "SIGNED", State: StateActive}
 	if err := p1.Put(ctx, v); err != nil {
 		t.Fatal(err)
 	}
@@ -60,14 +59,14 @@ func TestPutWinsOverAnInFlightSync(t *testing.T) {
 	if _, _, err := b.ReadRange(ctx, topic, 0, 0, ends[0], func(m kafka.Message) { p1.apply(m, m.Offset) }); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := p1.Get(v.Key()); got.State != StateRetired {
-		t.Fatalf("after a stale read the target is %+v, want retired", got)
+	if got, _ := p1.Get(v.Key()); got.Status != "SIGNED" {
+		t.Fatalf("after a stale read the target is %+v, want status SIGNED", got)
 	}
 	if err := p1.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := p1.Get(v.Key()); got.State != StateRetired {
-		t.Fatalf("after a sync the target is %+v, want retired", got)
+	if got, _ := p1.Get(v.Key()); got.Status != "SIGNED" {
+		t.Fatalf("after a sync the target is %+v, want status SIGNED", got)
 	}
 }
 
@@ -115,5 +114,88 @@ func TestIntegrationPartitionGrowthRefused(t *testing.T) {
 	}
 	if _, err := OpenTable(ctx, b, topic, log); err == nil {
 		t.Fatal("a table opened on a grown topic")
+	}
+}
+
+// P2 discovers with a table that has not seen P1's retirement yet and writes after it:
+// the target stays retired everywhere, and the retirement is the key's last record (so
+// compaction keeps it); an operator's reactivation still takes effect.
+func TestRetirementWinsOverAStaleDiscovery(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b := testkit.NewBus(t, testkit.EmbeddedKafka(t))
+	topic := compactTopic(t, b, 2)
+	log := testkit.Logger(t)
+	p1, err := OpenTable(ctx, b, topic, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Second)
+	tg := pollers.Target{Tenant: "acme", Entity: "p1", Status: "COMPLETED", Terminal: true, UpdatedAt: old}
+	if _, err := p1.Discover(ctx, "c1", "conga", []pollers.Target{tg}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	p2, err := OpenTable(ctx, b, topic, log) // sees it active
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := "conga/acme/p1"
+	cur, _ := p1.Get(key)
+	retired := cur
+	retired.State, retired.Since = StateRetired, time.Now().UTC()
+	if err := p1.Put(ctx, retired); err != nil {
+		t.Fatal(err)
+	}
+	// P2's discovery computed its write before the retirement reached it (the listing
+	// shows a new status, nothing newer than the retirement).
+	seen, _ := p2.Get(key)
+	tg.Status = "ARCHIVED"
+	v, write := Merge(seen, true, "c1", "conga", tg, time.Now())
+	if !write {
+		t.Fatal("no write to race with")
+	}
+	if err := p2.Put(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := OpenTable(ctx, b, topic, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tb := range map[string]*Table{"p1": p1, "p2": p2, "fresh": fresh} {
+		if err := tb.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := tb.Get(key); got.State != StateRetired {
+			t.Fatalf("%s sees %+v, want retired", name, got)
+		}
+	}
+	// The key's last record on the topic is the retirement.
+	p := placement([]byte(key), 2)
+	ends, err := b.PartitionEnds(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last kafka.Message
+	if _, _, err := b.ReadRange(ctx, topic, p, 0, ends[p], func(m kafka.Message) {
+		if string(m.Key) == key {
+			last = m
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if lv, err := Decode(key, last.Value); err != nil || lv.State != StateRetired {
+		t.Fatalf("last record of %s: %s (%v)", key, last.Value, err)
+	}
+	// An operator's reactivation is newer than the retirement: it wins.
+	re := retired
+	re.State, re.Since, re.ReactivatedAt = StateActive, time.Time{}, time.Now().Add(time.Second)
+	if err := p2.Put(ctx, re); err != nil {
+		t.Fatal(err)
+	}
+	if err := p1.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := p1.Get(key); got.State != StateActive {
+		t.Fatalf("after reactivation p1 sees %+v", got)
 	}
 }
