@@ -276,8 +276,14 @@ func (a *App) startPollers(ctx context.Context) error {
 		return err
 	}
 	tc := a.cfg.Targets
-	sharing := targets.NewSharing(targets.SharingConfig{Group: tc.Group, SessionTimeout: tc.SessionTimeout.D(),
-		RebalanceTimeout: tc.RebalanceTimeout.D(), Refresh: tc.Refresh.D()}, a.bus, table, store, a.log)
+	var ids []targets.PollerID
+	for _, pc := range a.cfg.Pollers {
+		ids = append(ids, targets.PollerID{Name: pc.Name, Provider: pc.Provider})
+	}
+	sharing := targets.NewSharing(targets.SharingConfig{Pollers: ids, Group: tc.Group, SessionTimeout: tc.SessionTimeout.D(),
+		RebalanceTimeout: tc.RebalanceTimeout.D(), Refresh: tc.Refresh.D(),
+		KnownProvider: func(p string) bool { _, ok := providerPlugin(p); return ok }}, a.bus, table, store, a.log, a.m)
+	a.log.Info("targets shared in consumer group", "group", sharing.Group())
 	a.sched = pollers.NewScheduler(context.WithoutCancel(ctx), a.log)
 	for _, pc := range a.cfg.Pollers {
 		if url, ok := a.SimURLs[pc.Provider]; ok {

@@ -34,7 +34,11 @@ type Root struct {
 // (the entities they poll): the partitions of the targets topic a process is assigned
 // are the targets it polls.
 type TargetsConfig struct {
-	// Group is the consumer group id (default auditstream-pollers).
+	// Group is the consumer group id. Default: auditstream-pollers-<hash of the sorted
+	// poller names and providers>, so that only processes running the same pollers share
+	// targets. An explicit group wins: every member must then run the same pollers (a
+	// process polls only its own pollers' targets on its partitions; the others' are
+	// polled by nobody and counted in auditstream_targets_unowned).
 	Group string `yaml:"group"`
 	// SessionTimeout: a poller process that stops heartbeating this long (killed, cut
 	// off) loses its targets to the others (default 10s; the broker allows 6s-30m by
@@ -267,9 +271,6 @@ func (c *Root) SetDefaults() {
 	}
 	if t.Targets == "" {
 		t.Targets = "auditstream.targets"
-	}
-	if c.Targets.Group == "" {
-		c.Targets.Group = "auditstream-pollers"
 	}
 	if c.Targets.SessionTimeout == 0 {
 		c.Targets.SessionTimeout = Duration(10 * time.Second)

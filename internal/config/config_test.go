@@ -178,7 +178,7 @@ func TestTargetsSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Kafka.Topics.Targets != "auditstream.targets" || c.Targets.Group != "auditstream-pollers" ||
+	if c.Kafka.Topics.Targets != "auditstream.targets" || c.Targets.Group != "" ||
 		c.Targets.SessionTimeout.D() != 10*time.Second || c.Pollers[0].DiscoverySchedule != "@every 5m" {
 		t.Fatalf("defaults: %+v %+v", c.Kafka.Topics, c.Targets)
 	}

@@ -86,8 +86,8 @@ func (c *Root) Validate(p *Problems) {
 		p.Add("targets.rebalance_timeout", "must be at least 1s, got %s", c.Targets.RebalanceTimeout.D())
 	}
 	p.Positive("targets.refresh", c.Targets.Refresh)
-	if strings.TrimSpace(c.Targets.Group) == "" {
-		p.Add("targets.group", "must not be empty")
+	if c.Targets.Group != "" && strings.TrimSpace(c.Targets.Group) == "" {
+		p.Add("targets.group", "must not be blank (leave it unset for the default)")
 	}
 	names := map[string]bool{}
 	for i, pc := range c.Pollers {

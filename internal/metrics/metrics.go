@@ -31,6 +31,7 @@ type Metrics struct {
 	SinkRetries          *prometheus.CounterVec   // sink
 	SinkFatal            *prometheus.GaugeVec     // sink
 	ConsumerLag          *prometheus.GaugeVec     // group, topic
+	TargetsUnowned       *prometheus.GaugeVec     // group, provider
 	BuildInfo            *prometheus.GaugeVec     // version, goversion
 }
 
@@ -72,12 +73,15 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Help: "1 while a sink is stopped by a failure no retry can fix (bad credentials, missing permission): it consumes nothing until the store accepts it again; 0 otherwise."}, []string{"sink"}),
 		ConsumerLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "consumer_lag",
 			Help: "Messages a consumer group has not committed yet on a topic: the sum over the topic's partitions of end offset minus committed offset, read from the broker every 10 s. Every member of a group reports the same value: aggregate across processes with max, not sum."}, []string{"group", "topic"}),
+		TargetsUnowned: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "targets_unowned",
+			Help: "Active targets on the partitions this process owns whose poller it does not run: polled by nobody (every process of a targets group must run the same pollers)."},
+			[]string{"group", "provider"}),
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "build_info",
 			Help: "Always 1; labels carry the build."}, []string{"version", "goversion"}),
 	}
 	reg.MustRegister(m.PollRequests, m.PollDuration, m.ProviderHTTPRequests, m.RecordsPublished, m.CursorTimestamp,
 		m.EventDelay, m.PollGaps, m.LogShrinks, m.CheckpointWrites, m.NormalizedEvents, m.DLQRecords, m.SchemaFailures, m.SinkEvents,
-		m.SinkBatchDuration, m.SinkRetries, m.SinkFatal, m.ConsumerLag, m.BuildInfo,
+		m.SinkBatchDuration, m.SinkRetries, m.SinkFatal, m.ConsumerLag, m.TargetsUnowned, m.BuildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	goversion := "unknown"
 	if bi, ok := debug.ReadBuildInfo(); ok {

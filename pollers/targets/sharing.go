@@ -2,10 +2,13 @@ package targets
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,14 +17,23 @@ import (
 	"github.com/auditstream/auditstream/internal/backoff"
 	"github.com/auditstream/auditstream/internal/bus"
 	"github.com/auditstream/auditstream/internal/checkpoint"
+	"github.com/auditstream/auditstream/internal/metrics"
 	"github.com/auditstream/auditstream/pollers"
 	"github.com/auditstream/auditstream/schemas"
 )
 
 // SharingConfig configures the consumer group of the poller processes.
 type SharingConfig struct {
-	// Group is the consumer group id (default auditstream-pollers).
+	// Pollers are the pollers this process runs.
+	Pollers []PollerID
+	// Group is the consumer group id (default DefaultGroup(Pollers)). Every member of a
+	// group must run the same pollers: a process polls only the targets of its own
+	// pollers on the partitions it is given, so the targets of a poller it does not run
+	// would be polled by nobody (counted in auditstream_targets_unowned).
 	Group string
+	// KnownProvider bounds the provider label of auditstream_targets_unowned (targets
+	// of other providers, written by other systems, count as "unknown"); nil = all known.
+	KnownProvider func(string) bool
 	// SessionTimeout: a process that stops heartbeating this long loses its targets to
 	// the others (default 10s).
 	SessionTimeout time.Duration
@@ -36,9 +48,27 @@ type SharingConfig struct {
 	Refresh time.Duration
 }
 
+// PollerID names a poller and its provider.
+type PollerID struct{ Name, Provider string }
+
+// DefaultGroup is the group of the processes running exactly these pollers:
+// auditstream-pollers-<12 hex digits of the SHA-256 of the sorted name/provider pairs>,
+// so processes with different poller sets (a rolling upgrade adding a poller, processes
+// split per provider) form separate groups, each sharing all the targets of its pollers.
+func DefaultGroup(ps []PollerID) string {
+	ids := make([]string, len(ps))
+	for i, p := range ps {
+		ids[i] = p.Name + "\x00" + p.Provider
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	sum := sha256.Sum256([]byte(strings.Join(ids, "\n")))
+	return "auditstream-pollers-" + hex.EncodeToString(sum[:6])
+}
+
 func (c *SharingConfig) defaults() {
 	if c.Group == "" {
-		c.Group = "auditstream-pollers"
+		c.Group = DefaultGroup(c.Pollers)
 	}
 	if c.SessionTimeout <= 0 {
 		c.SessionTimeout = 10 * time.Second
@@ -63,9 +93,12 @@ type Sharing struct {
 	table *Table
 	store *checkpoint.Store
 	log   *slog.Logger
+	m     *metrics.Metrics
 
-	mu  sync.Mutex
-	cur *generation
+	mu sync.Mutex
+	// unowned is the last count of unowned targets logged (a change is logged again).
+	unowned int
+	cur     *generation
 
 	ready chan struct{}
 	once  sync.Once
@@ -86,9 +119,45 @@ type generation struct {
 }
 
 // NewSharing builds the sharing of table's targets; store holds the cursors.
-func NewSharing(cfg SharingConfig, b *bus.Bus, table *Table, store *checkpoint.Store, log *slog.Logger) *Sharing {
+func NewSharing(cfg SharingConfig, b *bus.Bus, table *Table, store *checkpoint.Store, log *slog.Logger, m *metrics.Metrics) *Sharing {
 	cfg.defaults()
-	return &Sharing{cfg: cfg, bus: b, table: table, store: store, log: log.With("group", cfg.Group), ready: make(chan struct{})}
+	return &Sharing{cfg: cfg, bus: b, table: table, store: store, m: m, log: log.With("group", cfg.Group), ready: make(chan struct{})}
+}
+
+// Group is the consumer group id.
+func (s *Sharing) Group() string { return s.cfg.Group }
+
+// countUnowned sets auditstream_targets_unowned for the partitions owned (nil: none) and
+// logs when the count changes: active targets there whose poller this process does not
+// run are polled by nobody.
+func (s *Sharing) countUnowned(owned map[int]bool) {
+	runs := func(v Value) bool {
+		for _, p := range s.cfg.Pollers {
+			if p.Provider == v.Provider && (v.Poller == "" || v.Poller == p.Name) {
+				return true
+			}
+		}
+		return false
+	}
+	byProvider := s.table.unowned(owned, runs)
+	total := 0
+	s.m.TargetsUnowned.DeletePartialMatch(map[string]string{"group": s.cfg.Group})
+	for provider, n := range byProvider {
+		if s.cfg.KnownProvider != nil && !s.cfg.KnownProvider(provider) {
+			provider = "unknown"
+		}
+		s.m.TargetsUnowned.WithLabelValues(s.cfg.Group, provider).Add(float64(n))
+		total += n
+	}
+	s.mu.Lock()
+	changed := total != s.unowned
+	s.unowned = total
+	s.mu.Unlock()
+	if changed && total > 0 {
+		s.log.Error("targets on this process's partitions belong to pollers it does not run: nobody polls them; "+
+			"every process of a targets group must run the same pollers (leave targets.group unset: each poller set gets its own group)",
+			"targets", total, "by_provider", byProvider)
+	}
 }
 
 // Run takes part in the group until ctx ends; then it leaves the group (after every lease
@@ -148,6 +217,7 @@ func (s *Sharing) serve(gen *kafka.Generation) {
 				return
 			}
 		}
+		s.countUnowned(owned)
 		g := &generation{id: gen.ID, ctx: ctx, owned: owned}
 		s.mu.Lock()
 		s.cur = g
@@ -168,12 +238,14 @@ func (s *Sharing) serve(gen *kafka.Generation) {
 				if err := s.table.Sync(ctx); err != nil && ctx.Err() == nil {
 					s.log.Warn("cannot catch up with the targets topic", "err", err)
 				}
+				s.countUnowned(owned)
 			}
 		}
 		s.mu.Lock()
 		s.cur = nil
 		s.mu.Unlock()
 		g.wg.Wait() // every poll of this generation has returned
+		s.countUnowned(nil)
 		s.log.Info("generation ended; polls stopped", "generation", gen.ID, "partitions", parts)
 	})
 }

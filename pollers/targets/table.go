@@ -297,6 +297,20 @@ func (t *Table) owned(parts map[int]bool, poller, provider string) []pollers.Tar
 	return out
 }
 
+// unowned counts, by provider, the active targets on the given partitions that runs
+// says no poller of this process polls.
+func (t *Table) unowned(parts map[int]bool, runs func(Value) bool) map[string]int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := map[string]int{}
+	for _, r := range t.rows {
+		if parts[r.partition] && r.v.State != StateRetired && !runs(r.v) {
+			out[r.v.Provider]++
+		}
+	}
+	return out
+}
+
 // Put writes values durably (acks=all) and applies them to the table, then catches the
 // table up with the topic (which holds them now, after whatever others wrote before).
 // It does not run during a Sync.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -168,7 +169,8 @@ func join(t *testing.T, b *bus.Bus, tg, cp, group string) *member {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := targets.NewSharing(targets.SharingConfig{Group: group, SessionTimeout: 6 * time.Second, RebalanceTimeout: 10 * time.Second, Refresh: 200 * time.Millisecond}, b, table, store, log)
+	s := targets.NewSharing(targets.SharingConfig{Group: group, SessionTimeout: 6 * time.Second, RebalanceTimeout: 10 * time.Second, Refresh: 200 * time.Millisecond,
+		Pollers: []targets.PollerID{{Name: "c1", Provider: "conga"}}}, b, table, store, log, metrics.NewUnregistered())
 	rctx, cancel := context.WithCancel(ctx)
 	m := &member{s: s, table: table, store: store, cancel: cancel, done: make(chan error, 1)}
 	go func() { m.done <- s.Run(rctx) }()
@@ -389,5 +391,73 @@ func testRetirement(t *testing.T, brokers []string) {
 	}
 	if v, _ := other.Get("conga/acme/done"); v.State != targets.StateRetired {
 		t.Fatalf("another process sees %+v", v)
+	}
+}
+
+func TestDefaultGroup(t *testing.T) {
+	a := targets.DefaultGroup([]targets.PollerID{{"c1", "conga"}, {"s1", "signinghub"}})
+	b := targets.DefaultGroup([]targets.PollerID{{"s1", "signinghub"}, {"c1", "conga"}})
+	c := targets.DefaultGroup([]targets.PollerID{{"c1", "conga"}})
+	if a != b {
+		t.Fatalf("the order of the pollers changes the group: %s %s", a, b)
+	}
+	if a == c {
+		t.Fatalf("processes with different pollers share group %s", a)
+	}
+	if !strings.HasPrefix(a, "auditstream-pollers-") {
+		t.Fatalf("group %s", a)
+	}
+}
+
+// Targets of a poller this process does not run, on its partitions, are counted and
+// logged (nobody polls them).
+func TestUnownedTargetsCountedEmbedded(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b := testkit.NewBus(t, testkit.EmbeddedKafka(t))
+	tg, cp := topics(t, b, 2)
+	writer, err := targets.OpenTable(ctx, b, tg, testkit.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []struct {
+		poller, provider string
+		n                int
+	}{{"c1", "conga", 3}, {"c2", "conga", 2}, {"s1", "signinghub", 1}} {
+		var found []pollers.Target
+		for i := range d.n {
+			found = append(found, pollers.Target{Tenant: d.poller, Entity: fmt.Sprint("e", i)})
+		}
+		if _, err := writer.Discover(ctx, d.poller, d.provider, found, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log := testkit.Logger(t)
+	table, err := targets.OpenTable(ctx, b, tg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := checkpoint.Open(ctx, b, cp, log, metrics.NewUnregistered())
+	if err != nil {
+		t.Fatal(err)
+	}
+	met := metrics.NewUnregistered()
+	s := targets.NewSharing(targets.SharingConfig{Pollers: []targets.PollerID{{Name: "c1", Provider: "conga"}},
+		SessionTimeout: 6 * time.Second, RebalanceTimeout: 10 * time.Second, Refresh: 200 * time.Millisecond,
+		KnownProvider: func(p string) bool { return p == "conga" }}, b, table, store, log, met)
+	rctx, rcancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(rctx) }()
+	defer func() { rcancel(); <-done }()
+	select {
+	case <-s.Ready():
+	case <-ctx.Done():
+		t.Fatal("no generation")
+	}
+	if got := testutil.ToFloat64(met.TargetsUnowned.WithLabelValues(s.Group(), "conga")); got != 2 {
+		t.Fatalf("unowned conga targets = %v, want 2 (poller c2)", got)
+	}
+	if got := testutil.ToFloat64(met.TargetsUnowned.WithLabelValues(s.Group(), "unknown")); got != 1 {
+		t.Fatalf("unowned targets of other providers = %v, want 1", got)
 	}
 }
