@@ -153,3 +153,54 @@ func TestFaults(t *testing.T) {
 		}
 	}
 }
+
+// TestWindowsMatchTheWholeLog: the time index answers every window with exactly the
+// entries of the whole log whose time is in [dateStart, dateEnd) and that are visible,
+// in @uuid order — checked against the unwindowed answer, late arrivals included.
+func TestWindowsMatchTheWholeLog(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
+	// 3000 events/s: several events per millisecond, times not generated in order.
+	sim := New(Config{Token: "tok", Contracts: []string{"1"}, Seed: 9, Rate: 3000, LateFraction: 0.2, MaxLate: 3 * time.Second, Now: c.now})
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	c.t = c.t.Add(2500 * time.Millisecond)
+	_, m, _ := query(t, srv, "1", url.Values{"limit": {"10000"}}, "Bearer tok")
+	all := hits(m)
+	if len(all) < 6000 {
+		t.Fatalf("%d entries in 2.5 s at 3000/s", len(all))
+	}
+	start := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	windows := [][2]time.Duration{{0, time.Second}, {1500 * time.Microsecond, 1503 * time.Millisecond}, {2 * time.Second, 2 * time.Second}, {3999 * time.Millisecond, 5 * time.Second}, {-time.Hour, 0}}
+	for ms := 100; ms < 140; ms++ { // one-millisecond windows: entries a millisecond apart may be generated out of order
+		windows = append(windows, [2]time.Duration{time.Duration(ms) * time.Millisecond, time.Duration(ms+1) * time.Millisecond})
+	}
+	for _, w := range windows {
+		from, to := start.Add(w[0]), start.Add(w[1])
+		var want []string
+		for _, e := range all {
+			at, err := time.Parse(time.RFC3339Nano, e["meta"].(map[string]any)["time"].(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !at.Before(from) && at.Before(to) {
+				want = append(want, e["@uuid"].(string))
+			}
+		}
+		_, m, _ := query(t, srv, "1", url.Values{"dateStart": {from.Format(time.RFC3339Nano)}, "dateEnd": {to.Format(time.RFC3339Nano)}, "limit": {"10000"}}, "Bearer tok")
+		var got []string
+		for _, e := range hits(m) {
+			got = append(got, e["@uuid"].(string))
+		}
+		if !sort.StringsAreSorted(got) {
+			t.Fatalf("window %v: hits not in @uuid order", w)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("window %v: %d hits, the whole log has %d in it", w, len(got), len(want))
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("window %v: hit %d is %s, want %s", w, i, got[i], want[i])
+			}
+		}
+	}
+}
