@@ -10,8 +10,9 @@
 //     it covers.
 //   - When the listing's UpdatedAt of a target has not moved since its last successful
 //     poll, and that poll started more than `settle` (1 min) after it, the log is not
-//     fetched at all (zero requests); the target still counts as fresh up to the time of
-//     the poll.
+//     fetched at all (zero requests); the target then counts as fresh up to the start of
+//     this process's last successful listing (what proves it unchanged), never later: a
+//     listing that keeps failing makes the targets go stale instead of looking fresh.
 //   - A terminal target (completed, declined, expired...) gets one final poll once it
 //     has been terminal for retire_after (default 24 h), then asks the runner to retire
 //     it (Outcome.Retire: marked retired in the target set, checkpoint tombstoned, no
@@ -19,7 +20,8 @@
 //
 // The cursor is JSON: {"v":1, "watermark": poll start (the log is complete up to it),
 // "updated_at": the listing's UpdatedAt at that poll, "terminal_since": when it was first
-// seen terminal, "log": the logdiff state}. Its size is bounded by the logdiff bound.
+// seen terminal, "missing": the occurrences missing from the log at that poll (a shrink is
+// counted once, when this grows), "log": the logdiff state}. Its size is bounded by the logdiff bound.
 package fulllog
 
 import (
@@ -29,6 +31,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
@@ -112,6 +115,10 @@ type Source struct {
 	log      *slog.Logger
 	m        *metrics.Metrics
 	now      func() time.Time
+
+	mu sync.Mutex
+	// listedAt is when the last successful listing started (zero: none yet).
+	listedAt time.Time
 }
 
 // New builds the Source of provider. list may be nil (static targets only).
@@ -144,6 +151,7 @@ func (s *Source) Targets(ctx context.Context) ([]pollers.Target, error) {
 	if s.list == nil {
 		return out, nil
 	}
+	begin := s.now().UTC()
 	err := s.list.List(ctx, func(page []pollers.Target) error {
 		for _, t := range page {
 			add(t)
@@ -153,6 +161,11 @@ func (s *Source) Targets(ctx context.Context) ([]pollers.Target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list %s targets: %w", s.provider, err)
 	}
+	s.mu.Lock()
+	if begin.After(s.listedAt) {
+		s.listedAt = begin
+	}
+	s.mu.Unlock()
 	return out, nil
 }
 
@@ -165,6 +178,9 @@ type Cursor struct {
 	// TerminalSince is when the target was first seen terminal (its UpdatedAt then,
 	// or the poll time when the listing has none).
 	TerminalSince time.Time `json:"terminal_since,omitzero"`
+	// Missing is how many occurrences seen before were missing from the log at the last
+	// fetch (a shrink is counted and logged only when this grows).
+	Missing int `json:"missing,omitempty"`
 	// Log is the logdiff state (compact, bounded).
 	Log string `json:"log"`
 }
@@ -220,7 +236,15 @@ func (s *Source) Poll(ctx context.Context, t pollers.Target, cursor json.RawMess
 				return pollers.Outcome{}, err
 			}
 		}
-		return pollers.Outcome{Watermark: start}, nil
+		// Fresh up to the listing that showed it unchanged, not up to now: when the
+		// listing fails, nothing proves the log did not grow since.
+		s.mu.Lock()
+		w := s.listedAt
+		s.mu.Unlock()
+		if w.After(start) {
+			w = start
+		}
+		return pollers.Outcome{Watermark: w}, nil
 	}
 	entries, err := s.fetch.FetchLog(ctx, t)
 	if err != nil {
@@ -230,11 +254,12 @@ func (s *Source) Poll(ctx context.Context, t pollers.Target, cursor json.RawMess
 	if err != nil {
 		return pollers.Outcome{}, fmt.Errorf("log of %s: %w", t.Entity, err)
 	}
-	if res.Missing > 0 {
+	if res.Missing > c.Missing {
 		s.m.LogShrinks.WithLabelValues(s.poller, s.provider).Inc()
 		s.log.Warn("the log is shorter than before; entries seen before are not re-emitted",
-			"target", t.Entity, "status", t.Status, "missing_occurrences", res.Missing, "entries_now", len(entries))
+			"target", t.Entity, "status", t.Status, "missing_occurrences", res.Missing, "missing_before", c.Missing, "entries_now", len(entries))
 	}
+	next.Missing = res.Missing
 	next.Watermark = start
 	next.UpdatedAt = t.UpdatedAt
 	next.Log = res.Next.Encode()

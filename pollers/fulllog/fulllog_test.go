@@ -19,9 +19,10 @@ import (
 )
 
 type fakeProvider struct {
-	logs    map[string][]string
-	fetches int
-	listing []pollers.Target
+	logs     map[string][]string
+	fetches  int
+	listing  []pollers.Target
+	listFail error
 }
 
 func (f *fakeProvider) FetchLog(_ context.Context, t pollers.Target) ([]pollers.Record, error) {
@@ -34,6 +35,9 @@ func (f *fakeProvider) FetchLog(_ context.Context, t pollers.Target) ([]pollers.
 }
 
 func (f *fakeProvider) List(_ context.Context, page func([]pollers.Target) error) error {
+	if f.listFail != nil {
+		return f.listFail
+	}
 	for i := 0; i < len(f.listing); i += 2 {
 		if err := page(f.listing[i:min(i+2, len(f.listing))]); err != nil {
 			return err
@@ -87,10 +91,15 @@ func TestPollDiffsAndSkipsUnchangedTargets(t *testing.T) {
 		t.Fatalf("cursor %s (%v)", rec.cursor, err)
 	}
 
-	// Unchanged in the listing: no request at all, but fresh up to now.
+	// Unchanged in the listing: no request at all, but fresh up to the listing.
+	*now = now.Add(time.Minute)
+	if _, err := src.Targets(ctx); err != nil {
+		t.Fatal(err)
+	}
+	listed := *now
 	*now = now.Add(time.Minute)
 	out, err := src.Poll(ctx, tg, rec.cursor, rec.emit)
-	if err != nil || f.fetches != 1 || !out.Watermark.Equal(*now) || out.Retire {
+	if err != nil || f.fetches != 1 || !out.Watermark.Equal(listed) || out.Retire {
 		t.Fatalf("unchanged target: fetches %d, outcome %+v, err %v", f.fetches, out, err)
 	}
 
@@ -262,5 +271,77 @@ func TestRecentlyUpdatedTargetsAreFetchedUntilSettled(t *testing.T) {
 			t.Fatalf("settled: fetches %d, %v", f.fetches, err)
 		}
 		*now = now.Add(time.Minute)
+	}
+}
+
+// A listing that starts failing must not leave the targets looking fresh: an unchanged
+// target is fresh only up to the last listing that succeeded.
+func TestFreshnessCappedByTheLastSuccessfulListing(t *testing.T) {
+	upd := time.Date(2026, 11, 22, 7, 0, 0, 0, time.UTC)
+	tg := pollers.Target{Tenant: "acme", Entity: "p1", UpdatedAt: upd}
+	f := &fakeProvider{logs: map[string][]string{"p1": {`{"a":1}`}}, listing: []pollers.Target{tg}}
+	src, _, now := newSource(t, f, fulllog.Settings{})
+	ctx := context.Background()
+	rec := &recorder{}
+	if _, err := src.Targets(ctx); err != nil {
+		t.Fatal(err)
+	}
+	listed := *now
+	if _, err := src.Poll(ctx, tg, nil, rec.emit); err != nil {
+		t.Fatal(err)
+	}
+	f.listFail = errors.New("listing down")
+	for range 3 {
+		*now = now.Add(10 * time.Minute)
+		if _, err := src.Targets(ctx); err == nil {
+			t.Fatal("listing did not fail")
+		}
+		out, err := src.Poll(ctx, tg, rec.cursor, rec.emit)
+		if err != nil || f.fetches != 1 {
+			t.Fatalf("poll: %v, fetches %d", err, f.fetches)
+		}
+		if out.Watermark.After(listed) {
+			t.Fatalf("watermark %v after the last successful listing %v while the listing fails", out.Watermark, listed)
+		}
+	}
+	// The listing works again: fresh up to it.
+	f.listFail = nil
+	if _, err := src.Targets(ctx); err != nil {
+		t.Fatal(err)
+	}
+	*now = now.Add(time.Minute)
+	if out, err := src.Poll(ctx, tg, rec.cursor, rec.emit); err != nil || !out.Watermark.Equal(now.Add(-time.Minute)) {
+		t.Fatalf("after the listing recovered: %+v %v", out, err)
+	}
+}
+
+// A log that shrank (SigningHub clears it on completion) is counted once, not at every
+// later poll that still sees it short; a further shrink is counted again.
+func TestShrinkCountedOnce(t *testing.T) {
+	f := &fakeProvider{logs: map[string][]string{"p1": {`{"a":1}`, `{"b":2}`, `{"c":3}`}}}
+	src, m, now := newSource(t, f, fulllog.Settings{})
+	ctx := context.Background()
+	rec := &recorder{}
+	tg := pollers.Target{Tenant: "acme", Entity: "p1"} // no updated-at: fetched every poll
+	shrinks := func() float64 { return testutil.ToFloat64(m.LogShrinks.WithLabelValues("c1", "conga")) }
+	for i, c := range []struct {
+		log  []string
+		want float64
+	}{
+		{[]string{`{"a":1}`, `{"b":2}`, `{"c":3}`}, 0},
+		{[]string{`{"c":3}`}, 1},
+		{[]string{`{"c":3}`}, 1},
+		{[]string{`{"c":3}`, `{"d":4}`}, 1},
+		{[]string{`{"d":4}`}, 2},
+		{[]string{`{"d":4}`}, 2},
+	} {
+		f.logs["p1"] = c.log
+		*now = now.Add(time.Minute)
+		if _, err := src.Poll(ctx, tg, rec.cursor, rec.emit); err != nil {
+			t.Fatal(err)
+		}
+		if got := shrinks(); got != c.want {
+			t.Fatalf("poll %d: log_shrinks_total = %v, want %v", i+1, got, c.want)
+		}
 	}
 }
