@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/auditstream/auditstream/pollers"
 )
@@ -49,4 +50,34 @@ func Crawl(ctx context.Context, l pollers.Lister, f pollers.LogFetcher) (map[str
 		}
 	}
 	return keys, targets, nil
+}
+
+// CheckListingsEnd checks that a provider's listing ends against an API that would list
+// forever. open(ignorePaging, maxListPages) starts the provider's simulator with
+// ignore_paging as given and returns the provider's Lister, configured with
+// max_list_pages (0: the default) and a page size well below the simulator's entity
+// count, and a function that stops the simulator. With ignore_paging the listing must
+// stop with an error after one page (the second repeats it); with max_list_pages 2 it
+// must stop with an error after two pages.
+func CheckListingsEnd(ctx context.Context, open func(ignorePaging bool, maxListPages int) (pollers.Lister, func())) error {
+	for _, tc := range []struct {
+		ignorePaging bool
+		maxPages     int
+		want         string
+	}{
+		{true, 0, "ignores the page parameter"},
+		{false, 2, "max_list_pages"},
+	} {
+		l, stop := open(tc.ignorePaging, tc.maxPages)
+		pages := 0
+		err := l.List(ctx, func([]pollers.Target) error { pages++; return nil })
+		stop()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			return fmt.Errorf("ignore_paging %v, max_list_pages %d: err = %v, want one containing %q", tc.ignorePaging, tc.maxPages, err, tc.want)
+		}
+		if want := max(tc.maxPages, 1); pages != want {
+			return fmt.Errorf("ignore_paging %v, max_list_pages %d: %d pages handed over, want %d", tc.ignorePaging, tc.maxPages, pages, want)
+		}
+	}
+	return nil
 }

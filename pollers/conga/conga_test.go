@@ -19,6 +19,7 @@ import (
 	"github.com/auditstream/auditstream/pollers/conga/congasim"
 	"github.com/auditstream/auditstream/pollers/fulllog"
 	"github.com/auditstream/auditstream/pollers/pollhttp"
+	"github.com/auditstream/auditstream/pollers/simkit"
 )
 
 const secret = "cs-s3cr3t-value-never-logged"
@@ -229,21 +230,8 @@ func TestTokenEndpointEchoingTheFormOnA500(t *testing.T) {
 	sim := congasim.New(simConfig(nil))
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
-	var mu sync.Mutex
-	echoed := 0
-	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		first := echoed == 0
-		echoed++
-		mu.Unlock()
-		if first {
-			_ = r.ParseForm()
-			w.WriteHeader(http.StatusInternalServerError)
-			_, _ = w.Write([]byte(`{"error":"internal","form":"` + r.PostForm.Encode() + `"}`))
-			return
-		}
-		sim.ServeHTTP(w, r)
-	}))
+	echo := &simkit.EchoOnce{Next: sim, Match: func(*http.Request) bool { return true }}
+	flaky := httptest.NewServer(echo)
 	defer flaky.Close()
 	logs := &testkit.LockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -251,8 +239,8 @@ func TestTokenEndpointEchoingTheFormOnA500(t *testing.T) {
 	if err := g.List(context.Background(), func([]pollers.Target) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if echoed < 2 || !strings.Contains(logs.String(), "retrying") {
-		t.Fatalf("want the 500 retried (%d token requests), logs: %s", echoed, logs.String())
+	if n, _ := echo.Matched(); n < 2 || !strings.Contains(logs.String(), "retrying") {
+		t.Fatalf("want the 500 retried (%d token requests), logs: %s", n, logs.String())
 	}
 	if strings.Contains(logs.String(), secret) {
 		t.Fatalf("the secret leaked into the logs: %s", logs.String())
@@ -320,30 +308,13 @@ func TestConfigValidation(t *testing.T) {
 // ignore_paging) would be listed forever: the listing stops with an error once a page
 // repeats the one before; a listing longer than max_list_pages stops too.
 func TestListingThatNeverEnds(t *testing.T) {
-	for _, tc := range []struct {
-		name         string
-		ignorePaging bool
-		maxPages     int
-		want         string
-	}{
-		{"API ignores paging", true, 0, "ignores the page parameter"},
-		{"more pages than max_list_pages", false, 2, "max_list_pages"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			sc := simConfig(nil)
-			sc.IgnorePaging = tc.ignorePaging
-			sim := congasim.New(sc)
-			srv := httptest.NewServer(sim)
-			defer srv.Close()
-			g := newConga(t, srv.URL, conga.Config{PageSize: 5, Settings: fulllog.Settings{MaxListPages: tc.maxPages}}, slog.New(slog.DiscardHandler))
-			pages := 0
-			err := g.List(context.Background(), func([]pollers.Target) error { pages++; return nil })
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want one containing %q", err, tc.want)
-			}
-			if want := max(tc.maxPages, 1); pages != want {
-				t.Fatalf("%d pages handed over, want %d", pages, want)
-			}
-		})
+	err := logsim.CheckListingsEnd(t.Context(), func(ignorePaging bool, maxPages int) (pollers.Lister, func()) {
+		sc := simConfig(nil)
+		sc.IgnorePaging = ignorePaging
+		srv := httptest.NewServer(congasim.New(sc))
+		return newConga(t, srv.URL, conga.Config{PageSize: 5, Settings: fulllog.Settings{MaxListPages: maxPages}}, slog.New(slog.DiscardHandler)), srv.Close
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

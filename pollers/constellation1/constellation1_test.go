@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/auditstream/auditstream/pollers/constellation1/constellation1sim"
 	"github.com/auditstream/auditstream/pollers/fulllog"
 	"github.com/auditstream/auditstream/pollers/pollhttp"
+	"github.com/auditstream/auditstream/pollers/simkit"
 )
 
 // An API key with characters that need escaping in a path.
@@ -178,31 +178,9 @@ func TestAuthFailuresNeverShowTheAPIKey(t *testing.T) {
 // answer; neither does one of encrypt echoing the API key.
 func TestTokenCallsEchoingCredentialsOnA500(t *testing.T) {
 	sim := constellation1sim.New(simConfig(nil))
-	var mu sync.Mutex
-	var credential string
-	seen := map[string]int{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		step := ""
-		switch {
-		case strings.Contains(r.URL.Path, "/v1/encrypt/"):
-			step = "encrypt"
-		case strings.Contains(r.URL.Path, "/v1/gettoken/"):
-			step = "gettoken"
-		}
-		mu.Lock()
-		seen[step]++
-		first := step != "" && seen[step] == 1
-		if step == "gettoken" && first {
-			credential = r.Header.Get("Authorization")
-		}
-		mu.Unlock()
-		if first {
-			w.WriteHeader(http.StatusInternalServerError)
-			_, _ = w.Write([]byte(`{"error":"internal","path":"` + r.URL.RawPath + r.URL.Path + `","authorization":"` + r.Header.Get("Authorization") + `"}`))
-			return
-		}
-		sim.ServeHTTP(w, r)
-	}))
+	gettoken := &simkit.EchoOnce{Next: sim, Match: func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/v1/gettoken/") }}
+	encrypt := &simkit.EchoOnce{Next: gettoken, Match: func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/v1/encrypt/") }}
+	srv := httptest.NewServer(encrypt)
 	defer srv.Close()
 	logs := &testkit.LockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -210,10 +188,10 @@ func TestTokenCallsEchoingCredentialsOnA500(t *testing.T) {
 	if err := p.List(context.Background(), func([]pollers.Target) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if seen["encrypt"] < 2 || seen["gettoken"] < 2 || credential == "" || !strings.Contains(logs.String(), "retrying") {
-		t.Fatalf("want both token calls retried (%v), logs: %s", seen, logs.String())
+	nEnc, _ := encrypt.Matched()
+	nTok, credential := gettoken.Matched()
+	if nEnc < 2 || nTok < 2 || credential == "" || !strings.Contains(logs.String(), "retrying") {
+		t.Fatalf("want both token calls retried (%d, %d), logs: %s", nEnc, nTok, logs.String())
 	}
 	for _, s := range []string{credential, apiKey, "s3cr3t"} {
 		if strings.Contains(logs.String(), s) {
@@ -273,30 +251,13 @@ func TestConfigValidation(t *testing.T) {
 // ignore_paging) would be listed forever: the listing stops with an error once a page
 // repeats the one before; a listing longer than max_list_pages stops too.
 func TestListingThatNeverEnds(t *testing.T) {
-	for _, tc := range []struct {
-		name         string
-		ignorePaging bool
-		maxPages     int
-		want         string
-	}{
-		{"API ignores paging", true, 0, "ignores the page parameter"},
-		{"more pages than max_list_pages", false, 2, "max_list_pages"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			sc := simConfig(nil)
-			sc.IgnorePaging = tc.ignorePaging
-			sim := constellation1sim.New(sc)
-			srv := httptest.NewServer(sim)
-			defer srv.Close()
-			p := newC1(t, srv.URL, constellation1.Config{PageSize: 4, Zone: "America/New_York", Settings: fulllog.Settings{MaxListPages: tc.maxPages}}, slog.New(slog.DiscardHandler))
-			pages := 0
-			err := p.List(context.Background(), func([]pollers.Target) error { pages++; return nil })
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want one containing %q", err, tc.want)
-			}
-			if want := max(tc.maxPages, 1); pages != want {
-				t.Fatalf("%d pages handed over, want %d", pages, want)
-			}
-		})
+	err := logsim.CheckListingsEnd(t.Context(), func(ignorePaging bool, maxPages int) (pollers.Lister, func()) {
+		sc := simConfig(nil)
+		sc.IgnorePaging = ignorePaging
+		srv := httptest.NewServer(constellation1sim.New(sc))
+		return newC1(t, srv.URL, constellation1.Config{PageSize: 4, Zone: "America/New_York", Settings: fulllog.Settings{MaxListPages: maxPages}}, slog.New(slog.DiscardHandler)), srv.Close
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

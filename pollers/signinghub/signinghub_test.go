@@ -20,6 +20,7 @@ import (
 	"github.com/auditstream/auditstream/pollers/pollhttp"
 	"github.com/auditstream/auditstream/pollers/signinghub"
 	"github.com/auditstream/auditstream/pollers/signinghub/signinghubsim"
+	"github.com/auditstream/auditstream/pollers/simkit"
 )
 
 const (
@@ -271,24 +272,8 @@ func TestAuthFailuresWithoutSecrets(t *testing.T) {
 // /authenticate answering 500 with a body that echoes the posted form (client secret and
 // password), then 200: the retry succeeds and the retry warning does not quote the answer.
 func TestAuthenticateEchoingTheFormOnA500(t *testing.T) {
-	sim := signinghubsim.New(simConfig(nil))
-	var mu sync.Mutex
-	echoed := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		first := r.URL.Path == "/authenticate" && echoed == 0
-		if r.URL.Path == "/authenticate" {
-			echoed++
-		}
-		mu.Unlock()
-		if first {
-			_ = r.ParseForm()
-			w.WriteHeader(http.StatusInternalServerError)
-			_, _ = w.Write([]byte(`{"message":"internal error","request":"` + r.PostForm.Encode() + `"}`))
-			return
-		}
-		sim.ServeHTTP(w, r)
-	}))
+	echo := &simkit.EchoOnce{Next: signinghubsim.New(simConfig(nil)), Match: func(r *http.Request) bool { return r.URL.Path == "/authenticate" }}
+	srv := httptest.NewServer(echo)
 	defer srv.Close()
 	logs := &testkit.LockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -296,8 +281,8 @@ func TestAuthenticateEchoingTheFormOnA500(t *testing.T) {
 	if err := h.List(context.Background(), func([]pollers.Target) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if echoed < 2 || !strings.Contains(logs.String(), "retrying") {
-		t.Fatalf("want the 500 retried (%d authentications), logs: %s", echoed, logs.String())
+	if n, _ := echo.Matched(); n < 2 || !strings.Contains(logs.String(), "retrying") {
+		t.Fatalf("want the 500 retried (%d authentications), logs: %s", n, logs.String())
 	}
 	for _, secret := range []string{clientSecret, password} {
 		if strings.Contains(logs.String(), secret) {
@@ -352,30 +337,13 @@ func TestConfigValidation(t *testing.T) {
 // ignore_paging) would be listed forever: the listing stops with an error once a page
 // repeats the one before; a listing longer than max_list_pages stops too.
 func TestListingThatNeverEnds(t *testing.T) {
-	for _, tc := range []struct {
-		name         string
-		ignorePaging bool
-		maxPages     int
-		want         string
-	}{
-		{"API ignores paging", true, 0, "ignores the page parameter"},
-		{"more pages than max_list_pages", false, 2, "max_list_pages"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			sc := simConfig(nil)
-			sc.IgnorePaging = tc.ignorePaging
-			sim := signinghubsim.New(sc)
-			srv := httptest.NewServer(sim)
-			defer srv.Close()
-			h := newHub(t, srv.URL, signinghub.Config{PageSize: 5, Settings: fulllog.Settings{MaxListPages: tc.maxPages}}, slog.New(slog.DiscardHandler))
-			pages := 0
-			err := h.List(context.Background(), func([]pollers.Target) error { pages++; return nil })
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want one containing %q", err, tc.want)
-			}
-			if want := max(tc.maxPages, 1); pages != want {
-				t.Fatalf("%d pages handed over, want %d", pages, want)
-			}
-		})
+	err := logsim.CheckListingsEnd(t.Context(), func(ignorePaging bool, maxPages int) (pollers.Lister, func()) {
+		sc := simConfig(nil)
+		sc.IgnorePaging = ignorePaging
+		srv := httptest.NewServer(signinghubsim.New(sc))
+		return newHub(t, srv.URL, signinghub.Config{PageSize: 5, Settings: fulllog.Settings{MaxListPages: maxPages}}, slog.New(slog.DiscardHandler)), srv.Close
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
