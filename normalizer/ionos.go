@@ -3,6 +3,7 @@ package normalizer
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/auditstream/auditstream/normalizer/ocsf"
@@ -56,7 +57,9 @@ func (IONOSMapper) Map(env *schemas.Envelope, zone *time.Location) (ocsf.Event, 
 	if err != nil {
 		return nil, fmt.Errorf("ionos entry meta.time: %w", err)
 	}
-	ev := ocsf.NewAPIActivity()
+	x := ionosEvents.Get().(*ionosEvent)
+	x.APIActivity = ocsf.NewAPIActivity()
+	ev := x.APIActivity
 	ev.SeverityID, ev.Time = ocsf.SeverityInformational, t
 	md := &ev.Metadata
 	md.Product = ocsf.Product{Name: "IONOS Cloud Activity Log", VendorName: "IONOS"}
@@ -96,6 +99,7 @@ func (IONOSMapper) Map(env *schemas.Envelope, zone *time.Location) (ocsf.Event, 
 		operation = evType
 	}
 	if operation == "" {
+		x.Release()
 		return nil, fmt.Errorf("ionos entry has neither an action nor an event type: %w", ErrUnmappable)
 	}
 	verb := operation[strings.LastIndexByte(operation, '.')+1:]
@@ -105,14 +109,6 @@ func (IONOSMapper) Map(env *schemas.Envelope, zone *time.Location) (ocsf.Event, 
 		ev.ActivityID, ev.ActivityName = ocsf.APIActivityOther, verb
 	}
 
-	// the event's objects, in one allocation
-	x := new(struct {
-		service ocsf.Service
-		request ocsf.Request
-		user    ocsf.User
-		cloud   ocsf.Cloud
-		account ocsf.Account
-	})
 	service := principal.Get("sourceService").Str()
 	ev.API = ocsf.API{Operation: operation}
 	if service != "" {
@@ -130,6 +126,7 @@ func (IONOSMapper) Map(env *schemas.Envelope, zone *time.Location) (ocsf.Event, 
 	case service != "":
 		ev.Actor.AppName = service
 	default:
+		x.Release()
 		return nil, fmt.Errorf("ionos entry names neither a user nor a service as the actor: %w", ErrUnmappable)
 	}
 	ip := principal.Get("sourceIP").Text()
@@ -139,6 +136,7 @@ func (IONOSMapper) Map(env *schemas.Envelope, zone *time.Location) (ocsf.Event, 
 	}
 	if ep.IP == "" && ep.Name == "" {
 		if service == "" {
+			x.Release()
 			return nil, fmt.Errorf("ionos entry has no source address or service: %w", ErrUnmappable)
 		}
 		ep.SvcName = service
@@ -182,5 +180,25 @@ func (IONOSMapper) Map(env *schemas.Envelope, zone *time.Location) (ocsf.Event, 
 	un.rest(identity, "principal.identity", "username", "contractNumber")
 	un.rest(event, "event", "type", "status", "message", "param", "resources")
 	ev.Unmapped = un.m
-	return ev, nil
+	return x, nil
+}
+
+// ionosEvent is an IONOS event with the objects it points to, pooled together: a mapped
+// event costs no allocation for them.
+type ionosEvent struct {
+	*ocsf.APIActivity
+	service ocsf.Service
+	request ocsf.Request
+	user    ocsf.User
+	cloud   ocsf.Cloud
+	account ocsf.Account
+}
+
+var ionosEvents = sync.Pool{New: func() any { return new(ionosEvent) }}
+
+// Release returns the event and its objects to their pools.
+func (x *ionosEvent) Release() {
+	x.APIActivity.Release()
+	*x = ionosEvent{}
+	ionosEvents.Put(x)
 }
