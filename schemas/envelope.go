@@ -39,9 +39,10 @@ type Envelope struct {
 	ContentType string          `json:"content_type"`
 	Record      json.RawMessage `json:"record,omitempty"` // always present on the wire (Encode)
 
-	doc *jsonx.Doc  // DecodeEnvelope's parse index
-	rec jsonx.Value // Record, parsed
-	xml string      // XML's answer, once read
+	doc      *jsonx.Doc  // DecodeEnvelope's parse index
+	released bool        // given back by Release
+	rec      jsonx.Value // Record, parsed
+	xml      string      // XML's answer, once read
 }
 
 // Content types of Envelope.Record.
@@ -129,17 +130,17 @@ func DecodeEnvelope(b []byte) (*Envelope, error) {
 	if len(b) > MaxEnvelopeBytes {
 		return nil, fmt.Errorf("envelope is %d bytes, over the %d byte limit", len(b), MaxEnvelopeBytes)
 	}
-	d := docs.Get().(*jsonx.Doc)
-	root, err := d.Parse(b)
+	e := envelopes.Get().(*Envelope)
+	e.released = false
+	root, err := e.doc.Parse(b)
 	if err != nil {
-		docs.Put(d)
+		e.Release()
 		return nil, fmt.Errorf("envelope is not valid JSON: %w", err)
 	}
 	if root.Kind() != jsonx.Object {
-		docs.Put(d)
+		e.Release()
 		return nil, fmt.Errorf("envelope is a JSON %s, not an object", root.Kind())
 	}
-	e := &Envelope{doc: d}
 	var errs []error
 	str := func(name string, v jsonx.Value, dst *string) {
 		switch v.Kind() {
@@ -208,16 +209,16 @@ func DecodeEnvelope(b []byte) (*Envelope, error) {
 	return e, nil
 }
 
-// docs are parse indexes for DecodeEnvelope.
-var docs = sync.Pool{New: func() any { return new(jsonx.Doc) }}
+// envelopes are DecodeEnvelope's envelopes, each with its parse index.
+var envelopes = sync.Pool{New: func() any { return &Envelope{doc: new(jsonx.Doc)} }}
 
-// Release gives the envelope's parse index back for reuse (DecodeEnvelope); the envelope's
-// RecordValue must not be used afterwards. Calling it is optional.
+// Release gives an envelope of DecodeEnvelope and its parse index back for reuse; the
+// envelope must not be used afterwards (the strings read from it stay valid: they alias
+// the decoded bytes). Calling it is optional; on an envelope built in code it does nothing.
 func (e *Envelope) Release() {
-	if e.doc != nil {
-		d := e.doc
-		e.doc, e.rec = nil, jsonx.Value{}
-		docs.Put(d)
+	if e.doc != nil && !e.released {
+		*e = Envelope{doc: e.doc, released: true}
+		envelopes.Put(e)
 	}
 }
 
