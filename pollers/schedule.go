@@ -33,15 +33,31 @@ func ParseSchedule(spec string) (cron.Schedule, error) {
 
 // Scheduler runs pollers on cron schedules (UTC) with SkipIfStillRunning and Recover, and
 // a first run right at start (cron's @every would otherwise wait one interval).
+//
+// An "@every d" job is not a cron entry but a loop of its own: each run starts d after the
+// previous run started, or as soon as it ended when it took longer — at most one run per
+// d, never two at once, and a run that takes a little over d costs a little delay, not
+// the whole next tick that cron's SkipIfStillRunning would skip (at a 1 s interval, one
+// slow poll would otherwise add a second to the freshness of everything it did not read).
 type Scheduler struct {
 	c       *cron.Cron
 	log     *slog.Logger
 	ctx     context.Context
 	cancel  context.CancelFunc
 	initial []func()
+	loops   []*loopJob
+	after   func(time.Duration) <-chan time.Time // time.After; tests see the waits
 	wg      sync.WaitGroup
 	mu      sync.Mutex
+	started bool
 	stopped bool
+}
+
+// loopJob is an "@every" job: run by its own goroutine, kicked by RunNow.
+type loopJob struct {
+	every time.Duration
+	run   func()
+	kick  chan struct{}
 }
 
 // NewScheduler builds a scheduler; jobs receive a context derived from ctx.
@@ -50,7 +66,7 @@ func NewScheduler(ctx context.Context, log *slog.Logger) *Scheduler {
 	ctx, cancel := context.WithCancel(ctx)
 	return &Scheduler{
 		c:   cron.New(cron.WithLocation(time.UTC), cron.WithLogger(cl)),
-		log: log, ctx: ctx, cancel: cancel,
+		log: log, ctx: ctx, cancel: cancel, after: time.After,
 	}
 }
 
@@ -66,8 +82,7 @@ func (s *Scheduler) Add(spec string, r Job, jitter time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("poller %s: %w", r.Name(), err)
 	}
-	// Order matters: SkipIfStillRunning outside, Recover inside (a panic releases the slot).
-	job := cron.NewChain(cron.SkipIfStillRunning(cronLogger{s.log}), cron.Recover(cronLogger{s.log})).Then(cron.FuncJob(func() {
+	poll := cron.FuncJob(func() {
 		if jitter > 0 {
 			select {
 			case <-time.After(rand.N(jitter)):
@@ -81,7 +96,16 @@ func (s *Scheduler) Add(spec string, r Job, jitter time.Duration) error {
 		if err := r.PollOnce(s.ctx); err != nil {
 			s.log.Warn("poll run had errors", "poller", r.Name(), "err", err)
 		}
-	}))
+	})
+	if every, ok := sched.(cron.ConstantDelaySchedule); ok {
+		l := &loopJob{every: every.Delay, run: cron.NewChain(cron.Recover(cronLogger{s.log})).Then(poll).Run, kick: make(chan struct{}, 1)}
+		s.mu.Lock()
+		s.loops = append(s.loops, l)
+		s.mu.Unlock()
+		return nil
+	}
+	// Order matters: SkipIfStillRunning outside, Recover inside (a panic releases the slot).
+	job := cron.NewChain(cron.SkipIfStillRunning(cronLogger{s.log}), cron.Recover(cronLogger{s.log})).Then(poll)
 	s.c.Schedule(sched, job)
 	// The same wrapped job also runs once at start, so SkipIfStillRunning covers both.
 	s.initial = append(s.initial, job.Run)
@@ -91,11 +115,42 @@ func (s *Scheduler) Add(spec string, r Job, jitter time.Duration) error {
 // Start starts the schedules and the first run of every poller.
 func (s *Scheduler) Start() {
 	s.c.Start()
+	s.mu.Lock()
+	if !s.stopped && !s.started {
+		s.started = true
+		for _, l := range s.loops {
+			s.wg.Add(1)
+			go func() { defer s.wg.Done(); s.loop(l) }()
+		}
+	}
+	s.mu.Unlock()
 	s.RunNow()
 }
 
-// RunNow runs every job once now, besides its schedule (a job still running is skipped):
-// at start, and when this process is given new targets to poll.
+// loop runs an "@every" job: at once, then every l.every from the previous start, or right
+// after the previous run when it took longer; a kick (RunNow) runs it now (after the run
+// under way, if any).
+func (s *Scheduler) loop(l *loopJob) {
+	var next <-chan time.Time // nil: the first run is the kick of Start's RunNow
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-next:
+		case <-l.kick:
+		}
+		start := time.Now()
+		l.run()
+		if s.ctx.Err() != nil {
+			return
+		}
+		next = s.after(time.Until(start.Add(l.every))) // ≤ 0: at once
+	}
+}
+
+// RunNow runs every job once now, besides its schedule: at start, and when this process is
+// given new targets to poll. A cron job still running is skipped; an "@every" job still
+// running runs once more as soon as it ends (its run under way may predate the targets).
 func (s *Scheduler) RunNow() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -105,6 +160,14 @@ func (s *Scheduler) RunNow() {
 	for _, f := range s.initial {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); f() }()
+	}
+	if s.started {
+		for _, l := range s.loops {
+			select {
+			case l.kick <- struct{}{}:
+			default: // a run is already due
+			}
+		}
 	}
 }
 

@@ -131,3 +131,56 @@ func TestSchedulerRunNow(t *testing.T) {
 		t.Fatalf("%d polls after Stop, want 2", n)
 	}
 }
+
+// sleeper is a job whose runs take the durations it is given, in turn.
+type sleeper struct {
+	polls atomic.Int32
+	takes []time.Duration
+}
+
+func (p *sleeper) Name() string { return "s" }
+func (p *sleeper) PollOnce(ctx context.Context) error {
+	n := p.polls.Add(1)
+	if int(n) <= len(p.takes) {
+		time.Sleep(p.takes[n-1])
+	}
+	return nil
+}
+
+// An "@every" job starts its next run an interval after the previous one started, or at
+// once when that run took longer than the interval (cron's SkipIfStillRunning would skip
+// the tick and wait for the next one).
+func TestEveryRunsAgainAtOnceAfterALongRun(t *testing.T) {
+	src := &sleeper{takes: []time.Duration{0, 1200 * time.Millisecond}}
+	s := NewScheduler(context.Background(), slog.New(slog.DiscardHandler))
+	waits := make(chan time.Duration, 10)
+	tick := make(chan time.Time)
+	s.after = func(d time.Duration) <-chan time.Time { waits <- d; return tick }
+	if err := s.Add("@every 1s", src, 0); err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	// Run 1 took no time: the next waits for the rest of the interval.
+	if d := <-waits; d <= 0 || d > time.Second {
+		t.Fatalf("after a short run the loop waits %v, want (0, 1s]", d)
+	}
+	tick <- time.Now()
+	// Run 2 took 1.2 s: the next is due at once, not at the next whole tick.
+	if d := <-waits; d > 0 {
+		t.Fatalf("after a run longer than the interval the loop waits %v, want none", d)
+	}
+	if n := src.polls.Load(); n != 2 {
+		t.Fatalf("%d polls, want 2 (one at start, one per tick)", n)
+	}
+	// RunNow runs it besides the schedule.
+	s.RunNow()
+	<-waits
+	if n := src.polls.Load(); n != 3 {
+		t.Fatalf("%d polls after RunNow, want 3", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
