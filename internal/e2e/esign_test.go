@@ -116,21 +116,21 @@ pollers:
     discovery_schedule: "@every 2s"
     parallel: 6
     http: {timeout: 10s, max_retries: 8, max_retry_after: 2s}
-    settings: {base_url: %q, api_key: e2e-api-key, username: agent@example.com, settle: 10s}
+    settings: {base_url: %q, api_key: e2e-api-key, username: agent@example.com, settle: 2s}
   - name: conga
     provider: conga
     schedule: "@every 1s"
     discovery_schedule: "@every 2s"
     parallel: 6
     http: {timeout: 10s, max_retries: 8, max_retry_after: 2s}
-    settings: {base_url: %q, token_url: %q, client_id: e2e-client, client_secret: e2e-secret, settle: 10s}
+    settings: {base_url: %q, token_url: %q, client_id: e2e-client, client_secret: e2e-secret, settle: 2s}
   - name: shub
     provider: signinghub
     schedule: "@every 1s"
     discovery_schedule: "@every 2s"
     parallel: 6
     http: {timeout: 10s, max_retries: 8, max_retry_after: 2s}
-    settings: {base_url: %q, client_id: e2e-app, client_secret: e2e-secret, username: admin@example.com, password: e2e-password, settle: 10s}
+    settings: {base_url: %q, client_id: e2e-app, client_secret: e2e-secret, username: admin@example.com, password: e2e-password, settle: 2s}
 `, strings.Join(brokers, ","), p.RawPrefix, p.Events, p.DLQ, p.Checkpoints, targetsTopic, p.suffix,
 		urls["constellation1"], urls["conga"], urls["conga"]+"/api/v1/auth/connect/token", urls["signinghub"])
 	if err := os.WriteFile(pollCfg, []byte(doc), 0o600); err != nil {

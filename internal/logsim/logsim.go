@@ -92,7 +92,10 @@ type Entity struct {
 type State struct {
 	// Listed: the entity exists (its first entry arrived).
 	Listed bool
-	// Created is its first entry's time, Updated its last visible entry's time.
+	// Created is its first entry's time. Updated is when its log last changed: the
+	// arrival of its last visible entry (never before that entry's own time), as a
+	// vendor bumps a package's modification time whenever anything is appended — also
+	// an exact duplicate that carries its original's older time.
 	Created, Updated time.Time
 	// Terminal: the terminal entry arrived; TerminalAt is its time.
 	Terminal   bool
@@ -225,6 +228,9 @@ func (h *History) StateAt(e *Entity, now time.Time) State {
 		}
 		st.Visible++
 		st.Updated = x.Time
+		if x.Arrival.After(st.Updated) {
+			st.Updated = x.Arrival
+		}
 		if x.Terminal {
 			st.Terminal, st.TerminalAt = true, x.Time
 		}

@@ -128,3 +128,31 @@ func TestTokensExpire(t *testing.T) {
 		t.Fatal("revoked token accepted")
 	}
 }
+
+// A vendor bumps a package's modification time whenever its log grows: an exact
+// duplicate arriving later than its original, with the original's older time, must move
+// the listed updated-at (a poller skipping unchanged packages would miss it otherwise).
+func TestUpdatedMovesWithEveryAppend(t *testing.T) {
+	start := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+	h := New(Config{Seed: 5, Entities: 20, EntriesPerEntity: 30, Rate: 3, DuplicateFraction: 0.3, Now: func() time.Time { return start }})
+	checked := 0
+	for _, e := range h.Entities() {
+		for i, x := range e.Entries {
+			if i == 0 || !x.Duplicate || !x.Arrival.After(x.Time.Add(time.Second)) {
+				continue
+			}
+			before := h.StateAt(e, x.Arrival.Add(-time.Nanosecond))
+			after := h.StateAt(e, x.Arrival)
+			if after.Visible != before.Visible+1 {
+				continue // several entries arrive at once
+			}
+			if !after.Updated.After(before.Updated) || after.Updated.Before(x.Arrival) {
+				t.Fatalf("entity %d: duplicate entry %d arrived at %v; updated-at went from %v to %v", e.Index, x.Seq, x.Arrival, before.Updated, after.Updated)
+			}
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no late duplicate in the history: the test proves nothing")
+	}
+}

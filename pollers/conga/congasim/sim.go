@@ -10,8 +10,8 @@
 //   - GET /api/sign/v1/cs-packages?from=&to= → {"count": n, "results": [...]}: from/to are
 //     1-based inclusive indices (default 1..50, at most 100 per page), packages in creation
 //     order; each has id, name, status (SENT, then COMPLETED, DECLINED, EXPIRED or
-//     OPTED_OUT), created, updated (the time of its newest entry: it moves whenever the
-//     audit trail grows, also after completion).
+//     OPTED_OUT), created, updated (when its audit trail last grew — the simulator's clock at the
+//     append, also for a duplicate carrying an older time —, also after completion).
 //   - GET /api/sign/v1/cs-packages/{id}/audit → {"package-id", "audit-events": [...]} in
 //     time order; date-time "2006-01-02 15:04:05" in UTC without a zone; events keep
 //     arriving after the terminal status (View, Download); exact duplicates are legal.

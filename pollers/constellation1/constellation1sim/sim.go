@@ -15,8 +15,8 @@
 //     of that user) → {"Sessions"|"SessionsLite": [{SessionId, SessionName, Status,
 //     StatusName, CreatedDate, ModifiedDate}], "TotalCount": n}. archived = Completed (3)
 //     and Cancelled (4), expired = Expired (7), deleted = Deleted (5), lite = InSent (2)
-//     and InPaused (6). ModifiedDate is the newest entry's time: it moves after
-//     completion too.
+//     and InPaused (6). ModifiedDate is when the action log last grew (the
+//     simulator's clock at the append): it moves after completion too.
 //   - GET /rest/v1/sessions/{sessionId}/actionlogs → {"ActionLog": [{Date, IPAddress,
 //     Description}]} in time order; some sessions spell the list "Actionlog" and write
 //     ISO dates without a zone (in the `zone` setting) instead of WCF "/Date(ms-0500)/";

@@ -13,7 +13,7 @@
 //   - GET /v3/packages/{document_status}/{page_no}/{records_per_page} (page_no from 1,
 //     records_per_page ≤ 100) → [{package_id, package_name, package_owner,
 //     package_status, modified_on, ...}] with the x-total-records header; packages in
-//     creation order; modified_on is the time of the newest history entry.
+//     creation order; modified_on is when the history last grew (the simulator's clock at the append).
 //   - GET /v3/packages/{package_id}/log → the package fields and actions[], newest first;
 //     date_time zone-less ("2006-01-02T15:04:05", UTC); log_id repeats (it is not
 //     unique); exact duplicates and same-second entries occur; entries keep arriving
