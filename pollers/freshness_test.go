@@ -70,3 +70,46 @@ func TestRetiredTargetDoesNotPinFreshness(t *testing.T) {
 		t.Fatalf("%d cursor_timestamp series left with no target, want 0", n)
 	}
 }
+
+// leases hands out its targets, or no lease at all (between generations of the group).
+type leases struct {
+	mu      sync.Mutex
+	targets []pollers.Target
+	none    bool
+}
+
+func (l *leases) Lease(ctx context.Context, _, _ string) (pollers.Lease, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.none {
+		return pollers.Lease{}, false
+	}
+	return pollers.Lease{Ctx: ctx, Targets: l.targets, Release: func() {}}, true
+}
+
+func (l *leases) Retire(context.Context, string, pollers.Target) error { return nil }
+
+// Without a lease (the generation ended), the process no longer claims the freshness of
+// the targets it polled: their targets may be polled, or not, by another process now.
+func TestNoLeaseDropsFreshness(t *testing.T) {
+	b, store, _, m := setup(t, testkit.EmbeddedKafka(t), "")
+	src := &twoTargets{watermark: map[string]string{"a": "2026-11-21T10:00:00Z"}}
+	as := &leases{targets: []pollers.Target{{Tenant: "t", Entity: "a"}}}
+	r := pollers.NewRunner(pollers.RunnerConfig{Name: "p", Provider: "conga", Topic: "unused", Assignment: as}, src, store, b, testkit.Logger(t), m)
+	ctx := context.Background()
+	if err := r.PollOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(m.CursorTimestamp); n != 1 {
+		t.Fatalf("%d series after a poll, want 1", n)
+	}
+	as.mu.Lock()
+	as.none = true
+	as.mu.Unlock()
+	if err := r.PollOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(m.CursorTimestamp); n != 0 {
+		t.Fatalf("%d cursor_timestamp series without a lease, want 0", n)
+	}
+}

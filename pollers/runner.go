@@ -91,6 +91,10 @@ func (r *Runner) PollOnce(ctx context.Context) error {
 		l, ok := r.cfg.Assignment.Lease(ctx, r.cfg.Name, r.cfg.Provider)
 		if !ok {
 			r.log.Debug("no targets owned yet (waiting for the targets group)")
+			// Between generations this process owns nothing: it claims no freshness
+			// for targets it may no longer own.
+			r.keepWatermarks(nil)
+			r.updateFreshness()
 			return nil
 		}
 		defer l.Release()
