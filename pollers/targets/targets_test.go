@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -157,7 +158,7 @@ type member struct {
 	done   chan error
 }
 
-func join(t *testing.T, b *bus.Bus, tg, cp, group string) *member {
+func join(t *testing.T, b *bus.Bus, tg, cp, group string, onGeneration ...func()) *member {
 	t.Helper()
 	ctx := context.Background()
 	log := testkit.Logger(t)
@@ -171,6 +172,9 @@ func join(t *testing.T, b *bus.Bus, tg, cp, group string) *member {
 	}
 	s := targets.NewSharing(targets.SharingConfig{Group: group, SessionTimeout: 6 * time.Second, RebalanceTimeout: 10 * time.Second, Refresh: 200 * time.Millisecond,
 		Pollers: []targets.PollerID{{Name: "c1", Provider: "conga"}}}, b, table, store, log, metrics.NewUnregistered())
+	for _, f := range onGeneration {
+		s.OnGeneration(f)
+	}
 	rctx, cancel := context.WithCancel(ctx)
 	m := &member{s: s, table: table, store: store, cancel: cancel, done: make(chan error, 1)}
 	go func() { m.done <- s.Run(rctx) }()
@@ -249,22 +253,38 @@ func testSharing(t *testing.T, brokers []string) {
 	if len(keys) != 30 {
 		t.Fatalf("alone, the member owns %d targets, want 30", len(keys))
 	}
-	// B joins: A's lease is cancelled, and B gets nothing while A still holds it.
-	bm := join(t, b, tg, cp, group)
+	// B joins: A's lease is cancelled, and B starts no generation while A still holds
+	// it (checked when B's first generation starts, the event that would break it).
+	var released, earlyB atomic.Bool
+	bGen := make(chan struct{}, 1)
+	bm := join(t, b, tg, cp, group, func() {
+		if !released.Load() {
+			earlyB.Store(true)
+		}
+		select {
+		case bGen <- struct{}{}:
+		default:
+		}
+	})
 	select {
 	case <-la.Ctx.Done():
 	case <-ctx.Done():
 		t.Fatal("A's lease was not cancelled by the rebalance")
 	}
-	time.Sleep(500 * time.Millisecond) // give B every chance to (wrongly) start
-	if gen, _ := bm.s.Owned(); gen != -1 {
-		t.Fatal("B owns partitions while A still polls them")
-	}
 	// A's poll in flight saves its cursor before it ends (B opened its store before).
 	if err := a.store.Save(ctx, "c1/conga/acme/p07", json.RawMessage(`{"v":1,"n":7}`)); err != nil {
 		t.Fatal(err)
 	}
+	released.Store(true)
 	la.Release()
+	select {
+	case <-bGen:
+	case <-ctx.Done():
+		t.Fatal("B got no generation after A released its lease")
+	}
+	if earlyB.Load() {
+		t.Fatal("B started polling its partitions while A still held its lease")
+	}
 
 	var ka, kb []string
 	waitFor(t, "both members to own disjoint halves", time.Minute, func() bool {
