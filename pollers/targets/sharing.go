@@ -104,6 +104,10 @@ type Sharing struct {
 	once  sync.Once
 
 	onGeneration func()
+
+	// dialer replaces the bus's dialer for the group's connections (tests: a member
+	// cut off from the brokers).
+	dialer *kafka.Dialer
 }
 
 // OnGeneration sets a function called each time this process starts polling a new set
@@ -163,8 +167,12 @@ func (s *Sharing) countUnowned(owned map[int]bool) {
 // Run takes part in the group until ctx ends; then it leaves the group (after every lease
 // was released) so that the others take the targets over at once.
 func (s *Sharing) Run(ctx context.Context) error {
+	dialer := s.bus.Dialer()
+	if s.dialer != nil {
+		dialer = s.dialer
+	}
 	g, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
-		ID: s.cfg.Group, Brokers: s.bus.Brokers(), Dialer: s.bus.Dialer(), Topics: []string{s.table.Topic()},
+		ID: s.cfg.Group, Brokers: s.bus.Brokers(), Dialer: dialer, Topics: []string{s.table.Topic()},
 		SessionTimeout: s.cfg.SessionTimeout, RebalanceTimeout: s.cfg.RebalanceTimeout,
 		HeartbeatInterval: max(s.cfg.SessionTimeout/5, 500*time.Millisecond), JoinGroupBackoff: time.Second,
 		WatchPartitionChanges: true, PartitionWatchInterval: 30 * time.Second,
