@@ -2,11 +2,13 @@ package ionossim
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"sort"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -200,6 +202,54 @@ func TestWindowsMatchTheWholeLog(t *testing.T) {
 		for i := range got {
 			if got[i] != want[i] {
 				t.Fatalf("window %v: hit %d is %s, want %s", w, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// bodyByMap is how entries were rendered before body built them directly: a map through
+// encoding/json. It is the reference body must match byte for byte, draw for draw.
+func (s *Sim) bodyByMap(id, contract string, t time.Time) []byte {
+	r := s.rng
+	a := actions[r.IntN(len(actions))]
+	var cn any = contract
+	if r.IntN(4) == 0 {
+		if n, err := strconv.ParseInt(contract, 10, 64); err == nil {
+			cn = n // type drift: a number
+		}
+	}
+	var av any = "0.1"
+	if r.IntN(5) == 0 {
+		av = 1
+	}
+	src := map[string]any{
+		"@uuid": id,
+		"meta":  map[string]any{"auditVersion": av, "requestId": fmt.Sprintf("req-%08x", r.Uint32()), "time": t.Format("2006-01-02T15:04:05.000Z")},
+		"principal": map[string]any{
+			"sourceIP":      fmt.Sprintf("203.0.113.%d", r.IntN(254)+1),
+			"identity":      map[string]any{"contractNumber": cn, "username": fmt.Sprintf("user%d@example.com", r.IntN(40))},
+			"sourceService": services[r.IntN(len(services))],
+		},
+		"event": map[string]any{
+			"param":     map[string]any{},
+			"resources": []any{map[string]any{"action": []string{a.action}, "id": strconv.Itoa(r.IntN(100000)), "type": a.typ}},
+			"type":      types[r.IntN(len(types))],
+		},
+	}
+	b, _ := json.Marshal(src)
+	return b
+}
+
+func TestBodyMatchesEncodingJSON(t *testing.T) {
+	at := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	for _, contract := range []string{"31721060", "abc\"<x>", ""} {
+		a := New(Config{Contracts: []string{contract}, Seed: 3})
+		b := New(Config{Contracts: []string{contract}, Seed: 3})
+		for i := 0; i < 300; i++ {
+			at = at.Add(1234567 * time.Microsecond)
+			got, want := a.body("id-1", contract, at), b.bodyByMap("id-1", contract, at)
+			if string(got) != string(want) {
+				t.Fatalf("contract %q, entry %d:\n got %s\nwant %s", contract, i, got, want)
 			}
 		}
 	}
