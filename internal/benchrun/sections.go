@@ -99,7 +99,7 @@ func writeConfig(dir, name, body string) (string, error) {
 
 // topicsYAML is the targets group and the kafka block (last, so a caller may add keys to
 // it) of a bench process: its own topic names and its own targets topic and group. With
-// the defaults (auditstream.targets, auditstream-pollers) a bench poller would poll every
+// the defaults (auditstream.targets, a group derived from the poller set) a bench poller would poll every
 // target any earlier run or test on the broker recorded there, and share the group's
 // rebalances with their processes.
 func topicsYAML(brokers []string, prefix string) string {
