@@ -111,3 +111,54 @@ BenchmarkNormalize/conga/validate=sample-2  10  1 ns/op  120000 events/cpu-s
 		}
 	}
 }
+
+func TestSinkSection(t *testing.T) {
+	out := `goos: linux
+pkg: github.com/auditstream/auditstream/sinks/projection/ecs
+BenchmarkProjectionECS
+BenchmarkProjectionECS-2   	     138	   8312723 ns/op	     60149 events/s	 1488225 B/op	   21189 allocs/op
+PASS
+pkg: github.com/auditstream/auditstream/sinks/postgres
+BenchmarkSinkPostgresWrite500
+    bench_test.go:22: skipping: needs a real PostgreSQL (AUDITSTREAM_POSTGRES_DSN unset)
+--- SKIP: BenchmarkSinkPostgresWrite500
+BenchmarkSinkPostgresRedeliver500
+    postgres_test.go:40: level=INFO msg=opened
+    postgres_test.go:57: admin: connection refused
+--- FAIL: BenchmarkSinkPostgresRedeliver500
+FAIL
+# sinkbench: PostgreSQL: fsync=off, synchronous_commit=off
+`
+	res, notes := parseSinkBench(out)
+	if r := res["BenchmarkProjectionECS"]; r.NotRun != "" || r.Metrics["events/s"] != 60149 || r.Metrics["allocs/op"] != 21189 {
+		t.Fatalf("ECS: %+v", r)
+	}
+	if r := res["BenchmarkSinkPostgresWrite500"]; r.NotRun != "skipping: needs a real PostgreSQL (AUDITSTREAM_POSTGRES_DSN unset)" {
+		t.Fatalf("skipped: %+v", r)
+	}
+	if r := res["BenchmarkSinkPostgresRedeliver500"]; r.NotRun != "admin: connection refused" {
+		t.Fatalf("failed: %+v", r)
+	}
+	if len(notes) != 1 || notes[0] != "PostgreSQL: fsync=off, synchronous_commit=off" {
+		t.Fatalf("notes %q", notes)
+	}
+	got := sinkSection(out, 2)
+	for _, want := range []string{
+		"## Sinks\n",
+		"runs with **fsync off**",
+		"on the same 2 cores",
+		"| events/s | ns/op | B/op | allocs/op |",
+		"| `BenchmarkProjectionECS` | ECS projection: encode a batch of 500 events (no I/O) | **60,149** | 8,312,723 | 1,488,225 | 21,189 |\n",
+		"| `BenchmarkSinkPostgresWrite500` | PostgreSQL: write 500 new events (COPY, INSERT … ON CONFLICT, commit) | not run: skipping: needs a real PostgreSQL (AUDITSTREAM_POSTGRES_DSN unset) | | | |\n",
+		"| `BenchmarkSinkPostgresRedeliver500` | PostgreSQL: write the same 500 events again (all duplicates) | not run: admin: connection refused | | | |\n",
+		"| `BenchmarkElasticsearchWrite` | OpenSearch: `_bulk` of 500 new events, every item checked | not run: no result in the benchmark output | | | |\n",
+		"- PostgreSQL: fsync=off, synchronous_commit=off\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("section lacks %q:\n%s", want, got)
+		}
+	}
+	if sinkSection("  \n", 2) != "" {
+		t.Fatal("no sink output gave a section")
+	}
+}

@@ -2,7 +2,8 @@
 // a real Kafka broker against a plain consume + produce ceiling, the codecs and batching of
 // the bus, the pipeline end to end from the IONOS simulator, and a poller's memory with
 // 1,000 and 10,000 targets, then writes docs/benchmarks.md from what it measured (and
-// from the Go benchmark output and profiles scripts/bench.sh hands it).
+// from the Go benchmark output and profiles scripts/bench.sh hands it: the normalizer's
+// and the sinks').
 package main
 
 import (
@@ -24,6 +25,7 @@ type options struct {
 	bin       string
 	out       string
 	goBench   string
+	sinkBench string
 	cpuTop    string
 	memTop    string
 	runs      int
@@ -43,6 +45,7 @@ func main() {
 	flag.StringVar(&o.bin, "bin", "bin/auditstream", "the auditstream binary")
 	flag.StringVar(&o.out, "out", "docs/benchmarks.md", "where to write the report")
 	flag.StringVar(&o.goBench, "gobench", "", "output of the normalizer Go benchmarks")
+	flag.StringVar(&o.sinkBench, "sinkbench", "", "output of the sinks' Go benchmarks (go test -v -bench), rendered as \"## Sinks\"")
 	flag.StringVar(&o.cpuTop, "cpu-top", "", "pprof -top of the normalizer CPU profile")
 	flag.StringVar(&o.memTop, "mem-top", "", "pprof -top of the normalizer allocation profile")
 	flag.IntVar(&o.runs, "runs", 3, "runs of each measurement")

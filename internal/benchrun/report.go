@@ -274,6 +274,8 @@ func writeReport(o options, r *results) error {
 		p("**%d requests** counted by the simulator (%d entries, %s); the next poll of the unchanged contract: **%d request**.\n\n", lb.FirstRequests, lb.Entries, lb.FirstPollTook.Round(time.Millisecond), lb.IdleRequests)
 	}
 
+	p("%s", sinkSection(readOr(o.sinkBench), m.Cores))
+
 	if top := readOr(o.cpuTop); top != "" {
 		p("## Normalizer profiles\n\nCPU (`go tool pprof -top`, the normalizer benchmarks above, first lines):\n\n```\n%s```\n\n", topLines(top, 22))
 	}
