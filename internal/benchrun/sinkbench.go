@@ -97,19 +97,19 @@ func sinkSection(text string, cores int) string {
 	var w strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&w, format, args...) }
 	p("## Sinks\n\n")
-	p("`go test -v -run '^$' -bench '<the benchmarks below>' -benchmem -count 1 ./sinks/...`, once. One op is one batch\n")
-	p("of 500 canonical events; events/s is the benchmark's own metric (500 × ops / wall-clock seconds of the\n")
-	p("loop). The encoders measure CPU alone; the writes measure a real server on this machine:\n")
-	p("its CPU shares the same cores with the benchmark, so the figures are a floor for a dedicated server.\n")
-	p("The PostgreSQL cluster is a throwaway one (scripts/services/postgres.sh, unless AUDITSTREAM_POSTGRES_DSN\n")
+	p("`go test -v -run '^$' -bench '<the benchmarks below>' -benchmem -count 1 ./sinks/...`, once. One op is one\n")
+	p("batch of 500 canonical events; events/s is the benchmark's own metric (500 × ops / wall-clock seconds of\n")
+	p("the loop). The encoders measure CPU alone; the writes measure a real server on this machine, whose CPU\n")
+	p("shares the same cores with the benchmark, so the figures are a floor for a dedicated server. The\n")
+	p("PostgreSQL cluster is a throwaway one (scripts/services/postgres.sh, unless AUDITSTREAM_POSTGRES_DSN\n")
 	p("named another)")
 	for _, n := range notes {
 		if strings.HasPrefix(n, "PostgreSQL") && strings.Contains(n, "fsync=off") {
-			p(" and runs with **fsync off**: a commit does not wait for the disk, so its rates are above what a\ndurable server reaches")
+			p(" and runs with **fsync off**: a commit does not wait for the disk, so its rates are above\nwhat a durable server reaches")
 			break
 		}
 	}
-	p(". OpenSearch is a single node inside one JVM (scripts/services/opensearch.sh) on the same %d cores as\nthe benchmark and the Kafka broker.\n\n", cores)
+	p(".\nOpenSearch is a single node inside one JVM (scripts/services/opensearch.sh) on the same %d cores as the\nbenchmark and the Kafka broker.\n\n", cores)
 	p("| benchmark | what it measures | events/s | ns/op | B/op | allocs/op |\n|---|---|---|---|---|---|\n")
 	for _, sb := range sinkBenchmarks {
 		r, ok := res[sb.name]
