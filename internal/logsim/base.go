@@ -3,6 +3,7 @@ package logsim
 import (
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/auditstream/auditstream/pollers/simkit"
 )
@@ -56,10 +57,10 @@ func (b *Base) Render(entries []*Entry) []Rendered {
 	return out
 }
 
-// AnswerLog sends one entity's log: a fault when one is picked, else build(entries) with
-// status 200 — cut in half for the truncation fault; only a whole answer marks its
-// entries served.
-func (b *Base) AnswerLog(w http.ResponseWriter, r *http.Request, entity string, entries []Rendered, build func([]Rendered) []byte) {
+// AnswerLog sends one entity's log as it stood at now: a fault when one is picked, else
+// build(entries) with status 200 — cut in half for the truncation fault; only a whole
+// answer marks its entries served (and e as served up to now, see Stats.Pending).
+func (b *Base) AnswerLog(w http.ResponseWriter, r *http.Request, e *Entity, entity string, now time.Time, entries []Rendered, build func([]Rendered) []byte) {
 	answered, truncate := b.Faults.Apply(w, r, "log")
 	if answered {
 		return
@@ -71,6 +72,7 @@ func (b *Base) AnswerLog(w http.ResponseWriter, r *http.Request, entity string, 
 			fps[i] = e.Fingerprint
 		}
 		b.Served.Mark(b.Tenant, entity, fps)
+		b.Served.Answered(e, now)
 	}
 	Write(w, body, truncate)
 }

@@ -102,6 +102,8 @@ type State struct {
 	TerminalAt time.Time
 	// Visible is the number of visible entries.
 	Visible int
+	// lastChange is the arrival of the last visible entry: the log as visible changed then.
+	lastChange time.Time
 }
 
 // History is the whole deterministic history.
@@ -227,6 +229,7 @@ func (h *History) StateAt(e *Entity, now time.Time) State {
 			st.Listed, st.Created = true, x.Time
 		}
 		st.Visible++
+		st.lastChange = x.Arrival
 		st.Updated = x.Time
 		if x.Arrival.After(st.Updated) {
 			st.Updated = x.Arrival
@@ -256,10 +259,28 @@ func (h *History) VisibleLog(e *Entity, now time.Time) []*Entry {
 type Served struct {
 	mu   sync.Mutex
 	keys map[string]bool
+	// upTo is, per entity, the history time its last whole answer showed the log at.
+	upTo map[*Entity]time.Time
 }
 
 // NewServed returns an empty record.
-func NewServed() *Served { return &Served{keys: map[string]bool{}} }
+func NewServed() *Served { return &Served{keys: map[string]bool{}, upTo: map[*Entity]time.Time{}} }
+
+// Answered records that a whole answer showed e's log as it stood at now.
+func (s *Served) Answered(e *Entity, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now.After(s.upTo[e]) {
+		s.upTo[e] = now
+	}
+}
+
+// answeredUpTo is the history time of e's latest whole answer (zero: never answered).
+func (s *Served) answeredUpTo(e *Entity) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.upTo[e]
+}
 
 // ServedKey is the key of one served entry: tenant/entity/fingerprint/occurrence.
 func ServedKey(tenant, entity, fingerprint string, occurrence int) string {
@@ -458,8 +479,12 @@ type Stats struct {
 	// Duplicates is the number of exact duplicates in the whole history.
 	Duplicates int `json:"duplicates"`
 	// Served is the number of distinct served keys.
-	Served   int            `json:"served"`
-	Done     bool           `json:"done"`
+	Served int  `json:"served"`
+	Done   bool `json:"done"`
+	// Pending counts listed entities whose log changed after the last whole answer that
+	// showed it (or that were never answered): once the history is Done and Pending is 0,
+	// every answer to come repeats served entries, so the served set is final.
+	Pending  int            `json:"pending"`
 	Requests map[string]int `json:"requests"`
 }
 
@@ -475,6 +500,9 @@ func (h *History) Stats(served *Served, ledger *simkit.Ledger) Stats {
 		}
 		if s.Terminal {
 			st.Terminal++
+		}
+		if s.Listed && served.answeredUpTo(e).Before(s.lastChange) {
+			st.Pending++
 		}
 		for _, x := range e.Entries {
 			if x.Duplicate {

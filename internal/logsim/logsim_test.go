@@ -2,6 +2,7 @@ package logsim
 
 import (
 	"encoding/json"
+	"github.com/auditstream/auditstream/pollers/simkit"
 	"strings"
 	"testing"
 	"time"
@@ -154,5 +155,43 @@ func TestUpdatedMovesWithEveryAppend(t *testing.T) {
 	}
 	if checked == 0 {
 		t.Fatal("no late duplicate in the history: the test proves nothing")
+	}
+}
+
+func TestPendingUntilAWholeAnswerShowsTheLatestLog(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := start
+	h := New(Config{Seed: 3, Entities: 4, EntriesPerEntity: 5, Rate: 2, Now: func() time.Time { return now }})
+	now = start.Add(3 * time.Second) // a few entries have arrived
+	s := NewServed()
+	listed := func() int { return h.Stats(s, simkit.NewLedger()).Listed }
+	pending := func() int { return h.Stats(s, simkit.NewLedger()).Pending }
+	if listed() == 0 || pending() != listed() {
+		t.Fatalf("before any answer: %d pending of %d listed, want all", pending(), listed())
+	}
+	for _, e := range h.Entities() {
+		s.Answered(e, now)
+	}
+	if p := pending(); p != 0 {
+		t.Fatalf("every entity answered at now: %d pending, want 0", p)
+	}
+	// Entries keep arriving: each entity whose log grew is pending again until answered.
+	for !h.Done() {
+		now = now.Add(time.Second)
+	}
+	if pending() == 0 {
+		t.Fatal("logs grew after the answers, yet nothing is pending")
+	}
+	for _, e := range h.Entities() {
+		s.Answered(e, now.Add(-time.Hour)) // an older answer changes nothing
+	}
+	if pending() == 0 {
+		t.Fatal("an older answer cleared the pending state")
+	}
+	for _, e := range h.Entities() {
+		s.Answered(e, now)
+	}
+	if p := pending(); p != 0 {
+		t.Fatalf("every entity answered after the last arrival: %d pending, want 0", p)
 	}
 }

@@ -206,7 +206,7 @@ func (s *Sim) audit(w http.ResponseWriter, r *http.Request) {
 		if s.ids[e.Index] != id || !s.H.StateAt(e, now).Listed {
 			continue
 		}
-		s.AnswerLog(w, r, id, s.Render(s.H.VisibleLog(e, now)), func(entries []logsim.Rendered) []byte {
+		s.AnswerLog(w, r, e, id, now, s.Render(s.H.VisibleLog(e, now)), func(entries []logsim.Rendered) []byte {
 			head, _ := json.Marshal(id)
 			return append(append([]byte(`{"package-id":`+string(head)+`,"audit-events":`), logsim.Join(entries)...), '}')
 		})

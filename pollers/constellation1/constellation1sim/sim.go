@@ -242,7 +242,7 @@ func (s *Sim) actionlogs(w http.ResponseWriter, r *http.Request) {
 	if e.R%3 == 0 {
 		field = "Actionlog"
 	}
-	s.AnswerLog(w, r, id, s.Render(s.H.VisibleLog(e, now)), func(entries []logsim.Rendered) []byte {
+	s.AnswerLog(w, r, e, id, now, s.Render(s.H.VisibleLog(e, now)), func(entries []logsim.Rendered) []byte {
 		return append(append([]byte(`{"`+field+`":`), logsim.Join(entries)...), '}')
 	})
 }

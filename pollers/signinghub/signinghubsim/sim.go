@@ -261,7 +261,7 @@ func (s *Sim) log(w http.ResponseWriter, r *http.Request) {
 	for i, j := 0, len(rendered)-1; i < j; i, j = i+1, j-1 { // newest first
 		rendered[i], rendered[j] = rendered[j], rendered[i]
 	}
-	s.AnswerLog(w, r, id, rendered, func(entries []logsim.Rendered) []byte {
+	s.AnswerLog(w, r, e, id, now, rendered, func(entries []logsim.Rendered) []byte {
 		head, _ := json.Marshal(map[string]any{"package_id": n, "package_status": s.status(e, st),
 			"package_owner": "owner@example.com", "owner_name": "Owner Name",
 			"documents": []any{map[string]any{"document_id": 5000 + e.Index, "document_name": packageName(e.Index),
