@@ -523,8 +523,29 @@ type ObservableTypeID int
 
 // ObservableTypeID values.
 const (
-	ObservableTypeUnknown ObservableTypeID = 0  // Unknown
-	ObservableTypeOther   ObservableTypeID = 99 // Other
+	ObservableTypeUnknown          ObservableTypeID = 0  // Unknown
+	ObservableTypeHostname         ObservableTypeID = 1  // Hostname
+	ObservableTypeIPAddress        ObservableTypeID = 2  // IP Address
+	ObservableTypeMACAddress       ObservableTypeID = 3  // MAC Address
+	ObservableTypeUserName         ObservableTypeID = 4  // User Name
+	ObservableTypeEmailAddress     ObservableTypeID = 5  // Email Address
+	ObservableTypeURLString        ObservableTypeID = 6  // URL String
+	ObservableTypeFileName         ObservableTypeID = 7  // File Name
+	ObservableTypeHash             ObservableTypeID = 8  // Hash
+	ObservableTypeProcessName      ObservableTypeID = 9  // Process Name
+	ObservableTypeResourceUID      ObservableTypeID = 10 // Resource UID
+	ObservableTypePort             ObservableTypeID = 11 // Port
+	ObservableTypeSubnet           ObservableTypeID = 12 // Subnet
+	ObservableTypeCommandLine      ObservableTypeID = 13 // Command Line
+	ObservableTypeCountry          ObservableTypeID = 14 // Country
+	ObservableTypeProcessID        ObservableTypeID = 15 // Process ID
+	ObservableTypeHTTPUserAgent    ObservableTypeID = 16 // HTTP User-Agent
+	ObservableTypeUserCredentialID ObservableTypeID = 19 // User Credential ID
+	ObservableTypeScriptContent    ObservableTypeID = 36 // Script Content
+	ObservableTypeSerialNumber     ObservableTypeID = 37 // Serial Number
+	ObservableTypeMessageUID       ObservableTypeID = 42 // Message UID
+	ObservableTypeFilePath         ObservableTypeID = 45 // File Path
+	ObservableTypeOther            ObservableTypeID = 99 // Other
 )
 
 // Caption is the OCSF caption of the value (empty for a value OCSF does not define).
@@ -532,6 +553,48 @@ func (v ObservableTypeID) Caption() string {
 	switch v {
 	case 0:
 		return "Unknown"
+	case 1:
+		return "Hostname"
+	case 2:
+		return "IP Address"
+	case 3:
+		return "MAC Address"
+	case 4:
+		return "User Name"
+	case 5:
+		return "Email Address"
+	case 6:
+		return "URL String"
+	case 7:
+		return "File Name"
+	case 8:
+		return "Hash"
+	case 9:
+		return "Process Name"
+	case 10:
+		return "Resource UID"
+	case 11:
+		return "Port"
+	case 12:
+		return "Subnet"
+	case 13:
+		return "Command Line"
+	case 14:
+		return "Country"
+	case 15:
+		return "Process ID"
+	case 16:
+		return "HTTP User-Agent"
+	case 19:
+		return "User Credential ID"
+	case 36:
+		return "Script Content"
+	case 37:
+		return "Serial Number"
+	case 42:
+		return "Message UID"
+	case 45:
+		return "File Path"
 	case 99:
 		return "Other"
 	}
@@ -541,7 +604,7 @@ func (v ObservableTypeID) Caption() string {
 // Valid says whether OCSF defines the value.
 func (v ObservableTypeID) Valid() bool {
 	switch v {
-	case 0, 99:
+	case 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 19, 36, 37, 42, 45, 99:
 		return true
 	}
 	return false

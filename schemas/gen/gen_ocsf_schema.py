@@ -27,6 +27,12 @@ Semantics mirrored from ocsf_check.py:
   * profiles: profile attributes are not allowed (auditstream declares no profiles). Declaring one of
     the known profiles in metadata.profiles is rejected, so the schema is never more lenient than
     the checker (which would then require/allow that profile's attributes).
+
+One deliberate departure from the checker, following the OCSF schema compiler instead: the observable
+type_id enum (observable.type_id) holds 0, 99 and every dictionary type's and attribute's "observable"
+number (2 IP Address, 4 User Name, 5 Email Address, ...), as in the compiled OCSF 1.8.0 schema; the
+checker reads only the raw objects/observable.json (0 and 99) and rejects the others. See
+Defs.observable_types.
 """
 import argparse, glob, json, os, re, sys
 
@@ -63,6 +69,30 @@ class Defs:
                 continue
             self.classes[self.cats[cat] * 1000 + d["uid"]] = (name, attrs, cons, self.cats[cat], d)
         self.objcache = {}
+        self.observable_types(dic)
+
+    def observable_types(self, dic):
+        """The observable type_id enum as the OCSF schema compiler builds it: the raw
+        objects/observable.json lists only 0 Unknown and 99 Other; the compiler adds every dictionary
+        type and every dictionary attribute that carries an "observable" number, with that type's or
+        attribute's caption (e.g. 2 IP Address from ip_t, 4 User Name from username_t, 5 Email Address
+        from email_t, 16 HTTP User-Agent from user_agent). The official checker (ocsf_check.py) reads
+        the raw file and does not do this yet, so it rejects these type_ids; the compiled schema
+        (OCSF server, PyPI ocsf-json-schema) accepts them. Objects and object-specific attributes
+        with an observable number (20 Endpoint, 31 User Object: uid, ...) are not added: auditstream
+        emits observables only for typed scalar values."""
+        obs = self.objs.get("observable", {}).get("attributes", {}).get("type_id")
+        if not obs or not isinstance(obs.get("enum"), dict):
+            return
+        enum = dict(obs["enum"])
+        for kind, table in (("Type", dic["types"]["attributes"]), ("Attribute", dic["attributes"])):
+            for name, v in table.items():
+                n = v.get("observable")
+                if n is None or str(n) in enum:
+                    continue
+                enum[str(n)] = {"caption": v.get("caption", name),
+                                "description": f"Observable by Dictionary {kind}.<br>" + v.get("description", "")}
+        obs["enum"] = {k: enum[k] for k in sorted(enum, key=int)}
 
     def load(self, p):
         return json.load(open(os.path.join(self.root, p)))
