@@ -9,8 +9,8 @@ import (
 	"github.com/auditstream/auditstream/schemas"
 )
 
-// fuzzMap maps one envelope the way the normalizer does but without its recover (a mapper
-// panic fails the fuzz run) and checks what comes out: the event passes the invariants,
+// fuzzMap maps one envelope the way the normalizer does (with normalizer.observables on)
+// but without its recover (a mapper panic fails the fuzz run) and checks what comes out: the event passes the invariants,
 // the full OCSF JSON Schema, and AppendJSON writes what encoding/json would. It returns the
 // event's JSON, or nil when the mapper refused the entry with an error.
 func fuzzMap(t *testing.T, mp Mapper, value []byte) []byte {
@@ -26,7 +26,7 @@ func fuzzMap(t *testing.T, mp Mapper, value []byte) []byte {
 	if ev == nil {
 		t.Fatal("mapper returned neither an event nor an error")
 	}
-	if _, err := finish(ev, env, schemas.EventID(env.ID), goldenProcessed); err != nil {
+	if _, err := finish(ev, env, schemas.EventID(env.ID), goldenProcessed, true); err != nil {
 		t.Fatalf("mapped event breaks the OCSF invariants: %v", err)
 	}
 	b := ev.AppendJSON(nil)

@@ -41,8 +41,9 @@ func Mappers() map[string]Mapper {
 // ErrUnmappable marks an entry that is well-formed but has nothing to map.
 var ErrUnmappable = errors.New("entry cannot be mapped")
 
-// finish adds what every event carries, derives the captions and checks the invariants.
-func finish(ev ocsf.Event, env *schemas.Envelope, uid string, processed time.Time) (*ocsf.Base, error) {
+// finish adds what every event carries (and, with observables, the event's observables),
+// derives the captions and checks the invariants.
+func finish(ev ocsf.Event, env *schemas.Envelope, uid string, processed time.Time, observables bool) (*ocsf.Base, error) {
 	b := ev.EventBase()
 	md := &b.Metadata
 	md.Version = ocsf.Version
@@ -61,6 +62,9 @@ func finish(ev ocsf.Event, env *schemas.Envelope, uid string, processed time.Tim
 	default:
 		// The entry as received, escaped into the event by AppendJSON without a copy.
 		b.RawData = unsafe.String(unsafe.SliceData(env.Record), len(env.Record))
+	}
+	if observables {
+		addObservables(ev)
 	}
 	ev.Derive()
 	if err := ev.Check(); err != nil {

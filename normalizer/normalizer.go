@@ -44,6 +44,11 @@ type Config struct {
 	ValidateSample float64
 	// Zones: provider -> IANA zone of that provider's zone-less timestamps (default UTC).
 	Zones map[string]string
+	// Observables: every event also lists the IP addresses, user names and e-mail addresses
+	// it maps as OCSF observables (type_id 2, 4, 5). Off by default: the official OCSF
+	// checker reads the raw OCSF definitions, whose observable type_id lists only 0 and 99,
+	// and rejects these type_ids (the compiled OCSF schema accepts them).
+	Observables bool
 }
 
 // Validation modes (normalizer.validate).
@@ -345,7 +350,7 @@ func (n *Normalizer) normalizeTo(buf *[]byte, value []byte) (c Canonical, provid
 	b := schemas.AppendEventID(*buf, env.ID)
 	uid := unsafe.String(unsafe.SliceData(b[len(b)-36:]), 36)
 	*buf = b
-	ev, base, err := safeMap(mp, env, uid, n.zone(env.Provider), n.now())
+	ev, base, err := safeMap(mp, env, uid, n.zone(env.Provider), n.now(), n.cfg.Observables)
 	if err != nil {
 		if ie := (*invariantError)(nil); errors.As(err, &ie) {
 			return Canonical{}, env.Provider, ReasonSchema, err
@@ -383,7 +388,7 @@ func (n *Normalizer) normalizeTo(buf *[]byte, value []byte) (c Canonical, provid
 
 // safeMap maps and finishes an event, turning a mapper panic into an error: a poison
 // record must not stop the consumer.
-func safeMap(mp Mapper, env *schemas.Envelope, uid string, zone *time.Location, processed time.Time) (ev ocsf.Event, base *ocsf.Base, err error) {
+func safeMap(mp Mapper, env *schemas.Envelope, uid string, zone *time.Location, processed time.Time, observables bool) (ev ocsf.Event, base *ocsf.Base, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			ev, base, err = nil, nil, fmt.Errorf("mapper panicked: %v", r)
@@ -395,7 +400,7 @@ func safeMap(mp Mapper, env *schemas.Envelope, uid string, zone *time.Location, 
 	if ev == nil {
 		return nil, nil, errors.New("mapper returned no event")
 	}
-	if base, err = finish(ev, env, uid, processed); err != nil {
+	if base, err = finish(ev, env, uid, processed, observables); err != nil {
 		return nil, nil, err
 	}
 	return ev, base, nil

@@ -327,7 +327,8 @@ func (a *App) startNormalizer(ctx context.Context) error {
 	n, err := normalizer.New(normalizer.Config{GroupID: a.cfg.Normalizer.Group, RawTopics: topics,
 		EventsTopic: a.cfg.Kafka.Topics.Events, DLQTopic: a.cfg.Kafka.Topics.DLQ, MaxBatch: a.cfg.Normalizer.MaxBatch,
 		MaxEventBytes: a.cfg.Normalizer.MaxEventBytes, Validate: a.cfg.Normalizer.Validate,
-		ValidateSample: a.cfg.Normalizer.ValidateSample, Zones: a.cfg.Normalizer.Zones}, a.bus, a.log, a.m)
+		ValidateSample: a.cfg.Normalizer.ValidateSample, Zones: a.cfg.Normalizer.Zones,
+		Observables: a.cfg.Normalizer.Observables}, a.bus, a.log, a.m)
 	if err != nil {
 		return err
 	}

@@ -140,6 +140,10 @@ type NormalizerConfig struct {
 	// Zones: provider -> IANA zone of that provider's timestamps that carry no zone (default
 	// UTC). This is the setting the mapping uses (a poller's own zone only shapes its queries).
 	Zones map[string]string `yaml:"zones"`
+	// Observables: events also list the IP addresses, user names and e-mail addresses they
+	// map as OCSF observables (default false: the official OCSF checker does not accept the
+	// observable type_ids of the compiled OCSF schema yet).
+	Observables bool `yaml:"observables"`
 }
 
 // SinkConfig is one sink; its type's block is in Settings.

@@ -173,6 +173,23 @@ func TestNormalizerValidationSettings(t *testing.T) {
 	}
 }
 
+func TestNormalizerObservablesSetting(t *testing.T) {
+	c, err := Parse(strings.NewReader("pollers: [{name: a, provider: ionos}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Normalizer.Observables {
+		t.Fatal("normalizer.observables is on by default")
+	}
+	if c, err = Parse(strings.NewReader("normalizer: {observables: true}\n")); err != nil || !c.Normalizer.Observables {
+		t.Fatalf("observables: true: %v %v", c.Normalizer.Observables, err)
+	}
+	_, err = Parse(strings.NewReader("normalizer: {observables: sometimes}\n"))
+	if err == nil || !strings.Contains(err.Error(), "sometimes") {
+		t.Fatalf("a non-boolean observables is accepted: %v", err)
+	}
+}
+
 func TestTargetsSettings(t *testing.T) {
 	c, err := Parse(strings.NewReader("pollers:\n  - {name: x, provider: ionos}\n"))
 	if err != nil {

@@ -144,11 +144,20 @@ SAMPLES = [
     ("6001 host and cloud profiles", mod(WEB, ("metadata.profiles", ["host", "cloud"]), ("cloud", {"provider": "X"}), ("actor", {"app_name": "a"})), None),
     ("6003 actor with host profile", mod(API, ("metadata.profiles", ["host"])), None),
     ("6001 api with cloud profile", mod(WEB, ("metadata.profiles", ["cloud"]), ("cloud", {"provider": "X"}), ("api", {"operation": "x"})), None),
+    ("6003 observable type_id 99 Other", mod(API, ("observables", [{"name": "x", "type_id": 99, "value": "v"}])), None),
+    ("6003 bad observable type_id 17 (object-specific, not derived)",
+     mod(API, ("observables", [{"name": "x", "type_id": 17, "value": "v"}])), None),
     # documented divergences: not expressible in JSON Schema / deliberate design choices
     ("6003 integral float time 1.7e12", mod(API, ("time", 1700000000000.0)),
      "JSON Schema 'integer' accepts 1.0; the checker wants a Python int"),
     ("6003 declares profile trace (no profile attrs)", mod(API, ("metadata.profiles", ["trace"])),
      "schema rejects declaring known profiles other than cloud and host (auditstream declares no other)"),
+    ("6003 observables IP/user name/email type_ids", mod(API, ("observables", [
+        {"name": "src_endpoint.ip", "type_id": 2, "value": "10.1.2.3"},
+        {"name": "actor.user.name", "type_id": 4, "value": "alice"},
+        {"name": "actor.user.email_addr", "type_id": 5, "value": "alice@example.com"}])),
+     "the observable type_id enum follows the OCSF compiler (dictionary types' and attributes' observable "
+     "numbers); the checker reads the raw observable.json (0 and 99 only)"),
 ]
 
 

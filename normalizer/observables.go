@@ -1,0 +1,53 @@
+package normalizer
+
+import "github.com/auditstream/auditstream/normalizer/ocsf"
+
+// addObservables appends (normalizer.observables) an OCSF observable for each IP address
+// (type_id 2), user name (4) and e-mail address (5) the mapper put in its typed home, named
+// by the attribute path ("src_endpoint.ip", "actor.user.name", "user.email_addr"). It reads
+// only what the event already holds: no value is added that is not mapped elsewhere. It
+// appends to the event's list (pooled events start with a nil one; a shared slice is never
+// assigned). Observable type_ids other than 0 and 99 are those of the compiled OCSF schema;
+// the official checker, which reads the raw definitions, does not accept them yet.
+func addObservables(ev ocsf.Event) {
+	var actor *ocsf.Actor
+	var user *ocsf.User
+	var srcEP *ocsf.NetworkEndpoint
+	switch e := ev.(type) {
+	case *ionosEvent:
+		actor, srcEP = &e.Actor, &e.SrcEndpoint
+	case *ocsf.APIActivity:
+		actor, srcEP = &e.Actor, &e.SrcEndpoint
+	case *ocsf.Authentication:
+		actor, user, srcEP = e.Actor, &e.User, e.SrcEndpoint
+	case *ocsf.WebResourcesActivity:
+		actor, srcEP = e.Actor, e.SrcEndpoint
+	}
+	b := ev.EventBase()
+	if actor != nil {
+		observeUser(b, "actor.user", actor.User)
+	}
+	observeUser(b, "user", user)
+	if srcEP != nil {
+		observe(b, ocsf.ObservableTypeIPAddress, "src_endpoint.ip", srcEP.IP)
+	}
+	if b.DstEndpoint != nil {
+		observe(b, ocsf.ObservableTypeIPAddress, "dst_endpoint.ip", b.DstEndpoint.IP)
+	}
+}
+
+// observeUser adds a user's name and e-mail address under path.
+func observeUser(b *ocsf.Base, path string, u *ocsf.User) {
+	if u == nil {
+		return
+	}
+	observe(b, ocsf.ObservableTypeUserName, path+".name", u.Name)
+	observe(b, ocsf.ObservableTypeEmailAddress, path+".email_addr", u.EmailAddr)
+}
+
+// observe appends one observable when the value is set.
+func observe(b *ocsf.Base, typ ocsf.ObservableTypeID, name, value string) {
+	if value != "" {
+		b.Observables = append(b.Observables, ocsf.Observable{TypeID: typ, Name: name, Value: value})
+	}
+}
