@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -21,20 +20,15 @@ func TestECGridGolden(t *testing.T) {
 		t.Fatalf("only %d golden inputs", len(inputs))
 	}
 	n := testNormalizer(t)
-	sidRe := regexp.MustCompile(`<SessionID>([^<]*)</SessionID>`)
 	for _, in := range inputs {
 		name := strings.TrimSuffix(filepath.Base(in), ".input.xml")
 		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sid := sidRe.FindSubmatch(raw)[1]
-			c, _, reason, err := n.Normalize(envelopeFor(t, "ecgrid", "100", "12345", string(sid), schemas.ContentXML, raw))
+			env, raw, expected := goldenEnvelope(t, "ecgrid", in)
+			c, _, reason, err := n.Normalize(env)
 			if err != nil {
 				t.Fatalf("%s: %v", reason, err)
 			}
-			assertGolden(t, c.JSON, string(raw), strings.Replace(strings.Replace(in, ".input.", ".expected.", 1), ".xml", ".json", 1))
+			assertGolden(t, c.JSON, raw, expected)
 		})
 	}
 }

@@ -1,7 +1,6 @@
 package normalizer
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -45,15 +44,12 @@ func TestESignGolden(t *testing.T) {
 		for _, in := range inputs {
 			name := strings.TrimSuffix(filepath.Base(in), ".input.json")
 			t.Run(provider+"/"+name, func(t *testing.T) {
-				raw, err := os.ReadFile(in)
-				if err != nil {
-					t.Fatal(err)
-				}
-				c, _, reason, err := n.Normalize(esignEnvelope(t, provider, name, raw))
+				env, raw, expected := goldenEnvelope(t, provider, in)
+				c, _, reason, err := n.Normalize(env)
 				if err != nil {
 					t.Fatalf("%s: %v", reason, err)
 				}
-				assertGolden(t, c.JSON, string(bytes.TrimSpace(raw)), strings.Replace(in, ".input.", ".expected.", 1))
+				assertGolden(t, c.JSON, raw, expected)
 			})
 		}
 	}

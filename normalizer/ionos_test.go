@@ -64,21 +64,12 @@ func TestIONOSGolden(t *testing.T) {
 	for _, in := range inputs {
 		name := strings.TrimSuffix(filepath.Base(in), ".input.json")
 		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var src struct {
-				UUID string `json:"@uuid"`
-			}
-			if err := json.Unmarshal(raw, &src); err != nil {
-				t.Fatal(err)
-			}
-			c, _, reason, err := n.Normalize(envelopeFor(t, "ionos", "31721060", "31721060", src.UUID, schemas.ContentJSON, raw))
+			env, raw, expected := goldenEnvelope(t, "ionos", in)
+			c, _, reason, err := n.Normalize(env)
 			if err != nil {
 				t.Fatalf("%s: %v", reason, err)
 			}
-			assertGolden(t, c.JSON, string(bytes.TrimSpace(raw)), strings.Replace(in, ".input.", ".expected.", 1))
+			assertGolden(t, c.JSON, raw, expected)
 		})
 	}
 }
