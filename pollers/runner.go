@@ -237,7 +237,7 @@ func (r *Runner) publish(ctx context.Context, t Target, recs []Record) error {
 	return nil
 }
 
-// envelope wraps one record; its id is deterministic (DESIGN.md).
+// envelope wraps one record; its id is deterministic: the same provider entry gets the same id whichever process polls it.
 func (r *Runner) envelope(t Target, rec Record, now time.Time) (*schemas.Envelope, error) {
 	ct := rec.ContentType
 	if ct == "" {

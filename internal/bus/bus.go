@@ -1,4 +1,4 @@
-// Package bus wraps segmentio/kafka-go with the settings DESIGN.md fixes for every
+// Package bus wraps segmentio/kafka-go with the settings the project fixes for every
 // component: acks=all writers with a key-hash balancer, explicit topic creation,
 // consumer-group readers that commit only after the downstream write, and an
 // optional embedded in-process broker (franz-go kfake) for development.

@@ -1,4 +1,4 @@
-// Package ecgrid polls the ECGridOS SessionLog (seed 001, PROVIDERS.md §2) over SOAP.
+// Package ecgrid polls the ECGridOS SessionLog over SOAP.
 package ecgrid
 
 import (

@@ -1,5 +1,5 @@
-// Package ecgridsim is a faithful simulator of the ECGridOS SOAP service (seed 001,
-// PROVIDERS.md §2) for tests, benchmarks and `auditstream sim`.
+// Package ecgridsim is a faithful simulator of the ECGridOS SOAP service
+// (as its public API description documents it) for tests, benchmarks and `auditstream sim`.
 //
 // Behaviour, where public docs are silent, chosen and documented here:
 //   - POST <path> with SOAP 1.1 (text/xml, SOAPAction "<ns><Method>") or SOAP 1.2

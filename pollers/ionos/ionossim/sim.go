@@ -1,5 +1,5 @@
 // Package ionossim is a faithful simulator of the IONOS Cloud Activity Log API
-// (seed 004, PROVIDERS.md §5) for tests, benchmarks and `auditstream sim`.
+// (as its public documentation describes it) for tests, benchmarks and `auditstream sim`.
 //
 // Behaviour, where public docs are silent, chosen and documented here:
 //   - GET /activitylog/v1/contracts → [{id, type, href}].
