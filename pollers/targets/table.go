@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unique"
 
 	"github.com/segmentio/kafka-go"
 
@@ -110,13 +111,27 @@ func Decode(key string, b []byte) (Value, error) {
 		return v, fmt.Errorf("target %q: key does not match the value's provider/tenant/entity (%s)", key, v.Key())
 	}
 	switch v.State {
-	case "":
+	case "", StateActive:
 		v.State = StateActive
-	case StateActive, StateRetired:
+	case StateRetired:
+		v.State = StateRetired
 	default:
 		return v, fmt.Errorf("target %q: unknown state %q (want %s or %s)", key, v.State, StateActive, StateRetired)
 	}
 	return v, nil
+}
+
+// share makes the strings that many targets repeat (provider, poller and status words)
+// one copy each, and the tenant the entity's own copy when the entity is its own tenant
+// (an IONOS contract): a table of 10,000 targets then holds each word once, not 10,000
+// times.
+func (v *Value) share() {
+	v.Provider = unique.Make(v.Provider).Value()
+	v.Poller = unique.Make(v.Poller).Value()
+	v.Status = unique.Make(v.Status).Value()
+	if v.Tenant == v.Entity {
+		v.Tenant = v.Entity
+	}
 }
 
 type row struct {
@@ -249,6 +264,7 @@ func (t *Table) apply(m kafka.Message, offset int64) {
 		// the target stays retired (write repairs the topic when it was this process).
 		return
 	}
+	v.share()
 	t.rows[key] = row{v: v, partition: m.Partition}
 }
 

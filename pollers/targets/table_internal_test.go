@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/segmentio/kafka-go"
 
@@ -197,5 +198,36 @@ func TestRetirementWinsOverAStaleDiscovery(t *testing.T) {
 	}
 	if got, _ := p1.Get(key); got.State != StateActive {
 		t.Fatalf("after reactivation p1 sees %+v", got)
+	}
+}
+
+// The table holds the words its targets repeat once: two targets decoded from separate
+// records share the bytes of their provider, poller, status and state, and a target that
+// is its own tenant shares its tenant's bytes with its entity.
+func TestApplySharesRepeatedStrings(t *testing.T) {
+	tb := &Table{log: testkit.Logger(t), rows: map[string]row{}, applied: map[string]int64{}}
+	for i, id := range []string{"31000001", "31000002"} {
+		v := Value{Provider: "ionos", Tenant: id, Entity: id, Poller: "ionos-main", Status: "ACTIVE", State: StateActive}
+		// Fresh buffers, as records read from the topic are.
+		tb.apply(kafka.Message{Key: []byte(v.Key()), Value: append([]byte(nil), v.Encode()...)}, int64(i))
+	}
+	a, okA := tb.Get(Value{Provider: "ionos", Tenant: "31000001", Entity: "31000001"}.Key())
+	b, okB := tb.Get(Value{Provider: "ionos", Tenant: "31000002", Entity: "31000002"}.Key())
+	if !okA || !okB {
+		t.Fatalf("targets not applied: %v %v", okA, okB)
+	}
+	for _, f := range []struct {
+		name string
+		x, y string
+	}{{"provider", a.Provider, b.Provider}, {"poller", a.Poller, b.Poller}, {"status", a.Status, b.Status}, {"state", a.State, b.State}} {
+		if f.x != f.y || unsafe.StringData(f.x) != unsafe.StringData(f.y) {
+			t.Errorf("%s %q/%q: two copies", f.name, f.x, f.y)
+		}
+	}
+	if unsafe.StringData(a.Tenant) != unsafe.StringData(a.Entity) {
+		t.Errorf("tenant and entity %q: two copies", a.Entity)
+	}
+	if v, ok := tb.Get("ionos/none/none"); ok || v != (Value{}) {
+		t.Errorf("Get of a missing key = %+v, %v", v, ok)
 	}
 }
