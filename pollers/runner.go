@@ -26,6 +26,12 @@ type RunnerConfig struct {
 	Parallel int
 	// MaxAgain bounds immediate re-polls of a target that asked for one (default 5).
 	MaxAgain int
+	// Drain is how long polls under way may go on once the run must stop (shutdown, or
+	// this process lost its targets in a rebalance) to publish what they fetched and save
+	// their cursors (default 10s). No target starts after the stop. A fetched answer must
+	// not be dropped: some providers erase a log soon after (SigningHub clears a package's
+	// detailed history when it completes), so an answer thrown away may not come again.
+	Drain time.Duration
 	// Assignment, when set, decides which targets this process polls (work sharing
 	// through the targets topic, pollers/targets); nil = every target Source.Targets
 	// lists (tests, single-process embedding).
@@ -35,7 +41,8 @@ type RunnerConfig struct {
 // Assignment hands a runner the targets this process owns now.
 type Assignment interface {
 	// Lease returns the targets of poller (of provider) this process owns now, with a
-	// context that ends when it stops owning them. ok is false when it owns none (no group
+	// context that ends when it is to stop owning them (the runner then starts no more
+	// polls and drains those under way, see PollOnce). ok is false when it owns none (no group
 	// generation yet). The lease must be released when the poll run is over: ownership
 	// is not handed to another process before every lease of it is released.
 	Lease(ctx context.Context, poller, provider string) (l Lease, ok bool)
@@ -72,6 +79,9 @@ func NewRunner(cfg RunnerConfig, src Source, store *checkpoint.Store, b *bus.Bus
 	if cfg.MaxAgain <= 0 {
 		cfg.MaxAgain = 5
 	}
+	if cfg.Drain <= 0 {
+		cfg.Drain = DefaultDrain
+	}
 	for _, outcome := range []string{"ok", "error"} {
 		// Both series exist from the start: the first failure is an increase, not a new series.
 		m.PollRequests.WithLabelValues(cfg.Name, cfg.Provider, outcome)
@@ -85,6 +95,13 @@ func (r *Runner) Name() string { return r.cfg.Name }
 
 // PollOnce polls every target once (in parallel, bounded). It returns the joined errors of
 // the targets that failed; their cursors did not move, so the next poll repeats them.
+//
+// When ctx ends (or the lease does: this process no longer owns the targets), the run
+// stops in two steps: no further target is started and no re-poll is made, while the
+// polls under way get up to RunnerConfig.Drain to publish what they already fetched and
+// save their cursors; then their context is cancelled too (their cursors then stay
+// where the last acknowledged records put them). A lease is released only after that,
+// so no other process polls these targets before this one is done with them.
 func (r *Runner) PollOnce(ctx context.Context) error {
 	var targets []Target
 	if r.cfg.Assignment != nil {
@@ -108,16 +125,27 @@ func (r *Runner) PollOnce(ctx context.Context) error {
 			return fmt.Errorf("poller %s: list targets: %w", r.cfg.Name, err)
 		}
 	}
+	stop := ctx
+	work, cancel := drainContext(stop, r.cfg.Drain)
+	defer cancel()
 	sem := make(chan struct{}, r.cfg.Parallel)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
-	for _, t := range targets {
-		sem <- struct{}{}
+	stopped := 0
+	for i, t := range targets {
+		select {
+		case sem <- struct{}{}:
+		case <-stop.Done():
+		}
+		if stop.Err() != nil {
+			stopped = len(targets) - i
+			break
+		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := r.safePollTarget(ctx, t); err != nil {
+			if err := r.safePollTarget(work, t); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -125,6 +153,10 @@ func (r *Runner) PollOnce(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	if stopped > 0 {
+		r.log.Info("poll run stopped before these targets (shutdown or rebalance); they are polled next run, here or by the new owner",
+			"targets_not_polled", stopped)
+	}
 	r.keepWatermarks(targets) // a target no longer listed (retired) stops counting
 	r.updateFreshness()
 	return errors.Join(errs...)
@@ -194,7 +226,7 @@ func (r *Runner) pollTarget(ctx context.Context, t Target) error {
 		if out.Retire {
 			return r.retire(ctx, key, t)
 		}
-		if !out.Again || i+1 >= r.cfg.MaxAgain || ctx.Err() != nil {
+		if !out.Again || i+1 >= r.cfg.MaxAgain || Stopping(ctx) {
 			return nil
 		}
 		r.log.Info("target asked to be polled again at once", "target", t.Entity)

@@ -285,6 +285,9 @@ func (a *App) startPollers(ctx context.Context) error {
 		KnownProvider: func(p string) bool { _, ok := providerPlugin(p); return ok }}, a.bus, table, store, a.log, a.m)
 	a.log.Info("targets shared in consumer group", "group", sharing.Group())
 	a.sched = pollers.NewScheduler(context.WithoutCancel(ctx), a.log)
+	// Polls under way when the process stops owning their targets finish within half the
+	// rebalance timeout, so the process still rejoins the group in time.
+	drain := min(pollers.DefaultDrain, tc.RebalanceTimeout.D()/2)
 	for _, pc := range a.cfg.Pollers {
 		if url, ok := a.SimURLs[pc.Provider]; ok {
 			a.log.Info("poller uses the simulator", "poller", pc.Name, "url", url)
@@ -297,7 +300,7 @@ func (a *App) startPollers(ctx context.Context) error {
 			a.closers = append(a.closers, c) // provider sessions end at shutdown
 		}
 		r := pollers.NewRunner(pollers.RunnerConfig{Name: pc.Name, Provider: pc.Provider, Topic: a.cfg.RawTopic(pc.Provider),
-			Parallel: pc.Parallel, Assignment: sharing}, src, store, a.bus, a.log, a.m)
+			Parallel: pc.Parallel, Assignment: sharing, Drain: drain}, src, store, a.bus, a.log, a.m)
 		if err := a.sched.Add(pc.Schedule, r, pc.Jitter.D()); err != nil {
 			return err
 		}

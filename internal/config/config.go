@@ -46,7 +46,8 @@ type TargetsConfig struct {
 	SessionTimeout Duration `yaml:"session_timeout"`
 	// RebalanceTimeout: how long a rebalance waits for every process to stop its polls
 	// and rejoin (default 60s); it must exceed the longest request a poll cannot cancel
-	// (ECGridOS's SOAP calls: their http.timeout).
+	// (ECGridOS's SOAP calls: their http.timeout). Polls under way get half of it (at
+	// most 10s) to publish what they fetched before they are cancelled.
 	RebalanceTimeout Duration `yaml:"rebalance_timeout"`
 	// Refresh: how often a process catches up with the targets topic, so that targets
 	// added by discovery or by other systems are polled soon (default 5s).

@@ -166,11 +166,24 @@ pollers:
 	}
 	killedAt := time.Now()
 	_ = a.cmd.Wait()
-	// What SigningHub had served when A died: A may have received an answer and died
-	// before publishing it; if SigningHub then clears that log (on completion) before B
-	// takes the package over, those entries are gone for everyone. Such entries are the
-	// only ones allowed to be missing, and only on the partitions A owned.
-	_, servedAtKill := simState(t, urls["signinghub"])
+	// What SigningHub served to A: A may have received an answer and died before
+	// publishing it; if SigningHub then clears that log (on completion) before B takes the
+	// package over, those entries are gone for everyone. Such entries are the only ones
+	// allowed to be missing, and only on the partitions A owned. The simulator records
+	// each served entry with the arrival time of its request, so A's requests still being
+	// answered at the kill count too (an answer to a client already gone is not served);
+	// B asks for packages of A's partitions only once it owns them, after the kill.
+	servedToA := func() map[string]bool {
+		var sv struct {
+			Served []string `json:"served"`
+		}
+		getJSON(t, simBase(t, urls["signinghub"])+"/_sim/served?arrived_before="+url.QueryEscape(killedAt.Format(time.RFC3339Nano)), &sv)
+		out := make(map[string]bool, len(sv.Served))
+		for _, k := range sv.Served {
+			out[k] = true
+		}
+		return out
+	}
 	t.Logf("killed poll process A (owning partitions %v) with %d raw records published", owned, raws.count())
 
 	// B takes every partition over by itself, after the session timeout.
@@ -195,9 +208,9 @@ pollers:
 		}
 		ownedByA[n] = true
 	}
-	// lostWithA: a SigningHub entry served before the kill, of a package on A's partitions.
-	lostWithA := func(e served) bool {
-		if e.provider != "signinghub" || !servedAtKill[e.key] {
+	// lostWithA: a SigningHub entry served to A, of a package on A's partitions.
+	lostWithA := func(e served, toA map[string]bool) bool {
+		if e.provider != "signinghub" || !toA[e.key] {
 			return false
 		}
 		parts := []int{0, 1, 2, 3, 4, 5}
@@ -206,11 +219,12 @@ pollers:
 	// check compares the served set with the topics: missing entries, and how many of
 	// them may have been lost with A.
 	check := func(expected map[string]served) (missing, withA int, status []string) {
+		toA := servedToA()
 		for id, e := range expected {
 			if raws.has(id) && (!checkEvents || events.has(schemas.EventID(id))) {
 				continue
 			}
-			if lostWithA(e) {
+			if lostWithA(e, toA) {
 				withA++
 				continue
 			}
@@ -401,11 +415,7 @@ func servedSet(t *testing.T, urls map[string]string) map[string]served {
 // the prefix of its API).
 func simState(t *testing.T, apiURL string) (logsim.Stats, map[string]bool) {
 	t.Helper()
-	u, err := url.Parse(apiURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := u.Scheme + "://" + u.Host
+	base := simBase(t, apiURL)
 	var st logsim.Stats
 	getJSON(t, base+"/_sim/stats", &st)
 	var served struct {
@@ -417,6 +427,16 @@ func simState(t *testing.T, apiURL string) (logsim.Stats, map[string]bool) {
 		keys[k] = true
 	}
 	return st, keys
+}
+
+// simBase is the root of a simulator's server, whatever the prefix of its API.
+func simBase(t *testing.T, apiURL string) string {
+	t.Helper()
+	u, err := url.Parse(apiURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 func getJSON(t *testing.T, url string, v any) {

@@ -1,8 +1,11 @@
 package logsim
 
 import (
+	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/auditstream/auditstream/pollers/simkit"
@@ -28,11 +31,22 @@ func NewBase(s *Settings, render func(*Entry) []byte, writeErr ErrorWriter) *Bas
 		Cache: NewCache(render), Tenant: s.Tenant}
 }
 
-// Control registers the test endpoints (no auth): GET /_sim/served (the served keys),
+// Control registers the test endpoints (no auth): GET /_sim/served (the served keys;
+// ?arrived_before=<RFC 3339 time>: only those served to requests that arrived before it),
 // GET /_sim/stats and PUT /_sim/faults (new fault probabilities as JSON).
 func (b *Base) Control(mux *http.ServeMux, prefix string) {
-	mux.HandleFunc("GET "+prefix+"/_sim/served", func(w http.ResponseWriter, _ *http.Request) {
-		simkit.WriteJSON(w, map[string]any{"count": b.Served.Count(), "served": b.Served.Sorted()})
+	mux.HandleFunc("GET "+prefix+"/_sim/served", func(w http.ResponseWriter, r *http.Request) {
+		var before time.Time
+		if v := r.URL.Query().Get("arrived_before"); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				http.Error(w, "arrived_before: "+err.Error(), http.StatusBadRequest)
+				return
+			}
+			before = t
+		}
+		keys := b.Served.KeysBefore(before)
+		simkit.WriteJSON(w, map[string]any{"count": len(keys), "served": slices.Sorted(maps.Keys(keys))})
 	})
 	mux.HandleFunc("GET "+prefix+"/_sim/stats", func(w http.ResponseWriter, _ *http.Request) {
 		simkit.WriteJSON(w, b.H.Stats(b.Served, b.Ledger))
@@ -66,15 +80,32 @@ func (b *Base) AnswerLog(w http.ResponseWriter, r *http.Request, e *Entity, enti
 		return
 	}
 	body := build(entries)
-	if !truncate {
+	// A client that is gone (killed while it waited) is not served, whatever the body.
+	if !truncate && r.Context().Err() == nil {
 		fps := make([]string, len(entries))
 		for i, e := range entries {
 			fps[i] = e.Fingerprint
 		}
-		b.Served.Mark(b.Tenant, entity, fps)
+		b.Served.Mark(b.Tenant, entity, fps, arrival(r))
 		b.Served.Answered(e, now)
 	}
 	Write(w, body, truncate)
+}
+
+type arrivalKey struct{}
+
+// Serve hands r to h, stamped with its arrival time: what a simulator served is recorded
+// with the time the request arrived (Served.KeysBefore), not when the answer was built.
+func (b *Base) Serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), arrivalKey{}, time.Now())))
+}
+
+// arrival is when r arrived (Serve), or now for a request Serve did not stamp.
+func arrival(r *http.Request) time.Time {
+	if t, ok := r.Context().Value(arrivalKey{}).(time.Time); ok {
+		return t
+	}
+	return time.Now()
 }
 
 // Join writes the rendered entries as the elements of a JSON array.

@@ -257,14 +257,15 @@ func (h *History) VisibleLog(e *Entity, now time.Time) []*Entry {
 // fingerprint, occurrence), where fingerprint is schemas.Fingerprint of the entry exactly
 // as served and occurrence counts identical entries in that answer's log (1, 2, ...).
 type Served struct {
-	mu   sync.Mutex
-	keys map[string]bool
+	mu sync.Mutex
+	// keys maps each served key to when the request that first served it arrived.
+	keys map[string]time.Time
 	// upTo is, per entity, the history time its last whole answer showed the log at.
 	upTo map[*Entity]time.Time
 }
 
 // NewServed returns an empty record.
-func NewServed() *Served { return &Served{keys: map[string]bool{}, upTo: map[*Entity]time.Time{}} }
+func NewServed() *Served { return &Served{keys: map[string]time.Time{}, upTo: map[*Entity]time.Time{}} }
 
 // Answered records that a whole answer showed e's log as it stood at now.
 func (s *Served) Answered(e *Entity, now time.Time) {
@@ -309,25 +310,35 @@ func ParseServedKey(k string) (tenant, entity, fingerprint string, occurrence in
 	return rest[:l], rest[l+1:], fingerprint, occurrence, nil
 }
 
-// Mark records one answer: the entries of entity's log, each as served (fingerprints
-// precomputed by the caller), in the answer's order.
-func (s *Served) Mark(tenant, entity string, fingerprints []string) {
+// Mark records one answer, to a request that arrived at arrived: the entries of entity's
+// log, each as served (fingerprints precomputed by the caller), in the answer's order.
+func (s *Served) Mark(tenant, entity string, fingerprints []string, arrived time.Time) {
 	seen := map[string]int{}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, fp := range fingerprints {
 		seen[fp]++
-		s.keys[ServedKey(tenant, entity, fp, seen[fp])] = true
+		k := ServedKey(tenant, entity, fp, seen[fp])
+		if first, ok := s.keys[k]; !ok || arrived.Before(first) {
+			s.keys[k] = arrived
+		}
 	}
 }
 
 // Keys returns a copy of the served keys.
-func (s *Served) Keys() map[string]bool {
+func (s *Served) Keys() map[string]bool { return s.KeysBefore(time.Time{}) }
+
+// KeysBefore returns the keys served by a request that arrived before t (zero t: all).
+// A test that kills a client learns what was served to it: the keys served by requests
+// that arrived before the kill.
+func (s *Served) KeysBefore(t time.Time) map[string]bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(map[string]bool, len(s.keys))
-	for k := range s.keys {
-		out[k] = true
+	for k, at := range s.keys {
+		if t.IsZero() || at.Before(t) {
+			out[k] = true
+		}
 	}
 	return out
 }

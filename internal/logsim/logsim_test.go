@@ -2,6 +2,7 @@ package logsim
 
 import (
 	"encoding/json"
+	"fmt"
 	"github.com/auditstream/auditstream/pollers/simkit"
 	"strings"
 	"testing"
@@ -87,12 +88,27 @@ func TestHistoryShape(t *testing.T) {
 
 func TestServedKeys(t *testing.T) {
 	s := NewServed()
-	s.Mark("acme", "p1", []string{"aa", "bb", "aa"})
-	s.Mark("acme", "p1", []string{"aa"})
+	t1 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	s.Mark("acme", "p1", []string{"aa", "bb", "aa"}, t1.Add(time.Second))
+	s.Mark("acme", "p1", []string{"aa"}, t1) // aa/1 was first served by the earlier request
+	s.Mark("acme", "p2", []string{"cc"}, t1.Add(2*time.Second))
 	keys := s.Keys()
-	if len(keys) != 3 || !keys["acme/p1/aa/2"] || !keys["acme/p1/bb/1"] {
+	if len(keys) != 4 || !keys["acme/p1/aa/2"] || !keys["acme/p1/bb/1"] {
 		t.Fatalf("keys %v", keys)
 	}
+	for _, tc := range []struct {
+		before time.Time
+		want   string
+	}{
+		{t1, "map[]"},
+		{t1.Add(time.Millisecond), "map[acme/p1/aa/1:true]"},
+		{t1.Add(1500 * time.Millisecond), "map[acme/p1/aa/1:true acme/p1/aa/2:true acme/p1/bb/1:true]"},
+	} {
+		if got := fmt.Sprint(s.KeysBefore(tc.before)); got != tc.want {
+			t.Errorf("KeysBefore(%s) = %s, want %s", tc.before.Format(time.TimeOnly), got, tc.want)
+		}
+	}
+	delete(keys, "acme/p2/cc/1")
 	tenant, entity, fp, occ, err := ParseServedKey("my/tenant/p1/aa/2")
 	if err != nil || tenant != "my/tenant" || entity != "p1" || fp != "aa" || occ != 2 {
 		t.Fatalf("parse: %q %q %q %d %v", tenant, entity, fp, occ, err)

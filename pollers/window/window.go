@@ -192,6 +192,12 @@ func Poll(ctx context.Context, cfg Config, now time.Time, raw json.RawMessage, f
 			log.Info("catch-up window read", "window_start", pos, "window_end", wEnd, "entries", fetched,
 				"requests", st.Requests, "splits", st.Splits, "emitted", st.Emitted, "next_window", size, "until", end)
 		}
+		if pollers.Stopping(ctx) && cur.Watermark.Before(end) {
+			// Shutdown or rebalance: the cursor covers every window read; the rest is
+			// read by the next poll, here or in the target's new owner.
+			log.Info("window catch-up paused: the poll run is stopping", "watermark", cur.Watermark, "until", end)
+			return st, nil
+		}
 		pos, wEnd = wEnd, clip(wEnd)
 	}
 	return st, nil

@@ -360,3 +360,37 @@ func TestAfterASplitTheNextWindowKeepsThePieceLength(t *testing.T) {
 		t.Fatalf("%d splits in %d fetches: the window length did not adapt", st.Splits, st.Windows)
 	}
 }
+
+// A catch-up whose run is asked to stop (shutdown, rebalance) ends after the window it is
+// reading, with that window's cursor saved; the next poll resumes from it.
+func TestStoppingPausesACatchUpAfterAWholeWindow(t *testing.T) {
+	s := &store{}
+	s.add("a", t0.Add(-50*time.Minute))
+	s.add("b", t0.Add(-20*time.Minute))
+	c := cfg()
+	c.MaxWindow = 15 * time.Minute
+	k := &sink{}
+	ctx, stop := context.WithCancel(context.Background())
+	stopAfterFirst := func(ctx context.Context, start, end time.Time, page func([]Entry) error) error {
+		err := s.fetch(ctx, start, end, page)
+		stop() // the run stops while the first window is read
+		return err
+	}
+	// Outside a runner, Stopping is ctx's own state; the emits here ignore ctx.
+	if _, err := Poll(ctx, c, t0, nil, stopAfterFirst, k.emit, quiet); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.calls) != 1 || len(k.cursors) != 1 || !k.cursors[0].Watermark.Equal(s.calls[0][1]) {
+		t.Fatalf("stopping run: %d windows read, cursors %+v: want one whole window and its cursor", len(s.calls), k.cursors)
+	}
+	// The next poll goes on from that window to the end.
+	if _, err := Poll(context.Background(), c, t0, k.last(), s.fetch, k.emit, quiet); err != nil {
+		t.Fatal(err)
+	}
+	if got := k.cursors[len(k.cursors)-1].Watermark; !got.Equal(t0.Add(-c.Lag)) {
+		t.Fatalf("resumed catch-up ended at %s, want %s", got, t0.Add(-c.Lag))
+	}
+	if fmt.Sprint(k.ids) != "[a b]" {
+		t.Fatalf("ids %v", k.ids)
+	}
+}

@@ -89,7 +89,7 @@ func New(cfg Config) *Sim {
 	return s
 }
 
-func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.Serve(w, r, s.mux) }
 
 func packageID(r uint64) string {
 	x := rand.New(rand.NewPCG(r, 1))

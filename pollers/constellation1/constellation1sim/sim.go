@@ -109,7 +109,7 @@ func New(cfg Config) *Sim {
 	return s
 }
 
-func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.Serve(w, r, s.mux) }
 
 func apiError(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")

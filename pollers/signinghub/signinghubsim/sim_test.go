@@ -1,6 +1,7 @@
 package signinghubsim
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestAuthenticateListingAndLog(t *testing.T) {
@@ -75,5 +77,47 @@ func TestAuthenticateListingAndLog(t *testing.T) {
 	}
 	if code, body, _ := do("GET", "/v3/packages/1000/log", "expired", nil); code != 401 || string(body) != "{\"Message\":\"Request authorization denied\"}\n" {
 		t.Fatalf("bad token: %d %s", code, body)
+	}
+}
+
+// The served record is what a test compares with delivered events: an answer built for a
+// client that is already gone (killed while its request waited) was served to no one,
+// and what was served carries its request's arrival time.
+func TestServedOnlyToALiveClientWithItsArrival(t *testing.T) {
+	cfg := Config{ClientID: "c", ClientSecret: "s"}
+	cfg.Seed, cfg.Packages, cfg.EntriesPerPackage = 2, 3, 4
+	sim := New(cfg)
+	tokRec := httptest.NewRecorder()
+	tokReq := httptest.NewRequest("POST", "/authenticate", strings.NewReader(url.Values{"grant_type": {"client_credentials"}, "client_id": {"c"}, "client_secret": {"s"}}.Encode()))
+	tokReq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	sim.ServeHTTP(tokRec, tokReq)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(tokRec.Body.Bytes(), &tok); err != nil || tok.AccessToken == "" {
+		t.Fatalf("token: %d %s", tokRec.Code, tokRec.Body)
+	}
+	get := func(ctx context.Context) int {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/v3/packages/1000/log", nil).WithContext(ctx)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		sim.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	get(gone)
+	if n := len(sim.Served.Keys()); n != 0 {
+		t.Fatalf("%d entries counted as served to a client that was gone", n)
+	}
+	before := time.Now()
+	if code := get(context.Background()); code != http.StatusOK {
+		t.Fatalf("log: %d", code)
+	}
+	if n := len(sim.Served.Keys()); n != 4 {
+		t.Fatalf("%d entries served, want 4", n)
+	}
+	if n := len(sim.Served.KeysBefore(before)); n != 0 {
+		t.Fatalf("%d entries served to requests that arrived before the one request", n)
 	}
 }
