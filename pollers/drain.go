@@ -4,20 +4,19 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/stopping"
 )
 
 // DefaultDrain is RunnerConfig.Drain's default.
 const DefaultDrain = 10 * time.Second
-
-// stopKey is the context key under which a poll's context carries its stop signal.
-type stopKey struct{}
 
 // drainContext returns the context polls run with: it carries stop's values and stop
 // itself (see Stopping), and is cancelled d after stop ends, or by cancel. Stopping a run
 // and cancelling its work are two steps so that a poll holding a fetched answer can still
 // publish it and save its cursor.
 func drainContext(stop context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	work, cancelWork := context.WithCancel(context.WithValue(context.WithoutCancel(stop), stopKey{}, stop))
+	work, cancelWork := context.WithCancel(stopping.With(context.WithoutCancel(stop), stop))
 	var mu sync.Mutex
 	var timer *time.Timer
 	done := false
@@ -46,9 +45,4 @@ func drainContext(stop context.Context, d time.Duration) (context.Context, conte
 // source that reads many pages or windows in one poll checks Stopping after each one
 // it completed (records and cursor emitted) and returns then, instead of starting the
 // next. Outside a runner's poll it is ctx.Err() != nil.
-func Stopping(ctx context.Context) bool {
-	if stop, ok := ctx.Value(stopKey{}).(context.Context); ok && stop.Err() != nil {
-		return true
-	}
-	return ctx.Err() != nil
-}
+func Stopping(ctx context.Context) bool { return stopping.Requested(ctx) }

@@ -213,6 +213,12 @@ func (r *Runner) pollTarget(ctx context.Context, t Target) error {
 			if ctx.Err() != nil {
 				return nil // shutting down: the cursor did not move, nothing is lost
 			}
+			if Stopping(ctx) {
+				// Asked to stop (shutdown, rebalance) before it finished: the cursor
+				// stays where the last acknowledged records put it.
+				r.log.Info("poll stopped before it finished; cursor unchanged", "target", t.Entity, "published", published, "err", err)
+				return nil
+			}
 			r.log.Error("poll failed; cursor unchanged, will retry next run", "target", t.Entity, "published", published, "err", err)
 			return fmt.Errorf("poll %s target %s: %w", r.cfg.Name, t.Entity, err)
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/backoff"
 	"github.com/auditstream/auditstream/internal/metrics"
+	"github.com/auditstream/auditstream/internal/stopping"
 )
 
 // Kind classifies a failed SOAP call.
@@ -447,8 +448,11 @@ func (c *Client) call(ctx context.Context, method string, params []Param, decode
 		}
 		d := b.Next()
 		c.log.Debug("ecgridos call failed; retrying", "method", method, "attempt", attempt+1, "in", d, "err", err)
-		if !backoff.Sleep(ctx, d) {
-			return fmt.Errorf("%s: %w", method, ctx.Err())
+		if !backoff.Sleep(stopping.Context(ctx), d) { // a retry wait ends when the run stops
+			if ctx.Err() != nil {
+				return fmt.Errorf("%s: %w", method, ctx.Err())
+			}
+			return fmt.Errorf("%s: retry abandoned, the poll run is stopping: %w", method, err)
 		}
 	}
 }

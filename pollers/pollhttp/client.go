@@ -18,6 +18,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/backoff"
 	"github.com/auditstream/auditstream/internal/metrics"
+	"github.com/auditstream/auditstream/internal/stopping"
 )
 
 // Config bounds requests. Zero values take the defaults.
@@ -171,8 +172,13 @@ func (c *Client) Do(ctx context.Context, build func(ctx context.Context) (*http.
 		}
 		c.log.Warn("provider request failed, retrying", "provider", c.provider, "path", req.URL.Path,
 			"attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "err", lastErr)
-		if !backoff.Sleep(ctx, wait) {
-			return nil, ctx.Err()
+		// A retry wait holds nothing fetched: it ends as soon as the poll run is asked to
+		// stop (shutdown, rebalance), not only when its context is cancelled.
+		if !backoff.Sleep(stopping.Context(ctx), wait) {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("retry abandoned, the poll run is stopping: %w", lastErr)
 		}
 	}
 }

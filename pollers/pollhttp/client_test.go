@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/auditstream/auditstream/internal/metrics"
+	"github.com/auditstream/auditstream/internal/stopping"
 	"github.com/auditstream/auditstream/internal/testkit"
 )
 
@@ -259,5 +260,29 @@ func TestNoBodyExcerptKeepsEchoedSecretsOutOfLogsAndErrors(t *testing.T) {
 	srv.Close()
 	if err == nil || !strings.Contains(err.Error(), "internal") {
 		t.Fatalf("err %v: an unmarked request should quote the body", err)
+	}
+}
+
+// A retry wait ends when the poll run is asked to stop (shutdown, rebalance), although
+// the poll's context lives on for its drain: the wait holds nothing worth draining.
+func TestStopRequestEndsARetryWait(t *testing.T) {
+	stop, requestStop := context.WithCancel(context.Background())
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		n.Add(1)
+		w.Header().Set("Retry-After", "3600")
+		w.WriteHeader(http.StatusTooManyRequests)
+		requestStop() // the run is asked to stop while the client waits to retry
+	}))
+	defer srv.Close()
+	c, _ := newClient(t, Config{MaxRetryAfter: time.Hour})
+	work, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := c.Do(stopping.With(work, stop), get(srv.URL))
+	if err == nil || !strings.Contains(err.Error(), "retry abandoned, the poll run is stopping") || !strings.Contains(err.Error(), "429") {
+		t.Fatalf("err = %v", err)
+	}
+	if n.Load() != 1 || work.Err() != nil {
+		t.Fatalf("%d requests, work context %v", n.Load(), work.Err())
 	}
 }
