@@ -3,6 +3,7 @@ package sinks
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Status is what a sink did with one event of a batch.
@@ -43,6 +44,10 @@ type ItemResult struct {
 	Reason string
 	// Err says what the store answered (never a secret).
 	Err error
+	// RetryAfter, for Retry, is how long the store asked to wait before this event is
+	// sent again (0: the runner's own backoff). The runner waits the longest asked for by
+	// any event of the attempt, at most MaxRetryAfter, and never less than its backoff.
+	RetryAfter time.Duration
 }
 
 // Guarantee is the delivery guarantee a sink gives.
@@ -82,7 +87,8 @@ type Sink interface {
 	// Write writes batch and fills res (len(res) == len(batch)) with one outcome per
 	// event. A non-nil error means the whole batch failed and res is ignored: wrap it with
 	// Fatal when retrying cannot help (bad credentials, missing permission: the runner
-	// stops consuming and /readyz fails); any other error is retried with backoff.
+	// stops consuming and /readyz fails); any other error is retried with backoff, or
+	// after the wait the store asked for when wrapped with RetryAfter.
 	// Write must be safe to call again with the same events (after a crash, a rebalance or
 	// a retry).
 	Write(ctx context.Context, batch []Event, res []ItemResult) error
@@ -130,4 +136,40 @@ func RejectBatch(reason string, err error) error {
 func IsRejectedBatch(err error) bool {
 	var r *RejectedBatchError
 	return errors.As(err, &r)
+}
+
+// MaxRetryAfter caps how long the runner waits for a store that asked for a pause
+// (RetryAfter, ItemResult.RetryAfter): a store asking for an hour is waited for 5 minutes,
+// then tried again (and asked again).
+const MaxRetryAfter = 5 * time.Minute
+
+// RetryAfterError marks a whole-batch failure the store asked to retry no sooner than
+// After (an HTTP 429 or 503 with a Retry-After header).
+type RetryAfterError struct {
+	Err   error
+	After time.Duration
+}
+
+func (e *RetryAfterError) Error() string {
+	return e.Err.Error() + " (the store asks to retry in " + e.After.String() + ")"
+}
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// RetryAfter wraps err, a whole-batch failure, with the store's request to wait d before
+// the next attempt: the runner waits the longer of d (at most MaxRetryAfter) and its own
+// backoff. d of zero or less returns err as it is (plain backoff).
+func RetryAfter(err error, d time.Duration) error {
+	if err == nil || d <= 0 {
+		return err
+	}
+	return &RetryAfterError{Err: err, After: d}
+}
+
+// RetryAfterOf returns the wait a store asked for with err (see RetryAfter), 0 when none.
+func RetryAfterOf(err error) time.Duration {
+	var r *RetryAfterError
+	if errors.As(err, &r) {
+		return r.After
+	}
+	return 0
 }

@@ -50,6 +50,8 @@ type deliverer struct {
 	// last error (Deliver, so that a test fails instead of hanging); the runner never
 	// gives up.
 	giveUp int
+	// sleep waits between attempts (nil: backoff.Sleep); tests record the waits with it.
+	sleep func(ctx context.Context, d time.Duration) bool
 }
 
 // Deliver writes batch to s the way the runner does — Retry events re-sent with backoff,
@@ -102,6 +104,7 @@ func (d *deliverer) attempt(ctx context.Context, evs []Event, out *Delivery) err
 			}
 			var again []Event
 			var why ItemResult
+			var asked time.Duration // the longest Retry-After of the events to retry
 			for i, ir := range r {
 				switch ir.Status {
 				case Written:
@@ -121,6 +124,7 @@ func (d *deliverer) attempt(ctx context.Context, evs []Event, out *Delivery) err
 				case Retry:
 					again = append(again, pending[i])
 					why = ir
+					asked = max(asked, ir.RetryAfter)
 				default:
 					d.log.Error("sink left an event without a result (a bug in the sink); retrying it", "status", int(ir.Status))
 					again = append(again, pending[i])
@@ -134,10 +138,10 @@ func (d *deliverer) attempt(ctx context.Context, evs []Event, out *Delivery) err
 			if d.giveUp > 0 && failures >= d.giveUp {
 				return fmt.Errorf("gave up after %d attempts: %d events still answered retry (%s): %w", failures, len(again), why.Reason, why.Err)
 			}
-			wait := bo.Next()
+			wait := waitFor(bo, asked)
 			d.retried(out)
-			d.log.Warn("store asked to retry some events", "events", len(again), "reason", why.Reason, "err", why.Err, "retry_in", wait)
-			if !backoff.Sleep(ctx, wait) {
+			d.log.Warn("store asked to retry some events", "events", len(again), "reason", why.Reason, "err", why.Err, "retry_in", wait, "retry_after", asked)
+			if !d.wait(ctx, wait) {
 				return ctx.Err()
 			}
 		case IsRejectedBatch(err):
@@ -151,7 +155,7 @@ func (d *deliverer) attempt(ctx context.Context, evs []Event, out *Delivery) err
 				return err
 			}
 			d.turnedFatal(err)
-			if !backoff.Sleep(ctx, d.fatalRetry) {
+			if !d.wait(ctx, d.fatalRetry) {
 				return ctx.Err()
 			}
 		default:
@@ -159,14 +163,28 @@ func (d *deliverer) attempt(ctx context.Context, evs []Event, out *Delivery) err
 			if d.giveUp > 0 && failures >= d.giveUp {
 				return fmt.Errorf("gave up after %d failed writes: %w", failures, err)
 			}
-			wait := bo.Next()
+			asked := RetryAfterOf(err)
+			wait := waitFor(bo, asked)
 			d.retried(out)
-			d.log.Warn("sink write failed; retrying the same events", "events", len(pending), "retry_in", wait, "err", err)
-			if !backoff.Sleep(ctx, wait) {
+			d.log.Warn("sink write failed; retrying the same events", "events", len(pending), "retry_in", wait, "retry_after", asked, "err", err)
+			if !d.wait(ctx, wait) {
 				return ctx.Err()
 			}
 		}
 	}
+}
+
+// waitFor is the wait before the next attempt: the backoff's next delay, or what the store
+// asked for (at most MaxRetryAfter) when that is longer.
+func waitFor(bo *backoff.Backoff, asked time.Duration) time.Duration {
+	return max(bo.Next(), min(asked, MaxRetryAfter))
+}
+
+func (d *deliverer) wait(ctx context.Context, w time.Duration) bool {
+	if d.sleep != nil {
+		return d.sleep(ctx, w)
+	}
+	return backoff.Sleep(ctx, w)
 }
 
 func (d *deliverer) retried(out *Delivery) {

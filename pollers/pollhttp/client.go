@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/backoff"
+	"github.com/auditstream/auditstream/internal/retryafter"
 	"github.com/auditstream/auditstream/internal/metrics"
 	"github.com/auditstream/auditstream/internal/stopping"
 )
@@ -160,7 +161,7 @@ func (c *Client) Do(ctx context.Context, build func(ctx context.Context) (*http.
 			return resp, nil
 		case Retryable(resp.Status):
 			lastErr = statusErr(req, resp, secret)
-			wait = retryAfter(resp.Header, c.cfg.MaxRetryAfter)
+			wait = retryafter.Header(resp.Header, c.cfg.MaxRetryAfter)
 		default:
 			return resp, statusErr(req, resp, secret)
 		}
@@ -224,24 +225,6 @@ func Excerpt(b []byte) string {
 		return "(empty body)"
 	}
 	return s
-}
-
-// retryAfter parses Retry-After (seconds or an HTTP date), capped.
-func retryAfter(h http.Header, limit time.Duration) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if n, err := strconv.Atoi(v); err == nil {
-		d = time.Duration(n) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = time.Until(t)
-	}
-	if d < 0 {
-		d = 0
-	}
-	return min(d, limit)
 }
 
 // stripURL removes the query (which may carry secrets) from url.Error messages.

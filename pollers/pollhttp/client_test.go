@@ -139,20 +139,6 @@ func TestNeedsATimeout(t *testing.T) {
 	}
 }
 
-func TestRetryAfterParsing(t *testing.T) {
-	h := http.Header{}
-	for in, want := range map[string]time.Duration{"": 0, "3": 3 * time.Second, "-1": 0, "99999": time.Minute, "soon": 0} {
-		h.Set("Retry-After", in)
-		if got := retryAfter(h, time.Minute); got != want {
-			t.Errorf("Retry-After %q = %s, want %s", in, got, want)
-		}
-	}
-	h.Set("Retry-After", time.Now().Add(10*time.Second).UTC().Format(http.TimeFormat))
-	if got := retryAfter(h, time.Minute); got < 8*time.Second || got > 10*time.Second {
-		t.Errorf("HTTP-date Retry-After = %s", got)
-	}
-}
-
 // A redirect to another host is an error (never an empty answer accepted), the other host
 // receives nothing; a same-host redirect is followed without a Referer.
 func TestRedirects(t *testing.T) {
