@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/backoff"
-	"github.com/auditstream/auditstream/internal/retryafter"
 	"github.com/auditstream/auditstream/internal/metrics"
+	"github.com/auditstream/auditstream/internal/retryafter"
 	"github.com/auditstream/auditstream/internal/stopping"
 )
 

@@ -234,7 +234,7 @@ func (k *Sink) bulk(ctx context.Context, items []item, res []sinks.ItemResult) e
 	for _, it := range items {
 		buf.Write(it.lines)
 	}
-	status, raw, err := k.post(ctx, "/_bulk?filter_path=errors,items.*.status,items.*.error.type,items.*.error.reason", buf.Bytes())
+	status, raw, header, err := k.post(ctx, "/_bulk?filter_path=errors,items.*.status,items.*.error.type,items.*.error.reason", buf.Bytes())
 	if err != nil {
 		return err
 	}
@@ -263,7 +263,10 @@ func (k *Sink) bulk(ctx context.Context, items []item, res []sinks.ItemResult) e
 	case status == http.StatusNotFound:
 		return sinks.Fatal(fmt.Errorf("elasticsearch sink %s: _bulk: HTTP 404 (wrong URL?): %s", k.name, brief(raw)))
 	case status != http.StatusOK:
-		return fmt.Errorf("elasticsearch sink %s: _bulk: HTTP %d: %s", k.name, status, brief(raw))
+		// 429 (the cluster's write queue is full, es_rejected_execution_exception), 5xx:
+		// retried, and not before a Retry-After when the answer has one (Elasticsearch
+		// sends none itself; a proxy or a hosted service in front of it may).
+		return transport.RetryLater(fmt.Errorf("elasticsearch sink %s: _bulk: HTTP %d: %s", k.name, status, brief(raw)), header)
 	}
 	var ans bulkAnswer
 	if err := json.Unmarshal(raw, &ans); err != nil {
@@ -272,6 +275,7 @@ func (k *Sink) bulk(ctx context.Context, items []item, res []sinks.ItemResult) e
 	if len(ans.Items) != len(items) {
 		return fmt.Errorf("elasticsearch sink %s: _bulk answered %d items for %d actions", k.name, len(ans.Items), len(items))
 	}
+	asked := transport.AskedWait(header)
 	var fatal error
 	for j, m := range ans.Items {
 		var o bulkItemOutcome
@@ -289,7 +293,7 @@ func (k *Sink) bulk(ctx context.Context, items []item, res []sinks.ItemResult) e
 		case o.Status == http.StatusConflict:
 			*r = sinks.ItemResult{Status: sinks.Duplicate}
 		case o.Status == http.StatusTooManyRequests:
-			*r = sinks.ItemResult{Status: sinks.Retry, Reason: "rate_limited", Err: errors.New(errText)}
+			*r = sinks.ItemResult{Status: sinks.Retry, Reason: "rate_limited", Err: errors.New(errText), RetryAfter: asked}
 		case o.Status == http.StatusUnauthorized || o.Status == http.StatusForbidden:
 			fatal = fmt.Errorf("elasticsearch sink %s: no permission to write %s: %s", k.name, k.s.Index, errText)
 		case o.Status == http.StatusNotFound:
@@ -297,7 +301,7 @@ func (k *Sink) bulk(ctx context.Context, items []item, res []sinks.ItemResult) e
 			// data stream.
 			fatal = fmt.Errorf("elasticsearch sink %s: cannot write %s: %s", k.name, k.s.Index, errText)
 		case o.Status >= 500:
-			*r = sinks.ItemResult{Status: sinks.Retry, Reason: "unavailable", Err: errors.New(errText)}
+			*r = sinks.ItemResult{Status: sinks.Retry, Reason: "unavailable", Err: errors.New(errText), RetryAfter: asked}
 		default:
 			reason := "rejected"
 			if o.Error != nil && (strings.Contains(o.Error.Type, "mapper") || strings.Contains(o.Error.Type, "parsing")) {
@@ -320,14 +324,14 @@ func brief(b []byte) string {
 }
 
 // post sends a request to the current URL, moving to the next URL on a network error.
-func (k *Sink) post(ctx context.Context, path string, body []byte) (int, []byte, error) {
+func (k *Sink) post(ctx context.Context, path string, body []byte) (int, []byte, http.Header, error) {
 	var last error
 	for range k.s.URLs {
 		cur := int(k.cur.Load())
 		base := strings.TrimRight(k.s.URLs[cur], "/")
-		status, raw, err := k.do(ctx, http.MethodPost, base+path, body)
+		status, raw, header, err := k.do(ctx, http.MethodPost, base+path, body)
 		if err == nil {
-			return status, raw, nil
+			return status, raw, header, nil
 		}
 		last = err
 		if ctx.Err() != nil {
@@ -335,13 +339,14 @@ func (k *Sink) post(ctx context.Context, path string, body []byte) (int, []byte,
 		}
 		k.cur.CompareAndSwap(int32(cur), int32((cur+1)%len(k.s.URLs)))
 	}
-	return 0, nil, last
+	return 0, nil, nil, last
 }
 
-func (k *Sink) do(ctx context.Context, method, target string, body []byte) (int, []byte, error) {
+// do sends one request; it returns the status, the answer and its headers.
+func (k *Sink) do(ctx context.Context, method, target string, body []byte) (int, []byte, http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/x-ndjson")
@@ -354,20 +359,20 @@ func (k *Sink) do(ctx context.Context, method, target string, body []byte) (int,
 	}
 	resp, err := k.hc.Do(req)
 	if err != nil {
-		return 0, nil, fmt.Errorf("elasticsearch sink %s: %s %s: %w", k.name, method, target, transport.Unwrap(err))
+		return 0, nil, nil, fmt.Errorf("elasticsearch sink %s: %s %s: %w", k.name, method, target, transport.Unwrap(err))
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return 0, nil, fmt.Errorf("elasticsearch sink %s: read answer of %s: %w", k.name, target, err)
+		return 0, nil, nil, fmt.Errorf("elasticsearch sink %s: read answer of %s: %w", k.name, target, err)
 	}
-	return resp.StatusCode, raw, nil
+	return resp.StatusCode, raw, resp.Header, nil
 }
 
 // Ping asks the cluster's root endpoint; bad credentials are reported as such.
 func (k *Sink) Ping(ctx context.Context) error {
 	base := strings.TrimRight(k.s.URLs[k.cur.Load()], "/")
-	status, _, err := k.do(ctx, http.MethodGet, base+"/", nil)
+	status, _, _, err := k.do(ctx, http.MethodGet, base+"/", nil)
 	if err != nil {
 		return err
 	}

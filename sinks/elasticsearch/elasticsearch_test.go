@@ -37,7 +37,8 @@ func write(s sinks.Sink, batch []sinks.Event) ([]sinks.ItemResult, error) {
 type cannedBulk struct {
 	mu        sync.Mutex
 	statusFor func(id string) (int, string)
-	whole     int // non-zero: answer the whole request with this status
+	whole     int    // non-zero: answer the whole request with this status
+	retry     string // non-empty: the Retry-After header of every answer
 	actions   []map[string]map[string]string
 	auth      []string
 }
@@ -46,6 +47,9 @@ func (c *cannedBulk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.auth = append(c.auth, r.Header.Get("Authorization"))
+	if c.retry != "" {
+		w.Header().Set("Retry-After", c.retry)
+	}
 	if c.whole != 0 {
 		w.WriteHeader(c.whole)
 		fmt.Fprint(w, `{"error":{"type":"security_exception","reason":"no"}}`)
@@ -217,4 +221,34 @@ func TestSettings(t *testing.T) {
 		"urls: [http://e:9200]\napi_key: k\nusername: u\npassword: p": "api_key",
 		"urls: [http://e:9200]\nusername: u":                          "username",
 	})
+}
+
+// A cluster (or the proxy in front of it) that answers 429 with Retry-After is waited for
+// as long as it asks: a whole-request refusal carries the wait in the error, per-item
+// refusals in their results.
+func TestRetryAfter(t *testing.T) {
+	c := &cannedBulk{whole: 429, retry: "2", statusFor: func(id string) (int, string) {
+		if strings.HasSuffix(id, "0") {
+			return 429, "es_rejected_execution_exception"
+		}
+		return 201, ""
+	}}
+	srv := httptest.NewServer(c)
+	defer srv.Close()
+	s := open(t, "urls: ["+srv.URL+"]\n", nil)
+	batch := projectiontest.Batch(2, "ra")
+	_, err := write(s, batch)
+	if err == nil || sinks.IsFatal(err) || sinks.IsRejectedBatch(err) || sinks.RetryAfterOf(err) != 2*time.Second {
+		t.Fatalf("whole 429 with Retry-After: 2: err %v, asked wait %s; want a retry in 2s", err, sinks.RetryAfterOf(err))
+	}
+	c.mu.Lock()
+	c.whole, c.retry = 0, "4"
+	c.mu.Unlock()
+	res, err := write(s, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Status != sinks.Retry || res[0].RetryAfter != 4*time.Second || res[1].Status != sinks.Written || res[1].RetryAfter != 0 {
+		t.Errorf("per-item 429 with Retry-After: 4: %+v", res)
+	}
 }

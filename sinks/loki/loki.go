@@ -297,7 +297,7 @@ func (k *Sink) pushStream(ctx context.Context, labels map[string]string, es []en
 	if len(b) > k.s.MaxRequestBytes && len(es) > 1 {
 		return k.split(ctx, labels, es, res)
 	}
-	code, msg, err := k.post(ctx, b)
+	code, msg, header, err := k.post(ctx, b)
 	if err != nil {
 		return err
 	}
@@ -341,8 +341,9 @@ func (k *Sink) pushStream(ctx context.Context, labels map[string]string, es []en
 		// Refused without naming the entries: the runner bisects the batch down to them.
 		return sinks.RejectBatch(reason400(msg), fmt.Errorf("loki sink %s: push: HTTP 400: %s", k.name, msg))
 	}
-	// 429 (rate limited), 5xx and anything else: retry the batch later.
-	return fmt.Errorf("loki sink %s: push to %s: HTTP %d: %s", k.name, k.push, code, msg)
+	// 429 (rate limited), 5xx and anything else: retry the batch later, and not before a
+	// Retry-After when the answer has one (a gateway in front of Loki may send it).
+	return transport.RetryLater(fmt.Errorf("loki sink %s: push to %s: HTTP %d: %s", k.name, k.push, code, msg), header)
 }
 
 func (k *Sink) split(ctx context.Context, labels map[string]string, es []entry, res []sinks.ItemResult) error {
@@ -453,20 +454,20 @@ func (k *Sink) request(ctx context.Context, method, target string, body []byte) 
 	return req, nil
 }
 
-// post sends one push; it returns the status and the start of the answer.
-func (k *Sink) post(ctx context.Context, b []byte) (int, string, error) {
+// post sends one push; it returns the status, the start of the answer and its headers.
+func (k *Sink) post(ctx context.Context, b []byte) (int, string, http.Header, error) {
 	req, err := k.request(ctx, http.MethodPost, k.push, b)
 	if err != nil {
-		return 0, "", err
+		return 0, "", nil, err
 	}
 	resp, err := k.hc.Do(req)
 	if err != nil {
-		return 0, "", fmt.Errorf("loki sink %s: push to %s: %w", k.name, k.push, transport.Unwrap(err))
+		return 0, "", nil, fmt.Errorf("loki sink %s: push to %s: %w", k.name, k.push, transport.Unwrap(err))
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode, strings.TrimSpace(string(msg)), nil
+	return resp.StatusCode, strings.TrimSpace(string(msg)), resp.Header, nil
 }
 
 // metadataOn reports whether entries carry structured metadata, asking Loki's build info

@@ -40,6 +40,7 @@ type fakeLoki struct {
 	version string
 	answer  func(p push) (int, string)
 	auth    []string
+	retry   string // non-empty: the Retry-After header of every push answer
 }
 
 func (f *fakeLoki) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -62,6 +63,9 @@ func (f *fakeLoki) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		code, msg := 204, ""
 		if f.answer != nil {
 			code, msg = f.answer(p)
+		}
+		if f.retry != "" {
+			w.Header().Set("Retry-After", f.retry)
 		}
 		w.WriteHeader(code)
 		fmt.Fprint(w, msg)
@@ -337,5 +341,24 @@ func TestEntryTimeIsDeterministic(t *testing.T) {
 	res, err := write(s, []sinks.Event{noTime})
 	if err != nil || res[0].Status != sinks.Reject || res[0].Reason != "no_time" {
 		t.Fatalf("event without any time: %+v %v, want rejected (no_time)", res, err)
+	}
+}
+
+// A 429 with Retry-After (from Loki or a gateway in front of it) is retried no sooner than
+// asked: the error carries the wait for the runner.
+func TestRetryAfter(t *testing.T) {
+	for _, tc := range []struct {
+		code  int
+		retry string
+		want  time.Duration
+	}{{429, "2", 2 * time.Second}, {503, "30", 30 * time.Second}, {429, "", 0}, {429, "later", 0}, {429, "86400", sinks.MaxRetryAfter}} {
+		f := &fakeLoki{version: "3.1.0", retry: tc.retry, answer: func(push) (int, string) {
+			return tc.code, "Ingestion rate limit exceeded"
+		}}
+		s := open(t, "url: "+serve(t, f)+"\n", nil)
+		_, err := write(s, []sinks.Event{projectiontest.Event("api_create")})
+		if err == nil || sinks.IsFatal(err) || sinks.IsRejectedBatch(err) || sinks.RetryAfterOf(err) != tc.want {
+			t.Errorf("HTTP %d Retry-After %q: err %v, asked wait %s; want a retry in %s", tc.code, tc.retry, err, sinks.RetryAfterOf(err), tc.want)
+		}
 	}
 }

@@ -204,10 +204,11 @@ func (k *Sink) Write(ctx context.Context, batch []sinks.Event, res []sinks.ItemR
 	return nil
 }
 
-func (k *Sink) post(ctx context.Context, path string, body []byte) (int, answer, error) {
+// post sends one request; it returns the status, HEC's answer and the headers.
+func (k *Sink) post(ctx context.Context, path string, body []byte) (int, answer, http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, k.base+path, bytes.NewReader(body))
 	if err != nil {
-		return 0, answer{}, err
+		return 0, answer{}, nil, err
 	}
 	req.Header.Set("Authorization", "Splunk "+k.s.Token.Reveal())
 	req.Header.Set("Content-Type", "application/json")
@@ -216,7 +217,7 @@ func (k *Sink) post(ctx context.Context, path string, body []byte) (int, answer,
 	}
 	resp, err := k.hc.Do(req)
 	if err != nil {
-		return 0, answer{}, fmt.Errorf("splunk_hec sink %s: POST %s%s: %w", k.name, k.base, path, transport.Unwrap(err))
+		return 0, answer{}, nil, fmt.Errorf("splunk_hec sink %s: POST %s%s: %w", k.name, k.base, path, transport.Unwrap(err))
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
@@ -225,7 +226,7 @@ func (k *Sink) post(ctx context.Context, path string, body []byte) (int, answer,
 		// Not a HEC answer (a proxy's or load balancer's page): keep only its start.
 		a = answer{Text: strings.TrimSpace(string(raw[:min(len(raw), 300)]))}
 	}
-	return resp.StatusCode, a, nil
+	return resp.StatusCode, a, resp.Header, nil
 }
 
 // send posts items as one request and records their outcome (or the ack to wait for).
@@ -235,7 +236,7 @@ func (k *Sink) send(ctx context.Context, items []item, res []sinks.ItemResult, a
 		buf.Write(it.env)
 		buf.WriteByte('\n')
 	}
-	status, a, err := k.post(ctx, "/services/collector/event", buf.Bytes())
+	status, a, header, err := k.post(ctx, "/services/collector/event", buf.Bytes())
 	if err != nil {
 		return err
 	}
@@ -307,8 +308,10 @@ func (k *Sink) send(ctx context.Context, items []item, res []sinks.ItemResult, a
 		// Refused without saying which event: the runner bisects the batch.
 		return sinks.RejectBatch("http_400", fail("events refused"))
 	}
-	// 9 (busy), 8 (internal error), 18-20 (unhealthy), 429, other 5xx: retry later.
-	return fail("post events")
+	// 9 (busy), 8 (internal error), 18-20 (unhealthy), 429, other 5xx: retry later, and
+	// not before a Retry-After when the answer has one (HEC itself does not document one;
+	// a load balancer or proxy in front of it may send it).
+	return transport.RetryLater(fail("post events"), header)
 }
 
 func (k *Sink) split(ctx context.Context, items []item, res []sinks.ItemResult, acks *[]pending) error {
@@ -363,7 +366,7 @@ func (k *Sink) waitAcks(ctx context.Context, acks []pending, res []sinks.ItemRes
 		case ans.Code == nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusNotFound):
 			return sinks.Fatal(fmt.Errorf("splunk_hec sink %s: poll acks: HTTP %d without a HEC answer (a proxy in front of HEC? check the token, url and the proxy's rules)", k.name, resp.StatusCode))
 		default:
-			return fmt.Errorf("splunk_hec sink %s: poll acks: HTTP %d", k.name, resp.StatusCode)
+			return transport.RetryLater(fmt.Errorf("splunk_hec sink %s: poll acks: HTTP %d", k.name, resp.StatusCode), resp.Header)
 		}
 		for id, ok := range ans.Acks {
 			n, err := strconv.Atoi(id)

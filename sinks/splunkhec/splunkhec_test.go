@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -274,4 +276,39 @@ func TestSettings(t *testing.T) {
 		"url: https://s:8088\ntoken: t\nchannel: abc":     "channel",
 		"url: https://s:8088\ntoken: t\nack_timeout: -1s": "ack_timeout",
 	})
+}
+
+// HEC does not document a Retry-After on its busy answers, but a load balancer in front
+// of it may send one: the sink passes the wait on to the runner, and retries after it.
+func TestRetryAfterFromAProxy(t *testing.T) {
+	h, _ := hecSrv(t)
+	busy := 1
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		first := busy > 0
+		busy--
+		mu.Unlock()
+		if first {
+			w.Header().Set("Retry-After", "2")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, `{"text":"Server is busy","code":9}`)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	s := open(t, "url: "+srv.URL+"\ntoken: "+secretToken+"\n", nil)
+	batch := projectiontest.Batch(2, "ra")
+	_, err := write(s, batch)
+	if err == nil || sinks.IsFatal(err) || sinks.RetryAfterOf(err) != 2*time.Second {
+		t.Fatalf("busy with Retry-After: 2: err %v, asked wait %s; want a retry in 2s", err, sinks.RetryAfterOf(err))
+	}
+	res, err := write(s, batch)
+	allWritten(t, res, err)
+	// HEC's own busy answer has no Retry-After: plain backoff.
+	h.SetBusy(1)
+	if _, err := write(s, batch); err == nil || sinks.RetryAfterOf(err) != 0 {
+		t.Fatalf("HEC busy: err %v, asked wait %s; want a plain retry", err, sinks.RetryAfterOf(err))
+	}
 }

@@ -229,7 +229,8 @@ func (s *Sink) Write(ctx context.Context, batch []sinks.Event, res []sinks.ItemR
 		// empty the whole stream into the dead letter topic until the receiver is back.
 		return sinks.Fatal(fmt.Errorf("%w (no receiver at settings.url: check the URL, or wait for the receiver to be deployed)", answer))
 	case code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500:
-		return answer
+		// Retried; not before the receiver's Retry-After when it sent one (429, 503).
+		return transport.RetryLater(answer, resp.Header)
 	case code == http.StatusRequestEntityTooLarge:
 		return sinks.RejectBatch("too_large", answer)
 	case code >= 400:

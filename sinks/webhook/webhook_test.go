@@ -313,3 +313,52 @@ func TestSettings(t *testing.T) {
 		t.Fatalf("problems repeat a secret: %s", got)
 	}
 }
+
+// A receiver that rate-limits (429 or 503 with Retry-After) is waited for as long as it
+// asks, at most sinks.MaxRetryAfter: the sink's error carries the wait for the runner.
+func TestRetryAfterIsPassedOn(t *testing.T) {
+	for _, tc := range []struct {
+		code   int
+		header string
+		want   time.Duration
+	}{
+		{429, "2", 2 * time.Second},
+		{503, "120", 2 * time.Minute},
+		{503, "3600", sinks.MaxRetryAfter},
+		{429, "", 0},
+		{429, "soon", 0},
+		{500, "7", 7 * time.Second},
+	} {
+		var mu sync.Mutex
+		posts := 0
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			mu.Lock()
+			posts++
+			n := posts
+			mu.Unlock()
+			if n == 1 {
+				if tc.header != "" {
+					w.Header().Set("Retry-After", tc.header)
+				}
+				w.WriteHeader(tc.code)
+				return
+			}
+			w.WriteHeader(http.StatusOK)
+		}))
+		s := open(t, srv.URL, slog.New(slog.DiscardHandler))
+		res := make([]sinks.ItemResult, 1)
+		batch := []sinks.Event{{ID: "a", Value: []byte(`{}`)}}
+		err := s.Write(context.Background(), batch, res)
+		if err == nil || sinks.IsFatal(err) || sinks.IsRejectedBatch(err) {
+			t.Errorf("HTTP %d: err %v, want a retry", tc.code, err)
+		}
+		if got := sinks.RetryAfterOf(err); got != tc.want {
+			t.Errorf("HTTP %d Retry-After %q: the sink asks to wait %s, want %s", tc.code, tc.header, got, tc.want)
+		}
+		// The retry that follows is written.
+		if err := s.Write(context.Background(), batch, res); err != nil || res[0].Status != sinks.Written {
+			t.Errorf("HTTP %d: the retry: err %v, result %v", tc.code, err, res[0].Status)
+		}
+		srv.Close()
+	}
+}

@@ -1,5 +1,5 @@
 // Package transport holds what the network sinks share: their TLS settings block and the
-// HTTP client built from it, and errors that name no credential.
+// HTTP client built from it, errors that name no credential, and the store's Retry-After.
 package transport
 
 import (
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/retryafter"
 	"github.com/auditstream/auditstream/sinks"
 )
 
@@ -123,4 +124,17 @@ func Ping(hc *http.Client, req *http.Request, what string) error {
 		return fmt.Errorf("%s: HTTP %d", what, resp.StatusCode)
 	}
 	return nil
+}
+
+// RetryLater wraps err, a whole-request failure that a retry may fix (429, 503...), with
+// the wait the answer's Retry-After header asks for (sinks.RetryAfter, at most
+// sinks.MaxRetryAfter); without a usable header err is returned as it is.
+func RetryLater(err error, h http.Header) error {
+	return sinks.RetryAfter(err, AskedWait(h))
+}
+
+// AskedWait is the wait an answer's Retry-After header asks for, at most
+// sinks.MaxRetryAfter; 0 when it asks for none.
+func AskedWait(h http.Header) time.Duration {
+	return retryafter.Header(h, sinks.MaxRetryAfter)
 }
