@@ -1,7 +1,7 @@
 // Package sinks holds the shared sink runner and one folder per sink. A sink implements
 // Write(batch, results): one outcome per event. The runner does the rest: batching by
 // count, bytes and linger time; re-sending only the events a store asked to retry, with
-// backoff and jitter; bisecting a batch the store refused as a whole to find the poison
+// backoff and jitter (or after the store's Retry-After, when longer); bisecting a batch the store refused as a whole to find the poison
 // event; dead-lettering rejected events with their reason; stopping on a fatal failure
 // (bad credentials) without flooding the dead-letter topic; pausing its consumer while a
 // store is down (it holds one batch, nothing more); and committing offsets only once every
