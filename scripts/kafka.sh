@@ -16,6 +16,15 @@
 #   logs    print the last 200 lines of the broker log
 #
 # environment:
+#   KAFKA_SECURITY           plaintext (default) or sasl_ssl: a second, secured broker for the
+#                            TLS/SASL integration tests. Its client listener speaks SASL_SSL
+#                            (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) with a certificate made by
+#                            openssl at every `up` (a throwaway CA, SAN 127.0.0.1 and
+#                            localhost); the SCRAM user is created when the storage is
+#                            formatted. Its defaults: ports 19192/19193, data
+#                            /tmp/auditstream-kafka-secure. `up` and `status` also print
+#                            KAFKA_SECURE_CA_FILE, KAFKA_SECURE_USERNAME and
+#                            KAFKA_SECURE_PASSWORD_FILE (all mechanisms take that user).
 #   KAFKA_VERSION            Kafka version (default below). "latest" resolves the newest
 #                            4.x release whose full dependency set is on Maven Central.
 #   AUDITSTREAM_KAFKA_HOME   install dir (default ~/.cache/auditstream/kafka-$KAFKA_VERSION)
@@ -39,9 +48,23 @@ CACHE_ROOT="$HOME/.cache/auditstream"
 
 KAFKA_VERSION=${KAFKA_VERSION:-$DEFAULT_KAFKA_VERSION}
 HOST=127.0.0.1
-KAFKA_PORT=${KAFKA_PORT:-19092}
-KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-19093}
-DATA=${AUDITSTREAM_KAFKA_DATA:-/tmp/auditstream-kafka}
+SECURITY=${KAFKA_SECURITY:-plaintext}
+case $SECURITY in
+plaintext)
+	KAFKA_PORT=${KAFKA_PORT:-19092}
+	KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-19093}
+	DATA=${AUDITSTREAM_KAFKA_DATA:-/tmp/auditstream-kafka}
+	;;
+sasl_ssl)
+	KAFKA_PORT=${KAFKA_PORT:-19192}
+	KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-19193}
+	DATA=${AUDITSTREAM_KAFKA_DATA:-/tmp/auditstream-kafka-secure}
+	;;
+*)
+	printf 'kafka.sh: error: KAFKA_SECURITY=%s: want plaintext or sasl_ssl\n' "$SECURITY" >&2
+	exit 2
+	;;
+esac
 START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
 HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}
 JVM_OPTS=${KAFKA_JVM_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:MaxMetaspaceSize=256m -Djava.awt.headless=true}
@@ -51,6 +74,9 @@ LOG_DIR="$DATA/logs"
 SERVER_LOG="$LOG_DIR/server.log"
 STDOUT_LOG="$LOG_DIR/kafka.out"
 MARKER="$DATA/.auditstream-kafka"
+# sasl_ssl: the CA, keystore and the client's files (CA, password, client.properties).
+TLS_DIR="$DATA/tls"
+SECURE_USER=auditstream
 
 log() { printf 'kafka.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -257,7 +283,9 @@ java_cmd() { # common java invocation prefix for tools, log file name
 # cannot run source files; then fall back to the broker's "Kafka Server started" log line.
 wait_ready() { # pid remaining_seconds deadline
 	if java --list-modules 2>/dev/null | grep -q '^jdk\.compiler'; then
-		java_cmd tools.log "$ASSETS/KafkaReady.java" "$HOST:$KAFKA_PORT" "$2" >&2
+		local props=()
+		[[ $SECURITY == sasl_ssl ]] && props=("$TLS_DIR/client.properties")
+		java_cmd tools.log "$ASSETS/KafkaReady.java" "$HOST:$KAFKA_PORT" "$2" ${props[@]+"${props[@]}"} >&2
 		return
 	fi
 	log "no jdk.compiler module (JRE only); using log-based readiness check"
@@ -266,6 +294,59 @@ wait_ready() { # pid remaining_seconds deadline
 		((SECONDS < $3)) || return 1
 		sleep 0.3
 	done
+}
+
+# What a client needs: the bootstrap address and, for sasl_ssl, the CA and credentials.
+print_env() {
+	printf 'KAFKA_BROKERS=%s:%s\n' "$HOST" "$KAFKA_PORT"
+	if [[ $SECURITY == sasl_ssl ]]; then
+		printf 'KAFKA_SECURE_CA_FILE=%s\nKAFKA_SECURE_USERNAME=%s\nKAFKA_SECURE_PASSWORD_FILE=%s\n' \
+			"$TLS_DIR/ca.pem" "$SECURE_USER" "$TLS_DIR/password"
+	fi
+}
+
+random_secret() { head -c 18 /dev/urandom | base64 | tr '+/' 'xy' | tr -d '=\n'; }
+
+# sasl_ssl: a throwaway CA and server certificate (PKCS12 keystore for the broker), random
+# passwords, the client's files, and the listener settings appended to $1 (server.properties).
+secure_material() { # props
+	need openssl
+	mkdir -p "$TLS_DIR"
+	chmod 700 "$TLS_DIR"
+	local ks admin pw
+	ks=$(random_secret) admin=$(random_secret) pw=$(random_secret)
+	(
+		cd "$TLS_DIR"
+		openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj "/CN=auditstream test CA" \
+			-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+			-keyout ca.key -out ca.pem
+		openssl req -newkey rsa:2048 -nodes -subj "/CN=$HOST" -keyout server.key -out server.csr
+		printf 'subjectAltName=IP:%s,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' "$HOST" >server.ext
+		openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 7 \
+			-extfile server.ext -out server.pem
+		openssl pkcs12 -export -in server.pem -inkey server.key -certfile ca.pem -name kafka \
+			-out server.p12 -passout "pass:$ks"
+	) >"$LOG_DIR/openssl.out" 2>&1 || { cat "$LOG_DIR/openssl.out" >&2; die "openssl could not make the test certificate"; }
+	printf '%s' "$pw" >"$TLS_DIR/password"
+	chmod 600 "$TLS_DIR/password"
+	cat >"$TLS_DIR/client.properties" <<-EOF
+		security.protocol=SASL_SSL
+		sasl.mechanism=SCRAM-SHA-512
+		sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$SECURE_USER" password="$pw";
+		ssl.truststore.type=PEM
+		ssl.truststore.location=$TLS_DIR/ca.pem
+	EOF
+	sed -e "s|@HOST@|$HOST|g" \
+		-e "s|@PORT@|$KAFKA_PORT|g" \
+		-e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+		-e "s|@TLS_DIR@|$TLS_DIR|g" \
+		-e "s|@KEYSTORE_PASSWORD@|$ks|g" \
+		-e "s|@ADMIN_PASSWORD@|$admin|g" \
+		-e "s|@USER@|$SECURE_USER|g" \
+		-e "s|@PASSWORD@|$pw|g" \
+		"$ASSETS/server-sasl_ssl.properties.tmpl" >>"$1"
+	SCRAM_ARGS=(--add-scram "SCRAM-SHA-256=[name=$SECURE_USER,password=$pw]"
+		--add-scram "SCRAM-SHA-512=[name=$SECURE_USER,password=$pw]")
 }
 
 cmd_fetch() {
@@ -277,7 +358,7 @@ cmd_status() {
 	local pid
 	if pid=$(broker_pid) && port_open "$KAFKA_PORT"; then
 		log "running (pid $pid, data $DATA)"
-		printf 'KAFKA_BROKERS=%s:%s\n' "$HOST" "$KAFKA_PORT"
+		print_env
 		return 0
 	fi
 	log "not running"
@@ -287,7 +368,7 @@ cmd_status() {
 cmd_up() {
 	if is_running; then
 		log "already running (pid $(broker_pid)) on $HOST:$KAFKA_PORT"
-		printf 'KAFKA_BROKERS=%s:%s\n' "$HOST" "$KAFKA_PORT"
+		print_env
 		return 0
 	fi
 	local stale
@@ -316,16 +397,18 @@ cmd_up() {
 		-e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
 		-e "s|@LOG_DIRS@|$DATA/kraft-logs|g" \
 		"$ASSETS/server.properties.tmpl" >"$props"
+	SCRAM_ARGS=()
+	[[ $SECURITY == sasl_ssl ]] && secure_material "$props"
 
 	local cluster_id=${KAFKA_CLUSTER_ID:-$(random_cluster_id)}
 	log "formatting KRaft storage (cluster.id=$cluster_id)"
 	if ! java_cmd tools.log kafka.tools.StorageTool format -t "$cluster_id" -c "$props" \
-		>"$LOG_DIR/format.out" 2>&1; then
+		${SCRAM_ARGS[@]+"${SCRAM_ARGS[@]}"} >"$LOG_DIR/format.out" 2>&1; then
 		cat "$LOG_DIR/format.out" >&2
 		die "storage format failed"
 	fi
 
-	log "starting Kafka $RESOLVED_VERSION on $HOST:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT, data $DATA)"
+	log "starting Kafka $RESOLVED_VERSION ($SECURITY) on $HOST:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT, data $DATA)"
 	local detach=()
 	command -v setsid >/dev/null 2>&1 && detach=(setsid)
 	# shellcheck disable=SC2086 # word splitting of option strings is intended
@@ -361,7 +444,7 @@ cmd_up() {
 	fi
 	kill -0 "$pid" 2>/dev/null || { print_log_tail; die "broker exited during startup"; }
 	log "ready in $((SECONDS - t0))s (pid $pid)"
-	printf 'KAFKA_BROKERS=%s:%s\n' "$HOST" "$KAFKA_PORT"
+	print_env
 }
 
 stop_pid() { # pid

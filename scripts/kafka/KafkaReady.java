@@ -4,7 +4,8 @@
 // live (unfenced) broker and the group coordinator is available (which also
 // creates __consumer_offsets up front); exits 1 when the timeout expires.
 //
-// usage: java -cp 'libs/*' KafkaReady.java <bootstrap> <timeoutSeconds>
+// usage: java -cp 'libs/*' KafkaReady.java <bootstrap> <timeoutSeconds> [client.properties]
+// (the optional properties file holds the client's security settings: SASL_SSL brokers)
 
 import java.util.Collection;
 import java.util.Properties;
@@ -19,14 +20,19 @@ import org.apache.kafka.common.Node;
 
 public class KafkaReady {
     public static void main(String[] args) throws Exception {
-        if (args.length != 2) {
-            System.err.println("usage: KafkaReady <bootstrap> <timeoutSeconds>");
+        if (args.length != 2 && args.length != 3) {
+            System.err.println("usage: KafkaReady <bootstrap> <timeoutSeconds> [client.properties]");
             System.exit(2);
         }
         String bootstrap = args[0];
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(Long.parseLong(args[1]));
 
         Properties p = new Properties();
+        if (args.length == 3) {
+            try (java.io.Reader r = java.nio.file.Files.newBufferedReader(java.nio.file.Path.of(args[2]))) {
+                p.load(r);
+            }
+        }
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(AdminClientConfig.CLIENT_ID_CONFIG, "auditstream-kafka-ready");
         p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "3000");

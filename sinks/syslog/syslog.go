@@ -25,7 +25,6 @@ import (
 
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/sinks"
-	"github.com/auditstream/auditstream/sinks/internal/transport"
 	"github.com/auditstream/auditstream/sinks/projection/body"
 	"github.com/auditstream/auditstream/sinks/projection/ecs"
 )
@@ -60,7 +59,7 @@ type Settings struct {
 	// Timeout of a connect and of a batch write (default 10s).
 	Timeout config.Duration `yaml:"timeout"`
 	// TLS for transport tls (server_name defaults to the host of Address).
-	TLS transport.TLS `yaml:"tls"`
+	TLS config.TLS `yaml:"tls"`
 }
 
 // SetDefaults fills unset fields.

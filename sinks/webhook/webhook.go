@@ -48,7 +48,7 @@ type Settings struct {
 	// Timeout bounds one POST (default 30s).
 	Timeout config.Duration `yaml:"timeout"`
 	// TLS: CA bundle, client certificate (mutual TLS), server name.
-	TLS transport.TLS `yaml:"tls"`
+	TLS config.TLS `yaml:"tls"`
 }
 
 // SetDefaults implements config.Settings.

@@ -1,15 +1,13 @@
-// Package transport holds what the network sinks share: their TLS settings block and the
-// HTTP client built from it, errors that name no credential, and the store's Retry-After.
+// Package transport holds what the network sinks share: the HTTP client built from their
+// `tls:` block (config.TLS, shared with the Kafka connections), errors that name no
+// credential, and the store's Retry-After.
 package transport
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
@@ -17,55 +15,9 @@ import (
 	"github.com/auditstream/auditstream/sinks"
 )
 
-// TLS is a sink's `tls:` settings block.
-type TLS struct {
-	// CAFile is a PEM bundle to verify the server with (default: the system roots).
-	CAFile string `yaml:"ca_file"`
-	// CertFile and KeyFile: a client certificate (mutual TLS).
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
-	// ServerName overrides the name verified in the server's certificate.
-	ServerName string `yaml:"server_name"`
-	// InsecureSkipVerify disables verification of the server (tests only).
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
-}
-
-// IsZero reports whether nothing is set.
-func (t TLS) IsZero() bool { return t == TLS{} }
-
-// Validate records the block's problems at path.
-func (t TLS) Validate(path string, p *config.Problems) {
-	if (t.CertFile == "") != (t.KeyFile == "") {
-		p.Add(path, "cert_file and key_file go together")
-	}
-}
-
-// Config builds the tls.Config (TLS 1.2 or later).
-func (t TLS) Config() (*tls.Config, error) {
-	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("ca_file: %w", err)
-		}
-		c.RootCAs = x509.NewCertPool()
-		if !c.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_file %s holds no PEM certificate", t.CAFile)
-		}
-	}
-	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("cert_file/key_file: %w", err)
-		}
-		c.Certificates = []tls.Certificate{cert}
-	}
-	return c, nil
-}
-
 // HTTPClient returns a client with the given request timeout and TLS settings. It never
 // follows a redirect (see NoRedirects): the sink sees the 3xx answer itself.
-func HTTPClient(timeout time.Duration, t TLS) (*http.Client, error) {
+func HTTPClient(timeout time.Duration, t config.TLS) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if !t.IsZero() {
 		c, err := t.Config()

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/sinks"
 )
 
@@ -23,7 +24,7 @@ func TestHTTPClientDoesNotFollowRedirects(t *testing.T) {
 		http.Redirect(w, req, "/moved", http.StatusFound)
 	}))
 	defer srv.Close()
-	hc, err := HTTPClient(0, TLS{})
+	hc, err := HTTPClient(0, config.TLS{})
 	if err != nil {
 		t.Fatal(err)
 	}
