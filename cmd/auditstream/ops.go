@@ -51,7 +51,13 @@ func connect(path string, stderr io.Writer) (*opsEnv, func(), int) {
 	// The tools' output is on stdout; their logs on stderr only say what went wrong.
 	log := app.NewLogger(stderr, config.LogConfig{Level: "warn", Format: c.Log.Format})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	b, err := bus.New(bus.Config{Brokers: c.Kafka.Brokers, ClientID: c.Kafka.ClientID + "-ops", MaxMessageBytes: c.Kafka.Topics.MaxMessageBytes}, log)
+	bc, err := app.BusConfig(c, c.Kafka.Brokers, c.Kafka.ClientID+"-ops")
+	if err != nil {
+		stop()
+		fmt.Fprintf(stderr, "%s: %v\n", path, err)
+		return nil, nil, 1
+	}
+	b, err := bus.New(bc, log)
 	if err != nil {
 		stop()
 		fmt.Fprintf(stderr, "kafka: %v\n", err)

@@ -182,8 +182,11 @@ func (a *App) startKafka(ctx context.Context) error {
 		brokers = e.Addrs()
 	}
 	a.Brokers = brokers
-	b, err := bus.New(bus.Config{Brokers: brokers, ClientID: a.cfg.Kafka.ClientID, MaxMessageBytes: a.cfg.Kafka.Topics.MaxMessageBytes,
-		Compression: a.cfg.Kafka.Compression}, a.log)
+	bc, err := BusConfig(a.cfg, brokers, a.cfg.Kafka.ClientID)
+	if err != nil {
+		return err
+	}
+	b, err := bus.New(bc, a.log)
 	if err != nil {
 		return err
 	}
@@ -197,6 +200,10 @@ func (a *App) startKafka(ctx context.Context) error {
 		if err == nil {
 			break
 		}
+		if errors.Is(err, bus.ErrSecurity) {
+			// Refused credentials or an unverifiable certificate stay so: no waiting.
+			return fmt.Errorf("kafka: %w", err)
+		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return fmt.Errorf("kafka not reachable: %w", err)
 		}
@@ -207,7 +214,7 @@ func (a *App) startKafka(ctx context.Context) error {
 		case <-time.After(2 * time.Second):
 		}
 	}
-	a.log.Info("kafka reachable", "brokers", brokers)
+	a.log.Info("kafka reachable", "brokers", brokers, "tls", a.cfg.Kafka.TLS.On(), "sasl", a.cfg.Kafka.SASL.Mechanism)
 	if a.admin != nil {
 		a.admin.AddCheck("kafka", b.Ping)
 	}
@@ -217,6 +224,16 @@ func (a *App) startKafka(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// BusConfig is how a process of configuration c reaches Kafka at brokers (c.Kafka.Brokers,
+// or the embedded broker's): client id, message size, compression, TLS and SASL.
+func BusConfig(c *config.Root, brokers []string, clientID string) (bus.Config, error) {
+	bc := bus.Config{Brokers: brokers, ClientID: clientID, MaxMessageBytes: c.Kafka.Topics.MaxMessageBytes, Compression: c.Kafka.Compression}
+	if err := bc.Secure("kafka", c.Kafka.TLS, c.Kafka.SASL); err != nil {
+		return bus.Config{}, err
+	}
+	return bc, nil
 }
 
 func (a *App) topicSpecs() []bus.TopicSpec { return TopicSpecs(a.cfg, a.providers()) }

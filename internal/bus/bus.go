@@ -32,6 +32,10 @@ type Config struct {
 	// Compression of every batch the shared writer sends: "none", "snappy", "lz4" or
 	// "zstd" (default config.DefaultCompression, chosen by measurement).
 	Compression string
+	// Path is the configuration block TLS and SASL come from ("kafka" by default), named
+	// by authentication and certificate errors (set by Secure).
+	Path string
+	user string // the SASL username, for errors
 }
 
 // Writer and reader tuning, measured in docs/benchmarks.md ("Kafka efficiency"). A
@@ -154,7 +158,7 @@ func (b *Bus) EnsureTopics(ctx context.Context, specs ...TopicSpec) error {
 	}
 	resp, err := b.client.CreateTopics(ctx, req)
 	if err != nil {
-		return fmt.Errorf("create topics on %v: %w", b.cfg.Brokers, err)
+		return fmt.Errorf("create topics on %v: %w", b.cfg.Brokers, b.explain(err))
 	}
 	var errs []error
 	for _, s := range specs {
@@ -204,7 +208,7 @@ func (b *Bus) waitTopic(ctx context.Context, topic string) error {
 func (b *Bus) Ping(ctx context.Context) error {
 	_, err := b.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{}})
 	if err != nil {
-		return fmt.Errorf("kafka metadata from %v: %w", b.cfg.Brokers, err)
+		return fmt.Errorf("kafka metadata from %v: %w", b.cfg.Brokers, b.explain(err))
 	}
 	return nil
 }
@@ -236,6 +240,9 @@ func (b *Bus) Publish(ctx context.Context, msgs ...kafka.Message) error {
 		if ctx.Err() != nil {
 			break
 		}
+		if e := b.explain(err); errors.Is(e, ErrSecurity) {
+			return fmt.Errorf("publish %d messages: %w", len(pending), e)
+		}
 		var werrs kafka.WriteErrors
 		if errors.As(err, &werrs) && len(werrs) == len(pending) {
 			first := -1
@@ -259,7 +266,7 @@ func (b *Bus) Publish(ctx context.Context, msgs ...kafka.Message) error {
 		}
 		b.log.Warn("kafka write failed, retrying", "messages", len(pending), "attempt", attempt+1, "err", err)
 	}
-	return fmt.Errorf("publish %d of %d messages: %w", len(pending), len(msgs), err)
+	return fmt.Errorf("publish %d of %d messages: %w", len(pending), len(msgs), b.explain(err))
 }
 
 // permanent reports whether a write error cannot be fixed by retrying.
@@ -278,7 +285,8 @@ func permanent(err error) bool {
 	return false
 }
 
-// Dialer returns the dialer readers must use (TLS/SASL are configured on it separately).
+// Dialer returns the dialer readers and consumer groups must use: it carries the TLS and
+// SASL settings of the Config.
 func (b *Bus) Dialer() *kafka.Dialer { return b.dialer }
 
 // Client returns the admin client.

@@ -22,10 +22,11 @@ func TestIntegrationRealKafkaRoundTrip(t *testing.T) { roundTrip(t, testkit.Real
 // roundTrip checks what every component relies on: explicit topic creation (twice: the
 // second is "already exists" = success), acks=all writes with headers, a consumer group that
 // commits only handled batches and a second member of the same group resuming after them.
-func roundTrip(t *testing.T, brokers []string) {
+func roundTrip(t *testing.T, brokers []string) { roundTripOn(t, testkit.NewBus(t, brokers)) }
+
+func roundTripOn(t *testing.T, b *bus.Bus) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	b := testkit.NewBus(t, brokers)
 	u := testkit.Unique()
 	topic, compact := "t.rt."+u, "t.compact."+u
 	specs := []bus.TopicSpec{

@@ -75,6 +75,10 @@ type KafkaConfig struct {
 	// Compression of what the process writes: none, snappy (default), lz4 or zstd.
 	// Consumers read every codec whatever this says.
 	Compression string `yaml:"compression"`
+	// TLS and SASL of every connection the process makes to the brokers (writer,
+	// consumer groups, checkpoints, targets group, admin calls, the repair tools).
+	TLS  KafkaTLS `yaml:"tls"`
+	SASL SASL     `yaml:"sasl"`
 }
 
 // EmbeddedConfig of the in-process broker.

@@ -41,6 +41,11 @@ func (c *Root) Validate(p *Problems) {
 			p.Add(fmt.Sprintf("kafka.brokers[%d]", i), "%q is not host:port", b)
 		}
 	}
+	c.Kafka.TLS.Validate("kafka.tls", p)
+	c.Kafka.SASL.Validate("kafka.sasl", p)
+	if c.Embedded() && (c.Kafka.TLS.On() || !c.Kafka.SASL.IsZero()) {
+		p.Add("kafka", "tls and sasl need kafka.brokers (the embedded development broker speaks plaintext only)")
+	}
 	if !slices.Contains(Compressions, c.Kafka.Compression) {
 		p.Add("kafka.compression", "%q is not one of %s", c.Kafka.Compression, strings.Join(Compressions, ", "))
 	}

@@ -89,3 +89,49 @@ func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+// The variables scripts/test.sh sets for the secured broker (scripts/kafka.sh with
+// KAFKA_SECURITY=sasl_ssl): a SASL_SSL listener taking PLAIN, SCRAM-SHA-256 and
+// SCRAM-SHA-512 for one user, with a certificate of a throwaway CA.
+const (
+	EnvSecureBrokers      = "AUDITSTREAM_KAFKA_SECURE_BROKERS"
+	EnvSecureCAFile       = "AUDITSTREAM_KAFKA_SECURE_CA_FILE"
+	EnvSecureUsername     = "AUDITSTREAM_KAFKA_SECURE_USERNAME"
+	EnvSecurePasswordFile = "AUDITSTREAM_KAFKA_SECURE_PASSWORD_FILE"
+)
+
+// SecureBroker is how to reach the secured test broker.
+type SecureBroker struct {
+	Brokers      []string
+	CAFile       string
+	Username     string
+	PasswordFile string
+}
+
+// Password reads the password (for tests that must check it is never printed).
+func (s SecureBroker) Password(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile(s.PasswordFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimRight(string(b), "\r\n")
+}
+
+// SecureKafka returns the secured broker for an integration test; like RealKafka it
+// skips locally and fails under CI=true when the variables are unset.
+func SecureKafka(t testing.TB) SecureBroker {
+	t.Helper()
+	s := SecureBroker{
+		CAFile:       os.Getenv(EnvSecureCAFile),
+		Username:     os.Getenv(EnvSecureUsername),
+		PasswordFile: os.Getenv(EnvSecurePasswordFile),
+	}
+	v := strings.TrimSpace(os.Getenv(EnvSecureBrokers))
+	if v == "" || s.CAFile == "" || s.Username == "" || s.PasswordFile == "" {
+		Require(t, "a real Kafka broker with a SASL_SSL listener ("+EnvSecureBrokers+", "+EnvSecureCAFile+", "+
+			EnvSecureUsername+" and "+EnvSecurePasswordFile+"; `make test` starts one with `KAFKA_SECURITY=sasl_ssl scripts/kafka.sh up`)")
+	}
+	s.Brokers = strings.Split(v, ",")
+	return s
+}

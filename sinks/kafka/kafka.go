@@ -50,6 +50,10 @@ type Settings struct {
 	Partitions        int  `yaml:"partitions"`
 	ReplicationFactor int  `yaml:"replication_factor"`
 	Compact           bool `yaml:"compact"`
+	// TLS and SASL of the connections to the target cluster, the same blocks as
+	// kafka.tls and kafka.sasl (the target cluster has its own: nothing is inherited).
+	TLS  config.KafkaTLS `yaml:"tls"`
+	SASL config.SASL     `yaml:"sasl"`
 }
 
 // SetDefaults implements config.Settings.
@@ -96,6 +100,8 @@ func (s *Settings) Validate(path string, p *config.Problems) {
 	if s.Partitions < 1 || s.ReplicationFactor < 1 {
 		p.Add(path+".partitions", "partitions and replication_factor must be at least 1")
 	}
+	s.TLS.Validate(path+".tls", p)
+	s.SASL.Validate(path+".sasl", p)
 }
 
 // Sink publishes events to one topic.
@@ -116,11 +122,16 @@ func Open(name string, cfg Settings, log *slog.Logger) (*Sink, error) {
 	if cid == "" {
 		cid = "auditstream-sink-" + name
 	}
-	b, err := bus.New(bus.Config{Brokers: cfg.Brokers, ClientID: cid, Compression: cfg.Compression}, log)
+	bc := bus.Config{Brokers: cfg.Brokers, ClientID: cid, Compression: cfg.Compression}
+	if err := bc.Secure("settings", cfg.TLS, cfg.SASL); err != nil {
+		return nil, fmt.Errorf("kafka sink %s: %w", name, err)
+	}
+	b, err := bus.New(bc, log)
 	if err != nil {
 		return nil, fmt.Errorf("kafka sink %s: %w", name, err)
 	}
-	log.Info("kafka sink ready", "sink", name, "brokers", cfg.Brokers, "topic", cfg.Topic, "format", cfg.Format, "key", cfg.Key)
+	log.Info("kafka sink ready", "sink", name, "brokers", cfg.Brokers, "topic", cfg.Topic, "format", cfg.Format, "key", cfg.Key,
+		"tls", cfg.TLS.On(), "sasl", cfg.SASL.Mechanism)
 	return &Sink{name: name, cfg: cfg, log: log, bus: b}, nil
 }
 
@@ -234,6 +245,9 @@ func (s *Sink) ensureTopic(ctx context.Context) error {
 // retried.
 func (s *Sink) fail(what string, err error) error {
 	wrapped := fmt.Errorf("kafka sink %s: %s: %w", s.name, what, err)
+	if errors.Is(err, bus.ErrSecurity) {
+		return sinks.Fatal(wrapped)
+	}
 	for _, ke := range []kgo.Error{kgo.TopicAuthorizationFailed, kgo.ClusterAuthorizationFailed, kgo.SASLAuthenticationFailed,
 		kgo.TransactionalIDAuthorizationFailed, kgo.GroupAuthorizationFailed} {
 		if errors.Is(err, ke) {
