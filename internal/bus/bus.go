@@ -158,7 +158,7 @@ func (b *Bus) EnsureTopics(ctx context.Context, specs ...TopicSpec) error {
 	}
 	resp, err := b.client.CreateTopics(ctx, req)
 	if err != nil {
-		return fmt.Errorf("create topics on %v: %w", b.cfg.Brokers, b.explain(err))
+		return fmt.Errorf("create topics on %v: %w", b.cfg.Brokers, b.securityCause(ctx, err))
 	}
 	var errs []error
 	for _, s := range specs {

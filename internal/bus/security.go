@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -114,4 +115,20 @@ func (b *Bus) explain(err error) error {
 		return fmt.Errorf("%w (the broker closed the connection: if its listener needs TLS or SASL, set %s.tls / %s.sasl)", err, path, path)
 	}
 	return err
+}
+
+// securityCause explains err; when err says nothing about security, a metadata request
+// asks again. kafka-go's admin calls report a connection that failed authentication as
+// "[8] Broker Not Available" (the controller lookup hides the cause), where a metadata
+// request returns the SASL error itself.
+func (b *Bus) securityCause(ctx context.Context, err error) error {
+	if e := b.explain(err); errors.Is(e, ErrSecurity) || ctx.Err() != nil {
+		return e
+	}
+	if _, merr := b.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{}}); merr != nil {
+		if e := b.explain(merr); errors.Is(e, ErrSecurity) {
+			return e
+		}
+	}
+	return b.explain(err)
 }

@@ -35,7 +35,7 @@ func readAll(t testing.TB, b *bus.Bus, brokers []string, topic string) []kgo.Mes
 	if end == 0 {
 		return nil
 	}
-	r := kgo.NewReader(kgo.ReaderConfig{Brokers: brokers, Topic: topic, Partition: 0, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond})
+	r := kgo.NewReader(kgo.ReaderConfig{Brokers: brokers, Topic: topic, Partition: 0, Dialer: b.Dialer(), MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond})
 	defer r.Close()
 	var out []kgo.Message
 	for {
