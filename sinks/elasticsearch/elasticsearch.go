@@ -49,7 +49,7 @@ type Settings struct {
 	// MaxRequestBytes splits larger bulk requests (default 5 MiB).
 	MaxRequestBytes int             `yaml:"max_request_bytes"`
 	Timeout         config.Duration `yaml:"timeout"`
-	TLS             config.TLS   `yaml:"tls"`
+	TLS             config.TLS      `yaml:"tls"`
 }
 
 var indexRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._+-]*$`)

@@ -58,7 +58,7 @@ type Settings struct {
 	// MaxRequestBytes splits larger pushes (default 4 MiB; Loki's gRPC limit is about 4 MiB).
 	MaxRequestBytes int             `yaml:"max_request_bytes"`
 	Timeout         config.Duration `yaml:"timeout"`
-	TLS             config.TLS   `yaml:"tls"`
+	TLS             config.TLS      `yaml:"tls"`
 }
 
 var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)

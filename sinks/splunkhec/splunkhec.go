@@ -52,7 +52,7 @@ type Settings struct {
 	// MaxRequestBytes splits larger batches (default 1 MiB, Splunk Cloud's limit).
 	MaxRequestBytes int             `yaml:"max_request_bytes"`
 	Timeout         config.Duration `yaml:"timeout"` // of one HTTP request, default 30s
-	TLS             config.TLS   `yaml:"tls"`
+	TLS             config.TLS      `yaml:"tls"`
 }
 
 var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
