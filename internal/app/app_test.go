@@ -196,6 +196,9 @@ func secretValues(c *config.Root) []string {
 	for i := range c.Simulators {
 		walk(&c.Simulators[i].Settings)
 	}
+	if p := c.Kafka.SASL.Password.Reveal(); p != "" {
+		out = append(out, p)
+	}
 	return out
 }
 
