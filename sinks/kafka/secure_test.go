@@ -10,28 +10,31 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/auditstream/auditstream/internal/bus"
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/sinks"
+	"github.com/auditstream/auditstream/sinks/internal/plugintest"
 	"github.com/auditstream/auditstream/sinks/sinktest"
 )
 
 // openYAML opens a kafka sink from its settings block as written in the configuration.
 func openYAML(t *testing.T, name, settings string, log *slog.Logger) sinks.Sink {
 	t.Helper()
-	var n yaml.Node
-	if err := yaml.Unmarshal([]byte(settings), &n); err != nil {
-		t.Fatal(err)
-	}
-	s, err := Plugin.Open(name, n.Content[0], sinks.Deps{Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := plugintest.Open(t, Plugin, name, settings, log)
 	t.Cleanup(func() { _ = s.Close(context.Background()) })
 	return s
+}
+
+func TestSecuritySettings(t *testing.T) {
+	t.Setenv("AS_TEST_SINK_KAFKA_PW", "x")
+	plugintest.CheckSettings(t, Plugin, map[string]string{
+		"{brokers: [b:9093], topic: t, tls: {enabled: true}, sasl: {mechanism: scram-sha-256, username: u, password_env: AS_TEST_SINK_KAFKA_PW}}": "",
+		"{brokers: [b:9093], topic: t, sasl: {mechanism: md5, username: u, password: x}}":                                                         `sinks[0].settings.sasl.mechanism: must be one of plain, scram-sha-256, scram-sha-512, got "md5"`,
+		"{brokers: [b:9093], topic: t, sasl: {mechanism: plain, password: x}}":                                                                    "sinks[0].settings.sasl.username: is required",
+		"{brokers: [b:9093], topic: t, sasl: {mechanism: plain, username: u}}":                                                                    "sinks[0].settings.sasl: set exactly one of password_file, password_env or password",
+		"{brokers: [b:9093], topic: t, tls: {key_file: /k.pem}}":                                                                                  "sinks[0].settings.tls: cert_file and key_file go together",
+	})
 }
 
 // The sink delivers to a cluster that wants TLS and SCRAM-SHA-512 (its own settings.tls
