@@ -47,7 +47,7 @@ stop_started() {
 trap 'stop_started; rm -rf "$work"' EXIT
 # The servers this script starts get their own ports and directories, so that the ones of
 # the integration tests (same scripts, default ports) are neither reused nor stopped.
-BENCH_PG_DIR=/tmp/auditstream-bench-postgres BENCH_PG_PORT=55442
+BENCH_PG_DIR=/tmp/auditstream-bench-postgres BENCH_PG_PORT=15442
 BENCH_OS_DIR=/tmp/auditstream-bench-opensearch BENCH_OS_PORT=19210 BENCH_OS_TPORT=19310
 
 $GO build -o bin/auditstream ./cmd/auditstream

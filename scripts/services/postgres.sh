@@ -10,12 +10,13 @@
 #   scripts/services/postgres.sh resume  # starts it again
 #
 # Environment: AUDITSTREAM_PG_DIR (default /tmp/auditstream-postgres), AUDITSTREAM_PG_PORT
-# (default 55432). PostgreSQL refuses to run as root: as root, the cluster runs as the
+# (default 15432: below Linux's ephemeral range 32768-60999, so that no client connection
+# of a busy machine holds it by chance). PostgreSQL refuses to run as root: as root, the cluster runs as the
 # `postgres` user the Debian package creates.
 set -euo pipefail
 
 dir=${AUDITSTREAM_PG_DIR:-/tmp/auditstream-postgres}
-port=${AUDITSTREAM_PG_PORT:-55432}
+port=${AUDITSTREAM_PG_PORT:-15432}
 user=auditstream
 pass=auditstream-test-only
 dsn="postgres://$user:$pass@127.0.0.1:$port/auditstream?sslmode=disable"
