@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -29,7 +30,7 @@ func newLease(targets ...pollers.Target) *lease {
 
 func (l *lease) Lease(context.Context, string, string) (pollers.Lease, bool) {
 	// The run's own context is Background in these tests: the lease's is l.ctx.
-	return pollers.Lease{Ctx: l.ctx, Targets: l.targets, Release: func() {
+	return pollers.Lease{Ctx: l.ctx, Targets: slices.Values(l.targets), Release: func() {
 		if l.onRel != nil {
 			l.onRel()
 		}

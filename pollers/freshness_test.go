@@ -3,6 +3,8 @@ package pollers_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -84,7 +86,7 @@ func (l *leases) Lease(ctx context.Context, _, _ string) (pollers.Lease, bool) {
 	if l.none {
 		return pollers.Lease{}, false
 	}
-	return pollers.Lease{Ctx: ctx, Targets: l.targets, Release: func() {}}, true
+	return pollers.Lease{Ctx: ctx, Targets: slices.Values(l.targets), Release: func() {}}, true
 }
 
 func (l *leases) Retire(context.Context, string, pollers.Target) error { return nil }
@@ -111,5 +113,58 @@ func TestNoLeaseDropsFreshness(t *testing.T) {
 	}
 	if n := testutil.CollectAndCount(m.CursorTimestamp); n != 0 {
 		t.Fatalf("%d cursor_timestamp series without a lease, want 0", n)
+	}
+}
+
+// fullLog reports a target complete up to a time without a new cursor (as a full-log
+// provider does for an unchanged target), or fails.
+type fullLog struct {
+	mu        sync.Mutex
+	watermark time.Time
+	fail      bool
+}
+
+func (s *fullLog) Targets(context.Context) ([]pollers.Target, error) {
+	return []pollers.Target{{Tenant: "t", Entity: "a"}}, nil
+}
+
+func (s *fullLog) Poll(ctx context.Context, t pollers.Target, cursor json.RawMessage, emit pollers.Emit) (pollers.Outcome, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail {
+		return pollers.Outcome{}, errors.New("provider down")
+	}
+	if cursor == nil {
+		return pollers.Outcome{}, emit(ctx, nil, json.RawMessage(`{"watermark":"2026-11-21T10:00:00Z"}`))
+	}
+	return pollers.Outcome{Watermark: s.watermark}, nil
+}
+
+// A target reported complete beyond its cursor keeps that freshness while its later
+// polls fail: the failure does not make what was read less complete.
+func TestOutcomeWatermarkOutlivesFailedPolls(t *testing.T) {
+	b, store, _, m := setup(t, testkit.EmbeddedKafka(t), "")
+	src := &fullLog{watermark: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)}
+	r := pollers.NewRunner(pollers.RunnerConfig{Name: "p", Provider: "conga", Topic: "unused"}, src, store, b, testkit.Logger(t), m)
+	ctx := context.Background()
+	gauge := func() time.Time {
+		return time.UnixMilli(int64(testutil.ToFloat64(m.CursorTimestamp.WithLabelValues("p", "conga")) * 1000)).UTC()
+	}
+	for i, want := range []time.Time{time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC), src.watermark} {
+		if err := r.PollOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := gauge(); !got.Equal(want) {
+			t.Fatalf("poll %d: freshness %v, want %v", i+1, got, want)
+		}
+	}
+	src.mu.Lock()
+	src.fail = true
+	src.mu.Unlock()
+	if err := r.PollOnce(ctx); err == nil {
+		t.Fatal("the failing poll returned no error")
+	}
+	if got := gauge(); !got.Equal(src.watermark) {
+		t.Fatalf("after a failed poll: freshness %v, want %v (the last outcome)", got, src.watermark)
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -52,8 +54,10 @@ type Assignment interface {
 
 // Lease is a set of owned targets, valid until Ctx ends.
 type Lease struct {
-	Ctx     context.Context
-	Targets []Target
+	Ctx context.Context
+	// Targets yields the owned targets, one at a time: a process with many targets
+	// builds no list of them for every run.
+	Targets iter.Seq[Target]
 	Release func()
 }
 
@@ -67,8 +71,7 @@ type Runner struct {
 	m     *metrics.Metrics
 	now   func() time.Time
 
-	mu         sync.Mutex
-	watermarks map[string]time.Time
+	fresh *freshness
 }
 
 // NewRunner builds a runner.
@@ -87,7 +90,7 @@ func NewRunner(cfg RunnerConfig, src Source, store *checkpoint.Store, b *bus.Bus
 		m.PollRequests.WithLabelValues(cfg.Name, cfg.Provider, outcome)
 	}
 	return &Runner{cfg: cfg, src: src, store: store, bus: b, log: log.With("poller", cfg.Name, "provider", cfg.Provider),
-		m: m, now: time.Now, watermarks: map[string]time.Time{}}
+		m: m, now: time.Now, fresh: newFreshness()}
 }
 
 // Name returns the poller name.
@@ -103,28 +106,28 @@ func (r *Runner) Name() string { return r.cfg.Name }
 // where the last acknowledged records put them). A lease is released only after that,
 // so no other process polls these targets before this one is done with them.
 func (r *Runner) PollOnce(ctx context.Context) error {
-	var targets []Target
+	var targets iter.Seq[Target]
 	if r.cfg.Assignment != nil {
 		l, ok := r.cfg.Assignment.Lease(ctx, r.cfg.Name, r.cfg.Provider)
 		if !ok {
 			r.log.Debug("no targets owned yet (waiting for the targets group)")
 			// Between generations this process owns nothing: it claims no freshness
 			// for targets it may no longer own.
-			r.keepWatermarks(nil)
+			r.fresh.reset()
 			r.updateFreshness()
 			return nil
 		}
 		defer l.Release()
 		ctx, targets = l.Ctx, l.Targets
-		r.keepWatermarks(targets)
 	} else {
-		var err error
-		targets, err = r.src.Targets(ctx)
+		list, err := r.src.Targets(ctx)
 		if err != nil {
 			r.m.PollRequests.WithLabelValues(r.cfg.Name, r.cfg.Provider, "error").Inc()
 			return fmt.Errorf("poller %s: list targets: %w", r.cfg.Name, err)
 		}
+		targets = slices.Values(list)
 	}
+	r.fresh.startRun()
 	stop := ctx
 	work, cancel := drainContext(stop, r.cfg.Drain)
 	defer cancel()
@@ -133,14 +136,19 @@ func (r *Runner) PollOnce(ctx context.Context) error {
 	var mu sync.Mutex
 	var errs []error
 	stopped := 0
-	for i, t := range targets {
-		select {
-		case sem <- struct{}{}:
-		case <-stop.Done():
+	for t := range targets {
+		if stopped == 0 {
+			select {
+			case sem <- struct{}{}:
+			case <-stop.Done():
+			}
 		}
 		if stop.Err() != nil {
-			stopped = len(targets) - i
-			break
+			// Not started: it still counts for freshness with what its cursor (or an
+			// earlier poll) says.
+			stopped++
+			r.unpolled(t)
+			continue
 		}
 		wg.Add(1)
 		go func() {
@@ -157,26 +165,44 @@ func (r *Runner) PollOnce(ctx context.Context) error {
 		r.log.Info("poll run stopped before these targets (shutdown or rebalance); they are polled next run, here or by the new owner",
 			"targets_not_polled", stopped)
 	}
-	r.keepWatermarks(targets) // a target no longer listed (retired) stops counting
-	r.updateFreshness()
+	r.updateFreshness() // a target no longer listed (retired, moved to another process) stops counting
 	return errors.Join(errs...)
+}
+
+// unpolled counts a target the run did not start in its freshness.
+func (r *Runner) unpolled(t Target) {
+	m := r.fresh.begin(idOf(t))
+	var w Watermark
+	if cur := r.store.Get(r.checkpointKey(t)); cur != nil && json.Unmarshal(cur, &w) == nil {
+		r.fresh.cursor(m, w.Watermark)
+	}
+	r.fresh.end(idOf(t), m)
+}
+
+// checkpointKey is the key of t's cursor.
+func (r *Runner) checkpointKey(t Target) string {
+	return r.cfg.Name + "/" + schemas.Key(r.cfg.Provider, t.Tenant, t.Entity)
 }
 
 // safePollTarget turns a provider panic into an error: one bad answer must not take the
 // process (and every other poller) down. The cursor did not move.
 func (r *Runner) safePollTarget(ctx context.Context, t Target) (err error) {
+	m := r.fresh.begin(idOf(t))
 	defer func() {
 		if p := recover(); p != nil {
 			r.m.PollRequests.WithLabelValues(r.cfg.Name, r.cfg.Provider, "error").Inc()
 			err = fmt.Errorf("poll %s target %s panicked: %v", r.cfg.Name, t.Entity, p)
 			r.log.Error("poll panicked; cursor unchanged", "target", t.Entity, "panic", p)
 		}
+		r.fresh.end(idOf(t), m)
 	}()
-	return r.pollTarget(ctx, t)
+	return r.pollTarget(ctx, t, m)
 }
 
-func (r *Runner) pollTarget(ctx context.Context, t Target) error {
-	key := r.cfg.Name + "/" + schemas.Key(r.cfg.Provider, t.Tenant, t.Entity)
+// pollTarget polls one target (again at once while it asks, up to MaxAgain) and records
+// its watermarks in m.
+func (r *Runner) pollTarget(ctx context.Context, t Target, m *mark) error {
+	key := r.checkpointKey(t)
 	for i := 0; ; i++ {
 		start := time.Now()
 		published := 0
@@ -193,7 +219,7 @@ func (r *Runner) pollTarget(ctx context.Context, t Target) error {
 			}
 			var w Watermark
 			if json.Unmarshal(cursor, &w) == nil {
-				r.setWatermark(key, w.Watermark)
+				r.fresh.cursor(m, w.Watermark)
 			}
 			return nil
 		}
@@ -203,7 +229,7 @@ func (r *Runner) pollTarget(ctx context.Context, t Target) error {
 			// says how fresh it is before this process polls it.
 			var w Watermark
 			if cur != nil && json.Unmarshal(cur, &w) == nil {
-				r.setWatermark(key, w.Watermark)
+				r.fresh.cursor(m, w.Watermark)
 			}
 		}
 		out, err := r.src.Poll(ctx, t, cur, emit)
@@ -228,9 +254,13 @@ func (r *Runner) pollTarget(ctx context.Context, t Target) error {
 			lvl = slog.LevelInfo
 		}
 		r.log.Log(ctx, lvl, "poll done", "target", t.Entity, "published", published, "took", time.Since(start).Round(time.Millisecond))
-		r.setWatermark(key, out.Watermark)
+		r.fresh.see(m, out.Watermark)
 		if out.Retire {
-			return r.retire(ctx, key, t)
+			if err := r.retire(ctx, key, t); err != nil {
+				return err
+			}
+			m.retired = true
+			return nil
 		}
 		if !out.Again || i+1 >= r.cfg.MaxAgain || Stopping(ctx) {
 			return nil
@@ -336,50 +366,13 @@ func (r *Runner) retire(ctx context.Context, key string, t Target) error {
 	if err := r.store.Delete(ctx, key); err != nil {
 		return fmt.Errorf("retire %s target %s: %w", r.cfg.Name, t.Entity, err)
 	}
-	r.mu.Lock()
-	delete(r.watermarks, key)
-	r.mu.Unlock()
 	r.log.Info("target retired", "target", t.Entity, "status", t.Status)
 	return nil
 }
 
-func (r *Runner) setWatermark(key string, w time.Time) {
-	if w.IsZero() {
-		return
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if w.After(r.watermarks[key]) {
-		r.watermarks[key] = w
-	}
-}
-
-// keepWatermarks forgets the freshness of targets this process no longer polls (moved to
-// another process, retired elsewhere): they must not pin this process's metric.
-func (r *Runner) keepWatermarks(targets []Target) {
-	keep := make(map[string]bool, len(targets))
-	for _, t := range targets {
-		keep[r.cfg.Name+"/"+schemas.Key(r.cfg.Provider, t.Tenant, t.Entity)] = true
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for k := range r.watermarks {
-		if !keep[k] {
-			delete(r.watermarks, k)
-		}
-	}
-}
-
+// updateFreshness sets the metric from the run just ended (none: no series).
 func (r *Runner) updateFreshness() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var oldest time.Time
-	for _, w := range r.watermarks {
-		if oldest.IsZero() || w.Before(oldest) {
-			oldest = w
-		}
-	}
-	if !oldest.IsZero() {
+	if oldest, ok := r.fresh.endRun(); ok {
 		r.m.CursorTimestamp.WithLabelValues(r.cfg.Name, r.cfg.Provider).Set(float64(oldest.UnixMilli()) / 1000)
 	} else {
 		// No target left in this process (all retired, or moved to another poller process):

@@ -23,8 +23,10 @@ type Store struct {
 	log     *slog.Logger
 	metrics *metrics.Metrics
 
-	mu      sync.RWMutex
-	cursors map[string]json.RawMessage
+	mu sync.RWMutex
+	// cursors holds each cursor as a string: a process keeps one per target, and a string
+	// is a smaller map value than a slice.
+	cursors map[string]string
 
 	syncMu sync.Mutex
 	next   map[int]int64 // per partition, the offset after the last one read
@@ -33,7 +35,7 @@ type Store struct {
 // Open loads every cursor of the checkpoints topic (the latest value per key wins; a
 // null value deletes the key). The topic must exist.
 func Open(ctx context.Context, b *bus.Bus, topic string, log *slog.Logger, m *metrics.Metrics) (*Store, error) {
-	s := &Store{bus: b, topic: topic, log: log, metrics: m, cursors: map[string]json.RawMessage{}, next: map[int]int64{}}
+	s := &Store{bus: b, topic: topic, log: log, metrics: m, cursors: map[string]string{}, next: map[int]int64{}}
 	n, err := s.catchUp(ctx)
 	if err != nil {
 		return nil, err
@@ -93,14 +95,18 @@ func (s *Store) apply(key string, value []byte) {
 		delete(s.cursors, key)
 		return
 	}
-	s.cursors[key] = append(json.RawMessage(nil), value...)
+	s.cursors[key] = string(value)
 }
 
-// Get returns the cursor stored under key, or nil.
+// Get returns (a copy of) the cursor stored under key, or nil.
 func (s *Store) Get(key string) json.RawMessage {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.cursors[key]
+	c, ok := s.cursors[key]
+	s.mu.RUnlock()
+	if !ok {
+		return nil
+	}
+	return json.RawMessage(c)
 }
 
 // Keys returns the number of stored cursors.
@@ -140,7 +146,7 @@ func (s *Store) All() map[string]json.RawMessage {
 	defer s.mu.RUnlock()
 	out := make(map[string]json.RawMessage, len(s.cursors))
 	for k, v := range s.cursors {
-		out[k] = append(json.RawMessage(nil), v...)
+		out[k] = json.RawMessage(v)
 	}
 	return out
 }

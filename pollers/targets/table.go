@@ -20,7 +20,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -121,22 +123,86 @@ func Decode(key string, b []byte) (Value, error) {
 	return v, nil
 }
 
-// share makes the strings that many targets repeat (provider, poller and status words)
-// one copy each, and the tenant the entity's own copy when the entity is its own tenant
-// (an IONOS contract): a table of 10,000 targets then holds each word once, not 10,000
-// times.
-func (v *Value) share() {
-	v.Provider = unique.Make(v.Provider).Value()
-	v.Poller = unique.Make(v.Poller).Value()
-	v.Status = unique.Make(v.Status).Value()
-	if v.Tenant == v.Entity {
-		v.Tenant = v.Entity
-	}
+// class is what many targets have in common: the provider, poller, status and state
+// words and the terminal flag. A table of 10,000 targets holds each distinct class once
+// (unique.Make), each row a pointer to it.
+type class struct {
+	provider, poller, status, state string
+	terminal                        bool
 }
 
+// row is a target as the table keeps it, compact because a process holds every target of
+// the topic: tenant and entity are the bytes of the map key (provider/tenant/entity), the
+// shared words one class handle, times int64 nanoseconds (UTC), and the offset of the
+// key's last applied record beside them.
 type row struct {
-	v         Value
-	partition int
+	cls  unique.Handle[class]
+	name string
+	// tenant is the tenant's length in the key.
+	tenant    int32
+	partition int32
+	// offset is the offset of the record last applied for the key (a tombstone or an
+	// invalid record included).
+	offset                      int64
+	updated, since, reactivated stamp
+	// live is false when the key's last record removed it (or none was valid): only the
+	// offset is kept.
+	live bool
+	// wide: a time does not fit a stamp; the value's times are in Table.wide.
+	wide bool
+}
+
+// stamp is a time as int64 nanoseconds since the Unix epoch (UTC); noStamp is the zero
+// time. Times outside 1678-2261 do not fit (toStamp reports false).
+type stamp int64
+
+const noStamp stamp = math.MinInt64
+
+var (
+	minStamp = time.Unix(0, math.MinInt64+1)
+	maxStamp = time.Unix(0, math.MaxInt64)
+)
+
+func toStamp(t time.Time) (stamp, bool) {
+	if t.IsZero() {
+		return noStamp, true
+	}
+	if t.Before(minStamp) || t.After(maxStamp) {
+		return noStamp, false
+	}
+	return stamp(t.UnixNano()), true
+}
+
+func (s stamp) time() time.Time {
+	if s == noStamp {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(s)).UTC()
+}
+
+// newRow compacts v (whose key is key, read at offset from partition).
+func newRow(v Value, partition int, offset int64) (r row, wide bool) {
+	r = row{cls: unique.Make(class{provider: v.Provider, poller: v.Poller, status: v.Status, state: v.State, terminal: v.Terminal}),
+		name: v.Name, tenant: int32(len(v.Tenant)), partition: int32(partition), offset: offset, live: true}
+	var ok [3]bool
+	r.updated, ok[0] = toStamp(v.UpdatedAt)
+	r.since, ok[1] = toStamp(v.Since)
+	r.reactivated, ok[2] = toStamp(v.ReactivatedAt)
+	r.wide = !ok[0] || !ok[1] || !ok[2]
+	return r, r.wide
+}
+
+// tenantEntity are the tenant and entity of a live row stored under key (substrings of it).
+func (r *row) tenantEntity(key string) (tenant, entity string) {
+	p := len(r.cls.Value().provider) + 1
+	return key[p : p+int(r.tenant)], key[p+int(r.tenant)+1:]
+}
+
+// target is the row as the runner sees it.
+func (r *row) target(key string) pollers.Target {
+	c := r.cls.Value()
+	tenant, entity := r.tenantEntity(key)
+	return pollers.Target{Tenant: tenant, Entity: entity, Name: r.name, Status: c.status, UpdatedAt: r.updated.time(), Terminal: c.terminal}
 }
 
 // Table is this process's copy of the targets topic: every partition, read to its end at
@@ -148,8 +214,8 @@ type Table struct {
 
 	mu   sync.RWMutex
 	rows map[string]row
-	// applied is the offset of the record last applied per key (tombstones included).
-	applied map[string]int64
+	// wide holds the times of the rows whose times do not fit a stamp (rare).
+	wide map[string][3]time.Time
 
 	syncMu     sync.Mutex
 	next       map[int]int64
@@ -158,7 +224,7 @@ type Table struct {
 
 // OpenTable reads the whole targets topic (which must exist).
 func OpenTable(ctx context.Context, b *bus.Bus, topic string, log *slog.Logger) (*Table, error) {
-	t := &Table{bus: b, topic: topic, log: log, rows: map[string]row{}, applied: map[string]int64{}, next: map[int]int64{}}
+	t := &Table{bus: b, topic: topic, log: log, rows: map[string]row{}, wide: map[string][3]time.Time{}, next: map[int]int64{}}
 	if err := t.Sync(ctx); err != nil {
 		return nil, err
 	}
@@ -214,7 +280,10 @@ func (t *Table) checkPlacement(n int) error {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	for key, r := range t.rows {
-		if want := placement([]byte(key), n); want != r.partition {
+		if !r.live {
+			continue
+		}
+		if want := placement([]byte(key), n); want != int(r.partition) {
 			return fmt.Errorf("targets topic %s: key %q is on partition %d but writes now go to partition %d of %d: "+
 				"the topic has %d partitions now, more than when the key was written (or another system wrote it with another partitioner); "+
 				"refusing to use it, as new writes would leave two live records of a target: recreate the topic with %d partitions, or "+
@@ -229,7 +298,7 @@ func (t *Table) checkPlacement(n int) error {
 func (t *Table) partitionsAtWrite(key string, n int) int {
 	r := t.rows[key]
 	for c := n - 1; c > 0; c-- {
-		if placement([]byte(key), c) == r.partition {
+		if placement([]byte(key), c) == int(r.partition) {
 			return c
 		}
 	}
@@ -242,30 +311,52 @@ func (t *Table) partitionsAtWrite(key string, n int) int {
 // before the first unread one (its own offset is not known): the catch-up that follows
 // the write then applies whatever others wrote before it, and it, in the topic's order.
 func (t *Table) apply(m kafka.Message, offset int64) {
-	key := string(m.Key)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if last, ok := t.applied[key]; ok && offset <= last {
+	cur, known := t.rows[string(m.Key)]
+	if known && offset <= cur.offset {
 		return
 	}
-	t.applied[key] = offset
+	key := string(m.Key)
+	cur.offset = offset
 	if m.Value == nil {
-		delete(t.rows, key)
+		t.rows[key] = row{offset: offset}
+		delete(t.wide, key)
 		return
 	}
 	v, err := Decode(key, m.Value)
 	if err != nil {
 		// Written by another system: skipped (not polled), said once per record.
 		t.log.Warn("ignoring an invalid record of the targets topic", "topic", t.topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+		t.rows[key] = cur
 		return
 	}
-	if cur, ok := t.rows[key]; ok && staleRevival(cur.v, v) {
+	if cur.live && staleRevival(t.value(key, cur), v) {
 		// A process that had not seen the retirement yet wrote its discovery after it:
 		// the target stays retired (write repairs the topic when it was this process).
+		t.rows[key] = cur
 		return
 	}
-	v.share()
-	t.rows[key] = row{v: v, partition: m.Partition}
+	r, wide := newRow(v, m.Partition, offset)
+	t.rows[key] = r
+	if wide {
+		t.wide[key] = [3]time.Time{v.UpdatedAt, v.Since, v.ReactivatedAt}
+	} else {
+		delete(t.wide, key)
+	}
+}
+
+// value is the Value of a live row stored under key. The times are in UTC.
+func (t *Table) value(key string, r row) Value {
+	c := r.cls.Value()
+	tenant, entity := r.tenantEntity(key)
+	v := Value{Provider: c.provider, Tenant: tenant, Entity: entity, Name: r.name, Poller: c.poller, Status: c.status,
+		State: c.state, Terminal: c.terminal, UpdatedAt: r.updated.time(), Since: r.since.time(), ReactivatedAt: r.reactivated.time()}
+	if r.wide {
+		w := t.wide[key]
+		v.UpdatedAt, v.Since, v.ReactivatedAt = utc(w[0]), utc(w[1]), utc(w[2])
+	}
+	return v
 }
 
 // staleRevival reports whether next, an active record following the retired cur, was
@@ -280,37 +371,66 @@ func (t *Table) Get(key string) (Value, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	r, ok := t.rows[key]
-	return r.v, ok
+	if !ok || !r.live {
+		return Value{}, false
+	}
+	return t.value(key, r), true
 }
 
 // All returns every target, sorted by key.
 func (t *Table) All() []Value {
 	t.mu.RLock()
 	out := make([]Value, 0, len(t.rows))
-	for _, r := range t.rows {
-		out = append(out, r.v)
+	for key, r := range t.rows {
+		if r.live {
+			out = append(out, t.value(key, r))
+		}
 	}
 	t.mu.RUnlock()
 	slices.SortFunc(out, func(a, b Value) int { return strings.Compare(a.Key(), b.Key()) })
 	return out
 }
 
-// owned returns the active targets of poller on the given partitions, sorted by key.
-func (t *Table) owned(parts map[int]bool, poller, provider string) []pollers.Target {
+// owned is the active targets of poller on the given partitions, in key order. It
+// builds no list of targets: it takes the keys at once and reads each target when the
+// caller reaches it, skipping one that stopped being an active target of poller since.
+func (t *Table) owned(parts map[int]bool, poller, provider string) iter.Seq[pollers.Target] {
 	t.mu.RLock()
-	var vals []Value
-	for _, r := range t.rows {
-		if parts[r.partition] && r.v.Provider == provider && r.v.State != StateRetired && (r.v.Poller == "" || r.v.Poller == poller) {
-			vals = append(vals, r.v)
+	var keys []string
+	for key, r := range t.rows {
+		if t.owns(&r, parts, poller, provider) {
+			keys = append(keys, key)
 		}
 	}
 	t.mu.RUnlock()
-	slices.SortFunc(vals, func(a, b Value) int { return strings.Compare(a.Key(), b.Key()) })
-	out := make([]pollers.Target, len(vals))
-	for i, v := range vals {
-		out[i] = v.Target()
+	slices.Sort(keys)
+	return func(yield func(pollers.Target) bool) {
+		for _, key := range keys {
+			t.mu.RLock()
+			r, ok := t.rows[key]
+			ok = ok && t.owns(&r, parts, poller, provider)
+			var tg pollers.Target
+			if ok {
+				tg = r.target(key)
+				if r.wide {
+					tg.UpdatedAt = utc(t.wide[key][0])
+				}
+			}
+			t.mu.RUnlock()
+			if ok && !yield(tg) {
+				return
+			}
+		}
 	}
-	return out
+}
+
+// owns reports whether r is an active target of poller (of provider) on the partitions.
+func (t *Table) owns(r *row, parts map[int]bool, poller, provider string) bool {
+	if !r.live || !parts[int(r.partition)] {
+		return false
+	}
+	c := r.cls.Value()
+	return c.provider == provider && c.state != StateRetired && (c.poller == "" || c.poller == poller)
 }
 
 // unowned counts, by provider, the active targets on the given partitions that runs
@@ -319,9 +439,12 @@ func (t *Table) unowned(parts map[int]bool, runs func(Value) bool) map[string]in
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	out := map[string]int{}
-	for _, r := range t.rows {
-		if parts[r.partition] && r.v.State != StateRetired && !runs(r.v) {
-			out[r.v.Provider]++
+	for key, r := range t.rows {
+		if !r.live || !parts[int(r.partition)] {
+			continue
+		}
+		if c := r.cls.Value(); c.state != StateRetired && !runs(t.value(key, r)) {
+			out[c.provider]++
 		}
 	}
 	return out
@@ -392,8 +515,8 @@ func (t *Table) partitionOf(key []byte) int {
 	r, ok := t.rows[string(key)]
 	n := t.partitions
 	t.mu.RUnlock()
-	if ok {
-		return r.partition
+	if ok && r.live {
+		return int(r.partition)
 	}
 	return placement(key, n)
 }

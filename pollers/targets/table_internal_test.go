@@ -201,11 +201,21 @@ func TestRetirementWinsOverAStaleDiscovery(t *testing.T) {
 	}
 }
 
+func newTestTable(t *testing.T) *Table {
+	return &Table{log: testkit.Logger(t), rows: map[string]row{}, wide: map[string][3]time.Time{}}
+}
+
+// within reports whether s's bytes lie inside outer's.
+func within(s, outer string) bool {
+	p, o := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.StringData(outer)))
+	return p >= o && p+uintptr(len(s)) <= o+uintptr(len(outer))
+}
+
 // The table holds the words its targets repeat once: two targets decoded from separate
-// records share the bytes of their provider, poller, status and state, and a target that
-// is its own tenant shares its tenant's bytes with its entity.
+// records share the bytes of their provider, poller, status and state; a target's tenant
+// and entity are the bytes of the table's own key, and what a lease yields copies nothing.
 func TestApplySharesRepeatedStrings(t *testing.T) {
-	tb := &Table{log: testkit.Logger(t), rows: map[string]row{}, applied: map[string]int64{}}
+	tb := newTestTable(t)
 	for i, id := range []string{"31000001", "31000002"} {
 		v := Value{Provider: "ionos", Tenant: id, Entity: id, Poller: "ionos-main", Status: "ACTIVE", State: StateActive}
 		// Fresh buffers, as records read from the topic are.
@@ -224,10 +234,122 @@ func TestApplySharesRepeatedStrings(t *testing.T) {
 			t.Errorf("%s %q/%q: two copies", f.name, f.x, f.y)
 		}
 	}
-	if unsafe.StringData(a.Tenant) != unsafe.StringData(a.Entity) {
-		t.Errorf("tenant and entity %q: two copies", a.Entity)
+	keys := map[string]string{}
+	for key := range tb.rows {
+		keys[key[len("ionos/"):len("ionos/")+8]] = key
+	}
+	n := 0
+	for tg := range tb.owned(map[int]bool{0: true}, "ionos-main", "ionos") {
+		n++
+		key := keys[tg.Entity]
+		if !within(tg.Tenant, key) || !within(tg.Entity, key) {
+			t.Errorf("target %s: tenant and entity are not the bytes of the table's key", tg.Entity)
+		}
+	}
+	if n != 2 {
+		t.Errorf("owned yielded %d targets, want 2", n)
 	}
 	if v, ok := tb.Get("ionos/none/none"); ok || v != (Value{}) {
 		t.Errorf("Get of a missing key = %+v, %v", v, ok)
+	}
+}
+
+// A value read back from the table is the value written, times at nanosecond precision
+// in UTC, including times a stamp cannot hold.
+func TestRowRoundTrip(t *testing.T) {
+	plus2 := time.FixedZone("+02", 2*3600)
+	for name, v := range map[string]Value{
+		"minimal":      {Provider: "ionos", Tenant: "1", Entity: "1", State: StateActive},
+		"all fields":   {Provider: "conga", Tenant: "acme", Entity: "p/1", Name: "Lease", Poller: "c1", Status: "COMPLETED", State: StateRetired, UpdatedAt: time.Date(2026, 11, 21, 8, 0, 0, 123456789, plus2), Terminal: true, Since: time.Date(2026, 11, 22, 1, 2, 3, 4, time.UTC), ReactivatedAt: time.Date(2026, 11, 23, 0, 0, 0, 1, time.UTC)},
+		"empty tenant": {Provider: "sig", Entity: "s1", State: StateActive, UpdatedAt: time.Unix(0, 1)},
+		"epoch":        {Provider: "sig", Tenant: "t", Entity: "s1", State: StateActive, UpdatedAt: time.Unix(0, 0)},
+		"slash tenant": {Provider: "sig", Tenant: "a/b", Entity: "c/d", State: StateActive},
+		"year 9999":    {Provider: "sig", Tenant: "t", Entity: "far", State: StateActive, UpdatedAt: time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), Since: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
+		"year 1":       {Provider: "sig", Tenant: "t", Entity: "old", State: StateActive, ReactivatedAt: time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tb := newTestTable(t)
+			tb.apply(kafka.Message{Key: []byte(v.Key()), Value: v.Encode()}, 7)
+			got, ok := tb.Get(v.Key())
+			if !ok {
+				t.Fatal("not applied")
+			}
+			if string(got.Encode()) != string(v.Encode()) {
+				t.Fatalf("read back\n%s\nwant\n%s", got.Encode(), v.Encode())
+			}
+			for _, tm := range []time.Time{got.UpdatedAt, got.Since, got.ReactivatedAt} {
+				if !tm.IsZero() && tm.Location() != time.UTC {
+					t.Errorf("time %v not in UTC", tm)
+				}
+			}
+			if !got.UpdatedAt.Equal(v.UpdatedAt) || !got.Since.Equal(v.Since) || !got.ReactivatedAt.Equal(v.ReactivatedAt) {
+				t.Errorf("times %v %v %v, want %v %v %v", got.UpdatedAt, got.Since, got.ReactivatedAt, v.UpdatedAt, v.Since, v.ReactivatedAt)
+			}
+			if v.State != StateActive {
+				return
+			}
+			var seen []pollers.Target
+			for tg := range tb.owned(map[int]bool{0: true}, v.Poller, v.Provider) {
+				seen = append(seen, tg)
+			}
+			want := v.Target()
+			if len(seen) != 1 || seen[0].Tenant != want.Tenant || seen[0].Entity != want.Entity || !seen[0].UpdatedAt.Equal(want.UpdatedAt) {
+				t.Fatalf("owned = %+v, want %+v", seen, want)
+			}
+		})
+	}
+}
+
+func TestStamp(t *testing.T) {
+	for _, c := range []struct {
+		t  time.Time
+		ok bool
+	}{
+		{time.Time{}, true},
+		{time.Unix(0, 0), true},
+		{time.Unix(0, -1), true},
+		{time.Date(2262, 4, 11, 23, 47, 16, 854775807, time.UTC), true},
+		{time.Date(2262, 4, 11, 23, 47, 16, 854775808, time.UTC), false},
+		{time.Date(1677, 9, 21, 0, 12, 43, 145224193, time.UTC), true},
+		{time.Date(1677, 9, 21, 0, 12, 43, 145224192, time.UTC), false},
+	} {
+		s, ok := toStamp(c.t)
+		if ok != c.ok {
+			t.Errorf("toStamp(%v) ok = %v, want %v", c.t, ok, c.ok)
+			continue
+		}
+		if ok && !s.time().Equal(c.t) {
+			t.Errorf("toStamp(%v).time() = %v", c.t, s.time())
+		}
+	}
+}
+
+// The offset of a key's last record is kept with its row, also after a tombstone or an
+// invalid record: an older record read later changes nothing.
+func TestApplyKeepsOffsets(t *testing.T) {
+	tb := newTestTable(t)
+	v := Value{Provider: "conga", Tenant: "acme", Entity: "p1", Status: "SENT", State: StateActive}
+	key := []byte(v.Key())
+	tb.apply(kafka.Message{Key: key, Value: v.Encode()}, 5)
+	tb.apply(kafka.Message{Key: key}, 6) // removed
+	if _, ok := tb.Get(v.Key()); ok {
+		t.Fatal("removed target still there")
+	}
+	tb.apply(kafka.Message{Key: key, Value: v.Encode()}, 5) // read again by a stale sync
+	if _, ok := tb.Get(v.Key()); ok {
+		t.Fatal("an older record brought a removed target back")
+	}
+	if n := len(tb.All()); n != 0 {
+		t.Fatalf("All = %d targets, want 0", n)
+	}
+	tb.apply(kafka.Message{Key: key, Value: []byte(`{"provider":"conga"}`)}, 7) // invalid
+	tb.apply(kafka.Message{Key: key, Value: v.Encode()}, 6)
+	if _, ok := tb.Get(v.Key()); ok {
+		t.Fatal("a record older than an invalid one was applied")
+	}
+	v.Status = "SIGNED"
+	tb.apply(kafka.Message{Key: key, Value: v.Encode()}, 8)
+	if got, ok := tb.Get(v.Key()); !ok || got.Status != "SIGNED" {
+		t.Fatalf("after a newer record: %+v %v", got, ok)
 	}
 }

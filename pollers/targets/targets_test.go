@@ -205,7 +205,7 @@ func leased(t *testing.T, m *member) (pollers.Lease, []string) {
 		return l, nil
 	}
 	var keys []string
-	for _, tg := range l.Targets {
+	for tg := range l.Targets {
 		keys = append(keys, tg.Entity)
 	}
 	return l, keys
