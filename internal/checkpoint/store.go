@@ -24,8 +24,8 @@ type Store struct {
 	metrics *metrics.Metrics
 
 	mu sync.RWMutex
-	// cursors holds each cursor as a string: a process keeps one per target, and a string
-	// is a smaller map value than a slice.
+	// cursors holds each cursor as a string, in one allocation with its key (the map's key
+	// and value are the two halves of it): a process keeps one per target of the topic.
 	cursors map[string]string
 
 	syncMu sync.Mutex
@@ -95,7 +95,10 @@ func (s *Store) apply(key string, value []byte) {
 		delete(s.cursors, key)
 		return
 	}
-	s.cursors[key] = string(value)
+	kv := key + string(value)
+	// The key is replaced too, so that the old allocation is not kept by it.
+	delete(s.cursors, key)
+	s.cursors[kv[:len(key)]] = kv[len(key):]
 }
 
 // Get returns (a copy of) the cursor stored under key, or nil.

@@ -202,7 +202,7 @@ func TestRetirementWinsOverAStaleDiscovery(t *testing.T) {
 }
 
 func newTestTable(t *testing.T) *Table {
-	return &Table{log: testkit.Logger(t), rows: map[string]row{}, wide: map[string][3]time.Time{}}
+	return &Table{log: testkit.Logger(t), index: map[string]int32{}, wide: map[string][3]time.Time{}}
 }
 
 // within reports whether s's bytes lie inside outer's.
@@ -235,7 +235,7 @@ func TestApplySharesRepeatedStrings(t *testing.T) {
 		}
 	}
 	keys := map[string]string{}
-	for key := range tb.rows {
+	for key := range tb.index {
 		keys[key[len("ionos/"):len("ionos/")+8]] = key
 	}
 	n := 0
