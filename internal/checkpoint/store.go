@@ -23,10 +23,8 @@ type Store struct {
 	log     *slog.Logger
 	metrics *metrics.Metrics
 
-	mu sync.RWMutex
-	// cursors holds each cursor as a string, in one allocation with its key (the map's key
-	// and value are the two halves of it): a process keeps one per target of the topic.
-	cursors map[string]string
+	mu      sync.RWMutex
+	cursors *cursors
 
 	syncMu sync.Mutex
 	next   map[int]int64 // per partition, the offset after the last one read
@@ -35,12 +33,12 @@ type Store struct {
 // Open loads every cursor of the checkpoints topic (the latest value per key wins; a
 // null value deletes the key). The topic must exist.
 func Open(ctx context.Context, b *bus.Bus, topic string, log *slog.Logger, m *metrics.Metrics) (*Store, error) {
-	s := &Store{bus: b, topic: topic, log: log, metrics: m, cursors: map[string]string{}, next: map[int]int64{}}
+	s := &Store{bus: b, topic: topic, log: log, metrics: m, cursors: newCursors(), next: map[int]int64{}}
 	n, err := s.catchUp(ctx)
 	if err != nil {
 		return nil, err
 	}
-	log.Info("checkpoints loaded", "topic", topic, "records", n, "keys", len(s.cursors))
+	log.Info("checkpoints loaded", "topic", topic, "records", n, "keys", s.cursors.n)
 	return s, nil
 }
 
@@ -92,19 +90,16 @@ func (s *Store) apply(key string, value []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if value == nil {
-		delete(s.cursors, key)
+		s.cursors.remove(key)
 		return
 	}
-	kv := key + string(value)
-	// The key is replaced too, so that the old allocation is not kept by it.
-	delete(s.cursors, key)
-	s.cursors[kv[:len(key)]] = kv[len(key):]
+	s.cursors.put(key, value)
 }
 
 // Get returns (a copy of) the cursor stored under key, or nil.
 func (s *Store) Get(key string) json.RawMessage {
 	s.mu.RLock()
-	c, ok := s.cursors[key]
+	c, ok := s.cursors.get(key)
 	s.mu.RUnlock()
 	if !ok {
 		return nil
@@ -116,7 +111,7 @@ func (s *Store) Get(key string) json.RawMessage {
 func (s *Store) Len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.cursors)
+	return s.cursors.n
 }
 
 // Save writes a cursor durably (acks=all) and only then makes it the current one.
@@ -147,9 +142,7 @@ func (s *Store) write(ctx context.Context, what, key string, value json.RawMessa
 func (s *Store) All() map[string]json.RawMessage {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make(map[string]json.RawMessage, len(s.cursors))
-	for k, v := range s.cursors {
-		out[k] = json.RawMessage(v)
-	}
+	out := make(map[string]json.RawMessage, s.cursors.n)
+	s.cursors.all(func(k, v string) { out[k] = json.RawMessage(v) })
 	return out
 }

@@ -1,28 +1,104 @@
 package checkpoint
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
 	"testing"
 	"unsafe"
 )
 
-// A cursor and its key are one allocation, and a new cursor replaces both: the map keeps
-// nothing of the one before.
+// The cursor table agrees with a map through random puts, replacements and removals
+// (small key sets, so that runs collide, wrap around the end and shift back on removal).
+func TestCursorsAgreeWithAMap(t *testing.T) {
+	for _, keys := range []int{1, 3, 7, 40, 300} {
+		t.Run(fmt.Sprint(keys), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(keys), 7))
+			c, want := newCursors(), map[string]string{}
+			for op := 0; op < 20000; op++ {
+				k := fmt.Sprintf("p/ionos/%d/%d", rng.IntN(keys), rng.IntN(2))
+				switch rng.IntN(3) {
+				case 0, 1:
+					v := fmt.Sprintf(`{"v":1,"n":%d}`, op)
+					c.put(k, []byte(v))
+					want[k] = v
+				case 2:
+					c.remove(k)
+					delete(want, k)
+				}
+				if op%97 == 0 || keys <= 7 {
+					check(t, c, want)
+				}
+			}
+			check(t, c, want)
+			for k := range want {
+				c.remove(k)
+			}
+			check(t, c, map[string]string{})
+		})
+	}
+}
+
+func check(t *testing.T, c *cursors, want map[string]string) {
+	t.Helper()
+	if c.n != len(want) {
+		t.Fatalf("%d cursors, want %d", c.n, len(want))
+	}
+	for k, v := range want {
+		if got, ok := c.get(k); !ok || got != v {
+			t.Fatalf("get(%q) = %q %v, want %q", k, got, ok, v)
+		}
+	}
+	if _, ok := c.get("p/ionos/none/0"); ok {
+		t.Fatal("a key never put was found")
+	}
+	seen := 0
+	c.all(func(k, v string) {
+		seen++
+		if want[k] != v {
+			t.Fatalf("all: %q = %q, want %q", k, v, want[k])
+		}
+	})
+	if seen != len(want) {
+		t.Fatalf("all saw %d cursors, want %d", seen, len(want))
+	}
+}
+
+// Keys of any length (a two-byte length prefix from 128 bytes on) and an empty cursor.
+func TestCursorsKeyLengths(t *testing.T) {
+	c := newCursors()
+	for _, n := range []int{0, 1, 127, 128, 300, 20000} {
+		k := strings.Repeat("k", n)
+		c.put(k, []byte(fmt.Sprint(n)))
+	}
+	c.put("empty", nil)
+	for _, n := range []int{0, 1, 127, 128, 300, 20000} {
+		if got, ok := c.get(strings.Repeat("k", n)); !ok || got != fmt.Sprint(n) {
+			t.Fatalf("key of %d bytes: %q %v", n, got, ok)
+		}
+	}
+	if got, ok := c.get("empty"); !ok || got != "" {
+		t.Fatalf("empty cursor: %q %v", got, ok)
+	}
+}
+
+// A key and its cursor are one allocation, replaced whole by a new cursor.
 func TestApplyKeepsKeyAndCursorTogether(t *testing.T) {
-	s := &Store{cursors: map[string]string{}}
+	s := &Store{cursors: newCursors()}
 	key := "ionos-main/ionos/31000001/31000001"
 	for _, c := range []string{`{"v":1,"watermark":"2026-11-22T10:00:00Z"}`, `{"v":1,"watermark":"2026-11-22T10:00:02Z"}`} {
 		s.apply(string([]byte(key)), []byte(c))
 		if got := string(s.Get(key)); got != c {
 			t.Fatalf("Get = %s, want %s", got, c)
 		}
-		if len(s.cursors) != 1 {
-			t.Fatalf("%d keys, want 1", len(s.cursors))
+		if s.Len() != 1 {
+			t.Fatalf("%d keys, want 1", s.Len())
 		}
-		for k, v := range s.cursors {
+		s.cursors.all(func(k, v string) {
 			if k != key || unsafe.StringData(v) != (*byte)(unsafe.Add(unsafe.Pointer(unsafe.StringData(k)), len(k))) {
 				t.Fatalf("key %q and cursor %q are not one allocation", k, v)
 			}
-		}
+		})
 	}
 	s.apply(key, nil)
 	if s.Get(key) != nil || s.Len() != 0 {
