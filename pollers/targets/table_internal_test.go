@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -202,7 +204,7 @@ func TestRetirementWinsOverAStaleDiscovery(t *testing.T) {
 }
 
 func newTestTable(t *testing.T) *Table {
-	return &Table{log: testkit.Logger(t), index: map[string]int32{}, wide: map[string][3]time.Time{}}
+	return &Table{log: testkit.Logger(t), index: newIndex(), wide: map[string][3]time.Time{}}
 }
 
 // within reports whether s's bytes lie inside outer's.
@@ -235,7 +237,7 @@ func TestApplySharesRepeatedStrings(t *testing.T) {
 		}
 	}
 	keys := map[string]string{}
-	for key := range tb.index {
+	for _, key := range tb.keys {
 		keys[key[len("ionos/"):len("ionos/")+8]] = key
 	}
 	n := 0
@@ -351,5 +353,38 @@ func TestApplyKeepsOffsets(t *testing.T) {
 	tb.apply(kafka.Message{Key: key, Value: v.Encode()}, 8)
 	if got, ok := tb.Get(v.Key()); !ok || got.Status != "SIGNED" {
 		t.Fatalf("after a newer record: %+v %v", got, ok)
+	}
+}
+
+// Many targets in any order: each is found under its key, a missing key is not, and a
+// lease yields exactly the owned targets in key order.
+func TestTableIndexAndOwnedOrder(t *testing.T) {
+	tb := newTestTable(t)
+	const n = 3000
+	var want []string
+	for _, i := range rand.Perm(n) {
+		v := Value{Provider: "conga", Tenant: fmt.Sprintf("t%d", i%7), Entity: fmt.Sprintf("e%d", i), Poller: "c1", Status: "SENT", State: StateActive}
+		p := i % 4
+		tb.apply(kafka.Message{Key: []byte(v.Key()), Value: v.Encode(), Partition: p}, int64(i))
+		if p == 1 || p == 3 {
+			want = append(want, v.Key())
+		}
+	}
+	for i := range n {
+		key := Value{Provider: "conga", Tenant: fmt.Sprintf("t%d", i%7), Entity: fmt.Sprintf("e%d", i)}.Key()
+		if v, ok := tb.Get(key); !ok || v.Key() != key {
+			t.Fatalf("Get(%s) = %+v %v", key, v, ok)
+		}
+	}
+	if _, ok := tb.Get("conga/t1/e-none"); ok {
+		t.Fatal("a missing key was found")
+	}
+	slices.Sort(want)
+	var got []string
+	for tg := range tb.owned(map[int]bool{1: true, 3: true}, "c1", "conga") {
+		got = append(got, Value{Provider: "conga", Tenant: tg.Tenant, Entity: tg.Entity}.Key())
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("owned yielded %d targets (first %v), want %d in key order (first %v)", len(got), got[:min(3, len(got))], len(want), want[:3])
 	}
 }
