@@ -605,33 +605,18 @@ func Merge(old Value, ok bool, poller, provider string, t pollers.Target, now ti
 	return v, true
 }
 
-// discoverBatch is how many targets Discover writes at once: a large listing is written
-// in parts, so that the memory a write takes (records, encodings, the catch-up that
-// follows) does not grow with the number of targets.
-const discoverBatch = 500
-
 // Discover records what a poller's Source.Targets reported: it catches up with the
-// topic, then writes only the targets that are new or changed (in parts of
-// discoverBatch; the parts written before a failure stay written, as a later discovery
-// would write the same). It returns how many were written.
+// topic, then writes only the targets that are new or changed. It returns how many
+// were written.
 func (t *Table) Discover(ctx context.Context, poller, provider string, found []pollers.Target, now time.Time) (int, error) {
 	if err := t.Sync(ctx); err != nil {
 		return 0, err
 	}
 	var writes []Value
-	written := 0
-	flush := func() error {
-		if err := t.Put(ctx, writes...); err != nil {
-			return err
-		}
-		written += len(writes)
-		writes = writes[:0]
-		return nil
-	}
 	seen := map[string]bool{}
 	for _, tg := range found {
 		if tg.Entity == "" {
-			return written, errors.New("discovery: a target without an entity")
+			return 0, errors.New("discovery: a target without an entity")
 		}
 		key := schemas.Key(provider, tg.Tenant, tg.Entity)
 		if seen[key] {
@@ -642,14 +627,9 @@ func (t *Table) Discover(ctx context.Context, poller, provider string, found []p
 		if v, write := Merge(old, ok, poller, provider, tg, now); write {
 			writes = append(writes, v)
 		}
-		if len(writes) == discoverBatch {
-			if err := flush(); err != nil {
-				return written, err
-			}
-		}
 	}
-	if err := flush(); err != nil {
-		return written, err
+	if err := t.Put(ctx, writes...); err != nil {
+		return 0, err
 	}
-	return written, nil
+	return len(writes), nil
 }

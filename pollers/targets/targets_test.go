@@ -481,38 +481,3 @@ func TestUnownedTargetsCountedEmbedded(t *testing.T) {
 		t.Fatalf("unowned targets of other providers = %v, want 1", got)
 	}
 }
-
-// A listing larger than one write is written in parts, every target once, and a second
-// discovery of the same answer writes nothing.
-func TestDiscoverInParts(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	b := testkit.NewBus(t, testkit.EmbeddedKafka(t))
-	topic, _ := topics(t, b, 3)
-	tb, err := targets.OpenTable(ctx, b, topic, testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var found []pollers.Target
-	for i := range 1234 {
-		found = append(found, pollers.Target{Tenant: fmt.Sprint(i), Entity: fmt.Sprint(i)})
-	}
-	found = append(found, found[7]) // listed twice
-	now := time.Now()
-	if n, err := tb.Discover(ctx, "i1", "ionos", found, now); err != nil || n != 1234 {
-		t.Fatalf("discovery wrote %d (%v), want 1234", n, err)
-	}
-	if all := tb.All(); len(all) != 1234 || all[0].Key() != "ionos/0/0" {
-		t.Fatalf("table has %d targets, want 1234", len(all))
-	}
-	other, err := targets.OpenTable(ctx, b, topic, testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := len(other.All()); n != 1234 {
-		t.Fatalf("another process reads %d targets, want 1234", n)
-	}
-	if n, err := other.Discover(ctx, "i1", "ionos", found, now); err != nil || n != 0 {
-		t.Fatalf("second discovery wrote %d (%v), want 0", n, err)
-	}
-}
