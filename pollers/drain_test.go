@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/pollers"
 )
@@ -86,6 +88,11 @@ func TestLeaseEndDrainsThePollUnderWay(t *testing.T) {
 	b, store, _, m := setup(t, brokers, raw)
 	src := &heldAnswer{fetched: make(chan struct{}), release: make(chan struct{})}
 	l := newLease(pollers.Target{Tenant: "t1", Entity: "first"}, pollers.Target{Tenant: "t1", Entity: "second"})
+	// "second" has a cursor from an earlier owner: not started, it still counts for
+	// freshness.
+	if err := store.Save(context.Background(), "p1/signinghub/t1/second", json.RawMessage(`{"v":1,"watermark":"2026-11-21T08:00:00Z"}`)); err != nil {
+		t.Fatal(err)
+	}
 	var cursorAtRelease json.RawMessage
 	l.onRel = func() { cursorAtRelease = store.Get("p1/signinghub/t1/first") }
 	r := pollers.NewRunner(pollers.RunnerConfig{Name: "p1", Provider: "signinghub", Topic: raw, Parallel: 1, Assignment: l},
@@ -111,6 +118,9 @@ func TestLeaseEndDrainsThePollUnderWay(t *testing.T) {
 	}
 	if len(src.polled) != 1 {
 		t.Fatalf("targets polled = %v: a target started after the lease ended", src.polled)
+	}
+	if v := testutil.ToFloat64(m.CursorTimestamp.WithLabelValues("p1", "signinghub")); v != float64(time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC).Unix()) {
+		t.Fatalf("freshness = %v, want the cursor of the target not started (2026-11-21T08:00)", v)
 	}
 	readAll(t, b, raw, 2)
 }
