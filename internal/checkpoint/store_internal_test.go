@@ -16,7 +16,7 @@ func TestCursorsAgreeWithAMap(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(keys), 7))
 			c, want := newCursors(), map[string]string{}
 			for op := 0; op < 20000; op++ {
-				k := fmt.Sprintf("p/ionos/%d/%d", rng.IntN(keys), rng.IntN(2))
+				k := fmt.Sprintf("%s%d/%d", []string{"p/ionos/", "q/ionos/", "", "p/", "/", "//"}[rng.IntN(6)], rng.IntN(keys), rng.IntN(2))
 				switch rng.IntN(3) {
 				case 0, 1:
 					v := fmt.Sprintf(`{"v":1,"n":%d}`, op)
@@ -52,9 +52,15 @@ func check(t *testing.T, c *cursors, want map[string]string) {
 	if _, ok := c.get("p/ionos/none/0"); ok {
 		t.Fatal("a key never put was found")
 	}
+	if _, ok := c.get("p/ionos/"); ok {
+		t.Fatal("a key never put was found")
+	}
 	seen := 0
 	c.all(func(k, v string) {
 		seen++
+		if _, ok := want[k]; !ok {
+			t.Fatalf("all: unknown key %q", k)
+		}
 		if want[k] != v {
 			t.Fatalf("all: %q = %q, want %q", k, v, want[k])
 		}
@@ -82,26 +88,48 @@ func TestCursorsKeyLengths(t *testing.T) {
 	}
 }
 
-// A key and its cursor are one allocation, replaced whole by a new cursor.
+// A cursor is one allocation with the rest of its key, replaced whole by a new cursor;
+// the keys' common `<poller>/<provider>/` is kept once.
 func TestApplyKeepsKeyAndCursorTogether(t *testing.T) {
 	s := &Store{cursors: newCursors()}
-	key := "ionos-main/ionos/31000001/31000001"
+	keys := []string{"ionos-main/ionos/31000001/31000001", "ionos-main/ionos/31000002/31000002"}
 	for _, c := range []string{`{"v":1,"watermark":"2026-11-22T10:00:00Z"}`, `{"v":1,"watermark":"2026-11-22T10:00:02Z"}`} {
-		s.apply(string([]byte(key)), []byte(c))
-		if got := string(s.Get(key)); got != c {
-			t.Fatalf("Get = %s, want %s", got, c)
-		}
-		if s.Len() != 1 {
-			t.Fatalf("%d keys, want 1", s.Len())
-		}
-		s.cursors.all(func(k, v string) {
-			if k != key || unsafe.StringData(v) != (*byte)(unsafe.Add(unsafe.Pointer(unsafe.StringData(k)), len(k))) {
-				t.Fatalf("key %q and cursor %q are not one allocation", k, v)
+		for _, key := range keys {
+			s.apply(string([]byte(key)), []byte(c))
+			if got := string(s.Get(key)); got != c {
+				t.Fatalf("Get = %s, want %s", got, c)
 			}
-		})
+		}
+		if s.Len() != 2 {
+			t.Fatalf("%d keys, want 2", s.Len())
+		}
+		for _, e := range s.cursors.slots {
+			if e == "" {
+				continue
+			}
+			p, rest, cur := s.cursors.split(e)
+			if p != "ionos-main/ionos/" || !within(rest, e) || !within(cur, e) || len(e) > 2+len(rest)+len(cur) {
+				t.Fatalf("entry %q: prefix %q, rest %q, cursor %q", e, p, rest, cur)
+			}
+		}
 	}
-	s.apply(key, nil)
-	if s.Get(key) != nil || s.Len() != 0 {
+	if len(s.cursors.prefixes) != 2 {
+		t.Fatalf("prefixes %q, want the empty one and ionos-main/ionos/", s.cursors.prefixes)
+	}
+	for _, key := range keys {
+		s.apply(key, nil)
+	}
+	if s.Get(keys[0]) != nil || s.Len() != 0 {
 		t.Fatal("a tombstone left the cursor")
 	}
+	all := s.All()
+	if len(all) != 0 {
+		t.Fatalf("All = %v after tombstones", all)
+	}
+}
+
+// within reports whether s's bytes lie inside outer's.
+func within(s, outer string) bool {
+	p, o := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.StringData(outer)))
+	return p >= o && p+uintptr(len(s)) <= o+uintptr(len(outer))
 }
