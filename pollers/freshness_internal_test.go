@@ -20,17 +20,25 @@ func TestFreshnessRuns(t *testing.T) {
 		}
 	}
 
+	// poll is one poll of a target: the cursors it read or saved, then the outcomes'
+	// watermarks it reported.
+	poll := func(id targetID, cursors []time.Time, outcomes ...time.Time) {
+		m := f.begin(id)
+		for _, c := range cursors {
+			f.cursor(m, c)
+		}
+		for _, o := range outcomes {
+			f.see(m, o)
+		}
+		f.end(id, m)
+	}
+	type ts = []time.Time
+
 	// Run 1: a's cursor says 10:05, then a full-log outcome says it is complete to 10:20;
 	// b has a cursor at 10:10 and saves a new one at 10:12.
 	f.startRun()
-	ma := f.begin(a)
-	f.cursor(ma, at(5))
-	f.see(ma, at(20))
-	f.end(a, ma)
-	mb := f.begin(b)
-	f.cursor(mb, at(10))
-	f.cursor(mb, at(12))
-	f.end(b, mb)
+	poll(a, ts{at(5)}, at(20))
+	poll(b, ts{at(10), at(12)})
 	want("run 1", at(12), true)
 	if _, ok := f.ahead[a]; !ok || len(f.ahead) != 1 {
 		t.Fatalf("kept %v, want a only (ahead of its cursor)", f.ahead)
@@ -39,21 +47,14 @@ func TestFreshnessRuns(t *testing.T) {
 	// Run 2: a's poll fails before any outcome (its cursor still says 10:05): it keeps
 	// 10:20. b's poll fails too: its cursor says 10:12.
 	f.startRun()
-	ma = f.begin(a)
-	f.cursor(ma, at(5))
-	f.end(a, ma)
-	mb = f.begin(b)
-	f.cursor(mb, at(12))
-	f.end(b, mb)
+	poll(a, ts{at(5)})
+	poll(b, ts{at(12)})
 	want("run 2", at(12), true)
 
 	// Run 3: b alone (a moved to another process); a new cursor of b at 10:30, no
 	// watermark older than it survives.
 	f.startRun()
-	mb = f.begin(b)
-	f.cursor(mb, at(12))
-	f.cursor(mb, at(30))
-	f.end(b, mb)
+	poll(b, ts{at(12), at(30)})
 	want("run 3", at(30), true)
 	if len(f.ahead) != 0 {
 		t.Fatalf("kept %v after a run that polled neither ahead of its cursor", f.ahead)
@@ -61,29 +62,21 @@ func TestFreshnessRuns(t *testing.T) {
 
 	// Run 4: a is back: from its cursor only (what another process did is not known).
 	f.startRun()
-	ma = f.begin(a)
-	f.cursor(ma, at(5))
-	f.end(a, ma)
+	poll(a, ts{at(5)})
 	want("run 4", at(5), true)
 
 	// Run 5: a retires; b has a cursor without a watermark: nothing to claim.
 	f.startRun()
-	ma = f.begin(a)
+	ma := f.begin(a)
 	f.cursor(ma, at(5))
 	ma.retired = true
 	f.end(a, ma)
-	mb = f.begin(b)
-	f.cursor(mb, time.Time{})
-	f.end(b, mb)
+	poll(b, ts{{}})
 	want("run 5", time.Time{}, false)
 
 	// A watermark older than the cursor's does not lower it; reset forgets everything.
 	f.startRun()
-	ma = f.begin(a)
-	f.cursor(ma, at(40))
-	f.see(ma, at(35))
-	f.see(ma, at(50))
-	f.end(a, ma)
+	poll(a, ts{at(40)}, at(35), at(50))
 	want("run 6", at(50), true)
 	f.reset()
 	if len(f.ahead) != 0 {
