@@ -6,7 +6,6 @@ package conga
 
 import (
 	"github.com/auditstream/auditstream/internal/config"
-	"github.com/auditstream/auditstream/internal/timeparse"
 	"github.com/auditstream/auditstream/pollers/fulllog"
 )
 
@@ -29,16 +28,11 @@ type Config struct {
 	ClientSecret config.Secret `yaml:"client_secret"`
 	// Scope of the token (default "sign").
 	Scope string `yaml:"scope"`
-	// Tenant names the account in keys and events (default client_id).
-	Tenant string `yaml:"tenant"`
-	// Discover lists packages with GET /api/sign/v1/cs-packages (default true).
-	Discover *bool `yaml:"discover"`
-	// PageSize is the number of packages per listing request (default 50, at most 100).
-	PageSize int `yaml:"page_size"`
-	// Targets (static packages) and RetireAfter, shared by every full-log provider.
+	// The settings every full-log provider shares: tenant (default client_id), discover
+	// (the GET /api/sign/v1/cs-packages listing, default true), page_size (packages per
+	// listing request, default 50, at most 100), zone (of the zone-less `date-time`
+	// values, default UTC), targets (static packages), retire_after...
 	fulllog.Settings `yaml:",inline"`
-	// Zone is the time zone of the zone-less `date-time` values (default UTC).
-	Zone timeparse.Zone `yaml:"zone"`
 }
 
 // SetDefaults fills unset fields.
@@ -52,19 +46,7 @@ func (c *Config) SetDefaults() {
 	if c.Tenant == "" {
 		c.Tenant = c.ClientID
 	}
-	if c.Discover == nil {
-		t := true
-		c.Discover = &t
-	}
-	if c.PageSize == 0 {
-		c.PageSize = 50
-	}
 	c.Settings.SetDefaults()
-	for i := range c.Targets {
-		if c.Targets[i].Tenant == "" {
-			c.Targets[i].Tenant = c.Tenant
-		}
-	}
 }
 
 // Validate lists the problems of the block at path.
@@ -77,12 +59,5 @@ func (c *Config) Validate(path string, p *config.Problems) {
 	if c.ClientSecret == "" {
 		p.Add(path+".client_secret", "is required")
 	}
-	if c.PageSize < 1 || c.PageSize > 100 {
-		p.Add(path+".page_size", "must be between 1 and 100, got %d", c.PageSize)
-	}
-	c.Zone.Validate(path+".zone", p)
-	if !*c.Discover && len(c.Targets) == 0 {
-		p.Add(path, "discover is off and no targets are listed: nothing to poll")
-	}
-	c.Settings.Validate(path, p)
+	c.Settings.ValidateProvider(path, p, 100)
 }

@@ -5,20 +5,17 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/logsim"
-	"github.com/auditstream/auditstream/internal/metrics"
 	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/pollers"
 	"github.com/auditstream/auditstream/pollers/conga"
 	"github.com/auditstream/auditstream/pollers/conga/congasim"
 	"github.com/auditstream/auditstream/pollers/fulllog"
-	"github.com/auditstream/auditstream/pollers/pollhttp"
+	"github.com/auditstream/auditstream/pollers/fulllog/fulllogtest"
 	"github.com/auditstream/auditstream/pollers/simkit"
 )
 
@@ -26,11 +23,6 @@ const secret = "cs-s3cr3t-value-never-logged"
 
 func newConga(t testing.TB, base string, cfg conga.Config, log *slog.Logger) *conga.Conga {
 	t.Helper()
-	hc, err := pollhttp.New(&http.Client{Timeout: 5 * time.Second}, conga.Provider,
-		pollhttp.Config{MaxRetries: 2, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond}, log, metrics.NewUnregistered())
-	if err != nil {
-		t.Fatal(err)
-	}
 	if cfg.ClientID == "" {
 		cfg.ClientID = "client-1"
 	}
@@ -41,55 +33,27 @@ func newConga(t testing.TB, base string, cfg conga.Config, log *slog.Logger) *co
 	if cfg.TokenURL == "" {
 		cfg.TokenURL = base + "/api/v1/auth/connect/token"
 	}
-	testkit.CheckSettings(t, &cfg, "settings")
-	g, err := conga.New("conga-test", cfg, hc, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
+	return fulllogtest.Open(t, conga.Provider, conga.New, cfg, log)
 }
 
 func simConfig(c *testkit.Clock) congasim.Config {
-	cfg := congasim.Config{ClientID: "client-1", ClientSecret: secret}
-	cfg.Seed, cfg.Packages, cfg.EntriesPerPackage, cfg.DuplicateFraction = 7, 30, 20, 0.2
-	if c != nil {
-		cfg.Now = c.Now
-	}
-	return cfg
+	return congasim.Config{ClientID: "client-1", ClientSecret: secret, Settings: fulllogtest.SimSettings(7, 30, 20, c)}
 }
 
-func crawl(t *testing.T, g *conga.Conga) (map[string]bool, map[string]pollers.Target) {
-	t.Helper()
-	keys, targets, err := logsim.Crawl(context.Background(), g, g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keys, targets
-}
+// pageSize is a poller config with page_size n.
+func pageSize(n int) conga.Config { return conga.Config{Settings: fulllog.Settings{PageSize: n}} }
 
 func TestListAndFetchEverythingTheSimulatorServed(t *testing.T) {
 	sim := congasim.New(simConfig(nil))
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
-	g := newConga(t, srv.URL, conga.Config{PageSize: 7}, slog.New(slog.DiscardHandler))
-	keys, targets := crawl(t, g)
+	g := newConga(t, srv.URL, pageSize(7), slog.New(slog.DiscardHandler))
+	keys, targets := fulllogtest.Crawl(t, g)
 	if len(targets) != 30 {
 		t.Fatalf("listed %d packages, want 30", len(targets))
 	}
 	served := sim.Served.Keys()
-	if len(keys) != len(served) || len(keys) == 0 {
-		t.Fatalf("fetched %d keys, simulator served %d", len(keys), len(served))
-	}
-	dups := 0
-	for k := range served {
-		if !keys[k] {
-			t.Fatalf("served %s not fetched", k)
-		}
-		if strings.HasSuffix(k, "/2") {
-			dups++
-		}
-	}
-	if dups == 0 {
+	if fulllogtest.CheckFetchedServed(t, keys, served) == 0 {
 		t.Fatal("no exact duplicates in the simulated logs")
 	}
 	terminal := 0
@@ -117,9 +81,9 @@ func TestLogsGrowAfterCompletionAndTokensRenew(t *testing.T) {
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
 	g := newConga(t, srv.URL, conga.Config{}, slog.New(slog.DiscardHandler))
-	first, t1 := crawl(t, g)
+	first, t1 := fulllogtest.Crawl(t, g)
 	c.Add(time.Minute) // 300 more entries; the token (30 s) expired
-	second, t2 := crawl(t, g)
+	second, t2 := fulllogtest.Crawl(t, g)
 	if len(second) <= len(first) || len(t2) < len(t1) {
 		t.Fatalf("the logs did not grow: %d then %d keys, %d then %d packages", len(first), len(second), len(t1), len(t2))
 	}
@@ -145,22 +109,14 @@ func TestLogsGrowAfterCompletionAndTokensRenew(t *testing.T) {
 // A token the server no longer knows (a restart, a revocation) is answered with 401: the
 // client fetches a new one and repeats the request once.
 func TestUnauthorizedRenewsTheToken(t *testing.T) {
-	var mu sync.Mutex
-	sim := congasim.New(simConfig(nil))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		h := sim
-		mu.Unlock()
-		h.ServeHTTP(w, r)
-	}))
+	swap := fulllogtest.NewSwap(congasim.New(simConfig(nil)))
+	srv := httptest.NewServer(swap)
 	defer srv.Close()
 	g := newConga(t, srv.URL, conga.Config{}, slog.New(slog.DiscardHandler))
-	crawl(t, g)
-	mu.Lock()
-	sim = congasim.New(simConfig(nil))
-	fresh := sim
-	mu.Unlock()
-	keys, _ := crawl(t, g)
+	fulllogtest.Crawl(t, g)
+	fresh := congasim.New(simConfig(nil))
+	swap.Set(fresh)
+	keys, _ := fulllogtest.Crawl(t, g)
 	if len(keys) == 0 || fresh.Ledger.Counts()["unauthorized"] != 1 || fresh.Ledger.Counts()["token"] != 1 {
 		t.Fatalf("after the restart: %d keys, counts %v", len(keys), fresh.Ledger.Counts())
 	}
@@ -205,21 +161,10 @@ func TestAuthFailuresNameTheProblemWithoutTheSecret(t *testing.T) {
 			sim := congasim.New(sc)
 			srv := httptest.NewServer(sim)
 			defer srv.Close()
-			logs := &testkit.LockedBuffer{}
-			log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			logs, log := fulllogtest.DebugLog()
 			cfg := tc.cfg
 			cfg.TokenURL = tc.tokenURL
-			g := newConga(t, srv.URL, cfg, log)
-			err := g.List(context.Background(), func([]pollers.Target) error { return nil })
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want one containing %q", err, tc.want)
-			}
-			_, ferr := g.FetchLog(context.Background(), pollers.Target{Tenant: "t", Entity: "p1"})
-			for _, s := range []string{err.Error(), ferr.Error(), logs.String()} {
-				if strings.Contains(s, secret) {
-					t.Fatalf("the secret leaked: %s", s)
-				}
-			}
+			fulllogtest.CheckAuthFailure(t, newConga(t, srv.URL, cfg, log), logs, "p1", tc.want, secret)
 		})
 	}
 }
@@ -233,23 +178,13 @@ func TestTokenEndpointEchoingTheFormOnA500(t *testing.T) {
 	echo := &simkit.EchoOnce{Next: sim, Match: func(*http.Request) bool { return true }}
 	flaky := httptest.NewServer(echo)
 	defer flaky.Close()
-	logs := &testkit.LockedBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logs, log := fulllogtest.DebugLog()
 	g := newConga(t, srv.URL, conga.Config{TokenURL: flaky.URL + "/api/v1/auth/connect/token"}, log)
-	if err := g.List(context.Background(), func([]pollers.Target) error { return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if n, _ := echo.Matched(); n < 2 || !strings.Contains(logs.String(), "retrying") {
-		t.Fatalf("want the 500 retried (%d token requests), logs: %s", n, logs.String())
-	}
-	if strings.Contains(logs.String(), secret) {
-		t.Fatalf("the secret leaked into the logs: %s", logs.String())
-	}
+	fulllogtest.CheckRetriedQuietly(t, g, logs, func() int { n, _ := echo.Matched(); return n }, secret)
 }
 
 func TestTruncatedAndFailingAnswersAreErrors(t *testing.T) {
-	sc := simConfig(nil)
-	sim := congasim.New(sc)
+	sim := congasim.New(simConfig(nil))
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
 	g := newConga(t, srv.URL, conga.Config{}, slog.New(slog.DiscardHandler))
@@ -258,27 +193,13 @@ func TestTruncatedAndFailingAnswersAreErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	sim.Faults.Set(logsim.FaultSettings{Truncated: 1})
-	if _, err := g.FetchLog(context.Background(), target); err == nil || !strings.Contains(err.Error(), "not a JSON object") {
-		t.Fatalf("truncated answer: err = %v", err)
-	}
-	if err := g.List(context.Background(), func([]pollers.Target) error { return nil }); err == nil {
+	if err := fulllogtest.List(g); err == nil {
 		t.Fatal("a truncated listing was accepted")
 	}
-	if sim.Served.Count() != 0 {
-		t.Fatal("a truncated answer counted as served")
-	}
-	sim.Faults.Set(logsim.FaultSettings{ServerError: 1})
-	if _, err := g.FetchLog(context.Background(), target); !strings.Contains(err.Error(), "HTTP 500") || !strings.Contains(err.Error(), target.Entity) {
-		t.Fatalf("500: err = %v", err)
-	}
-	sim.Faults.Set(logsim.FaultSettings{TooManyRequests: 1})
-	if _, err := g.FetchLog(context.Background(), target); !strings.Contains(err.Error(), "HTTP 429") {
-		t.Fatalf("429: err = %v", err)
-	}
-	sim.Faults.Set(logsim.FaultSettings{})
-	if _, err := g.FetchLog(context.Background(), pollers.Target{Tenant: "client-1", Entity: "no-such-package"}); !pollhttp.IsStatus(err, http.StatusNotFound) {
-		t.Fatalf("unknown package: err = %v", err)
-	}
+	fulllogtest.CheckFaults(t, sim.Base, g, target, pollers.Target{Tenant: "client-1", Entity: "no-such-package"},
+		fulllogtest.Fault{Faults: logsim.FaultSettings{Truncated: 1}, Want: []string{"not a JSON object"}},
+		fulllogtest.Fault{Faults: logsim.FaultSettings{ServerError: 1}, Want: []string{"HTTP 500", target.Entity}},
+		fulllogtest.Fault{Faults: logsim.FaultSettings{TooManyRequests: 1}, Want: []string{"HTTP 429"}})
 }
 
 func TestConfigValidation(t *testing.T) {
@@ -289,9 +210,9 @@ func TestConfigValidation(t *testing.T) {
 		want []string
 	}{
 		{"empty", conga.Config{}, []string{"s.base_url: is required", "s.client_id: is required", "s.client_secret: is required"}},
-		{"bad zone and page", conga.Config{BaseURL: "https://x", ClientID: "a", ClientSecret: "b", Zone: "Mars/Base", PageSize: 500}, []string{"s.zone", "s.page_size"}},
-		{"nothing to poll", conga.Config{BaseURL: "https://x", ClientID: "a", ClientSecret: "b", Discover: &off}, []string{"nothing to poll"}},
-		{"ok", conga.Config{BaseURL: "https://x", ClientID: "a", ClientSecret: "b", Zone: "Europe/Berlin"}, nil},
+		{"bad zone and page", conga.Config{BaseURL: "https://x", ClientID: "a", ClientSecret: "b", Settings: fulllog.Settings{Zone: "Mars/Base", PageSize: 500}}, []string{"s.zone", "s.page_size: must be between 1 and 100, got 500"}},
+		{"nothing to poll", conga.Config{BaseURL: "https://x", ClientID: "a", ClientSecret: "b", Settings: fulllog.Settings{Discover: &off}}, []string{"s: discover is off and no targets are listed: nothing to poll"}},
+		{"ok", conga.Config{BaseURL: "https://x", ClientID: "a", ClientSecret: "b", Settings: fulllog.Settings{Zone: "Europe/Berlin"}}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -312,7 +233,7 @@ func TestListingThatNeverEnds(t *testing.T) {
 		sc := simConfig(nil)
 		sc.IgnorePaging = ignorePaging
 		srv := httptest.NewServer(congasim.New(sc))
-		return newConga(t, srv.URL, conga.Config{PageSize: 5, Settings: fulllog.Settings{MaxListPages: maxPages}}, slog.New(slog.DiscardHandler)), srv.Close
+		return newConga(t, srv.URL, conga.Config{Settings: fulllog.Settings{PageSize: 5, MaxListPages: maxPages}}, slog.New(slog.DiscardHandler)), srv.Close
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -7,13 +7,12 @@ import (
 
 	"github.com/auditstream/auditstream/internal/lenient"
 	"github.com/auditstream/auditstream/internal/timeparse"
+	"github.com/auditstream/auditstream/pollers/fulllog"
 )
 
-// Event is one audit event exactly as received, with its parsed time.
-type Event struct {
-	Raw  json.RawMessage
-	Time time.Time // zero when the entry has no readable date-time
-}
+// Event is one audit event exactly as received, with its parsed time (zero when the
+// entry has no readable date-time).
+type Event = fulllog.Entry
 
 // Audit is a decoded GET /api/sign/v1/cs-packages/{packageId}/audit answer.
 type Audit struct {
@@ -38,18 +37,8 @@ func DecodeAudit(body []byte, loc *time.Location) (*Audit, error) {
 	}
 	a := &Audit{}
 	a.PackageID, _ = o.String("package-id", "packageId", "id")
-	for i, raw := range items {
-		ev, err := lenient.ParseObject(raw)
-		if err != nil {
-			return nil, fmt.Errorf("audit event %d: %w", i, err)
-		}
-		e := Event{Raw: raw}
-		if s, ok := ev.String("date-time", "dateTime", "date", "timestamp"); ok {
-			if t, err := timeparse.Parse(s, loc); err == nil {
-				e.Time = t
-			}
-		}
-		a.Events = append(a.Events, e)
+	if a.Events, err = fulllog.DecodeEntries(items, loc, "audit event", "date-time", "dateTime", "date", "timestamp"); err != nil {
+		return nil, err
 	}
 	return a, nil
 }

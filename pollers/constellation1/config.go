@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
-	"github.com/auditstream/auditstream/internal/timeparse"
 	"github.com/auditstream/auditstream/pollers/fulllog"
 )
 
@@ -38,21 +37,16 @@ type Config struct {
 	Username string `yaml:"username"`
 	// TransactionID narrows the lite listing to one transaction (default "0": all).
 	TransactionID string `yaml:"transaction_id"`
-	// Tenant names the account in keys and events (default username, else "default").
-	Tenant string `yaml:"tenant"`
-	// Discover lists sessions (default true).
-	Discover *bool `yaml:"discover"`
 	// Listings to read (default archived, expired, deleted and, with a username, lite).
 	Listings []string `yaml:"listings"`
-	// PageSize of the listings (default 50, the lite listing's maximum).
-	PageSize int `yaml:"page_size"`
 	// TokenMaxAge: a token older than this is replaced before a request (default 10s;
 	// the vendor's tokens are very short-lived). A rejected token is replaced anyway.
 	TokenMaxAge config.Duration `yaml:"token_max_age"`
-	// Targets (static sessions) and RetireAfter, shared by every full-log provider.
+	// The settings every full-log provider shares: tenant (default username, else
+	// "default"), discover (the session listings, default true), page_size (of the
+	// listings, default 50, the lite listing's maximum), zone (of zone-less dates,
+	// default UTC; the vendor's is unknown), targets (static sessions), retire_after...
 	fulllog.Settings `yaml:",inline"`
-	// Zone is the time zone of zone-less dates (default UTC; the vendor's is unknown).
-	Zone timeparse.Zone `yaml:"zone"`
 }
 
 // SetDefaults fills unset fields.
@@ -69,28 +63,16 @@ func (c *Config) SetDefaults() {
 			c.Tenant = "default"
 		}
 	}
-	if c.Discover == nil {
-		t := true
-		c.Discover = &t
-	}
 	if len(c.Listings) == 0 {
 		c.Listings = []string{ListArchived, ListExpired, ListDeleted}
 		if c.Username != "" {
 			c.Listings = append(c.Listings, ListLite)
 		}
 	}
-	if c.PageSize == 0 {
-		c.PageSize = 50
-	}
 	if c.TokenMaxAge == 0 {
 		c.TokenMaxAge = config.Duration(10 * time.Second)
 	}
 	c.Settings.SetDefaults()
-	for i := range c.Targets {
-		if c.Targets[i].Tenant == "" {
-			c.Targets[i].Tenant = c.Tenant
-		}
-	}
 }
 
 // Validate lists the problems of the block at path.
@@ -110,13 +92,6 @@ func (c *Config) Validate(path string, p *config.Problems) {
 			p.Add(path+".listings", "item %d: %q is not archived, expired, deleted or lite", i, l)
 		}
 	}
-	if c.PageSize < 1 || c.PageSize > 50 {
-		p.Add(path+".page_size", "must be between 1 and 50, got %d", c.PageSize)
-	}
 	p.Positive(path+".token_max_age", c.TokenMaxAge)
-	c.Zone.Validate(path+".zone", p)
-	if !*c.Discover && len(c.Targets) == 0 {
-		p.Add(path, "discover is off and no targets are listed: nothing to poll")
-	}
-	c.Settings.Validate(path, p)
+	c.Settings.ValidateProvider(path, p, 50)
 }

@@ -1,7 +1,6 @@
 package constellation1_test
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -11,13 +10,12 @@ import (
 
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/logsim"
-	"github.com/auditstream/auditstream/internal/metrics"
 	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/pollers"
 	"github.com/auditstream/auditstream/pollers/constellation1"
 	"github.com/auditstream/auditstream/pollers/constellation1/constellation1sim"
 	"github.com/auditstream/auditstream/pollers/fulllog"
-	"github.com/auditstream/auditstream/pollers/pollhttp"
+	"github.com/auditstream/auditstream/pollers/fulllog/fulllogtest"
 	"github.com/auditstream/auditstream/pollers/simkit"
 )
 
@@ -26,11 +24,6 @@ const apiKey = "c1-api/key+s3cr3t"
 
 func newC1(t testing.TB, base string, cfg constellation1.Config, log *slog.Logger) *constellation1.Constellation1 {
 	t.Helper()
-	hc, err := pollhttp.New(&http.Client{Timeout: 5 * time.Second}, constellation1.Provider,
-		pollhttp.Config{MaxRetries: 2, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond}, log, metrics.NewUnregistered())
-	if err != nil {
-		t.Fatal(err)
-	}
 	if cfg.APIKey == "" {
 		cfg.APIKey = apiKey
 	}
@@ -38,30 +31,18 @@ func newC1(t testing.TB, base string, cfg constellation1.Config, log *slog.Logge
 		cfg.Username = "agent@example.com"
 	}
 	cfg.BaseURL = base + "/rest"
-	testkit.CheckSettings(t, &cfg, "settings")
-	c, err := constellation1.New("c1-test", cfg, hc, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return fulllogtest.Open(t, constellation1.Provider, constellation1.New, cfg, log)
 }
 
 func simConfig(c *testkit.Clock) constellation1sim.Config {
-	cfg := constellation1sim.Config{APIKey: apiKey, Username: "agent@example.com", Zone: "America/New_York"}
-	cfg.Seed, cfg.Packages, cfg.EntriesPerPackage, cfg.DuplicateFraction = 5, 40, 15, 0.2
-	if c != nil {
-		cfg.Now = c.Now
-	}
-	return cfg
+	return constellation1sim.Config{APIKey: apiKey, Username: "agent@example.com", Zone: "America/New_York",
+		Settings: fulllogtest.SimSettings(5, 40, 15, c)}
 }
 
-func crawl(t *testing.T, c *constellation1.Constellation1) (map[string]bool, map[string]pollers.Target) {
-	t.Helper()
-	keys, targets, err := logsim.Crawl(context.Background(), c, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keys, targets
+// newYork is a poller config reading zone-less dates in New York, as the simulator writes them.
+func newYork(s fulllog.Settings) constellation1.Config {
+	s.Zone = "America/New_York"
+	return constellation1.Config{Settings: s}
 }
 
 func TestEveryListingAndLogMatchesWhatWasServed(t *testing.T) {
@@ -71,17 +52,9 @@ func TestEveryListingAndLogMatchesWhatWasServed(t *testing.T) {
 	sim := constellation1sim.New(sc)
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
-	p := newC1(t, srv.URL, constellation1.Config{PageSize: 4, Zone: "America/New_York"}, slog.New(slog.DiscardHandler))
-	keys, targets := crawl(t, p)
-	served := sim.Served.Keys()
-	if len(keys) != len(served) || len(keys) == 0 {
-		t.Fatalf("fetched %d keys, served %d", len(keys), len(served))
-	}
-	for k := range served {
-		if !keys[k] {
-			t.Fatalf("served %s not fetched", k)
-		}
-	}
+	p := newC1(t, srv.URL, newYork(fulllog.Settings{PageSize: 4}), slog.New(slog.DiscardHandler))
+	keys, targets := fulllogtest.Crawl(t, p)
+	fulllogtest.CheckFetchedServed(t, keys, sim.Served.Keys())
 	statuses := map[string]int{}
 	for _, x := range targets {
 		statuses[x.Status]++
@@ -110,12 +83,12 @@ func TestExpiredTokensAreReplaced(t *testing.T) {
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
 	p := newC1(t, srv.URL, constellation1.Config{TokenMaxAge: config.Duration(time.Hour)}, slog.New(slog.DiscardHandler))
-	first, _ := crawl(t, p)
+	first, _ := fulllogtest.Crawl(t, p)
 	for i := 0; i < 3; i++ {
 		c.Add(30 * time.Second) // past the simulator's 20 s token lifetime
-		crawl(t, p)
+		fulllogtest.Crawl(t, p)
 	}
-	last, _ := crawl(t, p)
+	last, _ := fulllogtest.Crawl(t, p)
 	counts := sim.Ledger.Counts()
 	if counts["rejected_token"] < 3 || counts["encrypt"] != counts["gettoken"] || counts["encrypt"] < 4 {
 		t.Fatalf("counts %v: want >= 3 rejected tokens, each answered by a new token", counts)
@@ -151,21 +124,9 @@ func TestAuthFailuresNeverShowTheAPIKey(t *testing.T) {
 			if tc.base != "" {
 				base = tc.base
 			}
-			logs := &testkit.LockedBuffer{}
-			log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			logs, log := fulllogtest.DebugLog()
 			p := newC1(t, base, constellation1.Config{APIKey: config.Secret(tc.key)}, log)
-			err := p.List(context.Background(), func([]pollers.Target) error { return nil })
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want %q", err, tc.want)
-			}
-			_, ferr := p.FetchLog(context.Background(), pollers.Target{Entity: "70000"})
-			for _, s := range []string{err.Error(), ferr.Error(), logs.String()} {
-				for _, secret := range []string{apiKey, "c1-api%2Fkey+s3cr3t", "s3cr3t"} {
-					if strings.Contains(s, secret) {
-						t.Fatalf("the API key leaked: %s", s)
-					}
-				}
-			}
+			fulllogtest.CheckAuthFailure(t, p, logs, "70000", tc.want, apiKey, "c1-api%2Fkey+s3cr3t", "s3cr3t")
 			if tc.base != "" && !strings.Contains(logs.String(), "encrypt/[redacted]/") {
 				t.Fatalf("the retry log does not show the redacted path: %s", logs.String())
 			}
@@ -182,22 +143,19 @@ func TestTokenCallsEchoingCredentialsOnA500(t *testing.T) {
 	encrypt := &simkit.EchoOnce{Next: gettoken, Match: func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/v1/encrypt/") }}
 	srv := httptest.NewServer(encrypt)
 	defer srv.Close()
-	logs := &testkit.LockedBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	p := newC1(t, srv.URL, constellation1.Config{Zone: "America/New_York"}, log)
-	if err := p.List(context.Background(), func([]pollers.Target) error { return nil }); err != nil {
-		t.Fatal(err)
+	logs, log := fulllogtest.DebugLog()
+	p := newC1(t, srv.URL, newYork(fulllog.Settings{}), log)
+	var credential string
+	fulllogtest.CheckRetriedQuietly(t, p, logs, func() int {
+		nEnc, _ := encrypt.Matched()
+		nTok, cred := gettoken.Matched()
+		credential = cred
+		return min(nEnc, nTok)
+	}, apiKey, "s3cr3t")
+	if credential == "" {
+		t.Fatal("gettoken was not sent the encrypted credential")
 	}
-	nEnc, _ := encrypt.Matched()
-	nTok, credential := gettoken.Matched()
-	if nEnc < 2 || nTok < 2 || credential == "" || !strings.Contains(logs.String(), "retrying") {
-		t.Fatalf("want both token calls retried (%d, %d), logs: %s", nEnc, nTok, logs.String())
-	}
-	for _, s := range []string{credential, apiKey, "s3cr3t"} {
-		if strings.Contains(logs.String(), s) {
-			t.Fatalf("a credential leaked into the logs: %s", logs.String())
-		}
-	}
+	fulllogtest.CheckNoSecret(t, []string{logs.String()}, credential)
 }
 
 func TestFaultsAndUnknownSessions(t *testing.T) {
@@ -205,22 +163,9 @@ func TestFaultsAndUnknownSessions(t *testing.T) {
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
 	p := newC1(t, srv.URL, constellation1.Config{}, slog.New(slog.DiscardHandler))
-	target := pollers.Target{Tenant: "agent@example.com", Entity: "70001"}
-	sim.Faults.Set(logsim.FaultSettings{Truncated: 1})
-	if _, err := p.FetchLog(context.Background(), target); err == nil || !strings.Contains(err.Error(), "not JSON") {
-		t.Fatalf("truncated: err = %v", err)
-	}
-	if sim.Served.Count() != 0 {
-		t.Fatal("a truncated answer counted as served")
-	}
-	sim.Faults.Set(logsim.FaultSettings{ServerError: 1})
-	if _, err := p.FetchLog(context.Background(), target); err == nil || !strings.Contains(err.Error(), "HTTP 500") {
-		t.Fatalf("500: err = %v", err)
-	}
-	sim.Faults.Set(logsim.FaultSettings{})
-	if _, err := p.FetchLog(context.Background(), pollers.Target{Entity: "1"}); !pollhttp.IsStatus(err, http.StatusNotFound) {
-		t.Fatalf("unknown session: err = %v", err)
-	}
+	fulllogtest.CheckFaults(t, sim.Base, p, pollers.Target{Tenant: "agent@example.com", Entity: "70001"}, pollers.Target{Entity: "1"},
+		fulllogtest.Fault{Faults: logsim.FaultSettings{Truncated: 1}, Want: []string{"not JSON"}},
+		fulllogtest.Fault{Faults: logsim.FaultSettings{ServerError: 1}, Want: []string{"HTTP 500"}})
 }
 
 func TestConfigValidation(t *testing.T) {
@@ -230,8 +175,8 @@ func TestConfigValidation(t *testing.T) {
 		want []string
 	}{
 		{"empty", constellation1.Config{}, []string{"s.api_key: is required"}},
-		{"lite without user", constellation1.Config{APIKey: "k", Listings: []string{"lite", "recent"}, PageSize: 60, Zone: "X/Y"},
-			[]string{"s.username: is required by the lite listing", "\"recent\"", "s.page_size", "s.zone"}},
+		{"lite without user", constellation1.Config{APIKey: "k", Listings: []string{"lite", "recent"}, Settings: fulllog.Settings{PageSize: 60, Zone: "X/Y"}},
+			[]string{"s.username: is required by the lite listing", "\"recent\"", "s.page_size: must be between 1 and 50, got 60", "s.zone"}},
 		{"defaults", constellation1.Config{APIKey: "k"}, nil},
 	}
 	for _, tc := range tests {
@@ -255,7 +200,7 @@ func TestListingThatNeverEnds(t *testing.T) {
 		sc := simConfig(nil)
 		sc.IgnorePaging = ignorePaging
 		srv := httptest.NewServer(constellation1sim.New(sc))
-		return newC1(t, srv.URL, constellation1.Config{PageSize: 4, Zone: "America/New_York", Settings: fulllog.Settings{MaxListPages: maxPages}}, slog.New(slog.DiscardHandler)), srv.Close
+		return newC1(t, srv.URL, newYork(fulllog.Settings{PageSize: 4, MaxListPages: maxPages}), slog.New(slog.DiscardHandler)), srv.Close
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/lenient"
 	"github.com/auditstream/auditstream/internal/timeparse"
+	"github.com/auditstream/auditstream/pollers/fulllog"
 )
 
 // RejectedError is a 200 answer that carries no data: a null or empty body, or an error
@@ -61,11 +62,9 @@ func DecodeReturnValue(body []byte) (string, error) {
 	return "", &RejectedError{Message: message(o)}
 }
 
-// Entry is one action log entry exactly as received, with its parsed time.
-type Entry struct {
-	Raw  json.RawMessage
-	Time time.Time // zero when the entry has no readable date
-}
+// Entry is one action log entry exactly as received, with its parsed time (zero when the
+// entry has no readable date).
+type Entry = fulllog.Entry
 
 // DecodeActionLogs reads an ActionLogResponse: {"ActionLog": [{Date, IPAddress,
 // Description}]} (the docs also spell it "Actionlog"; camelCase accepted). Dates are WCF
@@ -91,21 +90,7 @@ func DecodeActionLogs(body []byte, loc *time.Location) ([]Entry, error) {
 			return nil, fmt.Errorf("action log answer: %w", err)
 		}
 	}
-	out := make([]Entry, 0, len(items))
-	for i, raw := range items {
-		o, err := lenient.ParseObject(raw)
-		if err != nil {
-			return nil, fmt.Errorf("action log entry %d: %w", i, err)
-		}
-		e := Entry{Raw: raw}
-		if s, ok := o.String("Date", "ActionDate", "DateTime", "CreatedDate"); ok {
-			if t, err := timeparse.Parse(s, loc); err == nil {
-				e.Time = t
-			}
-		}
-		out = append(out, e)
-	}
-	return out, nil
+	return fulllog.DecodeEntries(items, loc, "action log entry", "Date", "ActionDate", "DateTime", "CreatedDate")
 }
 
 // Session statuses.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/pollers"
+	"github.com/auditstream/auditstream/pollers/fulllog"
 	"github.com/auditstream/auditstream/pollers/pollhttp"
 )
 
@@ -31,9 +32,6 @@ func New(name string, cfg Config, hc *pollhttp.Client, log *slog.Logger) (*Const
 	return &Constellation1{cfg: cfg, c: c, loc: loc, log: log.With("poller", name, "provider", Provider)}, nil
 }
 
-// Discover reports whether the listings are to be used.
-func (p *Constellation1) Discover() bool { return *p.cfg.Discover }
-
 // listPath is the path of page n (0-based) of a listing.
 func (p *Constellation1) listPath(listing string, n int) string {
 	size, num := strconv.Itoa(p.cfg.PageSize), strconv.Itoa(n)
@@ -49,34 +47,25 @@ func (p *Constellation1) listPath(listing string, n int) string {
 // be handed over twice; the later one is the newer.
 func (p *Constellation1) List(ctx context.Context, page func([]pollers.Target) error) error {
 	for _, listing := range p.cfg.Listings {
-		seen := 0
-		guard := p.cfg.PageGuard()
-		for n := 0; ; n++ {
+		where := func(n int) string { return fmt.Sprintf("list %s sessions page %d", listing, n) }
+		err := p.cfg.ListPages(page, where, func(n int) ([]pollers.Target, int, error) {
 			var ss *Sessions
 			err := p.c.get(ctx, p.listPath(listing, n), func(body []byte) (err error) {
 				ss, err = DecodeSessions(body, p.loc)
 				return err
 			})
 			if err != nil {
-				return fmt.Errorf("list %s sessions page %d: %w", listing, n, err)
+				return nil, 0, err
 			}
 			ts := make([]pollers.Target, 0, len(ss.Sessions))
 			for _, s := range ss.Sessions {
 				ts = append(ts, pollers.Target{Tenant: p.cfg.Tenant, Entity: s.ID, Name: s.Name, Status: s.Status,
 					UpdatedAt: s.Modified, Terminal: Terminal(s.Status)})
 			}
-			if err := guard.Check(ts); err != nil {
-				return fmt.Errorf("list %s sessions page %d: %w", listing, n, err)
-			}
-			if len(ts) > 0 {
-				if err := page(ts); err != nil {
-					return err
-				}
-			}
-			seen += len(ss.Sessions)
-			if len(ss.Sessions) < p.cfg.PageSize || (ss.Total >= 0 && seen >= ss.Total) {
-				break
-			}
+			return ts, ss.Total, nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -92,9 +81,5 @@ func (p *Constellation1) FetchLog(ctx context.Context, t pollers.Target) ([]poll
 	if err != nil {
 		return nil, fmt.Errorf("session %s action log: %w", t.Entity, err)
 	}
-	out := make([]pollers.Record, 0, len(entries))
-	for _, e := range entries {
-		out = append(out, pollers.Record{Time: e.Time, Raw: e.Raw})
-	}
-	return out, nil
+	return fulllog.Records(entries), nil
 }

@@ -35,9 +35,12 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/lenient"
 	"github.com/auditstream/auditstream/internal/metrics"
+	"github.com/auditstream/auditstream/internal/timeparse"
 	"github.com/auditstream/auditstream/pollers"
 	"github.com/auditstream/auditstream/pollers/logdiff"
+	"github.com/auditstream/auditstream/pollers/pollhttp"
 )
 
 // Defaults of Settings.
@@ -53,6 +56,17 @@ const (
 // Settings are the full-log settings a provider embeds inline in its own settings block
 // (`yaml:",inline"`), so that every full-log provider spells them the same way.
 type Settings struct {
+	// Tenant names the account in keys and events; the provider sets its default (from
+	// its credentials) before SetDefaults, which gives it to the static targets without
+	// a tenant.
+	Tenant string `yaml:"tenant"`
+	// Discover reads the provider's listing (default true); off, only Targets are polled.
+	Discover *bool `yaml:"discover"`
+	// PageSize is the number of entities per listing request (default 50; each provider
+	// validates it against its API's maximum, ValidateProvider).
+	PageSize int `yaml:"page_size"`
+	// Zone is the time zone of the vendor's zone-less dates (default UTC).
+	Zone timeparse.Zone `yaml:"zone"`
 	// Targets are entities polled whether or not the listing shows them.
 	Targets []TargetConfig `yaml:"targets"`
 	// RetireAfter is how long a terminal entity is still watched before its final poll
@@ -76,8 +90,23 @@ type TargetConfig struct {
 	Name   string `yaml:"name"`
 }
 
-// SetDefaults fills unset fields.
+// DefaultPageSize is the default page_size of every full-log provider's listing.
+const DefaultPageSize = 50
+
+// SetDefaults fills unset fields (Tenant excepted: the provider's default).
 func (s *Settings) SetDefaults() {
+	if s.Discover == nil {
+		t := true
+		s.Discover = &t
+	}
+	if s.PageSize == 0 {
+		s.PageSize = DefaultPageSize
+	}
+	for i := range s.Targets {
+		if s.Targets[i].Tenant == "" {
+			s.Targets[i].Tenant = s.Tenant
+		}
+	}
 	if s.RetireAfter == 0 {
 		s.RetireAfter = config.Duration(DefaultRetireAfter)
 	}
@@ -105,6 +134,114 @@ func (s *Settings) Validate(path string, p *config.Problems) {
 	}
 }
 
+// ValidateProvider records the problems of a provider's whole full-log block at path:
+// page_size (1 to maxPageSize, the API's limit), zone, something to poll, then Validate.
+func (s *Settings) ValidateProvider(path string, p *config.Problems, maxPageSize int) {
+	if s.PageSize < 1 || s.PageSize > maxPageSize {
+		p.Add(path+".page_size", "must be between 1 and %d, got %d", maxPageSize, s.PageSize)
+	}
+	s.Zone.Validate(path+".zone", p)
+	if !s.discover() && len(s.Targets) == 0 {
+		p.Add(path, "discover is off and no targets are listed: nothing to poll")
+	}
+	s.Validate(path, p)
+}
+
+// discover is Discover, true when unset.
+func (s *Settings) discover() bool { return s.Discover == nil || *s.Discover }
+
+// FullLog returns the settings; a provider's settings block that embeds Settings has
+// it too, which is how Define reaches them.
+func (s *Settings) FullLog() *Settings { return s }
+
+// Provider is what a full-log provider builds: its LogFetcher and its Lister.
+type Provider interface {
+	pollers.Lister
+	pollers.LogFetcher
+}
+
+// Define declares a full-log provider whose settings block is S (embedding Settings
+// inline): newProvider builds the provider from the poller's name, its validated
+// settings, the HTTP client and the logger; its Source is New over it, with the
+// listing unless discover is off.
+func Define[S any, PS interface {
+	*S
+	config.Settings
+	FullLog() *Settings
+}, P Provider](name string, newProvider func(poller string, s S, hc *pollhttp.Client, log *slog.Logger) (P, error)) pollers.Plugin {
+	return pollers.Define[S, PS](name, func(s *S, d pollers.Deps) (pollers.Source, error) {
+		p, err := newProvider(d.Poller, *s, d.HTTP, d.Log)
+		if err != nil {
+			return nil, err
+		}
+		return New(name, p, p, *PS(s).FullLog(), d), nil
+	})
+}
+
+// ListPages reads one listing page by page, n from 0: fetch returns page n's targets and
+// the listing's total (-1 when the answer has none). Every page passes a PageGuard and,
+// unless empty, is handed to page; the listing ends with a page shorter than page_size
+// or once total targets were read. Errors are wrapped with where(n).
+func (s *Settings) ListPages(page func([]pollers.Target) error, where func(n int) string, fetch func(n int) ([]pollers.Target, int, error)) error {
+	seen := 0
+	guard := s.PageGuard()
+	for n := 0; ; n++ {
+		ts, total, err := fetch(n)
+		if err == nil {
+			err = guard.Check(ts)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", where(n), err)
+		}
+		if len(ts) > 0 {
+			if err := page(ts); err != nil {
+				return err
+			}
+		}
+		seen += len(ts)
+		if len(ts) < s.PageSize || (total >= 0 && seen >= total) {
+			return nil
+		}
+	}
+}
+
+// Entry is one log entry exactly as received, with its parsed time (zero when it has no
+// readable time): what a full-log provider's decoder returns.
+type Entry struct {
+	Raw  json.RawMessage
+	Time time.Time
+}
+
+// DecodeEntries reads the items of a log: each must be a JSON object (else an error
+// naming `what` and its index) and is kept byte for byte; its time is the first of
+// timeFields it has, a zone-less one read in loc. It never panics.
+func DecodeEntries(items []json.RawMessage, loc *time.Location, what string, timeFields ...string) ([]Entry, error) {
+	out := make([]Entry, 0, len(items))
+	for i, raw := range items {
+		o, err := lenient.ParseObject(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s %d: %w", what, i, err)
+		}
+		e := Entry{Raw: raw}
+		if s, ok := o.String(timeFields...); ok {
+			if t, err := timeparse.Parse(s, loc); err == nil {
+				e.Time = t
+			}
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Records returns the entries as the records of a FetchLog, in order.
+func Records(es []Entry) []pollers.Record {
+	out := make([]pollers.Record, len(es))
+	for i, e := range es {
+		out[i] = pollers.Record{Time: e.Time, Raw: e.Raw}
+	}
+	return out
+}
+
 // Source is the pollers.Source of a full-log provider.
 type Source struct {
 	fetch    pollers.LogFetcher
@@ -121,9 +258,13 @@ type Source struct {
 	listedAt time.Time
 }
 
-// New builds the Source of provider. list may be nil (static targets only).
+// New builds the Source of provider. list may be nil (static targets only); it is not
+// used when s.Discover is off.
 func New(provider string, fetch pollers.LogFetcher, list pollers.Lister, s Settings, d pollers.Deps) *Source {
 	s.SetDefaults()
+	if !*s.Discover {
+		list = nil
+	}
 	return &Source{fetch: fetch, list: list, settings: s, poller: d.Poller, provider: provider,
 		log: d.Log.With("poller", d.Poller, "provider", provider), m: d.Metrics, now: time.Now}
 }

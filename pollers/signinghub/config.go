@@ -7,7 +7,6 @@ package signinghub
 
 import (
 	"github.com/auditstream/auditstream/internal/config"
-	"github.com/auditstream/auditstream/internal/timeparse"
 	"github.com/auditstream/auditstream/pollers/fulllog"
 )
 
@@ -36,18 +35,13 @@ type Config struct {
 	Password config.Secret `yaml:"password"`
 	// Scope is the optional user to act as (an enterprise admin acting for a user).
 	Scope string `yaml:"scope"`
-	// Tenant names the account in keys and events (default username, else client_id).
-	Tenant string `yaml:"tenant"`
-	// Discover lists packages (default true).
-	Discover *bool `yaml:"discover"`
 	// DocumentStatus is the listing's status filter (default ALL).
 	DocumentStatus string `yaml:"document_status"`
-	// PageSize is records_per_page of the listing (default 50, at most 100).
-	PageSize int `yaml:"page_size"`
-	// Targets (static packages) and RetireAfter, shared by every full-log provider.
+	// The settings every full-log provider shares: tenant (default username, else
+	// client_id), discover (the package listing, default true), page_size
+	// (records_per_page of the listing, default 50, at most 100), zone (of the zone-less
+	// date_time values, default UTC), targets (static packages), retire_after...
 	fulllog.Settings `yaml:",inline"`
-	// Zone is the time zone of the zone-less date_time values (default UTC).
-	Zone timeparse.Zone `yaml:"zone"`
 }
 
 // SetDefaults fills unset fields.
@@ -64,22 +58,10 @@ func (c *Config) SetDefaults() {
 			c.Tenant = c.ClientID
 		}
 	}
-	if c.Discover == nil {
-		t := true
-		c.Discover = &t
-	}
 	if c.DocumentStatus == "" {
 		c.DocumentStatus = "ALL"
 	}
-	if c.PageSize == 0 {
-		c.PageSize = 50
-	}
 	c.Settings.SetDefaults()
-	for i := range c.Targets {
-		if c.Targets[i].Tenant == "" {
-			c.Targets[i].Tenant = c.Tenant
-		}
-	}
 }
 
 var documentStatuses = map[string]bool{"ALL": true, "DRAFT": true, "PENDING": true, "SIGNED": true, "DECLINED": true,
@@ -106,12 +88,5 @@ func (c *Config) Validate(path string, p *config.Problems) {
 	if !documentStatuses[c.DocumentStatus] {
 		p.Add(path+".document_status", "%q is not one of ALL, DRAFT, PENDING, SIGNED, DECLINED, INPROGRESS, EDITED, REVIEWED, COMPLETED", c.DocumentStatus)
 	}
-	if c.PageSize < 1 || c.PageSize > 100 {
-		p.Add(path+".page_size", "must be between 1 and 100, got %d", c.PageSize)
-	}
-	c.Zone.Validate(path+".zone", p)
-	if !*c.Discover && len(c.Targets) == 0 {
-		p.Add(path, "discover is off and no targets are listed: nothing to poll")
-	}
-	c.Settings.Validate(path, p)
+	c.Settings.ValidateProvider(path, p, 100)
 }

@@ -9,13 +9,12 @@ import (
 
 	"github.com/auditstream/auditstream/internal/lenient"
 	"github.com/auditstream/auditstream/internal/timeparse"
+	"github.com/auditstream/auditstream/pollers/fulllog"
 )
 
-// Action is one workflow history entry exactly as received, with its parsed time.
-type Action struct {
-	Raw  json.RawMessage
-	Time time.Time // zero when the entry has no readable date_time
-}
+// Action is one workflow history entry exactly as received, with its parsed time (zero
+// when the entry has no readable date_time).
+type Action = fulllog.Entry
 
 // Log is a decoded GET /v3/packages/{package_id}/log answer.
 type Log struct {
@@ -50,18 +49,8 @@ func DecodeLog(body []byte, loc *time.Location) (*Log, error) {
 			}
 		}
 	}
-	for i, raw := range items {
-		a, err := lenient.ParseObject(raw)
-		if err != nil {
-			return nil, fmt.Errorf("action %d: %w", i, err)
-		}
-		act := Action{Raw: raw}
-		if s, ok := a.String("date_time", "dateTime", "date"); ok {
-			if t, err := timeparse.Parse(s, loc); err == nil {
-				act.Time = t
-			}
-		}
-		l.Actions = append(l.Actions, act)
+	if l.Actions, err = fulllog.DecodeEntries(items, loc, "action", "date_time", "dateTime", "date"); err != nil {
+		return nil, err
 	}
 	return l, nil
 }

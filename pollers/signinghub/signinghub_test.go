@@ -7,17 +7,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/logsim"
-	"github.com/auditstream/auditstream/internal/metrics"
 	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/pollers"
 	"github.com/auditstream/auditstream/pollers/fulllog"
-	"github.com/auditstream/auditstream/pollers/pollhttp"
+	"github.com/auditstream/auditstream/pollers/fulllog/fulllogtest"
 	"github.com/auditstream/auditstream/pollers/signinghub"
 	"github.com/auditstream/auditstream/pollers/signinghub/signinghubsim"
 	"github.com/auditstream/auditstream/pollers/simkit"
@@ -30,11 +28,6 @@ const (
 
 func newHub(t testing.TB, base string, cfg signinghub.Config, log *slog.Logger) *signinghub.SigningHub {
 	t.Helper()
-	hc, err := pollhttp.New(&http.Client{Timeout: 5 * time.Second}, signinghub.Provider,
-		pollhttp.Config{MaxRetries: 2, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond}, log, metrics.NewUnregistered())
-	if err != nil {
-		t.Fatal(err)
-	}
 	if cfg.ClientID == "" {
 		cfg.ClientID = "app-1"
 	}
@@ -45,52 +38,24 @@ func newHub(t testing.TB, base string, cfg signinghub.Config, log *slog.Logger) 
 		cfg.Username, cfg.Password = "admin@example.com", password
 	}
 	cfg.BaseURL = base
-	testkit.CheckSettings(t, &cfg, "settings")
-	s, err := signinghub.New("signinghub-test", cfg, hc, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return fulllogtest.Open(t, signinghub.Provider, signinghub.New, cfg, log)
 }
 
 func simConfig(c *testkit.Clock) signinghubsim.Config {
-	cfg := signinghubsim.Config{ClientID: "app-1", ClientSecret: clientSecret, Username: "admin@example.com", Password: password}
-	cfg.Seed, cfg.Packages, cfg.EntriesPerPackage, cfg.DuplicateFraction = 11, 30, 20, 0.2
-	if c != nil {
-		cfg.Now = c.Now
-	}
-	return cfg
-}
-
-func crawl(t *testing.T, s *signinghub.SigningHub) (map[string]bool, map[string]pollers.Target) {
-	t.Helper()
-	keys, targets, err := logsim.Crawl(context.Background(), s, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keys, targets
+	return signinghubsim.Config{ClientID: "app-1", ClientSecret: clientSecret, Username: "admin@example.com", Password: password,
+		Settings: fulllogtest.SimSettings(11, 30, 20, c)}
 }
 
 func TestListAndFetchEverythingTheSimulatorServed(t *testing.T) {
 	sim := signinghubsim.New(simConfig(nil))
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
-	s := newHub(t, srv.URL, signinghub.Config{PageSize: 7}, slog.New(slog.DiscardHandler))
-	keys, targets := crawl(t, s)
-	served := sim.Served.Keys()
-	if len(targets) != 30 || len(keys) != len(served) || len(keys) != 600 {
-		t.Fatalf("%d packages, fetched %d keys, served %d, want 30/600/600", len(targets), len(keys), len(served))
+	s := newHub(t, srv.URL, signinghub.Config{Settings: fulllog.Settings{PageSize: 7}}, slog.New(slog.DiscardHandler))
+	keys, targets := fulllogtest.Crawl(t, s)
+	if len(targets) != 30 || len(keys) != 600 {
+		t.Fatalf("%d packages, fetched %d keys, want 30/600", len(targets), len(keys))
 	}
-	dups := 0
-	for k := range served {
-		if !keys[k] {
-			t.Fatalf("served %s not fetched", k)
-		}
-		if strings.HasSuffix(k, "/2") {
-			dups++
-		}
-	}
-	if dups == 0 {
+	if fulllogtest.CheckFetchedServed(t, keys, sim.Served.Keys()) == 0 {
 		t.Fatal("no exact duplicates")
 	}
 	for _, x := range targets {
@@ -113,9 +78,9 @@ func TestHistoryClearedOnCompletion(t *testing.T) {
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
 	s := newHub(t, srv.URL, signinghub.Config{}, slog.New(slog.DiscardHandler))
-	first, t1 := crawl(t, s)
+	first, t1 := fulllogtest.Crawl(t, s)
 	c.Add(30 * time.Second)
-	second, t2 := crawl(t, s)
+	second, t2 := fulllogtest.Crawl(t, s)
 	shrunk := 0
 	for id, x := range t1 {
 		if !x.Terminal && t2[id].Terminal {
@@ -139,7 +104,7 @@ func TestHistoryClearedOnCompletion(t *testing.T) {
 		t.Fatal("no package history shrank on completion")
 	}
 	c.Add(time.Hour)
-	third, _ := crawl(t, s)
+	third, _ := fulllogtest.Crawl(t, s)
 	union := map[string]bool{}
 	for _, m := range []map[string]bool{first, second, third} {
 		for k := range m {
@@ -164,36 +129,28 @@ func TestRefreshTokenBeforeReauthentication(t *testing.T) {
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
 	s := newHub(t, srv.URL, signinghub.Config{}, slog.New(slog.DiscardHandler))
-	crawl(t, s)
+	fulllogtest.Crawl(t, s)
 	c.Add(40 * time.Second)
-	crawl(t, s)
+	fulllogtest.Crawl(t, s)
 	if n := sim.Ledger.Counts(); n["authenticate_password"] != 1 || n["authenticate_refresh"] != 1 {
 		t.Fatalf("counts %v, want one password grant and one refresh", n)
 	}
 	c.Add(time.Hour) // the refresh token (10 × 30 s) expired too
-	crawl(t, s)
+	fulllogtest.Crawl(t, s)
 	if n := sim.Ledger.Counts(); n["authenticate_password"] != 2 || n["authenticate_refresh"] != 1 {
 		t.Fatalf("counts %v, want a second password grant", n)
 	}
 }
 
 func TestClientCredentialsAndUnauthorizedRenewal(t *testing.T) {
-	var mu sync.Mutex
-	sim := signinghubsim.New(simConfig(nil))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		h := sim
-		mu.Unlock()
-		h.ServeHTTP(w, r)
-	}))
+	swap := fulllogtest.NewSwap(signinghubsim.New(simConfig(nil)))
+	srv := httptest.NewServer(swap)
 	defer srv.Close()
 	s := newHub(t, srv.URL, signinghub.Config{GrantType: signinghub.GrantClientCredentials}, slog.New(slog.DiscardHandler))
-	crawl(t, s)
-	mu.Lock()
-	sim = signinghubsim.New(simConfig(nil)) // a restarted server knows no token
-	fresh := sim
-	mu.Unlock()
-	keys, targets := crawl(t, s)
+	fulllogtest.Crawl(t, s)
+	fresh := signinghubsim.New(simConfig(nil)) // a restarted server knows no token
+	swap.Set(fresh)
+	keys, targets := fulllogtest.Crawl(t, s)
 	if len(keys) == 0 || targets[keysOne(targets)].Tenant != "app-1" {
 		t.Fatalf("%d keys; tenant of client credentials %+v", len(keys), targets)
 	}
@@ -250,20 +207,10 @@ func TestAuthFailuresWithoutSecrets(t *testing.T) {
 			if tc.base != "" {
 				base = tc.base
 			}
-			logs := &testkit.LockedBuffer{}
-			log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-			s := newHub(t, base, tc.cfg, log)
-			err := s.List(context.Background(), func([]pollers.Target) error { return nil })
-			if err == nil || !strings.Contains(err.Error(), tc.want) || (tc.is != nil && !errors.Is(err, tc.is)) {
-				t.Fatalf("err = %v, want one containing %q", err, tc.want)
-			}
-			_, ferr := s.FetchLog(context.Background(), pollers.Target{Entity: "1000"})
-			for _, str := range []string{err.Error(), ferr.Error(), logs.String()} {
-				for _, secret := range []string{clientSecret, password} {
-					if strings.Contains(str, secret) {
-						t.Fatalf("a secret leaked: %s", str)
-					}
-				}
+			logs, log := fulllogtest.DebugLog()
+			err := fulllogtest.CheckAuthFailure(t, newHub(t, base, tc.cfg, log), logs, "1000", tc.want, clientSecret, password)
+			if tc.is != nil && !errors.Is(err, tc.is) {
+				t.Fatalf("err = %v, want one that is %v", err, tc.is)
 			}
 		})
 	}
@@ -275,20 +222,9 @@ func TestAuthenticateEchoingTheFormOnA500(t *testing.T) {
 	echo := &simkit.EchoOnce{Next: signinghubsim.New(simConfig(nil)), Match: func(r *http.Request) bool { return r.URL.Path == "/authenticate" }}
 	srv := httptest.NewServer(echo)
 	defer srv.Close()
-	logs := &testkit.LockedBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logs, log := fulllogtest.DebugLog()
 	h := newHub(t, srv.URL, signinghub.Config{}, log)
-	if err := h.List(context.Background(), func([]pollers.Target) error { return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if n, _ := echo.Matched(); n < 2 || !strings.Contains(logs.String(), "retrying") {
-		t.Fatalf("want the 500 retried (%d authentications), logs: %s", n, logs.String())
-	}
-	for _, secret := range []string{clientSecret, password} {
-		if strings.Contains(logs.String(), secret) {
-			t.Fatalf("a secret leaked into the logs: %s", logs.String())
-		}
-	}
+	fulllogtest.CheckRetriedQuietly(t, h, logs, func() int { n, _ := echo.Matched(); return n }, clientSecret, password)
 }
 
 func TestFaultsAndMissingPackages(t *testing.T) {
@@ -296,20 +232,11 @@ func TestFaultsAndMissingPackages(t *testing.T) {
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
 	s := newHub(t, srv.URL, signinghub.Config{}, slog.New(slog.DiscardHandler))
-	target := pollers.Target{Tenant: "admin@example.com", Entity: "1000"}
-	sim.Faults.Set(logsim.FaultSettings{Truncated: 1})
-	if _, err := s.FetchLog(context.Background(), target); err == nil || !strings.Contains(err.Error(), "not a JSON object") {
-		t.Fatalf("truncated: err = %v", err)
-	}
-	if sim.Served.Count() != 0 {
-		t.Fatal("a truncated answer counted as served")
-	}
-	sim.Faults.Set(logsim.FaultSettings{Unavailable: 1})
-	if _, err := s.FetchLog(context.Background(), target); err == nil || !strings.Contains(err.Error(), "HTTP 503") {
-		t.Fatalf("503: err = %v", err)
-	}
-	sim.Faults.Set(logsim.FaultSettings{})
-	if _, err := s.FetchLog(context.Background(), pollers.Target{Entity: "99"}); !pollhttp.IsStatus(err, http.StatusNotFound) || !strings.Contains(err.Error(), "Document not found") {
+	unknown := pollers.Target{Entity: "99"}
+	fulllogtest.CheckFaults(t, sim.Base, s, pollers.Target{Tenant: "admin@example.com", Entity: "1000"}, unknown,
+		fulllogtest.Fault{Faults: logsim.FaultSettings{Truncated: 1}, Want: []string{"not a JSON object"}},
+		fulllogtest.Fault{Faults: logsim.FaultSettings{Unavailable: 1}, Want: []string{"HTTP 503"}})
+	if _, err := s.FetchLog(context.Background(), unknown); !strings.Contains(err.Error(), "Document not found") {
 		t.Fatalf("unknown package: err = %v", err)
 	}
 }
@@ -321,8 +248,8 @@ func TestConfigValidation(t *testing.T) {
 		want []string
 	}{
 		{"empty", signinghub.Config{}, []string{"s.client_id: is required", "s.client_secret: is required", "needs username and password"}},
-		{"bad values", signinghub.Config{ClientID: "a", ClientSecret: "b", GrantType: "implicit", DocumentStatus: "OPEN", PageSize: 101, Zone: "Nowhere/Zone"},
-			[]string{"s.grant_type", "s.document_status", "s.page_size", "s.zone"}},
+		{"bad values", signinghub.Config{ClientID: "a", ClientSecret: "b", GrantType: "implicit", DocumentStatus: "OPEN", Settings: fulllog.Settings{PageSize: 101, Zone: "Nowhere/Zone"}},
+			[]string{"s.grant_type", "s.document_status", "s.page_size: must be between 1 and 100, got 101", "s.zone"}},
 		{"client credentials", signinghub.Config{ClientID: "a", ClientSecret: "b", GrantType: "client_credentials"}, nil},
 	}
 	for _, tc := range tests {
@@ -341,7 +268,7 @@ func TestListingThatNeverEnds(t *testing.T) {
 		sc := simConfig(nil)
 		sc.IgnorePaging = ignorePaging
 		srv := httptest.NewServer(signinghubsim.New(sc))
-		return newHub(t, srv.URL, signinghub.Config{PageSize: 5, Settings: fulllog.Settings{MaxListPages: maxPages}}, slog.New(slog.DiscardHandler)), srv.Close
+		return newHub(t, srv.URL, signinghub.Config{Settings: fulllog.Settings{PageSize: 5, MaxListPages: maxPages}}, slog.New(slog.DiscardHandler)), srv.Close
 	})
 	if err != nil {
 		t.Fatal(err)

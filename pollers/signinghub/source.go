@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/pollers"
+	"github.com/auditstream/auditstream/pollers/fulllog"
 	"github.com/auditstream/auditstream/pollers/pollhttp"
 )
 
@@ -27,43 +28,27 @@ func New(name string, cfg Config, hc *pollhttp.Client, log *slog.Logger) (*Signi
 	return &SigningHub{cfg: cfg, c: newClient(cfg, hc), loc: loc, log: log.With("poller", name, "provider", Provider)}, nil
 }
 
-// Discover reports whether the listing is to be used.
-func (s *SigningHub) Discover() bool { return *s.cfg.Discover }
-
 // List pages through GET /v3/packages/{document_status}/{page_no}/{records_per_page}
 // (page_no from 1) until a short or empty page, or x-total-records is reached.
 func (s *SigningHub) List(ctx context.Context, page func([]pollers.Target) error) error {
-	seen := 0
-	guard := s.cfg.PageGuard()
-	for n := 1; ; n++ {
-		path := "/v3/packages/" + url.PathEscape(s.cfg.DocumentStatus) + "/" + strconv.Itoa(n) + "/" + strconv.Itoa(s.cfg.PageSize)
+	where := func(n int) string { return fmt.Sprintf("list packages page %d", n+1) }
+	return s.cfg.ListPages(page, where, func(n int) ([]pollers.Target, int, error) {
+		path := "/v3/packages/" + url.PathEscape(s.cfg.DocumentStatus) + "/" + strconv.Itoa(n+1) + "/" + strconv.Itoa(s.cfg.PageSize)
 		resp, err := s.c.get(ctx, path)
 		if err != nil {
-			return fmt.Errorf("list packages page %d: %w", n, err)
+			return nil, 0, err
 		}
 		ps, err := DecodePackages(resp.Body, s.loc)
 		if err != nil {
-			return fmt.Errorf("list packages page %d: %w", n, err)
+			return nil, 0, err
 		}
 		ts := make([]pollers.Target, 0, len(ps))
 		for _, p := range ps {
 			ts = append(ts, pollers.Target{Tenant: s.cfg.Tenant, Entity: p.ID, Name: p.Name, Status: p.Status,
 				UpdatedAt: p.Modified, Terminal: Terminal(p.Status)})
 		}
-		if err := guard.Check(ts); err != nil {
-			return fmt.Errorf("list packages page %d: %w", n, err)
-		}
-		if len(ts) > 0 {
-			if err := page(ts); err != nil {
-				return err
-			}
-		}
-		seen += len(ps)
-		total := Total(resp.Header.Get("x-total-records"))
-		if len(ps) < s.cfg.PageSize || (total >= 0 && seen >= total) {
-			return nil
-		}
-	}
+		return ts, Total(resp.Header.Get("x-total-records")), nil
+	})
 }
 
 // FetchLog returns every action of package t.Entity's workflow history in the answer's
@@ -81,9 +66,5 @@ func (s *SigningHub) FetchLog(ctx context.Context, t pollers.Target) ([]pollers.
 	if l.PackageID != "" && l.PackageID != t.Entity {
 		return nil, fmt.Errorf("package %s history: the answer is for package %q", t.Entity, l.PackageID)
 	}
-	out := make([]pollers.Record, 0, len(l.Actions))
-	for _, a := range l.Actions {
-		out = append(out, pollers.Record{Time: a.Time, Raw: a.Raw})
-	}
-	return out, nil
+	return fulllog.Records(l.Actions), nil
 }

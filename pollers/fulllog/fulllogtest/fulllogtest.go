@@ -1,0 +1,226 @@
+// Package fulllogtest holds the test helpers every full-log provider's tests share
+// (Conga Sign, SigningHub, Constellation1 eSign): building the provider as its plug-in
+// would, crawling it against its simulator, and the checks its authentication, retry,
+// fault and decoder tests make. What a test asserts about its own provider stays in the
+// provider's folder.
+package fulllogtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/internal/logsim"
+	"github.com/auditstream/auditstream/internal/metrics"
+	"github.com/auditstream/auditstream/internal/testkit"
+	"github.com/auditstream/auditstream/pollers"
+	"github.com/auditstream/auditstream/pollers/fulllog"
+	"github.com/auditstream/auditstream/pollers/pollhttp"
+)
+
+// Open builds a provider with newProvider (its New) the way its plug-in would: settings
+// s defaulted and validated at "settings" (a problem fails the test), an HTTP client
+// with quick retries, logging to log.
+func Open[S any, PS interface {
+	*S
+	config.Settings
+}, P any](t testing.TB, provider string, newProvider func(string, S, *pollhttp.Client, *slog.Logger) (P, error), s S, log *slog.Logger) P {
+	t.Helper()
+	hc, err := pollhttp.New(&http.Client{Timeout: 5 * time.Second}, provider,
+		pollhttp.Config{MaxRetries: 2, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond}, log, metrics.NewUnregistered())
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.CheckSettings(t, PS(&s), "settings")
+	p, err := newProvider(provider+"-test", s, hc, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// SimSettings are a simulator's history settings for a test: seed, packages of entries
+// each, a fifth of them exact repeats, on clock c (nil: the real clock).
+func SimSettings(seed uint64, packages, entries int, c *testkit.Clock) logsim.Settings {
+	s := logsim.Settings{Seed: seed, Packages: packages, EntriesPerPackage: entries, DuplicateFraction: 0.2}
+	if c != nil {
+		s.Now = c.Now
+	}
+	return s
+}
+
+// Crawl lists every target of p and fetches each one's log once (logsim.Crawl): the
+// fetched keys and the listed targets; an error fails the test.
+func Crawl(t testing.TB, p fulllog.Provider) (map[string]bool, map[string]pollers.Target) {
+	t.Helper()
+	keys, targets, err := logsim.Crawl(context.Background(), p, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys, targets
+}
+
+// CheckFetchedServed fails the test unless the fetched keys are exactly the served ones
+// (and some); it returns how many of them are exact repeats (occurrence 2 or more).
+func CheckFetchedServed(t testing.TB, fetched, served map[string]bool) (repeats int) {
+	t.Helper()
+	if len(fetched) != len(served) || len(fetched) == 0 {
+		t.Fatalf("fetched %d keys, the simulator served %d", len(fetched), len(served))
+	}
+	for k := range served {
+		if !fetched[k] {
+			t.Fatalf("served %s not fetched", k)
+		}
+		if strings.HasSuffix(k, "/2") {
+			repeats++
+		}
+	}
+	return repeats
+}
+
+// DebugLog returns a logger at debug level writing to the returned buffer.
+func DebugLog() (*testkit.LockedBuffer, *slog.Logger) {
+	logs := &testkit.LockedBuffer{}
+	return logs, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// List reads the whole listing of l, dropping the pages.
+func List(l pollers.Lister) error {
+	return l.List(context.Background(), func([]pollers.Target) error { return nil })
+}
+
+// CheckNoSecret fails the test when any of texts contains any of secrets.
+func CheckNoSecret(t testing.TB, texts []string, secrets ...string) {
+	t.Helper()
+	for _, s := range texts {
+		for _, secret := range secrets {
+			if strings.Contains(s, secret) {
+				t.Fatalf("a secret leaked: %s", s)
+			}
+		}
+	}
+}
+
+// CheckAuthFailure lists p and fetches entity's log with authentication failing: the
+// listing must fail naming want, the fetch must fail too, and neither error nor the
+// logs written to logs may hold any of secrets. It returns the listing's error.
+func CheckAuthFailure(t testing.TB, p fulllog.Provider, logs *testkit.LockedBuffer, entity, want string, secrets ...string) error {
+	t.Helper()
+	err := List(p)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want one containing %q", err, want)
+	}
+	_, ferr := p.FetchLog(context.Background(), pollers.Target{Tenant: "t", Entity: entity})
+	if ferr == nil {
+		t.Fatal("the fetch succeeded without authentication")
+	}
+	CheckNoSecret(t, []string{err.Error(), ferr.Error(), logs.String()}, secrets...)
+	return err
+}
+
+// CheckRetriedQuietly lists l against a server whose credential call answers 500 once,
+// echoing what it was sent: the listing must succeed, the call must have been retried
+// (tries() at least 2, a "retrying" line in the logs) and the logs hold none of secrets.
+func CheckRetriedQuietly(t testing.TB, l pollers.Lister, logs *testkit.LockedBuffer, tries func() int, secrets ...string) {
+	t.Helper()
+	if err := List(l); err != nil {
+		t.Fatal(err)
+	}
+	if n := tries(); n < 2 || !strings.Contains(logs.String(), "retrying") {
+		t.Fatalf("want the 500 retried (%d calls), logs: %s", n, logs.String())
+	}
+	CheckNoSecret(t, []string{logs.String()}, secrets...)
+}
+
+// Fault is one injected fault and what the fetch's error must then contain.
+type Fault struct {
+	Faults logsim.FaultSettings
+	Want   []string
+}
+
+// CheckFaults fetches target's log under each fault of a simulator with shared parts
+// sim: each fetch must fail with an error naming the fault's Want, and none may count
+// as served. Then, faults off, fetching unknown must fail with 404.
+func CheckFaults(t testing.TB, sim *logsim.Base, f pollers.LogFetcher, target, unknown pollers.Target, faults ...Fault) {
+	t.Helper()
+	for _, fl := range faults {
+		sim.Faults.Set(fl.Faults)
+		_, err := f.FetchLog(context.Background(), target)
+		for _, w := range fl.Want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Fatalf("faults %+v: err = %v, want one containing %q", fl.Faults, err, w)
+			}
+		}
+	}
+	if sim.Served.Count() != 0 {
+		t.Fatal("a faulty answer counted as served")
+	}
+	sim.Faults.Set(logsim.FaultSettings{})
+	if _, err := f.FetchLog(context.Background(), unknown); !pollhttp.IsStatus(err, http.StatusNotFound) {
+		t.Fatalf("unknown %s: err = %v, want a 404", unknown.Entity, err)
+	}
+}
+
+// Swap is an http.Handler whose handler can be replaced while a server runs it: a
+// simulator replaced by a fresh one is a restarted server (it knows no token).
+type Swap struct {
+	mu sync.Mutex
+	h  http.Handler
+}
+
+// NewSwap returns a Swap serving h.
+func NewSwap(h http.Handler) *Swap { return &Swap{h: h} }
+
+// Set replaces the handler.
+func (s *Swap) Set(h http.Handler) {
+	s.mu.Lock()
+	s.h = h
+	s.mu.Unlock()
+}
+
+func (s *Swap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	h := s.h
+	s.mu.Unlock()
+	h.ServeHTTP(w, r)
+}
+
+// CheckEntries fails the test unless every entry a decoder returned is a JSON object
+// (fuzz targets call it on whatever decoded; it recovers nothing).
+func CheckEntries(t testing.TB, es []fulllog.Entry) {
+	t.Helper()
+	for _, e := range es {
+		if !json.Valid(e.Raw) || e.Raw[0] != '{' {
+			t.Fatalf("entry %q is not a JSON object", e.Raw)
+		}
+	}
+}
+
+// CheckGolden compares decoded entries with a golden list written by hand: as many
+// entries, entry i's time (RFC 3339) as want[i]["time"] and the string field of its JSON
+// object as want[i][field in lower case], and every entry kept byte for byte from body.
+func CheckGolden(t testing.TB, body []byte, es []fulllog.Entry, field string, want []map[string]string) {
+	t.Helper()
+	if len(es) != len(want) {
+		t.Fatalf("%d entries, want %d", len(es), len(want))
+	}
+	for i, e := range es {
+		if got := e.Time.Format(time.RFC3339Nano); got != want[i]["time"] {
+			t.Errorf("entry %d time %s, want %s", i, got, want[i]["time"])
+		}
+		var f map[string]any
+		if err := json.Unmarshal(e.Raw, &f); err != nil || f[field] != want[i][strings.ToLower(field)] {
+			t.Errorf("entry %d %s = %v, want %q (%v)", i, field, f[field], want[i][strings.ToLower(field)], err)
+		}
+		if !bytes.Contains(body, e.Raw) {
+			t.Errorf("entry %d is not kept byte for byte: %s", i, e.Raw)
+		}
+	}
+}
