@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	_ "time/tzdata"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -343,5 +344,127 @@ func TestShrinkCountedOnce(t *testing.T) {
 		if got := shrinks(); got != c.want {
 			t.Fatalf("poll %d: log_shrinks_total = %v, want %v", i+1, got, c.want)
 		}
+	}
+}
+
+// The listing settings every provider shares: defaults, the static targets' tenant, the
+// page size against the provider's maximum, the zone, and something to poll.
+func TestValidateProvider(t *testing.T) {
+	var s fulllog.Settings
+	s.Tenant = "acme"
+	s.Targets = []fulllog.TargetConfig{{Entity: "a"}, {Tenant: "other", Entity: "b"}}
+	s.SetDefaults()
+	if !*s.Discover || s.PageSize != fulllog.DefaultPageSize || s.Targets[0].Tenant != "acme" || s.Targets[1].Tenant != "other" {
+		t.Fatalf("defaults: %+v", s)
+	}
+	off := false
+	for _, tc := range []struct {
+		s    fulllog.Settings
+		max  int
+		want []string
+	}{
+		{fulllog.Settings{PageSize: 50}, 50, nil},
+		{fulllog.Settings{PageSize: 51, Zone: "Mars/Base"}, 50, []string{"s.page_size: must be between 1 and 50, got 51", `s.zone: "Mars/Base" is not an IANA time zone name`}},
+		{fulllog.Settings{PageSize: -1}, 100, []string{"s.page_size: must be between 1 and 100, got -1"}},
+		{fulllog.Settings{Discover: &off}, 100, []string{"s: discover is off and no targets are listed: nothing to poll"}},
+		{fulllog.Settings{Discover: &off, Targets: []fulllog.TargetConfig{{}}}, 100, []string{"s.targets[0].entity: is required"}},
+	} {
+		s := tc.s
+		s.SetDefaults()
+		var p config.Problems
+		s.ValidateProvider("s", &p, tc.max)
+		got := strings.Join(p.List(), "\n")
+		if len(tc.want) != len(p.List()) {
+			t.Errorf("%+v: problems %q, want %q", tc.s, got, tc.want)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%+v: problems %q lack %q", tc.s, got, w)
+			}
+		}
+	}
+}
+
+// ListPages hands over every non-empty page and stops at a short page, at the total, or
+// with an error naming the page.
+func TestListPages(t *testing.T) {
+	all := make([]pollers.Target, 7)
+	for i := range all {
+		all[i] = pollers.Target{Entity: string(rune('a' + i))}
+	}
+	for _, tc := range []struct {
+		name       string
+		size       int
+		total      int // -1: the answers give none
+		fail       int // page that fails (-1: none)
+		wantPages  int
+		wantCalled int
+		wantErr    string
+	}{
+		{"short last page", 3, -1, -1, 3, 3, ""},
+		{"whole last page, then an empty one", 7, -1, -1, 1, 2, ""},
+		{"total reached on a whole page", 7, 7, -1, 1, 1, ""},
+		{"failing page", 3, -1, 1, 1, 2, "page #1: down"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := fulllog.Settings{PageSize: tc.size}
+			pages, called := 0, 0
+			err := s.ListPages(func([]pollers.Target) error { pages++; return nil },
+				func(n int) string { return "page #" + string(rune('0'+n)) },
+				func(n int) ([]pollers.Target, int, error) {
+					called++
+					if n == tc.fail {
+						return nil, 0, errors.New("down")
+					}
+					return all[min(n*tc.size, len(all)):min((n+1)*tc.size, len(all))], tc.total, nil
+				})
+			if (tc.wantErr == "" && err != nil) || (tc.wantErr != "" && (err == nil || err.Error() != tc.wantErr)) {
+				t.Fatalf("err = %v, want %q", err, tc.wantErr)
+			}
+			if pages != tc.wantPages || called != tc.wantCalled {
+				t.Fatalf("%d pages handed over, %d fetched; want %d, %d", pages, called, tc.wantPages, tc.wantCalled)
+			}
+		})
+	}
+	s := fulllog.Settings{PageSize: 2}
+	err := s.ListPages(func([]pollers.Target) error { return nil }, func(n int) string { return "list" },
+		func(int) ([]pollers.Target, int, error) { return all[:2], -1, nil })
+	if err == nil || !strings.HasPrefix(err.Error(), "list: ") || !strings.Contains(err.Error(), "ignores the page parameter") {
+		t.Fatalf("a listing repeating its first page: %v", err)
+	}
+}
+
+// With discover off the listing is not read, even when the provider has one.
+func TestDiscoverOffReadsNoListing(t *testing.T) {
+	off := false
+	f := &fakeProvider{listing: []pollers.Target{{Tenant: "t", Entity: "listed"}}}
+	src, _, _ := newSource(t, f, fulllog.Settings{Discover: &off, Targets: []fulllog.TargetConfig{{Tenant: "t", Entity: "static"}}})
+	ts, err := src.Targets(context.Background())
+	if err != nil || len(ts) != 1 || ts[0].Entity != "static" {
+		t.Fatalf("targets %+v, %v", ts, err)
+	}
+}
+
+func TestDecodeEntries(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := []json.RawMessage{[]byte(`{"when":"2026-01-02 10:00:00","x":1}`), []byte(`{ "at" : "2026-01-02T10:00:00Z" }`), []byte(`{"when":"soon"}`)}
+	es, err := fulllog.DecodeEntries(items, berlin, "event", "when", "at")
+	if err != nil || len(es) != 3 {
+		t.Fatalf("%+v, %v", es, err)
+	}
+	for i, want := range []string{"2026-01-02T09:00:00Z", "2026-01-02T10:00:00Z", "0001-01-01T00:00:00Z"} {
+		if got := es[i].Time.UTC().Format(time.RFC3339); got != want || string(es[i].Raw) != string(items[i]) {
+			t.Errorf("entry %d: %s %s, want %s and the item byte for byte", i, got, es[i].Raw, want)
+		}
+	}
+	recs := fulllog.Records(es)
+	if len(recs) != 3 || string(recs[1].Raw) != string(items[1]) || !recs[0].Time.Equal(es[0].Time) {
+		t.Fatalf("records %+v", recs)
+	}
+	if _, err := fulllog.DecodeEntries([]json.RawMessage{[]byte(`{}`), []byte(`[1]`)}, time.UTC, "event"); err == nil || !strings.HasPrefix(err.Error(), "event 1: ") {
+		t.Fatalf("an entry that is no object: %v", err)
 	}
 }

@@ -1,14 +1,15 @@
 package signinghub
 
 import (
-	"bytes"
 	"encoding/json"
-	"github.com/auditstream/auditstream/internal/testkit"
 	"os"
 	"strings"
 	"testing"
 	"time"
 	_ "time/tzdata"
+
+	"github.com/auditstream/auditstream/internal/testkit"
+	"github.com/auditstream/auditstream/pollers/fulllog/fulllogtest"
 )
 
 // The seed's whole sample body (its web page indents with no-break spaces; they are plain
@@ -26,28 +27,19 @@ func TestDecodeLogSeedGolden(t *testing.T) {
 		PackageID     string `json:"package_id"`
 		PackageName   string `json:"package_name"`
 		PackageStatus string `json:"package_status"`
-		Actions       []struct {
-			Time       string
-			ActionType string `json:"action_type"`
-		}
+		Actions       []map[string]string
 	}
 	testkit.ReadJSON(t, "testdata/seed_log.golden.json", &want)
-	if l.PackageID != want.PackageID || l.PackageName != want.PackageName || l.PackageStatus != want.PackageStatus || len(l.Actions) != len(want.Actions) {
+	if l.PackageID != want.PackageID || l.PackageName != want.PackageName || l.PackageStatus != want.PackageStatus {
 		t.Fatalf("decoded %+v, want %+v", l, want)
 	}
-	for i, a := range l.Actions {
+	fulllogtest.CheckGolden(t, body, l.Actions, "action_type", want.Actions)
+	for i, a := range l.Actions { // log_id is not unique: the seed's actions all say 1
 		var f struct {
-			ActionType string `json:"action_type"`
-			LogID      int    `json:"log_id"`
+			LogID int `json:"log_id"`
 		}
-		if err := json.Unmarshal(a.Raw, &f); err != nil || f.ActionType != want.Actions[i].ActionType || f.LogID != 1 {
+		if err := json.Unmarshal(a.Raw, &f); err != nil || f.LogID != 1 {
 			t.Errorf("action %d = %s (%v)", i, a.Raw, err)
-		}
-		if got := a.Time.Format(time.RFC3339Nano); got != want.Actions[i].Time {
-			t.Errorf("action %d time %s, want %s", i, got, want.Actions[i].Time)
-		}
-		if !bytes.Contains(body, a.Raw) {
-			t.Errorf("action %d not kept byte for byte", i)
 		}
 	}
 }
@@ -141,14 +133,8 @@ func FuzzDecodeLog(f *testing.F) {
 	f.Add(seed)
 	f.Add([]byte(`{"actions":null,"documents":[{"document_name":1}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		l, err := DecodeLog(b, time.UTC)
-		if err != nil {
-			return
-		}
-		for _, a := range l.Actions {
-			if !json.Valid(a.Raw) || a.Raw[0] != '{' {
-				t.Fatalf("action %q is not a JSON object", a.Raw)
-			}
+		if l, err := DecodeLog(b, time.UTC); err == nil {
+			fulllogtest.CheckEntries(t, l.Actions)
 		}
 	})
 }
