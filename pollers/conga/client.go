@@ -115,26 +115,7 @@ func (c *client) get(ctx context.Context, path string, q url.Values) (*pollhttp.
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	for attempt := 0; ; attempt++ {
-		tok, err := c.token(ctx)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := c.http.Do(ctx, func(ctx context.Context) (*http.Request, error) {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-			if err != nil {
-				return nil, err
-			}
-			req.Header.Set("Authorization", "Bearer "+tok)
-			req.Header.Set("Accept", "application/json")
-			return req, nil
-		})
-		if attempt == 0 && pollhttp.IsStatus(err, http.StatusUnauthorized) {
-			c.drop(tok)
-			continue
-		}
-		return resp, err
-	}
+	return c.http.GetBearer(ctx, u, c.token, c.drop)
 }
 
 // viaPollHTTP is an http.RoundTripper that sends every request through a pollhttp.Client,

@@ -237,3 +237,30 @@ func stripURL(err error) error {
 	}
 	return err
 }
+
+// GetBearer does GET url with "Authorization: Bearer <token>" (Accept: application/json),
+// token from token (which fetches one when it has none). A 401 answer means the server no
+// longer knows the token (a restart, a revocation): drop forgets it and the request is
+// repeated once with a new one.
+func (c *Client) GetBearer(ctx context.Context, url string, token func(context.Context) (string, error), drop func(token string)) (*Response, error) {
+	for attempt := 0; ; attempt++ {
+		tok, err := token(ctx)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := c.Do(ctx, func(ctx context.Context) (*http.Request, error) {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			if err != nil {
+				return nil, err
+			}
+			req.Header.Set("Authorization", "Bearer "+tok)
+			req.Header.Set("Accept", "application/json")
+			return req, nil
+		})
+		if attempt == 0 && IsStatus(err, http.StatusUnauthorized) {
+			drop(tok)
+			continue
+		}
+		return resp, err
+	}
+}

@@ -272,3 +272,47 @@ func TestStopRequestEndsARetryWait(t *testing.T) {
 		t.Fatalf("%d requests, work context %v", n.Load(), work.Err())
 	}
 }
+
+// A 401 drops the token and repeats the request once with a new one; a second 401 is
+// the answer.
+func TestGetBearerRenewsTheTokenOnce(t *testing.T) {
+	var valid atomic.Value
+	valid.Store("t1")
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, r.Header.Get("Authorization"))
+		if r.Header.Get("Authorization") != "Bearer "+valid.Load().(string) || r.Header.Get("Accept") != "application/json" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		_, _ = w.Write([]byte(`ok`))
+	}))
+	defer srv.Close()
+	c, _ := newClient(t, Config{MaxRetries: 1, BackoffMin: time.Millisecond, BackoffMax: time.Millisecond})
+	n, cached := 0, ""
+	token := func(context.Context) (string, error) {
+		if cached == "" {
+			n++
+			cached = "t" + string(rune('0'+n))
+		}
+		return cached, nil
+	}
+	var dropped []string
+	drop := func(tok string) { dropped = append(dropped, tok); cached = "" }
+	for _, next := range []string{"t1", "t2"} { // the second time, the server forgot t1
+		valid.Store(next)
+		if resp, err := c.GetBearer(context.Background(), srv.URL, token, drop); err != nil || string(resp.Body) != "ok" {
+			t.Fatalf("token %s: %v %v", next, resp, err)
+		}
+	}
+	valid.Store("none")
+	if _, err := c.GetBearer(context.Background(), srv.URL, token, drop); !IsStatus(err, http.StatusUnauthorized) {
+		t.Fatalf("err = %v, want the second 401", err)
+	}
+	if strings.Join(seen, ",") != "Bearer t1,Bearer t1,Bearer t2,Bearer t2,Bearer t3" || strings.Join(dropped, ",") != "t1,t2" {
+		t.Fatalf("sent %v, dropped %v", seen, dropped)
+	}
+	if _, err := c.GetBearer(context.Background(), srv.URL, func(context.Context) (string, error) { return "", errors.New("no token") }, drop); err == nil || err.Error() != "no token" {
+		t.Fatalf("token error: %v", err)
+	}
+}

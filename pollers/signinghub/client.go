@@ -159,26 +159,7 @@ func (c *client) drop(tok string) {
 	c.mu.Unlock()
 }
 
-// get does GET base+path with a bearer token and extra headers; a 401 renews the token once.
+// get does GET base+path with a bearer token; a 401 renews the token once.
 func (c *client) get(ctx context.Context, path string) (*pollhttp.Response, error) {
-	for attempt := 0; ; attempt++ {
-		tok, err := c.token(ctx)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := c.http.Do(ctx, func(ctx context.Context) (*http.Request, error) {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
-			if err != nil {
-				return nil, err
-			}
-			req.Header.Set("Authorization", "Bearer "+tok)
-			req.Header.Set("Accept", "application/json")
-			return req, nil
-		})
-		if attempt == 0 && pollhttp.IsStatus(err, http.StatusUnauthorized) {
-			c.drop(tok)
-			continue
-		}
-		return resp, err
-	}
+	return c.http.GetBearer(ctx, c.base+path, c.token, c.drop)
 }
