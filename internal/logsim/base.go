@@ -12,7 +12,8 @@ import (
 )
 
 // Base is what every full-log simulator holds: the history, the served keys, request and
-// fault counters, the fault picker and the rendered entries.
+// fault counters, the fault picker, the rendered entries and the routes. It is the
+// simulator's http.Handler: a simulator embeds it and adds its vendor's routes to Mux.
 type Base struct {
 	H      *History
 	Served *Served
@@ -20,6 +21,8 @@ type Base struct {
 	Faults *Faulter
 	Cache  *Cache
 	Tenant string
+	// Mux routes the requests; the control endpoints (Control) are on it already.
+	Mux *http.ServeMux
 }
 
 // NewBase builds the shared parts from the settings; render draws one entry in the
@@ -27,8 +30,30 @@ type Base struct {
 func NewBase(s *Settings, render func(*Entry) []byte, writeErr ErrorWriter) *Base {
 	h := s.History()
 	ledger := simkit.NewLedger()
-	return &Base{H: h, Served: NewServed(), Ledger: ledger, Faults: NewFaulter(h.cfg.Seed, s.Faults, ledger, writeErr),
-		Cache: NewCache(render), Tenant: s.Tenant}
+	b := &Base{H: h, Served: NewServed(), Ledger: ledger, Faults: NewFaulter(h.cfg.Seed, s.Faults, ledger, writeErr),
+		Cache: NewCache(render), Tenant: s.Tenant, Mux: http.NewServeMux()}
+	b.Control(b.Mux, "")
+	return b
+}
+
+// ServeHTTP serves r with Mux, stamped with its arrival (Serve).
+func (b *Base) ServeHTTP(w http.ResponseWriter, r *http.Request) { b.Serve(w, r, b.Mux) }
+
+// MessageError writes the error body {"Message": msg} with code (SigningHub's and
+// Constellation1's shape).
+func MessageError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]string{"Message": msg})
+}
+
+// Page returns the items of all from index from, at most size of them (an empty, not
+// nil, list past the end: it encodes as []).
+func Page[T any](all []T, from, size int) []T {
+	if from < 0 || from >= len(all) {
+		return []T{}
+	}
+	return all[from:min(from+size, len(all))]
 }
 
 // Control registers the test endpoints (no auth): GET /_sim/served (the served keys;

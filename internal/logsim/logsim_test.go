@@ -3,11 +3,12 @@ package logsim
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/auditstream/auditstream/pollers/simkit"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/pollers/simkit"
 	"github.com/auditstream/auditstream/schemas"
 )
 
@@ -209,5 +210,28 @@ func TestPendingUntilAWholeAnswerShowsTheLatestLog(t *testing.T) {
 	}
 	if p := pending(); p != 0 {
 		t.Fatalf("every entity answered after the last arrival: %d pending, want 0", p)
+	}
+}
+
+func TestPage(t *testing.T) {
+	all := []int{1, 2, 3, 4, 5}
+	for _, tc := range []struct{ from, size, n int }{{0, 2, 2}, {4, 2, 1}, {5, 2, 0}, {9, 2, 0}, {-1, 2, 0}} {
+		p := Page(all, tc.from, tc.size)
+		if len(p) != tc.n || p == nil || (tc.n > 0 && p[0] != all[tc.from]) {
+			t.Errorf("Page(from %d, size %d) = %v", tc.from, tc.size, p)
+		}
+	}
+}
+
+func TestSettingsDefaults(t *testing.T) {
+	s := Settings{}
+	s.SetDefaults("acme", time.Minute)
+	if s.Tenant != "acme" || s.TokenTTL.D() != time.Minute {
+		t.Fatalf("%+v", s)
+	}
+	s = Settings{Tenant: "set", TokenTTL: config.Duration(time.Second)}
+	s.SetDefaults("acme", time.Minute)
+	if s.Tenant != "set" || s.TokenTTL.D() != time.Second {
+		t.Fatalf("%+v", s)
 	}
 }

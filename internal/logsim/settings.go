@@ -39,6 +39,17 @@ type Settings struct {
 	Now func() time.Time `yaml:"-"`
 }
 
+// SetDefaults fills tenant (the simulator's default: what the poller uses for this
+// account) and token_ttl (the vendor's token lifetime) when unset.
+func (s *Settings) SetDefaults(tenant string, tokenTTL time.Duration) {
+	if s.Tenant == "" {
+		s.Tenant = tenant
+	}
+	if s.TokenTTL == 0 {
+		s.TokenTTL = config.Duration(tokenTTL)
+	}
+}
+
 // Validate lists problems at path.
 func (s *Settings) Validate(path string, p *config.Problems) {
 	if s.Packages < 0 || s.Packages > 1_000_000 {

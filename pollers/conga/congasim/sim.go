@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/logsim"
@@ -44,14 +45,7 @@ type Config struct {
 }
 
 // SetDefaults fills unset fields: tenant defaults to client_id, as in the poller.
-func (c *Config) SetDefaults() {
-	if c.Tenant == "" {
-		c.Tenant = c.ClientID
-	}
-	if c.TokenTTL == 0 {
-		c.TokenTTL = config.Duration(3600e9)
-	}
-}
+func (c *Config) SetDefaults() { c.Settings.SetDefaults(c.ClientID, time.Hour) }
 
 // Validate lists problems at path.
 func (c *Config) Validate(path string, p *config.Problems) {
@@ -68,7 +62,6 @@ var Plugin = simkit.Define("conga", "", func(c *Config) http.Handler { return Ne
 type Sim struct {
 	*logsim.Base
 	cfg    Config
-	mux    *http.ServeMux
 	tokens *logsim.Tokens
 	ids    []string
 }
@@ -76,20 +69,17 @@ type Sim struct {
 // New builds a simulator (SetDefaults is applied).
 func New(cfg Config) *Sim {
 	cfg.SetDefaults()
-	s := &Sim{cfg: cfg, mux: http.NewServeMux()}
+	s := &Sim{cfg: cfg}
 	s.Base = logsim.NewBase(&cfg.Settings, s.render, apiError)
 	s.tokens = logsim.NewTokens("cs-", cfg.TokenTTL.D(), cfg.Clock())
 	for _, e := range s.H.Entities() {
 		s.ids = append(s.ids, packageID(e.R))
 	}
-	s.mux.HandleFunc("POST /api/v1/auth/connect/token", s.token)
-	s.mux.HandleFunc("GET /api/sign/v1/cs-packages", s.list)
-	s.mux.HandleFunc("GET /api/sign/v1/cs-packages/{id}/audit", s.audit)
-	s.Control(s.mux, "")
+	s.Mux.HandleFunc("POST /api/v1/auth/connect/token", s.token)
+	s.Mux.HandleFunc("GET /api/sign/v1/cs-packages", s.list)
+	s.Mux.HandleFunc("GET /api/sign/v1/cs-packages/{id}/audit", s.audit)
 	return s
 }
-
-func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.Serve(w, r, s.mux) }
 
 func packageID(r uint64) string {
 	x := rand.New(rand.NewPCG(r, 1))
@@ -184,11 +174,7 @@ func (s *Sim) list(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.IgnorePaging {
 		from, to = 1, to-from+1
 	}
-	page := []map[string]any{}
-	if from <= len(results) {
-		page = results[from-1 : min(to, len(results))]
-	}
-	answer := map[string]any{"count": len(results), "results": page}
+	answer := map[string]any{"count": len(results), "results": logsim.Page(results, from-1, to-from+1)}
 	if s.cfg.IgnorePaging {
 		delete(answer, "count")
 	}

@@ -30,6 +30,7 @@
 package constellation1sim
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -59,15 +60,7 @@ type Config struct {
 // SetDefaults fills unset fields: tenant defaults as in the poller (username, else
 // "default").
 func (c *Config) SetDefaults() {
-	if c.Tenant == "" {
-		c.Tenant = c.Username
-		if c.Tenant == "" {
-			c.Tenant = "default"
-		}
-	}
-	if c.TokenTTL == 0 {
-		c.TokenTTL = config.Duration(20 * time.Second)
-	}
+	c.Settings.SetDefaults(cmp.Or(c.Username, "default"), 20*time.Second)
 }
 
 // Validate lists problems at path.
@@ -86,7 +79,6 @@ var Plugin = simkit.Define("constellation1", "/rest", func(c *Config) http.Handl
 type Sim struct {
 	*logsim.Base
 	cfg    Config
-	mux    *http.ServeMux
 	tokens *logsim.Tokens
 	loc    *time.Location
 
@@ -97,25 +89,18 @@ type Sim struct {
 // New builds a simulator (SetDefaults is applied; an unknown zone is UTC).
 func New(cfg Config) *Sim {
 	cfg.SetDefaults()
-	s := &Sim{cfg: cfg, mux: http.NewServeMux(), loc: cfg.Zone.Location()}
-	s.Base = logsim.NewBase(&cfg.Settings, s.render, apiError)
+	s := &Sim{cfg: cfg, loc: cfg.Zone.Location()}
+	s.Base = logsim.NewBase(&cfg.Settings, s.render, logsim.MessageError)
 	s.tokens = logsim.NewTokens("c1-", cfg.TokenTTL.D(), cfg.Clock())
-	s.mux.HandleFunc("GET /rest/v1/encrypt/{key}/{salt}", s.encrypt)
-	s.mux.HandleFunc("GET /rest/v1/gettoken/{salt}", s.gettoken)
-	s.mux.HandleFunc("GET /rest/v1/sessions/{kind}/{size}/{num}", s.list)
-	s.mux.HandleFunc("GET /rest/v1/sessions/lite/{user}/{tid}/{size}/{num}/sortBy", s.list)
-	s.mux.HandleFunc("GET /rest/v1/sessions/{id}/actionlogs", s.actionlogs)
-	s.Control(s.mux, "")
+	s.Mux.HandleFunc("GET /rest/v1/encrypt/{key}/{salt}", s.encrypt)
+	s.Mux.HandleFunc("GET /rest/v1/gettoken/{salt}", s.gettoken)
+	s.Mux.HandleFunc("GET /rest/v1/sessions/{kind}/{size}/{num}", s.list)
+	s.Mux.HandleFunc("GET /rest/v1/sessions/lite/{user}/{tid}/{size}/{num}/sortBy", s.list)
+	s.Mux.HandleFunc("GET /rest/v1/sessions/{id}/actionlogs", s.actionlogs)
 	return s
 }
 
-func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.Serve(w, r, s.mux) }
-
-func apiError(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]string{"Message": msg})
-}
+var apiError = logsim.MessageError
 
 func (s *Sim) encrypted(salt string) string {
 	sum := sha256.Sum256([]byte(s.cfg.APIKey.Reveal() + ":" + salt))
@@ -213,11 +198,7 @@ func (s *Sim) list(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.IgnorePaging {
 		num = 0
 	}
-	page := []map[string]any{}
-	if from := num * size; from < len(all) {
-		page = all[from:min(from+size, len(all))]
-	}
-	answer := map[string]any{field: page, "TotalCount": len(all)}
+	answer := map[string]any{field: logsim.Page(all, num*size, size), "TotalCount": len(all)}
 	if s.cfg.IgnorePaging {
 		delete(answer, "TotalCount")
 	}

@@ -28,6 +28,7 @@
 package signinghubsim
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -60,15 +61,7 @@ type Config struct {
 // SetDefaults fills unset fields: tenant defaults as in the poller (username, else
 // client_id).
 func (c *Config) SetDefaults() {
-	if c.Tenant == "" {
-		c.Tenant = c.Username
-		if c.Tenant == "" {
-			c.Tenant = c.ClientID
-		}
-	}
-	if c.TokenTTL == 0 {
-		c.TokenTTL = config.Duration(86399 * time.Second)
-	}
+	c.Settings.SetDefaults(cmp.Or(c.Username, c.ClientID), 86399*time.Second)
 }
 
 // Validate lists problems at path.
@@ -89,7 +82,6 @@ var Plugin = simkit.Define("signinghub", "", func(c *Config) http.Handler { retu
 type Sim struct {
 	*logsim.Base
 	cfg      Config
-	mux      *http.ServeMux
 	access   *logsim.Tokens
 	refresh  *logsim.Tokens
 	evidence map[int]*logsim.Entry
@@ -98,8 +90,8 @@ type Sim struct {
 // New builds a simulator (SetDefaults is applied).
 func New(cfg Config) *Sim {
 	cfg.SetDefaults()
-	s := &Sim{cfg: cfg, mux: http.NewServeMux(), evidence: map[int]*logsim.Entry{}}
-	s.Base = logsim.NewBase(&cfg.Settings, s.render, apiError)
+	s := &Sim{cfg: cfg, evidence: map[int]*logsim.Entry{}}
+	s.Base = logsim.NewBase(&cfg.Settings, s.render, logsim.MessageError)
 	s.access = logsim.NewTokens("sh-", cfg.TokenTTL.D(), cfg.Clock())
 	s.refresh = logsim.NewTokens("shr-", 10*cfg.TokenTTL.D(), cfg.Clock())
 	for _, e := range s.H.Entities() {
@@ -109,20 +101,13 @@ func New(cfg Config) *Sim {
 			}
 		}
 	}
-	s.mux.HandleFunc("POST /authenticate", s.authenticate)
-	s.mux.HandleFunc("GET /v3/packages/{status}/{page}/{per}", s.list)
-	s.mux.HandleFunc("GET /v3/packages/{id}/log", s.log)
-	s.Control(s.mux, "")
+	s.Mux.HandleFunc("POST /authenticate", s.authenticate)
+	s.Mux.HandleFunc("GET /v3/packages/{status}/{page}/{per}", s.list)
+	s.Mux.HandleFunc("GET /v3/packages/{id}/log", s.log)
 	return s
 }
 
-func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.Serve(w, r, s.mux) }
-
-func apiError(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]string{"Message": msg})
-}
+var apiError = logsim.MessageError
 
 func (s *Sim) authenticate(w http.ResponseWriter, r *http.Request) {
 	s.Ledger.Count("authenticate")
@@ -220,11 +205,7 @@ func (s *Sim) list(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.IgnorePaging {
 		page = 1
 	}
-	out := []map[string]any{}
-	if from := (page - 1) * per; from < len(all) {
-		out = all[from:min(from+per, len(all))]
-	}
-	body, _ := json.Marshal(out)
+	body, _ := json.Marshal(logsim.Page(all, (page-1)*per, per))
 	if !s.cfg.IgnorePaging {
 		w.Header().Set("x-total-records", strconv.Itoa(len(all)))
 	}
