@@ -23,6 +23,8 @@ type Base struct {
 	Tenant string
 	// Mux routes the requests; the control endpoints (Control) are on it already.
 	Mux *http.ServeMux
+
+	ignorePaging bool
 }
 
 // NewBase builds the shared parts from the settings; render draws one entry in the
@@ -31,7 +33,7 @@ func NewBase(s *Settings, render func(*Entry) []byte, writeErr ErrorWriter) *Bas
 	h := s.History()
 	ledger := simkit.NewLedger()
 	b := &Base{H: h, Served: NewServed(), Ledger: ledger, Faults: NewFaulter(h.cfg.Seed, s.Faults, ledger, writeErr),
-		Cache: NewCache(render), Tenant: s.Tenant, Mux: http.NewServeMux()}
+		Cache: NewCache(render), Tenant: s.Tenant, Mux: http.NewServeMux(), ignorePaging: s.IgnorePaging}
 	b.Control(b.Mux, "")
 	return b
 }
@@ -45,6 +47,44 @@ func MessageError(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(map[string]string{"Message": msg})
+}
+
+// AnswerListing answers a listing request: a fault when one is picked, else the
+// entities that exist now, in creation order, each drawn by item (ok false: not in this
+// listing); the page of size items from index from (0-based; the first page whatever
+// was asked under ignore_paging) and the listing's total (-1 under ignore_paging: the
+// answer then has none) go to build, which makes the body (and may set headers).
+func (b *Base) AnswerListing(w http.ResponseWriter, r *http.Request, from, size int, item func(*Entity, State) (map[string]any, bool), build func(page []map[string]any, total int) []byte) {
+	answered, truncate := b.Faults.Apply(w, r, "list")
+	if answered {
+		return
+	}
+	now := b.H.Now()
+	var all []map[string]any
+	for _, e := range b.H.Entities() {
+		st := b.H.StateAt(e, now)
+		if !st.Listed {
+			continue
+		}
+		if it, ok := item(e, st); ok {
+			all = append(all, it)
+		}
+	}
+	total := len(all)
+	if b.ignorePaging {
+		from, total = 0, -1
+	}
+	Write(w, build(Page(all, from, size), total), truncate)
+}
+
+// Listed returns entity i (0-based) and its state at now, when it exists then.
+func (b *Base) Listed(i int, now time.Time) (*Entity, State, bool) {
+	ents := b.H.Entities()
+	if i < 0 || i >= len(ents) {
+		return nil, State{}, false
+	}
+	st := b.H.StateAt(ents[i], now)
+	return ents[i], st, st.Listed
 }
 
 // Page returns the items of all from index from, at most size of them (an empty, not

@@ -152,34 +152,22 @@ func (s *Sim) list(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	answered, truncate := s.Faults.Apply(w, r, "list")
-	if answered {
-		return
-	}
-	now := s.H.Now()
-	var results []map[string]any
-	for _, e := range s.H.Entities() {
-		st := s.H.StateAt(e, now)
-		if !st.Listed {
-			continue
-		}
+	s.AnswerListing(w, r, from-1, to-from+1, func(e *logsim.Entity, st logsim.State) (map[string]any, bool) {
 		status := "SENT"
 		if st.Terminal {
 			status = statuses[int(e.Outcome)]
 		}
-		results = append(results, map[string]any{"id": s.ids[e.Index], "name": fmt.Sprintf("Sales contract %04d", e.Index+1),
+		return map[string]any{"id": s.ids[e.Index], "name": fmt.Sprintf("Sales contract %04d", e.Index+1),
 			"status": status, "created": st.Created.Format("2006-01-02T15:04:05Z"), "updated": st.Updated.Format("2006-01-02T15:04:05Z"),
-			"type": "PACKAGE", "language": "en"})
-	}
-	if s.cfg.IgnorePaging {
-		from, to = 1, to-from+1
-	}
-	answer := map[string]any{"count": len(results), "results": logsim.Page(results, from-1, to-from+1)}
-	if s.cfg.IgnorePaging {
-		delete(answer, "count")
-	}
-	body, _ := json.Marshal(answer)
-	logsim.Write(w, body, truncate)
+			"type": "PACKAGE", "language": "en"}, true
+	}, func(page []map[string]any, total int) []byte {
+		answer := map[string]any{"count": total, "results": page}
+		if total < 0 {
+			delete(answer, "count")
+		}
+		body, _ := json.Marshal(answer)
+		return body
+	})
 }
 
 func (s *Sim) audit(w http.ResponseWriter, r *http.Request) {

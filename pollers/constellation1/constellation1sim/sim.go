@@ -180,30 +180,18 @@ func (s *Sim) list(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, fmt.Sprintf("pageSize must be between 1 and %d and pageNum >= 0", maxSize))
 		return
 	}
-	answered, truncate := s.Faults.Apply(w, r, "list")
-	if answered {
-		return
-	}
-	now := s.H.Now()
-	var all []map[string]any
-	for _, e := range s.H.Entities() {
-		st := s.H.StateAt(e, now)
+	s.AnswerListing(w, r, num*size, size, func(e *logsim.Entity, st logsim.State) (map[string]any, bool) {
 		code := status(e, st)
-		if !st.Listed || !want[code] {
-			continue
+		return map[string]any{"SessionId": 70000 + e.Index, "SessionName": fmt.Sprintf("Purchase agreement %d", 70000+e.Index),
+			"Status": code, "StatusName": statusNames[code], "CreatedDate": wcf(st.Created), "ModifiedDate": wcf(st.Updated)}, want[code]
+	}, func(page []map[string]any, total int) []byte {
+		answer := map[string]any{field: page, "TotalCount": total}
+		if total < 0 {
+			delete(answer, "TotalCount")
 		}
-		all = append(all, map[string]any{"SessionId": 70000 + e.Index, "SessionName": fmt.Sprintf("Purchase agreement %d", 70000+e.Index),
-			"Status": code, "StatusName": statusNames[code], "CreatedDate": wcf(st.Created), "ModifiedDate": wcf(st.Updated)})
-	}
-	if s.cfg.IgnorePaging {
-		num = 0
-	}
-	answer := map[string]any{field: logsim.Page(all, num*size, size), "TotalCount": len(all)}
-	if s.cfg.IgnorePaging {
-		delete(answer, "TotalCount")
-	}
-	body, _ := json.Marshal(answer)
-	logsim.Write(w, body, truncate)
+		body, _ := json.Marshal(answer)
+		return body
+	})
 }
 
 func (s *Sim) actionlogs(w http.ResponseWriter, r *http.Request) {
@@ -212,13 +200,12 @@ func (s *Sim) actionlogs(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	n, err := strconv.Atoi(id)
-	ents := s.H.Entities()
 	now := s.H.Now()
-	if err != nil || n < 70000 || n-70000 >= len(ents) || !s.H.StateAt(ents[n-70000], now).Listed {
+	e, _, ok := s.Listed(n-70000, now)
+	if err != nil || !ok {
 		apiError(w, http.StatusNotFound, "Session not found")
 		return
 	}
-	e := ents[n-70000]
 	field := "ActionLog"
 	if e.R%3 == 0 {
 		field = "Actionlog"

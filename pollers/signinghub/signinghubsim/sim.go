@@ -185,31 +185,19 @@ func (s *Sim) list(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "page_no must be >= 1 and records_per_page between 1 and 100")
 		return
 	}
-	answered, truncate := s.Faults.Apply(w, r, "list")
-	if answered {
-		return
-	}
-	now := s.H.Now()
-	var all []map[string]any
-	for _, e := range s.H.Entities() {
-		st := s.H.StateAt(e, now)
+	s.AnswerListing(w, r, (page-1)*per, per, func(e *logsim.Entity, st logsim.State) (map[string]any, bool) {
 		status := s.status(e, st)
-		if !st.Listed || (filter != "ALL" && filter != status) {
-			continue
-		}
-		all = append(all, map[string]any{"package_id": 1000 + e.Index, "package_name": packageName(e.Index),
+		return map[string]any{"package_id": 1000 + e.Index, "package_name": packageName(e.Index),
 			"package_owner": "owner@example.com", "owner_name": "Owner Name", "package_status": status,
 			"folder": "INBOX", "unread": false, "uploaded_on": st.Created.Format("2006-01-02T15:04:05"),
-			"modified_on": st.Updated.Format("2006-01-02T15:04:05")})
-	}
-	if s.cfg.IgnorePaging {
-		page = 1
-	}
-	body, _ := json.Marshal(logsim.Page(all, (page-1)*per, per))
-	if !s.cfg.IgnorePaging {
-		w.Header().Set("x-total-records", strconv.Itoa(len(all)))
-	}
-	logsim.Write(w, body, truncate)
+			"modified_on": st.Updated.Format("2006-01-02T15:04:05")}, filter == "ALL" || filter == status
+	}, func(page []map[string]any, total int) []byte {
+		if total >= 0 {
+			w.Header().Set("x-total-records", strconv.Itoa(total))
+		}
+		body, _ := json.Marshal(page)
+		return body
+	})
 }
 
 func packageName(i int) string { return fmt.Sprintf("sales contract %d", 100+i) }
@@ -220,14 +208,12 @@ func (s *Sim) log(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	n, err := strconv.Atoi(id)
-	ents := s.H.Entities()
 	now := s.H.Now()
-	if err != nil || n < 1000 || n-1000 >= len(ents) || !s.H.StateAt(ents[n-1000], now).Listed {
+	e, st, ok := s.Listed(n-1000, now)
+	if err != nil || !ok {
 		apiError(w, http.StatusNotFound, "Document not found")
 		return
 	}
-	e := ents[n-1000]
-	st := s.H.StateAt(e, now)
 	visible := s.H.VisibleLog(e, now)
 	if s.cfg.ClearLogOnComplete && st.Terminal {
 		kept := []*logsim.Entry{s.evidence[e.Index]}
