@@ -124,17 +124,10 @@ func TestUnauthorizedRenewsTheToken(t *testing.T) {
 
 // No secret in any error or log line, whichever way authentication fails.
 func TestAuthFailuresNameTheProblemWithoutTheSecret(t *testing.T) {
-	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte(`{"error":"down"}`))
-	}))
-	defer down.Close()
-	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = r.ParseForm()
-		w.WriteHeader(http.StatusBadRequest)
-		_, _ = w.Write([]byte(`{"error":"` + r.PostForm.Get("client_secret") + `"}`))
-	}))
-	defer echo.Close()
+	down := fulllogtest.Server(t, http.StatusServiceUnavailable, func(*http.Request) string { return `{"error":"down"}` })
+	echo := fulllogtest.Server(t, http.StatusBadRequest, func(r *http.Request) string {
+		return `{"error":"` + fulllogtest.Form(r, "client_secret") + `"}`
+	})
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closedURL := closed.URL
 	closed.Close()
@@ -148,8 +141,8 @@ func TestAuthFailuresNameTheProblemWithoutTheSecret(t *testing.T) {
 		{"wrong secret", nil, conga.Config{ClientSecret: secret + "-wrong"}, "", "ERROR_AUTHENTICATION_NOT_VALID"},
 		{"wrong client", nil, conga.Config{ClientID: "other"}, "", "settings.client_secret"},
 		{"client disabled", func(c *congasim.Config) { c.ClientDisabled = true }, conga.Config{}, "", "disabled in Conga Sign"},
-		{"token endpoint down", nil, conga.Config{}, down.URL + "/token", "HTTP 503"},
-		{"secret echoed in the error code", nil, conga.Config{}, echo.URL + "/token", "HTTP 400"},
+		{"token endpoint down", nil, conga.Config{}, down + "/token", "HTTP 503"},
+		{"secret echoed in the error code", nil, conga.Config{}, echo + "/token", "HTTP 400"},
 		{"token endpoint unreachable", nil, conga.Config{}, closedURL + "/token", "conga token request"},
 	}
 	for _, tc := range tests {
@@ -204,25 +197,17 @@ func TestTruncatedAndFailingAnswersAreErrors(t *testing.T) {
 
 func TestConfigValidation(t *testing.T) {
 	off := false
-	tests := []struct {
-		name string
-		cfg  conga.Config
-		want []string
-	}{
-		{"empty", conga.Config{}, []string{"s.base_url: is required", "s.client_id: is required", "s.client_secret: is required"}},
-		{"bad zone and page", conga.Config{BaseURL: "https://x", ClientID: "a", ClientSecret: "b", Settings: fulllog.Settings{Zone: "Mars/Base", PageSize: 500}}, []string{"s.zone", "s.page_size: must be between 1 and 100, got 500"}},
-		{"nothing to poll", conga.Config{BaseURL: "https://x", ClientID: "a", ClientSecret: "b", Settings: fulllog.Settings{Discover: &off}}, []string{"s: discover is off and no targets are listed: nothing to poll"}},
-		{"ok", conga.Config{BaseURL: "https://x", ClientID: "a", ClientSecret: "b", Settings: fulllog.Settings{Zone: "Europe/Berlin"}}, nil},
+	tests := []fulllogtest.ConfigCase[conga.Config]{
+		{Name: "empty", Settings: conga.Config{}, Want: []string{"s.base_url: is required", "s.client_id: is required", "s.client_secret: is required"}},
+		{Name: "bad zone and page", Settings: conga.Config{BaseURL: "https://x", ClientID: "a", ClientSecret: "b", Settings: fulllog.Settings{Zone: "Mars/Base", PageSize: 500}}, Want: []string{"s.zone", "s.page_size: must be between 1 and 100, got 500"}},
+		{Name: "nothing to poll", Settings: conga.Config{BaseURL: "https://x", ClientID: "a", ClientSecret: "b", Settings: fulllog.Settings{Discover: &off}}, Want: []string{"s: discover is off and no targets are listed: nothing to poll"}},
+		{Name: "ok", Settings: conga.Config{BaseURL: "https://x", ClientID: "a", ClientSecret: "b", Settings: fulllog.Settings{Zone: "Europe/Berlin"}}, Want: nil},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := tc.cfg
-			testkit.CheckSettings(t, &cfg, "s", tc.want...)
-			if cfg.Tenant != cfg.ClientID || cfg.Scope != "sign" || cfg.TokenURL != conga.DefaultTokenURL {
-				t.Errorf("defaults: %+v", cfg)
-			}
-		})
-	}
+	fulllogtest.CheckConfigs(t, func(t *testing.T, cfg *conga.Config) {
+		if cfg.Tenant != cfg.ClientID || cfg.Scope != "sign" || cfg.TokenURL != conga.DefaultTokenURL {
+			t.Errorf("defaults: %+v", cfg)
+		}
+	}, tests...)
 }
 
 // An API that ignores the page parameter and sends no total (the simulator's

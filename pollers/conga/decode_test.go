@@ -14,14 +14,7 @@ import (
 
 // The seed's own sample, against expectations written by hand from the seed page.
 func TestDecodeAuditSeedGolden(t *testing.T) {
-	body, err := os.ReadFile("testdata/seed_audit.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := DecodeAudit(body, time.UTC)
-	if err != nil {
-		t.Fatal(err)
-	}
+	body, a := fulllogtest.DecodeFile(t, "testdata/seed_audit.json", DecodeAudit, time.UTC)
 	var want struct {
 		PackageID string `json:"package_id"`
 		Events    []map[string]string
@@ -38,14 +31,7 @@ func TestDecodeAuditSeedGolden(t *testing.T) {
 }
 
 func TestDecodePackagesGolden(t *testing.T) {
-	body, err := os.ReadFile("testdata/packages.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := DecodePackages(body, time.UTC)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, p := fulllogtest.DecodeFile(t, "testdata/packages.json", DecodePackages, time.UTC)
 	var want struct {
 		Count   int
 		Results []struct {

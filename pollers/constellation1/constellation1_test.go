@@ -102,10 +102,7 @@ func TestExpiredTokensAreReplaced(t *testing.T) {
 }
 
 func TestAuthFailuresNeverShowTheAPIKey(t *testing.T) {
-	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.WriteHeader(http.StatusBadGateway)
-	}))
-	defer down.Close()
+	down := fulllogtest.Server(t, http.StatusBadGateway, func(*http.Request) string { return "" })
 	tests := []struct {
 		name string
 		key  string
@@ -113,7 +110,7 @@ func TestAuthFailuresNeverShowTheAPIKey(t *testing.T) {
 		want string
 	}{
 		{"wrong key", apiKey + "x", "", "refused at encrypt"},
-		{"server down", apiKey, down.URL, "HTTP 502"},
+		{"server down", apiKey, down, "HTTP 502"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -169,22 +166,13 @@ func TestFaultsAndUnknownSessions(t *testing.T) {
 }
 
 func TestConfigValidation(t *testing.T) {
-	tests := []struct {
-		name string
-		cfg  constellation1.Config
-		want []string
-	}{
-		{"empty", constellation1.Config{}, []string{"s.api_key: is required"}},
-		{"lite without user", constellation1.Config{APIKey: "k", Listings: []string{"lite", "recent"}, Settings: fulllog.Settings{PageSize: 60, Zone: "X/Y"}},
-			[]string{"s.username: is required by the lite listing", "\"recent\"", "s.page_size: must be between 1 and 50, got 60", "s.zone"}},
-		{"defaults", constellation1.Config{APIKey: "k"}, nil},
+	tests := []fulllogtest.ConfigCase[constellation1.Config]{
+		{Name: "empty", Settings: constellation1.Config{}, Want: []string{"s.api_key: is required"}},
+		{Name: "lite without user", Settings: constellation1.Config{APIKey: "k", Listings: []string{"lite", "recent"}, Settings: fulllog.Settings{PageSize: 60, Zone: "X/Y"}},
+			Want: []string{"s.username: is required by the lite listing", "\"recent\"", "s.page_size: must be between 1 and 50, got 60", "s.zone"}},
+		{Name: "defaults", Settings: constellation1.Config{APIKey: "k"}, Want: nil},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := tc.cfg
-			testkit.CheckSettings(t, &cfg, "s", tc.want...)
-		})
-	}
+	fulllogtest.CheckConfigs(t, nil, tests...)
 	var cfg constellation1.Config
 	cfg.SetDefaults()
 	if cfg.Tenant != "default" || len(cfg.Listings) != 3 || cfg.BaseURL != constellation1.DefaultBaseURL {

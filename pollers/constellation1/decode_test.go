@@ -15,10 +15,6 @@ import (
 // WCF dates carry UTC milliseconds (the offset is display only); zone-less ISO dates are
 // read in the configured zone; expectations written by hand.
 func TestDecodeActionLogsGolden(t *testing.T) {
-	body, err := os.ReadFile("testdata/actionlogs.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var want struct {
 		Zone    string
 		Entries []map[string]string
@@ -28,10 +24,7 @@ func TestDecodeActionLogsGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	es, err := DecodeActionLogs(body, loc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	body, es := fulllogtest.DecodeFile(t, "testdata/actionlogs.json", DecodeActionLogs, loc)
 	fulllogtest.CheckGolden(t, body, es, "Description", want.Entries)
 	if !bytes.Equal(es[0].Raw, es[1].Raw) {
 		t.Fatal("identical entries must stay identical")
@@ -39,14 +32,7 @@ func TestDecodeActionLogsGolden(t *testing.T) {
 }
 
 func TestDecodeSessionsGolden(t *testing.T) {
-	body, err := os.ReadFile("testdata/sessions.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss, err := DecodeSessions(body, time.UTC)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ss := fulllogtest.DecodeFile(t, "testdata/sessions.json", DecodeSessions, time.UTC)
 	var want struct {
 		Total    int
 		Sessions []struct {

@@ -15,14 +15,7 @@ import (
 // The seed's whole sample body (its web page indents with no-break spaces; they are plain
 // spaces here, as on the wire), against expectations written by hand from the seed page.
 func TestDecodeLogSeedGolden(t *testing.T) {
-	body, err := os.ReadFile("testdata/seed_log.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := DecodeLog(body, time.UTC)
-	if err != nil {
-		t.Fatal(err)
-	}
+	body, l := fulllogtest.DecodeFile(t, "testdata/seed_log.json", DecodeLog, time.UTC)
 	var want struct {
 		PackageID     string `json:"package_id"`
 		PackageName   string `json:"package_name"`
@@ -45,14 +38,7 @@ func TestDecodeLogSeedGolden(t *testing.T) {
 }
 
 func TestDecodePackagesGolden(t *testing.T) {
-	body, err := os.ReadFile("testdata/packages.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps, err := DecodePackages(body, time.UTC)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ps := fulllogtest.DecodeFile(t, "testdata/packages.json", DecodePackages, time.UTC)
 	var want []struct {
 		ID, Name, Status, Modified string
 		Terminal                   bool

@@ -169,17 +169,10 @@ func keysOne(m map[string]pollers.Target) string {
 // No secret in any error or log line, whichever way authentication fails; the OTP answer
 // names the setting to change.
 func TestAuthFailuresWithoutSecrets(t *testing.T) {
-	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte(`{"Message":"maintenance"}`))
-	}))
-	defer down.Close()
-	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = r.ParseForm()
-		w.WriteHeader(http.StatusBadRequest)
-		_, _ = w.Write([]byte(`{"error":"invalid_grant","error_description":"bad password ` + r.PostForm.Get("password") + ` for ` + r.PostForm.Get("client_secret") + `"}`))
-	}))
-	defer echo.Close()
+	down := fulllogtest.Server(t, http.StatusServiceUnavailable, func(*http.Request) string { return `{"Message":"maintenance"}` })
+	echo := fulllogtest.Server(t, http.StatusBadRequest, func(r *http.Request) string {
+		return `{"error":"invalid_grant","error_description":"bad password ` + fulllogtest.Form(r, "password") + ` for ` + fulllogtest.Form(r, "client_secret") + `"}`
+	})
 	tests := []struct {
 		name string
 		sim  func(*signinghubsim.Config)
@@ -191,8 +184,8 @@ func TestAuthFailuresWithoutSecrets(t *testing.T) {
 		{"wrong password", nil, signinghub.Config{Username: "admin@example.com", Password: password + "x"}, "", "settings.password", nil},
 		{"wrong client secret", nil, signinghub.Config{ClientSecret: clientSecret + "x"}, "", "Invalid client credentials", nil},
 		{"otp", func(c *signinghubsim.Config) { c.OTP = true }, signinghub.Config{}, "", "settings.grant_type", signinghub.ErrOTP},
-		{"authentication down", nil, signinghub.Config{}, down.URL, "HTTP 503", nil},
-		{"secrets echoed", nil, signinghub.Config{}, echo.URL, "[redacted]", nil},
+		{"authentication down", nil, signinghub.Config{}, down, "HTTP 503", nil},
+		{"secrets echoed", nil, signinghub.Config{}, echo, "[redacted]", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -242,22 +235,13 @@ func TestFaultsAndMissingPackages(t *testing.T) {
 }
 
 func TestConfigValidation(t *testing.T) {
-	tests := []struct {
-		name string
-		cfg  signinghub.Config
-		want []string
-	}{
-		{"empty", signinghub.Config{}, []string{"s.client_id: is required", "s.client_secret: is required", "needs username and password"}},
-		{"bad values", signinghub.Config{ClientID: "a", ClientSecret: "b", GrantType: "implicit", DocumentStatus: "OPEN", Settings: fulllog.Settings{PageSize: 101, Zone: "Nowhere/Zone"}},
-			[]string{"s.grant_type", "s.document_status", "s.page_size: must be between 1 and 100, got 101", "s.zone"}},
-		{"client credentials", signinghub.Config{ClientID: "a", ClientSecret: "b", GrantType: "client_credentials"}, nil},
+	tests := []fulllogtest.ConfigCase[signinghub.Config]{
+		{Name: "empty", Settings: signinghub.Config{}, Want: []string{"s.client_id: is required", "s.client_secret: is required", "needs username and password"}},
+		{Name: "bad values", Settings: signinghub.Config{ClientID: "a", ClientSecret: "b", GrantType: "implicit", DocumentStatus: "OPEN", Settings: fulllog.Settings{PageSize: 101, Zone: "Nowhere/Zone"}},
+			Want: []string{"s.grant_type", "s.document_status", "s.page_size: must be between 1 and 100, got 101", "s.zone"}},
+		{Name: "client credentials", Settings: signinghub.Config{ClientID: "a", ClientSecret: "b", GrantType: "client_credentials"}, Want: nil},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := tc.cfg
-			testkit.CheckSettings(t, &cfg, "s", tc.want...)
-		})
-	}
+	fulllogtest.CheckConfigs(t, nil, tests...)
 }
 
 // An API that ignores the page parameter and sends no total (the simulator's

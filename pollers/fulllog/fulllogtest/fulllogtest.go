@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -222,5 +224,67 @@ func CheckGolden(t testing.TB, body []byte, es []fulllog.Entry, field string, wa
 		if !bytes.Contains(body, e.Raw) {
 			t.Errorf("entry %d is not kept byte for byte: %s", i, e.Raw)
 		}
+	}
+}
+
+// DecodeFile reads the file at path (testdata) and decodes it with decode in loc: the
+// body and what decoded; either failing fails the test.
+func DecodeFile[T any](t testing.TB, path string, decode func([]byte, *time.Location) (T, error), loc *time.Location) ([]byte, T) {
+	t.Helper()
+	body, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := decode(body, loc)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return body, v
+}
+
+// Server starts a server answering every request with code and body(r) (a body echoing
+// what it was sent stands for a vendor quoting credentials back); it stops when the
+// test ends. It returns the server's URL.
+func Server(t testing.TB, code int, body func(r *http.Request) string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := body(r)
+		w.WriteHeader(code)
+		_, _ = w.Write([]byte(b))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// Form returns the value of the posted form field name of r.
+func Form(r *http.Request, name string) string {
+	_ = r.ParseForm()
+	return r.PostForm.Get(name)
+}
+
+// ConfigCase is one settings block and the problems its validation must name (none: it
+// must validate).
+type ConfigCase[S any] struct {
+	Name     string
+	Settings S
+	Want     []string
+}
+
+// CheckConfigs defaults and validates each case's settings at path "s"
+// (testkit.CheckSettings) in a subtest, then hands them to check (nil: none) to look at
+// the defaults.
+func CheckConfigs[S any, PS interface {
+	*S
+	testkit.Settings
+}](t *testing.T, check func(t *testing.T, s *S), cases ...ConfigCase[S]) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			s := tc.Settings
+			testkit.CheckSettings(t, PS(&s), "s", tc.Want...)
+			if check != nil {
+				check(t, &s)
+			}
+		})
 	}
 }
