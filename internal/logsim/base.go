@@ -77,6 +77,17 @@ func (b *Base) AnswerListing(w http.ResponseWriter, r *http.Request, from, size 
 	Write(w, build(Page(all, from, size), total), truncate)
 }
 
+// ListingBody is the JSON object {listKey: page, totalKey: total}, without totalKey when
+// total < 0 (ignore_paging: the answer has no total).
+func ListingBody(listKey string, page []map[string]any, totalKey string, total int) []byte {
+	answer := map[string]any{listKey: page}
+	if total >= 0 {
+		answer[totalKey] = total
+	}
+	body, _ := json.Marshal(answer)
+	return body
+}
+
 // Listed returns entity i (0-based) and its state at now, when it exists then.
 func (b *Base) Listed(i int, now time.Time) (*Entity, State, bool) {
 	ents := b.H.Entities()

@@ -45,9 +45,8 @@ func pageSize(n int) conga.Config { return conga.Config{Settings: fulllog.Settin
 
 func TestListAndFetchEverythingTheSimulatorServed(t *testing.T) {
 	sim := congasim.New(simConfig(nil))
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
-	g := newConga(t, srv.URL, pageSize(7), slog.New(slog.DiscardHandler))
+	srv := fulllogtest.Start(t, sim)
+	g := newConga(t, srv, pageSize(7), slog.New(slog.DiscardHandler))
 	keys, targets := fulllogtest.Crawl(t, g)
 	if len(targets) != 30 {
 		t.Fatalf("listed %d packages, want 30", len(targets))
@@ -78,9 +77,8 @@ func TestLogsGrowAfterCompletionAndTokensRenew(t *testing.T) {
 	sc := simConfig(c)
 	sc.Rate, sc.Backfill, sc.Concurrent, sc.TokenTTL = 5, 100, 4, config.Duration(30*time.Second)
 	sim := congasim.New(sc)
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
-	g := newConga(t, srv.URL, conga.Config{}, slog.New(slog.DiscardHandler))
+	srv := fulllogtest.Start(t, sim)
+	g := newConga(t, srv, conga.Config{}, slog.New(slog.DiscardHandler))
 	first, t1 := fulllogtest.Crawl(t, g)
 	c.Add(time.Minute) // 300 more entries; the token (30 s) expired
 	second, t2 := fulllogtest.Crawl(t, g)
@@ -110,9 +108,8 @@ func TestLogsGrowAfterCompletionAndTokensRenew(t *testing.T) {
 // client fetches a new one and repeats the request once.
 func TestUnauthorizedRenewsTheToken(t *testing.T) {
 	swap := fulllogtest.NewSwap(congasim.New(simConfig(nil)))
-	srv := httptest.NewServer(swap)
-	defer srv.Close()
-	g := newConga(t, srv.URL, conga.Config{}, slog.New(slog.DiscardHandler))
+	srv := fulllogtest.Start(t, swap)
+	g := newConga(t, srv, conga.Config{}, slog.New(slog.DiscardHandler))
 	fulllogtest.Crawl(t, g)
 	fresh := congasim.New(simConfig(nil))
 	swap.Set(fresh)
@@ -152,12 +149,11 @@ func TestAuthFailuresNameTheProblemWithoutTheSecret(t *testing.T) {
 				tc.sim(&sc)
 			}
 			sim := congasim.New(sc)
-			srv := httptest.NewServer(sim)
-			defer srv.Close()
+			srv := fulllogtest.Start(t, sim)
 			logs, log := fulllogtest.DebugLog()
 			cfg := tc.cfg
 			cfg.TokenURL = tc.tokenURL
-			fulllogtest.CheckAuthFailure(t, newConga(t, srv.URL, cfg, log), logs, "p1", tc.want, secret)
+			fulllogtest.CheckAuthFailure(t, newConga(t, srv, cfg, log), logs, "p1", tc.want, secret)
 		})
 	}
 }
@@ -166,21 +162,18 @@ func TestAuthFailuresNameTheProblemWithoutTheSecret(t *testing.T) {
 // retry succeeds and the retry warning does not quote the answer (the secret is in it).
 func TestTokenEndpointEchoingTheFormOnA500(t *testing.T) {
 	sim := congasim.New(simConfig(nil))
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
+	srv := fulllogtest.Start(t, sim)
 	echo := &simkit.EchoOnce{Next: sim, Match: func(*http.Request) bool { return true }}
-	flaky := httptest.NewServer(echo)
-	defer flaky.Close()
+	flaky := fulllogtest.Start(t, echo)
 	logs, log := fulllogtest.DebugLog()
-	g := newConga(t, srv.URL, conga.Config{TokenURL: flaky.URL + "/api/v1/auth/connect/token"}, log)
+	g := newConga(t, srv, conga.Config{TokenURL: flaky + "/api/v1/auth/connect/token"}, log)
 	fulllogtest.CheckRetriedQuietly(t, g, logs, func() int { n, _ := echo.Matched(); return n }, secret)
 }
 
 func TestTruncatedAndFailingAnswersAreErrors(t *testing.T) {
 	sim := congasim.New(simConfig(nil))
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
-	g := newConga(t, srv.URL, conga.Config{}, slog.New(slog.DiscardHandler))
+	srv := fulllogtest.Start(t, sim)
+	g := newConga(t, srv, conga.Config{}, slog.New(slog.DiscardHandler))
 	var target pollers.Target
 	if err := g.List(context.Background(), func(ts []pollers.Target) error { target = ts[0]; return nil }); err != nil {
 		t.Fatal(err)

@@ -50,9 +50,8 @@ func TestEveryListingAndLogMatchesWhatWasServed(t *testing.T) {
 	sc := simConfig(c)
 	sc.Rate, sc.Backfill, sc.Concurrent = 5, 300, 10 // half the history: sessions in flight and done
 	sim := constellation1sim.New(sc)
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
-	p := newC1(t, srv.URL, newYork(fulllog.Settings{PageSize: 4}), slog.New(slog.DiscardHandler))
+	srv := fulllogtest.Start(t, sim)
+	p := newC1(t, srv, newYork(fulllog.Settings{PageSize: 4}), slog.New(slog.DiscardHandler))
 	keys, targets := fulllogtest.Crawl(t, p)
 	fulllogtest.CheckFetchedServed(t, keys, sim.Served.Keys())
 	statuses := map[string]int{}
@@ -80,9 +79,8 @@ func TestExpiredTokensAreReplaced(t *testing.T) {
 	sc := simConfig(c)
 	sc.Rate, sc.Backfill = 10, 100
 	sim := constellation1sim.New(sc)
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
-	p := newC1(t, srv.URL, constellation1.Config{TokenMaxAge: config.Duration(time.Hour)}, slog.New(slog.DiscardHandler))
+	srv := fulllogtest.Start(t, sim)
+	p := newC1(t, srv, constellation1.Config{TokenMaxAge: config.Duration(time.Hour)}, slog.New(slog.DiscardHandler))
 	first, _ := fulllogtest.Crawl(t, p)
 	for i := 0; i < 3; i++ {
 		c.Add(30 * time.Second) // past the simulator's 20 s token lifetime
@@ -115,9 +113,8 @@ func TestAuthFailuresNeverShowTheAPIKey(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			sim := constellation1sim.New(simConfig(nil))
-			srv := httptest.NewServer(sim)
-			defer srv.Close()
-			base := srv.URL
+			srv := fulllogtest.Start(t, sim)
+			base := srv
 			if tc.base != "" {
 				base = tc.base
 			}
@@ -138,10 +135,9 @@ func TestTokenCallsEchoingCredentialsOnA500(t *testing.T) {
 	sim := constellation1sim.New(simConfig(nil))
 	gettoken := &simkit.EchoOnce{Next: sim, Match: func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/v1/gettoken/") }}
 	encrypt := &simkit.EchoOnce{Next: gettoken, Match: func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/v1/encrypt/") }}
-	srv := httptest.NewServer(encrypt)
-	defer srv.Close()
+	srv := fulllogtest.Start(t, encrypt)
 	logs, log := fulllogtest.DebugLog()
-	p := newC1(t, srv.URL, newYork(fulllog.Settings{}), log)
+	p := newC1(t, srv, newYork(fulllog.Settings{}), log)
 	var credential string
 	fulllogtest.CheckRetriedQuietly(t, p, logs, func() int {
 		nEnc, _ := encrypt.Matched()
@@ -157,9 +153,8 @@ func TestTokenCallsEchoingCredentialsOnA500(t *testing.T) {
 
 func TestFaultsAndUnknownSessions(t *testing.T) {
 	sim := constellation1sim.New(simConfig(nil))
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
-	p := newC1(t, srv.URL, constellation1.Config{}, slog.New(slog.DiscardHandler))
+	srv := fulllogtest.Start(t, sim)
+	p := newC1(t, srv, constellation1.Config{}, slog.New(slog.DiscardHandler))
 	fulllogtest.CheckFaults(t, sim.Base, p, pollers.Target{Tenant: "agent@example.com", Entity: "70001"}, pollers.Target{Entity: "1"},
 		fulllogtest.Fault{Faults: logsim.FaultSettings{Truncated: 1}, Want: []string{"not JSON"}},
 		fulllogtest.Fault{Faults: logsim.FaultSettings{ServerError: 1}, Want: []string{"HTTP 500"}})

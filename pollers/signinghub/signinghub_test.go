@@ -48,9 +48,8 @@ func simConfig(c *testkit.Clock) signinghubsim.Config {
 
 func TestListAndFetchEverythingTheSimulatorServed(t *testing.T) {
 	sim := signinghubsim.New(simConfig(nil))
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
-	s := newHub(t, srv.URL, signinghub.Config{Settings: fulllog.Settings{PageSize: 7}}, slog.New(slog.DiscardHandler))
+	srv := fulllogtest.Start(t, sim)
+	s := newHub(t, srv, signinghub.Config{Settings: fulllog.Settings{PageSize: 7}}, slog.New(slog.DiscardHandler))
 	keys, targets := fulllogtest.Crawl(t, s)
 	if len(targets) != 30 || len(keys) != 600 {
 		t.Fatalf("%d packages, fetched %d keys, want 30/600", len(targets), len(keys))
@@ -75,9 +74,8 @@ func TestHistoryClearedOnCompletion(t *testing.T) {
 	sc := simConfig(c)
 	sc.ClearLogOnComplete, sc.Rate, sc.Backfill, sc.Concurrent, sc.AfterComplete = true, 5, 60, 5, 5
 	sim := signinghubsim.New(sc)
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
-	s := newHub(t, srv.URL, signinghub.Config{}, slog.New(slog.DiscardHandler))
+	srv := fulllogtest.Start(t, sim)
+	s := newHub(t, srv, signinghub.Config{}, slog.New(slog.DiscardHandler))
 	first, t1 := fulllogtest.Crawl(t, s)
 	c.Add(30 * time.Second)
 	second, t2 := fulllogtest.Crawl(t, s)
@@ -126,9 +124,8 @@ func TestRefreshTokenBeforeReauthentication(t *testing.T) {
 	sc := simConfig(c)
 	sc.TokenTTL = config.Duration(30 * time.Second)
 	sim := signinghubsim.New(sc)
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
-	s := newHub(t, srv.URL, signinghub.Config{}, slog.New(slog.DiscardHandler))
+	srv := fulllogtest.Start(t, sim)
+	s := newHub(t, srv, signinghub.Config{}, slog.New(slog.DiscardHandler))
 	fulllogtest.Crawl(t, s)
 	c.Add(40 * time.Second)
 	fulllogtest.Crawl(t, s)
@@ -144,9 +141,8 @@ func TestRefreshTokenBeforeReauthentication(t *testing.T) {
 
 func TestClientCredentialsAndUnauthorizedRenewal(t *testing.T) {
 	swap := fulllogtest.NewSwap(signinghubsim.New(simConfig(nil)))
-	srv := httptest.NewServer(swap)
-	defer srv.Close()
-	s := newHub(t, srv.URL, signinghub.Config{GrantType: signinghub.GrantClientCredentials}, slog.New(slog.DiscardHandler))
+	srv := fulllogtest.Start(t, swap)
+	s := newHub(t, srv, signinghub.Config{GrantType: signinghub.GrantClientCredentials}, slog.New(slog.DiscardHandler))
 	fulllogtest.Crawl(t, s)
 	fresh := signinghubsim.New(simConfig(nil)) // a restarted server knows no token
 	swap.Set(fresh)
@@ -194,9 +190,8 @@ func TestAuthFailuresWithoutSecrets(t *testing.T) {
 				tc.sim(&sc)
 			}
 			sim := signinghubsim.New(sc)
-			srv := httptest.NewServer(sim)
-			defer srv.Close()
-			base := srv.URL
+			srv := fulllogtest.Start(t, sim)
+			base := srv
 			if tc.base != "" {
 				base = tc.base
 			}
@@ -213,18 +208,16 @@ func TestAuthFailuresWithoutSecrets(t *testing.T) {
 // password), then 200: the retry succeeds and the retry warning does not quote the answer.
 func TestAuthenticateEchoingTheFormOnA500(t *testing.T) {
 	echo := &simkit.EchoOnce{Next: signinghubsim.New(simConfig(nil)), Match: func(r *http.Request) bool { return r.URL.Path == "/authenticate" }}
-	srv := httptest.NewServer(echo)
-	defer srv.Close()
+	srv := fulllogtest.Start(t, echo)
 	logs, log := fulllogtest.DebugLog()
-	h := newHub(t, srv.URL, signinghub.Config{}, log)
+	h := newHub(t, srv, signinghub.Config{}, log)
 	fulllogtest.CheckRetriedQuietly(t, h, logs, func() int { n, _ := echo.Matched(); return n }, clientSecret, password)
 }
 
 func TestFaultsAndMissingPackages(t *testing.T) {
 	sim := signinghubsim.New(simConfig(nil))
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
-	s := newHub(t, srv.URL, signinghub.Config{}, slog.New(slog.DiscardHandler))
+	srv := fulllogtest.Start(t, sim)
+	s := newHub(t, srv, signinghub.Config{}, slog.New(slog.DiscardHandler))
 	unknown := pollers.Target{Entity: "99"}
 	fulllogtest.CheckFaults(t, sim.Base, s, pollers.Target{Tenant: "admin@example.com", Entity: "1000"}, unknown,
 		fulllogtest.Fault{Faults: logsim.FaultSettings{Truncated: 1}, Want: []string{"not a JSON object"}},

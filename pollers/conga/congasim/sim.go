@@ -161,12 +161,7 @@ func (s *Sim) list(w http.ResponseWriter, r *http.Request) {
 			"status": status, "created": st.Created.Format("2006-01-02T15:04:05Z"), "updated": st.Updated.Format("2006-01-02T15:04:05Z"),
 			"type": "PACKAGE", "language": "en"}, true
 	}, func(page []map[string]any, total int) []byte {
-		answer := map[string]any{"count": total, "results": page}
-		if total < 0 {
-			delete(answer, "count")
-		}
-		body, _ := json.Marshal(answer)
-		return body
+		return logsim.ListingBody("results", page, "count", total)
 	})
 }
 

@@ -185,12 +185,7 @@ func (s *Sim) list(w http.ResponseWriter, r *http.Request) {
 		return map[string]any{"SessionId": 70000 + e.Index, "SessionName": fmt.Sprintf("Purchase agreement %d", 70000+e.Index),
 			"Status": code, "StatusName": statusNames[code], "CreatedDate": wcf(st.Created), "ModifiedDate": wcf(st.Updated)}, want[code]
 	}, func(page []map[string]any, total int) []byte {
-		answer := map[string]any{field: page, "TotalCount": total}
-		if total < 0 {
-			delete(answer, "TotalCount")
-		}
-		body, _ := json.Marshal(answer)
-		return body
+		return logsim.ListingBody(field, page, "TotalCount", total)
 	})
 }
 

@@ -247,11 +247,17 @@ func DecodeFile[T any](t testing.TB, path string, decode func([]byte, *time.Loca
 // test ends. It returns the server's URL.
 func Server(t testing.TB, code int, body func(r *http.Request) string) string {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return Start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b := body(r)
 		w.WriteHeader(code)
 		_, _ = w.Write([]byte(b))
 	}))
+}
+
+// Start serves h (a simulator) until the test ends; it returns the server's URL.
+func Start(t testing.TB, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
