@@ -50,6 +50,18 @@ func decode[S any](t *testing.T, n *yaml.Node) S {
 	return s
 }
 
+// onClock builds a simulator from its decoded settings block, on the test's clock.
+func onClock[C any, PC interface {
+	*C
+	SimSettings() *logsim.Settings
+}, H http.Handler](newSim func(C) H) func(*testing.T, *yaml.Node, func() time.Time) http.Handler {
+	return func(t *testing.T, n *yaml.Node, now func() time.Time) http.Handler {
+		cfg := decode[C](t, n)
+		PC(&cfg).SimSettings().Now = now
+		return newSim(cfg)
+	}
+}
+
 // Each provider, built from YAML through its plug-in, on the shared full-log adapter,
 // against its simulator (also built from YAML) with a growing history, duplicates, faults
 // and — for SigningHub — histories cleared on completion: polled round after round as
@@ -76,27 +88,15 @@ faults: {too_many_requests: 0.05, server_error: 0.05, unavailable: 0.03, truncat
 		shrinks  bool
 	}{
 		{constellation1.Provider, constellation1.Plugin, constellation1sim.Plugin,
-			func(t *testing.T, n *yaml.Node, now func() time.Time) http.Handler {
-				cfg := decode[constellation1sim.Config](t, n)
-				cfg.Now = now
-				return constellation1sim.New(cfg)
-			},
+			onClock(constellation1sim.New),
 			"api_key: k3y\nusername: agent@example.com\ntoken_ttl: 5s\n" + history,
 			"base_url: %s/rest\napi_key: k3y\nusername: agent@example.com\npage_size: 7\n", false},
 		{conga.Provider, conga.Plugin, congasim.Plugin,
-			func(t *testing.T, n *yaml.Node, now func() time.Time) http.Handler {
-				cfg := decode[congasim.Config](t, n)
-				cfg.Now = now
-				return congasim.New(cfg)
-			},
+			onClock(congasim.New),
 			"client_id: c\nclient_secret: s\ntoken_ttl: 30s\n" + history,
 			"base_url: %s\ntoken_url: %s/api/v1/auth/connect/token\nclient_id: c\nclient_secret: s\npage_size: 9\n", false},
 		{signinghub.Provider, signinghub.Plugin, signinghubsim.Plugin,
-			func(t *testing.T, n *yaml.Node, now func() time.Time) http.Handler {
-				cfg := decode[signinghubsim.Config](t, n)
-				cfg.Now = now
-				return signinghubsim.New(cfg)
-			},
+			onClock(signinghubsim.New),
 			"client_id: c\nclient_secret: s\nusername: u@example.com\npassword: p\ntoken_ttl: 30s\nclear_log_on_complete: true\n" + history,
 			"base_url: %s\nclient_id: c\nclient_secret: s\nusername: u@example.com\npassword: p\npage_size: 8\n", true},
 	}

@@ -83,6 +83,10 @@ func (s *Settings) History() *History {
 		DuplicateFraction: s.DuplicateFraction, Now: s.Now})
 }
 
+// SimSettings returns the settings; a simulator's settings block that embeds Settings
+// has it too (tests reach the shared settings of any full-log simulator through it).
+func (s *Settings) SimSettings() *Settings { return s }
+
 // Clock returns the settings' clock (time.Now by default).
 func (s *Settings) Clock() func() time.Time {
 	if s.Now == nil {
