@@ -88,8 +88,8 @@ func TestCursorsKeyLengths(t *testing.T) {
 	}
 }
 
-// A cursor is one allocation with the rest of its key, replaced whole by a new cursor;
-// the keys' common `<poller>/<provider>/` is kept once.
+// An entry is the rest of its key and its cursor, side by side in a chunk, replaced whole
+// by a new cursor; the keys' common `<poller>/<provider>/` is kept once.
 func TestApplyKeepsKeyAndCursorTogether(t *testing.T) {
 	s := &Store{cursors: newCursors()}
 	keys := []string{"ionos-main/ionos/31000001/31000001", "ionos-main/ionos/31000002/31000002"}
@@ -103,13 +103,14 @@ func TestApplyKeepsKeyAndCursorTogether(t *testing.T) {
 		if s.Len() != 2 {
 			t.Fatalf("%d keys, want 2", s.Len())
 		}
-		for _, e := range s.cursors.slots {
-			if e == "" {
+		for _, slot := range s.cursors.slots {
+			if slot == 0 {
 				continue
 			}
-			p, rest, cur := s.cursors.split(e)
-			if p != "ionos-main/ionos/" || !within(rest, e) || !within(cur, e) || len(e) > 2+len(rest)+len(cur) {
-				t.Fatalf("entry %q: prefix %q, rest %q, cursor %q", e, p, rest, cur)
+			p, rest, cur, size := s.cursors.entry(slot - 1)
+			if p != "ionos-main/ionos/" || string(cur) != c || size != 3+len(rest)+len(cur) ||
+				unsafe.SliceData(cur) != (*byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(rest)), len(rest))) {
+				t.Fatalf("entry: prefix %q, rest %q, cursor %q, %d bytes", p, rest, cur, size)
 			}
 		}
 	}
@@ -128,8 +129,44 @@ func TestApplyKeepsKeyAndCursorTogether(t *testing.T) {
 	}
 }
 
-// within reports whether s's bytes lie inside outer's.
-func within(s, outer string) bool {
-	p, o := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.StringData(outer)))
-	return p >= o && p+uintptr(len(s)) <= o+uintptr(len(outer))
+// Replacing cursors leaves dead space that compaction reclaims: the chunks stay within
+// about twice what is live plus a chunk, every cursor survives each compaction, and a
+// cursor got before a compaction stays readable after the chunk it came from is gone
+// (get copies). Entries larger than a chunk get a chunk of their own.
+func TestCursorsCompactDeadSpace(t *testing.T) {
+	c := newCursors()
+	const keys = 2000
+	big := strings.Repeat("x", 3*chunkSize/2)
+	var kept string
+	for round := 0; round < 40; round++ {
+		for k := 0; k < keys; k++ {
+			c.put(fmt.Sprintf("p/ionos/t/%d", k), []byte(fmt.Sprintf(`{"v":1,"round":%d,"pad":"%s"}`, round, strings.Repeat("y", k%200))))
+		}
+		if round == 3 {
+			c.put("p/conga/t/big", []byte(big))
+			kept, _ = c.get("p/ionos/t/7")
+		}
+		if round == 20 {
+			c.remove("p/conga/t/big")
+		}
+		total := 0
+		for _, b := range c.mem.bufs {
+			total += len(b)
+		}
+		if total > 2*c.live+2*chunkSize+len(big) {
+			t.Fatalf("round %d: %d bytes of chunks for %d live bytes (%d dead)", round, total, c.live, c.dead)
+		}
+	}
+	for k := 0; k < keys; k++ {
+		want := fmt.Sprintf(`{"v":1,"round":39,"pad":"%s"}`, strings.Repeat("y", k%200))
+		if got, ok := c.get(fmt.Sprintf("p/ionos/t/%d", k)); !ok || got != want {
+			t.Fatalf("key %d after compactions: %q %v", k, got, ok)
+		}
+	}
+	if kept != `{"v":1,"round":3,"pad":"yyyyyyy"}` {
+		t.Fatalf("a cursor got before compactions reads %q", kept)
+	}
+	if _, ok := c.get("p/conga/t/big"); ok || c.n != keys {
+		t.Fatalf("%d cursors; the removed big one still found: %v", c.n, ok)
+	}
 }
