@@ -172,9 +172,8 @@ func (r *Runner) PollOnce(ctx context.Context) error {
 // unpolled counts a target the run did not start in its freshness.
 func (r *Runner) unpolled(t Target) {
 	m := r.fresh.begin(idOf(t))
-	var w Watermark
-	if cur := r.store.Get(r.checkpointKey(t)); cur != nil && json.Unmarshal(cur, &w) == nil {
-		r.fresh.cursor(m, w.Watermark)
+	if w, ok := cursorWatermark(r.store.Get(r.checkpointKey(t))); ok {
+		r.fresh.cursor(m, w)
 	}
 	r.fresh.end(idOf(t), m)
 }
@@ -217,9 +216,8 @@ func (r *Runner) pollTarget(ctx context.Context, t Target, m *mark) error {
 			if err := r.store.Save(ctx, key, cursor); err != nil {
 				return err
 			}
-			var w Watermark
-			if json.Unmarshal(cursor, &w) == nil {
-				r.fresh.cursor(m, w.Watermark)
+			if w, ok := cursorWatermark(cursor); ok {
+				r.fresh.cursor(m, w)
 			}
 			return nil
 		}
@@ -227,9 +225,8 @@ func (r *Runner) pollTarget(ctx context.Context, t Target, m *mark) error {
 		if i == 0 {
 			// A target taken over from another process, or loaded at start: its cursor
 			// says how fresh it is before this process polls it.
-			var w Watermark
-			if cur != nil && json.Unmarshal(cur, &w) == nil {
-				r.fresh.cursor(m, w.Watermark)
+			if w, ok := cursorWatermark(cur); ok {
+				r.fresh.cursor(m, w)
 			}
 		}
 		out, err := r.src.Poll(ctx, t, cur, emit)

@@ -4,6 +4,7 @@
 package pollers
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"time"
@@ -97,4 +98,34 @@ type Closer interface {
 // Watermark is the optional field of a cursor the runner reads for the freshness metric.
 type Watermark struct {
 	Watermark time.Time `json:"watermark"`
+}
+
+// cursorWatermark reads a cursor's "watermark" (Watermark's field) without decoding the
+// rest: it stops at the field, so a large cursor (a window's seen ids, a log's diff state)
+// costs little, since every cursor here writes it before them. ok is false without one.
+func cursorWatermark(cur []byte) (w time.Time, ok bool) {
+	if len(cur) == 0 {
+		return w, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(cur))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return w, false
+	}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return w, false
+		}
+		if k == "watermark" {
+			if err := dec.Decode(&w); err != nil || w.IsZero() {
+				return time.Time{}, false
+			}
+			return w, true
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return w, false
+		}
+	}
+	return w, false
 }

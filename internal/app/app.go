@@ -186,6 +186,9 @@ func (a *App) startKafka(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if k := a.cfg.Kafka; k.SASL.Mechanism == "plain" && !k.TLS.On() {
+		a.log.Warn("kafka.sasl uses PLAIN without kafka.tls: the password crosses the network in clear text (set kafka.tls, or use scram-sha-512)")
+	}
 	b, err := bus.New(bc, a.log)
 	if err != nil {
 		return err

@@ -61,8 +61,9 @@ func (c *Config) Secure(path string, t config.KafkaTLS, s config.SASL) error {
 			algo = scram.SHA256
 		}
 		if m, err = scram.Mechanism(algo, s.Username, pw.Reveal()); err != nil {
-			// The SASLprep of the credentials failed; its error repeats neither.
-			return fmt.Errorf("%s.sasl: %s credentials of user %q: %w", path, s.Mechanism, s.Username, err)
+			// The SASLprep of the credentials failed. The library's error quotes the
+			// password: it is not wrapped, only named.
+			return fmt.Errorf("%s.sasl: %s credentials of user %q are refused by SASLprep, which SCRAM requires (a prohibited or mixed-direction character)", path, s.Mechanism, s.Username)
 		}
 	default:
 		return fmt.Errorf("%s.sasl.mechanism: must be one of %s, got %q", path, strings.Join(config.SASLMechanisms, ", "), s.Mechanism)

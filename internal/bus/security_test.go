@@ -139,3 +139,18 @@ func TestIntegrationSecureKafkaMisconfigured(t *testing.T) {
 		})
 	}
 }
+
+// SCRAM needs SASLprep'd credentials, and the library's error when it refuses them quotes
+// the password: Secure names the setting and never the value.
+func TestSecureSASLprepRefusalNamesNoPassword(t *testing.T) {
+	for _, pw := range []string{"s3cret-PASS\x01", "abc\u05d0\u05d1"} {
+		var c bus.Config
+		err := c.Secure("kafka", config.KafkaTLS{}, config.SASL{Mechanism: "scram-sha-512", Username: "svc", Password: config.Secret(pw)})
+		if err == nil || !strings.Contains(err.Error(), "kafka.sasl: scram-sha-512 credentials of user \"svc\" are refused by SASLprep") {
+			t.Fatalf("err = %v", err)
+		}
+		if strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "abc") {
+			t.Fatalf("the error quotes the password: %v", err)
+		}
+	}
+}

@@ -96,12 +96,13 @@ func (s *Store) apply(key string, value []byte) {
 	s.cursors.put(key, value)
 }
 
-// Get returns (a copy of) the cursor stored under key, or nil.
+// Get returns (a copy of) the cursor stored under key, or nil (none, or an empty value
+// another writer put on the topic: sources take nil for "first poll").
 func (s *Store) Get(key string) json.RawMessage {
 	s.mu.RLock()
 	c, ok := s.cursors.get(key)
 	s.mu.RUnlock()
-	if !ok {
+	if !ok || c == "" {
 		return nil
 	}
 	return json.RawMessage(c)

@@ -127,6 +127,11 @@ func TestApplyKeepsKeyAndCursorTogether(t *testing.T) {
 	if len(all) != 0 {
 		t.Fatalf("All = %v after tombstones", all)
 	}
+	// An empty (not null) value written by another system reads as no cursor.
+	s.apply(keys[0], []byte{})
+	if got := s.Get(keys[0]); got != nil {
+		t.Fatalf("Get of an empty value = %q, want nil", got)
+	}
 }
 
 // Replacing cursors leaves dead space that compaction reclaims: the chunks stay within

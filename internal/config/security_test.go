@@ -19,6 +19,8 @@ func TestKafkaSecurityBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("AS_KAFKA_PW", "env-password-4d2")
+	// SASLprep refuses a control character (a tab or \x01 inside a password file, say).
+	t.Setenv("AS_KAFKA_PW_CTRL", "env-password-4d2\x01")
 	for _, tc := range []struct {
 		name, kafka string
 		want        []string // problems (none: valid)
@@ -38,6 +40,9 @@ func TestKafkaSecurityBlocks(t *testing.T) {
 			[]string{"kafka.sasl: password_file: open /nonexistent/pw"}},
 		{"empty file", `{brokers: ["b:9093"], sasl: {mechanism: plain, username: u, password_file: ` + empty + `}}`,
 			[]string{"kafka.sasl: password_file: " + empty + " is empty"}},
+		{"scram password SASLprep refuses", `{brokers: ["b:9093"], sasl: {mechanism: scram-sha-512, username: u, password_env: AS_KAFKA_PW_CTRL}}`,
+			[]string{"kafka.sasl: the password is refused by SASLprep, which SCRAM requires"}},
+		{"plain takes it as it is", `{brokers: ["b:9093"], sasl: {mechanism: plain, username: u, password_env: AS_KAFKA_PW_CTRL}}`, nil},
 		{"half a client certificate", `{brokers: ["b:9093"], tls: {cert_file: /c.pem}}`,
 			[]string{"kafka.tls: cert_file and key_file go together"}},
 		{"embedded broker", `{tls: {enabled: true}}`,

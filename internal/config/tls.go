@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"github.com/xdg-go/stringprep"
 	"os"
 	"slices"
 	"strings"
@@ -107,8 +108,20 @@ func (s SASL) Validate(path string, p *Problems) {
 		p.Add(path, "set exactly one of password_file, password_env or password (%d set)", n)
 		return
 	}
-	if _, err := s.Secret(); err != nil {
+	pw, err := s.Secret()
+	if err != nil {
 		p.Add(path, "%v", err)
+		return
+	}
+	if strings.HasPrefix(s.Mechanism, "scram-") {
+		// SCRAM sends the credentials SASLprep-normalized; the library's own error
+		// quotes them, so the check is made here and names no character.
+		if _, err := stringprep.SASLprep.Prepare(s.Username); err != nil {
+			p.Add(path+".username", "is refused by SASLprep, which SCRAM requires (a prohibited or mixed-direction character)")
+		}
+		if _, err := stringprep.SASLprep.Prepare(pw.Reveal()); err != nil {
+			p.Add(path, "the password is refused by SASLprep, which SCRAM requires (a prohibited character such as a control character or tab, or mixed-direction text)")
+		}
 	}
 }
 

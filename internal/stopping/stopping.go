@@ -7,7 +7,10 @@
 // The poller runner puts the signal in; provider clients read it.
 package stopping
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 type key struct{}
 
@@ -17,16 +20,32 @@ func With(ctx, signal context.Context) context.Context {
 }
 
 // Requested reports whether the work ctx belongs to was asked to stop, or ctx is done.
-func Requested(ctx context.Context) bool { return Context(ctx).Err() != nil }
-
-// Context returns what a wait that holds nothing should wait on: the stop signal in ctx
-// when there is one (it ends no later than ctx in the runner), else ctx.
-func Context(ctx context.Context) context.Context {
-	if s, ok := ctx.Value(key{}).(context.Context); ok {
-		if ctx.Err() != nil {
-			return ctx
-		}
-		return s
+func Requested(ctx context.Context) bool {
+	if s, ok := ctx.Value(key{}).(context.Context); ok && s.Err() != nil {
+		return true
 	}
-	return ctx
+	return ctx.Err() != nil
+}
+
+// Sleep waits d, or less: until ctx is done or the work ctx belongs to is asked to stop
+// (a wait that holds nothing fetched ends at the stop, not at the cancellation after the
+// drain). It reports whether the whole d passed.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	var stop <-chan struct{} // nil (never ready) without a signal
+	if s, ok := ctx.Value(key{}).(context.Context); ok {
+		stop = s.Done()
+	}
+	if d <= 0 {
+		return !Requested(ctx)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-stop:
+		return false
+	case <-t.C:
+		return true
+	}
 }

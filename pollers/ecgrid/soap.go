@@ -448,7 +448,7 @@ func (c *Client) call(ctx context.Context, method string, params []Param, decode
 		}
 		d := b.Next()
 		c.log.Debug("ecgridos call failed; retrying", "method", method, "attempt", attempt+1, "in", d, "err", err)
-		if !backoff.Sleep(stopping.Context(ctx), d) { // a retry wait ends when the run stops
+		if !stopping.Sleep(ctx, d) { // a retry wait ends when the run stops
 			if ctx.Err() != nil {
 				return fmt.Errorf("%s: %w", method, ctx.Err())
 			}

@@ -175,7 +175,7 @@ func (c *Client) Do(ctx context.Context, build func(ctx context.Context) (*http.
 			"attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "err", lastErr)
 		// A retry wait holds nothing fetched: it ends as soon as the poll run is asked to
 		// stop (shutdown, rebalance), not only when its context is cancelled.
-		if !backoff.Sleep(stopping.Context(ctx), wait) {
+		if !stopping.Sleep(ctx, wait) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
