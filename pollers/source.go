@@ -95,13 +95,9 @@ type Closer interface {
 	Close(ctx context.Context) error
 }
 
-// Watermark is the optional field of a cursor the runner reads for the freshness metric.
-type Watermark struct {
-	Watermark time.Time `json:"watermark"`
-}
-
-// cursorWatermark reads a cursor's "watermark" (Watermark's field) without decoding the
-// rest: it stops at the field, so a large cursor (a window's seen ids, a log's diff state)
+// cursorWatermark reads a cursor's optional "watermark" field (an RFC 3339 time: the
+// target is complete up to it), which the runner uses for the freshness metric, without
+// decoding the rest: it stops at the field, so a large cursor (a window's seen ids, a log's diff state)
 // costs little, since every cursor here writes it before them. ok is false without one.
 func cursorWatermark(cur []byte) (w time.Time, ok bool) {
 	if len(cur) == 0 {
