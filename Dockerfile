@@ -8,7 +8,7 @@ RUN go mod download
 COPY . .
 ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -trimpath \
-      -ldflags "-s -w -X github.com/auditstream/auditstream/internal/app.Version=${VERSION}" \
+      -ldflags "-s -w -X github.com/auditstream/auditstream/cmd/auditstream/app.Version=${VERSION}" \
       -o /out/auditstream ./cmd/auditstream \
  && /out/auditstream version \
  && mkdir -p /out/data

@@ -2,7 +2,7 @@
 GO      ?= go
 BIN     := bin/auditstream
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X github.com/auditstream/auditstream/internal/app.Version=$(VERSION)
+LDFLAGS := -X github.com/auditstream/auditstream/cmd/auditstream/app.Version=$(VERSION)
 
 .PHONY: help run build test test-unit kafka-up kafka-down bench fuzz lint validate clean generate
 
@@ -41,7 +41,7 @@ lint: ## gofmt + go vet
 generate: ## regenerate the OCSF JSON Schema and Go types from the official OCSF 1.8.0 definitions (OCSF=<dir>)
 	@test -n "$(OCSF)" || { echo "set OCSF to the official OCSF 1.8.0 definitions directory (make generate OCSF=...)" >&2; exit 1; }
 	python3 schemas/gen/gen_ocsf_schema.py --ocsf "$(OCSF)" --classes 3002,6001,6003 --profiles cloud,host > schemas/ocsf-1.8.0-event.schema.json
-	cd normalizer/ocsf && OCSF="$(abspath $(OCSF))" go generate .
+	cd schemas/ocsf && OCSF="$(abspath $(OCSF))" go generate .
 
 validate: build ## check configs/*.yaml and deploy/config/*.yaml
 	@for f in configs/*.yaml deploy/config/*.yaml; do ./$(BIN) validate --config $$f || exit 1; done

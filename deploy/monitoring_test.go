@@ -21,7 +21,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/auditstream/auditstream/internal/app"
+	"github.com/auditstream/auditstream/cmd/auditstream/app"
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/testkit"
 )

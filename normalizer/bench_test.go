@@ -12,7 +12,14 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/auditstream/auditstream/internal/metrics"
+	conga "github.com/auditstream/auditstream/pollers/conga/mapping"
+	constellation1 "github.com/auditstream/auditstream/pollers/constellation1/mapping"
+	ecgrid "github.com/auditstream/auditstream/pollers/ecgrid/mapping"
+	ionos "github.com/auditstream/auditstream/pollers/ionos/mapping"
+	signinghub "github.com/auditstream/auditstream/pollers/signinghub/mapping"
 	"github.com/auditstream/auditstream/schemas"
+	"github.com/auditstream/auditstream/schemas/mapkit"
+	"github.com/auditstream/auditstream/schemas/mapkit/mapkittest"
 )
 
 // cpuTime is the process's user+system CPU time.
@@ -29,7 +36,7 @@ func cpuTime(b *testing.B) time.Duration {
 // reports events per CPU-second (user + system time of the whole process, so GC work on
 // other threads counts too). validate_sample is the default.
 func benchNormalize(b *testing.B, env []byte, validate string) {
-	n, err := New(Config{Validate: validate}, nil, slog.New(slog.DiscardHandler), metrics.NewUnregistered())
+	n, err := New(Config{Validate: validate, Mappers: benchMappers()}, nil, slog.New(slog.DiscardHandler), metrics.NewUnregistered())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -66,15 +73,21 @@ func benchInput(b testing.TB, path string) []byte {
 	return raw
 }
 
+// benchMappers are the five providers' mappings.
+func benchMappers() map[string]mapkit.Mapper {
+	return map[string]mapkit.Mapper{"ionos": ionos.Mapper{}, "ecgrid": ecgrid.Mapper{}, "conga": conga.Mapper{},
+		"signinghub": signinghub.Mapper{}, "constellation1": constellation1.Mapper{}}
+}
+
 // benchCorpus is one envelope per provider (the golden seed entries).
 func benchCorpus(b *testing.B) map[string][]byte {
 	return map[string][]byte{
-		"ionos":  envelopeFor(b, "ionos", "31721060", "31721060", "x", schemas.ContentJSON, benchInput(b, "testdata/ionos/seed.input.json")),
-		"ecgrid": envelopeFor(b, "ecgrid", "100", "12345", "x", schemas.ContentXML, benchInput(b, "testdata/ecgrid/seed.input.xml")),
+		"ionos":  envelopeFor(b, "ionos", "31721060", "31721060", "x", schemas.ContentJSON, benchInput(b, "../pollers/ionos/mapping/testdata/seed.input.json")),
+		"ecgrid": envelopeFor(b, "ecgrid", "100", "12345", "x", schemas.ContentXML, benchInput(b, "../pollers/ecgrid/mapping/testdata/seed.input.xml")),
 		// the e-signature entries are shaped like the vendors' published examples
-		"conga":          esignEnvelope(b, "conga", "x", benchInput(b, "testdata/conga/view.input.json")),
-		"signinghub":     esignEnvelope(b, "signinghub", "x", benchInput(b, "testdata/signinghub/shared.input.json")),
-		"constellation1": esignEnvelope(b, "constellation1", "x", benchInput(b, "testdata/constellation1/viewed.input.json")),
+		"conga":          mapkittest.ESignEnvelope(b, "conga", "x", benchInput(b, "../pollers/conga/mapping/testdata/view.input.json")),
+		"signinghub":     mapkittest.ESignEnvelope(b, "signinghub", "x", benchInput(b, "../pollers/signinghub/mapping/testdata/shared.input.json")),
+		"constellation1": mapkittest.ESignEnvelope(b, "constellation1", "x", benchInput(b, "../pollers/constellation1/mapping/testdata/viewed.input.json")),
 	}
 }
 

@@ -62,7 +62,7 @@ func handleNormalizer(t *testing.T, f *fakeKafka) *Normalizer {
 
 func ionosBatch(t *testing.T, count int) ([]kafka.Message, []string) {
 	t.Helper()
-	raw := benchInput(t, "testdata/ionos/seed.input.json")
+	raw := benchInput(t, "../pollers/ionos/mapping/testdata/seed.input.json")
 	var batch []kafka.Message
 	var ids []string
 	for i := range count {

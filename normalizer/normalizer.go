@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"runtime"
 	"strconv"
@@ -18,9 +19,10 @@ import (
 	"github.com/auditstream/auditstream/internal/bisect"
 	"github.com/auditstream/auditstream/internal/bus"
 	"github.com/auditstream/auditstream/internal/metrics"
-	"github.com/auditstream/auditstream/internal/timeparse"
-	"github.com/auditstream/auditstream/normalizer/ocsf"
 	"github.com/auditstream/auditstream/schemas"
+	"github.com/auditstream/auditstream/schemas/mapkit"
+	"github.com/auditstream/auditstream/schemas/ocsf"
+	"github.com/auditstream/auditstream/schemas/timeparse"
 )
 
 // Config of the normalizer.
@@ -42,6 +44,10 @@ type Config struct {
 	Validate string
 	// ValidateSample is the fraction of events validated in ValidateSample mode (default 0.001: see DefaultValidateSample).
 	ValidateSample float64
+	// Mappers: provider -> its mapping (each provider's pollers/<provider>/mapping, handed
+	// in by the composition root). A record of a provider without one is dead-lettered
+	// with reason unknown_provider.
+	Mappers map[string]mapkit.Mapper
 	// Zones: provider -> IANA zone of that provider's zone-less timestamps (default UTC).
 	Zones map[string]string
 	// Observables: every event also lists the IP addresses, user names and e-mail addresses
@@ -73,7 +79,7 @@ type Normalizer struct {
 	bus       *bus.Bus
 	log       *slog.Logger
 	m         *metrics.Metrics
-	mappers   map[string]Mapper
+	mappers   map[string]mapkit.Mapper
 	zones     map[string]*time.Location
 	validator *schemas.Validator
 	now       func() time.Time
@@ -81,7 +87,7 @@ type Normalizer struct {
 	publish func(context.Context, ...kafka.Message) error
 }
 
-// New builds a normalizer with the built-in mappers.
+// New builds a normalizer with cfg.Mappers.
 func New(cfg Config, b *bus.Bus, log *slog.Logger, m *metrics.Metrics) (*Normalizer, error) {
 	if cfg.GroupID == "" {
 		cfg.GroupID = "auditstream-normalizer"
@@ -114,7 +120,8 @@ func New(cfg Config, b *bus.Bus, log *slog.Logger, m *metrics.Metrics) (*Normali
 	if err != nil {
 		return nil, err
 	}
-	n := &Normalizer{cfg: cfg, bus: b, log: log.With("role", "normalize"), m: m, mappers: Mappers(), zones: zones, validator: v, now: time.Now}
+	n := &Normalizer{cfg: cfg, bus: b, log: log.With("role", "normalize"), m: m, mappers: make(map[string]mapkit.Mapper, len(cfg.Mappers)), zones: zones, validator: v, now: time.Now}
+	maps.Copy(n.mappers, cfg.Mappers)
 	if b != nil {
 		n.publish = b.Publish
 	}
@@ -352,7 +359,7 @@ func (n *Normalizer) normalizeTo(buf *[]byte, value []byte) (c Canonical, provid
 	*buf = b
 	ev, base, err := safeMap(mp, env, uid, n.zone(env.Provider), n.now(), n.cfg.Observables)
 	if err != nil {
-		if ie := (*invariantError)(nil); errors.As(err, &ie) {
+		if ie := (*mapkit.InvariantError)(nil); errors.As(err, &ie) {
 			return Canonical{}, env.Provider, ReasonSchema, err
 		}
 		return Canonical{}, env.Provider, ReasonMap, err
@@ -388,7 +395,7 @@ func (n *Normalizer) normalizeTo(buf *[]byte, value []byte) (c Canonical, provid
 
 // safeMap maps and finishes an event, turning a mapper panic into an error: a poison
 // record must not stop the consumer.
-func safeMap(mp Mapper, env *schemas.Envelope, uid string, zone *time.Location, processed time.Time, observables bool) (ev ocsf.Event, base *ocsf.Base, err error) {
+func safeMap(mp mapkit.Mapper, env *schemas.Envelope, uid string, zone *time.Location, processed time.Time, observables bool) (ev ocsf.Event, base *ocsf.Base, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			ev, base, err = nil, nil, fmt.Errorf("mapper panicked: %v", r)
@@ -400,7 +407,7 @@ func safeMap(mp Mapper, env *schemas.Envelope, uid string, zone *time.Location, 
 	if ev == nil {
 		return nil, nil, errors.New("mapper returned no event")
 	}
-	if base, err = finish(ev, env, uid, processed, observables); err != nil {
+	if base, err = mapkit.Finish(ev, env, uid, processed, observables); err != nil {
 		return nil, nil, err
 	}
 	return ev, base, nil

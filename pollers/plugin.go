@@ -9,6 +9,8 @@ import (
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/metrics"
 	"github.com/auditstream/auditstream/pollers/pollhttp"
+	"github.com/auditstream/auditstream/pollers/simkit"
+	"github.com/auditstream/auditstream/schemas/mapkit"
 )
 
 // Deps are what the process hands every provider it builds.
@@ -27,7 +29,7 @@ type Deps struct {
 // Plugin is one provider as the process sees it: its name, how its settings block is
 // decoded, defaulted and validated (once, in the provider's own Settings type), and how
 // its Source is built. A provider package declares one with Define and the process
-// registers it with one line (internal/app/registry.go).
+// registers it with one line (cmd/auditstream/app/registry.go).
 type Plugin struct {
 	Name   string
 	decode func(n *yaml.Node, path string, p *config.Problems) any
@@ -66,3 +68,17 @@ func (pl Plugin) New(n *yaml.Node, d Deps) (Source, error) {
 	}
 	return pl.build(s, d)
 }
+
+// Provider is everything this build knows about one provider: how its pollers collect
+// (Source), how its simulator imitates it (Simulator, for `auditstream sim`, `run` and the
+// tests), and how its entries map to OCSF (Mapper, handed to the normalizer). A provider
+// folder exports one value of it; cmd/auditstream/app/registry.go registers it with one
+// line.
+type Provider struct {
+	Source    Plugin
+	Simulator simkit.Plugin
+	Mapper    mapkit.Mapper
+}
+
+// Name is the provider's name (the `provider:` of a poller, the raw topic's suffix).
+func (p Provider) Name() string { return p.Source.Name }

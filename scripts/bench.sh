@@ -7,7 +7,7 @@
 #       scripts/services/{postgres,opensearch}.sh on their own ports and data directories
 #       when AUDITSTREAM_POSTGRES_DSN / AUDITSTREAM_OPENSEARCH_URL are not set, and only those
 #       are stopped afterwards;
-#   (b)-(e) internal/benchrun against a real Kafka broker: `auditstream normalize` and the
+#   (b)-(e) bench against a real Kafka broker: `auditstream normalize` and the
 #       raw consume+produce ceiling, codecs and batching, the pipeline end to end, and the
 #       poller's memory at 1,000 and 10,000 targets.
 # Environment: AUDITSTREAM_KAFKA_BROKERS (default 127.0.0.1:19092; a broker is started with
@@ -99,6 +99,6 @@ stop_started # the Kafka measurements below run without them
 grep -E '^(Benchmark.*ns/op|--- (SKIP|FAIL)|# sinkbench)' "$work/sinkbench.txt" >&2 || true
 
 echo "bench: Kafka, end to end and poller measurements" >&2
-$GO run ./internal/benchrun -brokers "$BROKERS" -broker-pid-file "$PID_FILE" -bin bin/auditstream -runs "$RUNS" -n "$N" \
+$GO run ./bench -brokers "$BROKERS" -broker-pid-file "$PID_FILE" -bin bin/auditstream -runs "$RUNS" -n "$N" \
 	-gobench "$work/gobench.txt" -sinkbench "$work/sinkbench.txt" -cpu-top "$work/cpu.txt" -mem-top "$work/mem.txt" -out "$OUT"
 echo "bench: wrote $OUT" >&2

@@ -19,7 +19,7 @@ type Deps struct {
 // Plugin is one sink type as the process sees it: its type name (`type:` in the YAML),
 // how its settings block is decoded, defaulted and validated (once, in the sink's own
 // Settings type), and how it is opened. A sink package declares one with Define and the
-// process registers it with one line (internal/app/registry.go).
+// process registers it with one line (cmd/auditstream/app/registry.go).
 type Plugin struct {
 	Type   string
 	decode func(n *yaml.Node, path string, p *config.Problems) any

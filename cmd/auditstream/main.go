@@ -17,7 +17,7 @@ import (
 	"time"
 	_ "time/tzdata" // provider time zones work on hosts and images without a zone database
 
-	"github.com/auditstream/auditstream/internal/app"
+	"github.com/auditstream/auditstream/cmd/auditstream/app"
 	"github.com/auditstream/auditstream/internal/config"
 )
 

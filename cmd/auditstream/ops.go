@@ -16,11 +16,11 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/auditstream/auditstream/internal/app"
+	"github.com/auditstream/auditstream/cmd/auditstream/app"
+	"github.com/auditstream/auditstream/cmd/auditstream/ops"
 	"github.com/auditstream/auditstream/internal/bus"
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/metrics"
-	"github.com/auditstream/auditstream/internal/ops"
 	"github.com/auditstream/auditstream/normalizer"
 )
 
@@ -168,7 +168,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	m := metrics.NewUnregistered()
 	n, err := normalizer.New(normalizer.Config{EventsTopic: c.Kafka.Topics.Events, DLQTopic: c.Kafka.Topics.DLQ,
-		MaxEventBytes: c.Normalizer.MaxEventBytes}, env.bus, env.log, m)
+		MaxEventBytes: c.Normalizer.MaxEventBytes, Mappers: app.Mappers()}, env.bus, env.log, m)
 	if err != nil {
 		fmt.Fprintf(stderr, "replay: %v\n", err)
 		return 1

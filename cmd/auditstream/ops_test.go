@@ -14,12 +14,12 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/auditstream/auditstream/internal/app"
+	"github.com/auditstream/auditstream/cmd/auditstream/app"
+	"github.com/auditstream/auditstream/cmd/auditstream/ops"
 	"github.com/auditstream/auditstream/internal/bus"
 	"github.com/auditstream/auditstream/internal/checkpoint"
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/metrics"
-	"github.com/auditstream/auditstream/internal/ops"
 	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/normalizer"
 	"github.com/auditstream/auditstream/schemas"

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/app"
+	"github.com/auditstream/auditstream/cmd/auditstream/app"
 	"github.com/auditstream/auditstream/internal/bus"
 	"github.com/auditstream/auditstream/internal/checkpoint"
 	"github.com/auditstream/auditstream/internal/config"

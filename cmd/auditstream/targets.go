@@ -10,7 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/app"
+	"github.com/auditstream/auditstream/cmd/auditstream/app"
 	"github.com/auditstream/auditstream/internal/bus"
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/pollers/targets"

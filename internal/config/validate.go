@@ -73,7 +73,7 @@ func (c *Root) Validate(p *Problems) {
 		p.Add("normalizer.validate_sample", "must be a fraction in (0, 1], got %v", c.Normalizer.ValidateSample)
 	}
 	for _, prov := range slices.Sorted(maps.Keys(c.Normalizer.Zones)) {
-		// The same rule as a poller's zone (internal/timeparse, which imports this package).
+		// The same rule as a poller's zone (Zone, timeparse.Location).
 		z := c.Normalizer.Zones[prov]
 		if z == "Local" {
 			p.Add("normalizer.zones."+prov, "zone %q depends on the machine; name the zone (e.g. Europe/Berlin)", z)

@@ -9,8 +9,8 @@ import (
 	"github.com/auditstream/auditstream/pollers/fulllog"
 )
 
-// Provider is the provider name (audit.raw.conga).
-const Provider = "conga"
+// Name is the provider name (audit.raw.conga).
+const Name = "conga"
 
 // DefaultTokenURL is the production token endpoint (preview accounts use
 // https://login-rlspreview.congacloud.com/api/v1/auth/connect/token).

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
-	"github.com/auditstream/auditstream/internal/logsim"
 	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/pollers"
 	"github.com/auditstream/auditstream/pollers/conga"
@@ -17,6 +16,7 @@ import (
 	"github.com/auditstream/auditstream/pollers/fulllog"
 	"github.com/auditstream/auditstream/pollers/fulllog/fulllogtest"
 	"github.com/auditstream/auditstream/pollers/simkit"
+	"github.com/auditstream/auditstream/pollers/simkit/logsim"
 )
 
 const secret = "cs-s3cr3t-value-never-logged"
@@ -33,7 +33,7 @@ func newConga(t testing.TB, base string, cfg conga.Config, log *slog.Logger) *co
 	if cfg.TokenURL == "" {
 		cfg.TokenURL = base + "/api/v1/auth/connect/token"
 	}
-	return fulllogtest.Open(t, conga.Provider, conga.New, cfg, log)
+	return fulllogtest.Open(t, conga.Name, conga.New, cfg, log)
 }
 
 func simConfig(c *testkit.Clock) congasim.Config {

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/lenient"
-	"github.com/auditstream/auditstream/internal/timeparse"
 	"github.com/auditstream/auditstream/pollers/fulllog"
+	"github.com/auditstream/auditstream/schemas/timeparse"
 )
 
 // Event is one audit event exactly as received, with its parsed time (zero when the

@@ -25,7 +25,7 @@ type Conga struct {
 // New builds the provider. cfg must be validated (SetDefaults applied).
 func New(name string, cfg Config, hc *pollhttp.Client, log *slog.Logger) (*Conga, error) {
 	loc := cfg.Zone.Location()
-	return &Conga{cfg: cfg, c: newClient(cfg, hc), loc: loc, log: log.With("poller", name, "provider", Provider)}, nil
+	return &Conga{cfg: cfg, c: newClient(cfg, hc), loc: loc, log: log.With("poller", name, "provider", Name)}, nil
 }
 
 // List pages through GET /api/sign/v1/cs-packages with from/to: 1-based, inclusive

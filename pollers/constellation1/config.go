@@ -12,8 +12,8 @@ import (
 	"github.com/auditstream/auditstream/pollers/fulllog"
 )
 
-// Provider is the provider name (audit.raw.constellation1).
-const Provider = "constellation1"
+// Name is the provider name (audit.raw.constellation1).
+const Name = "constellation1"
 
 // DefaultBaseURL is the production API (staging: https://api.stage.esignonline.net/rest).
 const DefaultBaseURL = "https://api.esignonline.net/rest"

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
-	"github.com/auditstream/auditstream/internal/logsim"
 	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/pollers"
 	"github.com/auditstream/auditstream/pollers/constellation1"
@@ -17,6 +16,7 @@ import (
 	"github.com/auditstream/auditstream/pollers/fulllog"
 	"github.com/auditstream/auditstream/pollers/fulllog/fulllogtest"
 	"github.com/auditstream/auditstream/pollers/simkit"
+	"github.com/auditstream/auditstream/pollers/simkit/logsim"
 )
 
 // An API key with characters that need escaping in a path.
@@ -31,7 +31,7 @@ func newC1(t testing.TB, base string, cfg constellation1.Config, log *slog.Logge
 		cfg.Username = "agent@example.com"
 	}
 	cfg.BaseURL = base + "/rest"
-	return fulllogtest.Open(t, constellation1.Provider, constellation1.New, cfg, log)
+	return fulllogtest.Open(t, constellation1.Name, constellation1.New, cfg, log)
 }
 
 func simConfig(c *testkit.Clock) constellation1sim.Config {

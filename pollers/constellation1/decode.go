@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/lenient"
-	"github.com/auditstream/auditstream/internal/timeparse"
 	"github.com/auditstream/auditstream/pollers/fulllog"
+	"github.com/auditstream/auditstream/schemas/timeparse"
 )
 
 // RejectedError is a 200 answer that carries no data: a null or empty body, or an error

@@ -29,7 +29,7 @@ func New(name string, cfg Config, hc *pollhttp.Client, log *slog.Logger) (*Const
 	if err != nil {
 		return nil, err
 	}
-	return &Constellation1{cfg: cfg, c: c, loc: loc, log: log.With("poller", name, "provider", Provider)}, nil
+	return &Constellation1{cfg: cfg, c: c, loc: loc, log: log.With("poller", name, "provider", Name)}, nil
 }
 
 // listPath is the path of page n (0-based) of a listing.

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/timeparse"
 	"github.com/auditstream/auditstream/schemas"
+	"github.com/auditstream/auditstream/schemas/timeparse"
 )
 
 // DefaultMaxBodyBytes caps a SOAP response when the poller's http.max_body_bytes is unset.

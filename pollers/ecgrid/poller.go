@@ -18,8 +18,8 @@ import (
 	"github.com/auditstream/auditstream/schemas"
 )
 
-// Provider is the provider name (audit.raw.ecgrid).
-const Provider = "ecgrid"
+// Name is the provider name (audit.raw.ecgrid).
+const Name = "ecgrid"
 
 // Options are the transport settings (from the poller's `http:` block).
 type Options struct {
@@ -59,7 +59,7 @@ func New(name string, cfg Config, opt Options, log *slog.Logger, m *metrics.Metr
 	if opt.MaxBodyBytes <= 0 {
 		opt.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	log = log.With("poller", name, "provider", Provider)
+	log = log.With("poller", name, "provider", Name)
 	ep := Endpoint{URL: cfg.Endpoint, Namespace: cfg.Namespace, Timeout: opt.Timeout, MaxBody: opt.MaxBodyBytes,
 		Transport: opt.Transport, Observe: observer(m)}
 	var caller Caller
@@ -296,7 +296,7 @@ func (s *Source) pollLog(ctx context.Context, uid int, raw json.RawMessage, emit
 			s.log.Info("first poll returned a full page: older sessions are beyond SessionLog's reach", "user", uid, "max_records", s.cfg.MaxRecords)
 			return pollers.Outcome{}, nil
 		}
-		s.m.PollGaps.WithLabelValues(s.name, Provider).Inc()
+		s.m.PollGaps.WithLabelValues(s.name, Name).Inc()
 		s.log.Warn("possible gap: a full SessionLog answer with no session seen before; polling again sooner (lower the schedule interval or raise max_records)",
 			"user", uid, "max_records", s.cfg.MaxRecords)
 		return pollers.Outcome{Again: true}, nil

@@ -174,7 +174,7 @@ func TestPollIncrementalDedupeAndOwnSessions(t *testing.T) {
 	if err := json.Unmarshal(c.last(), &cur); err != nil || cur.V != 1 || cur.Watermark.IsZero() || len(cur.Seen) > 2*50 {
 		t.Fatalf("cursor %s: %v", c.last(), err)
 	}
-	if got := testutil.ToFloat64(f.m.PollGaps.WithLabelValues("ecgrid-test", Provider)); got != 0 {
+	if got := testutil.ToFloat64(f.m.PollGaps.WithLabelValues("ecgrid-test", Name)); got != 0 {
 		t.Errorf("gap counted without a full page: %v", got)
 	}
 }
@@ -188,7 +188,7 @@ func TestPollFullPageIsAGap(t *testing.T) {
 	if out := poll(t, s, tg, c); out.Again {
 		t.Error("first poll asked to be polled again")
 	}
-	if got := testutil.ToFloat64(f.m.PollGaps.WithLabelValues("ecgrid-test", Provider)); got != 0 {
+	if got := testutil.ToFloat64(f.m.PollGaps.WithLabelValues("ecgrid-test", Name)); got != 0 {
 		t.Errorf("first full page counted as a gap: %v", got)
 	}
 	f.sim.Burst(11, 10) // fewer than a page: no gap
@@ -200,7 +200,7 @@ func TestPollFullPageIsAGap(t *testing.T) {
 	if !out.Again {
 		t.Error("a gap did not ask to be polled again")
 	}
-	if got := testutil.ToFloat64(f.m.PollGaps.WithLabelValues("ecgrid-test", Provider)); got != 1 {
+	if got := testutil.ToFloat64(f.m.PollGaps.WithLabelValues("ecgrid-test", Name)); got != 1 {
 		t.Errorf("auditstream_poll_gaps_total = %v, want 1", got)
 	}
 	if !strings.Contains(f.log.String(), "possible gap") {

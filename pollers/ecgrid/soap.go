@@ -510,5 +510,5 @@ func observer(m *metrics.Metrics) func(string) {
 	if m == nil {
 		return nil
 	}
-	return func(code string) { m.ProviderHTTPRequests.WithLabelValues(Provider, code).Inc() }
+	return func(code string) { m.ProviderHTTPRequests.WithLabelValues(Name, code).Inc() }
 }

@@ -37,10 +37,10 @@ import (
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/lenient"
 	"github.com/auditstream/auditstream/internal/metrics"
-	"github.com/auditstream/auditstream/internal/timeparse"
 	"github.com/auditstream/auditstream/pollers"
 	"github.com/auditstream/auditstream/pollers/logdiff"
 	"github.com/auditstream/auditstream/pollers/pollhttp"
+	"github.com/auditstream/auditstream/schemas/timeparse"
 )
 
 // Defaults of Settings.
@@ -66,7 +66,7 @@ type Settings struct {
 	// validates it against its API's maximum, ValidateProvider).
 	PageSize int `yaml:"page_size"`
 	// Zone is the time zone of the vendor's zone-less dates (default UTC).
-	Zone timeparse.Zone `yaml:"zone"`
+	Zone config.Zone `yaml:"zone"`
 	// Targets are entities polled whether or not the listing shows them.
 	Targets []TargetConfig `yaml:"targets"`
 	// RetireAfter is how long a terminal entity is still watched before its final poll

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/timeparse"
 	"github.com/auditstream/auditstream/schemas"
+	"github.com/auditstream/auditstream/schemas/timeparse"
 )
 
 // Hit is one activity log entry.

@@ -17,8 +17,8 @@ import (
 	"github.com/auditstream/auditstream/pollers/window"
 )
 
-// Provider is the provider name (audit.raw.ionos).
-const Provider = "ionos"
+// Name is the provider name (audit.raw.ionos).
+const Name = "ionos"
 
 // Source polls the activity log of each contract.
 type Source struct {
@@ -32,7 +32,7 @@ type Source struct {
 
 // New builds the IONOS source. cfg must be validated (SetDefaults applied).
 func New(name string, cfg Config, hc *pollhttp.Client, log *slog.Logger, m *metrics.Metrics) *Source {
-	return &Source{cfg: cfg, http: hc, log: log.With("poller", name, "provider", Provider), m: m, name: name, now: time.Now}
+	return &Source{cfg: cfg, http: hc, log: log.With("poller", name, "provider", Name), m: m, name: name, now: time.Now}
 }
 
 func (s *Source) authorize(req *http.Request) {

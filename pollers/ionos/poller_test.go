@@ -44,7 +44,7 @@ func (c *collector) emitFor(target string) pollers.Emit {
 func newPoller(t testing.TB, url string, cfg ionos.Config, log *slog.Logger) *ionos.Source {
 	t.Helper()
 	m := metrics.NewUnregistered()
-	hc, err := pollhttp.New(&http.Client{Timeout: 5 * time.Second}, ionos.Provider, pollhttp.Config{MaxRetries: 3, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond}, log, m)
+	hc, err := pollhttp.New(&http.Client{Timeout: 5 * time.Second}, ionos.Name, pollhttp.Config{MaxRetries: 3, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond}, log, m)
 	if err != nil {
 		t.Fatal(err)
 	}

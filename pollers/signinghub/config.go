@@ -10,8 +10,8 @@ import (
 	"github.com/auditstream/auditstream/pollers/fulllog"
 )
 
-// Provider is the provider name (audit.raw.signinghub).
-const Provider = "signinghub"
+// Name is the provider name (audit.raw.signinghub).
+const Name = "signinghub"
 
 // DefaultBaseURL is SigningHub's cloud API.
 const DefaultBaseURL = "https://api.signinghub.com"

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/lenient"
-	"github.com/auditstream/auditstream/internal/timeparse"
 	"github.com/auditstream/auditstream/pollers/fulllog"
+	"github.com/auditstream/auditstream/schemas/timeparse"
 )
 
 // Action is one workflow history entry exactly as received, with its parsed time (zero

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
-	"github.com/auditstream/auditstream/internal/logsim"
 	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/pollers"
 	"github.com/auditstream/auditstream/pollers/fulllog"
@@ -19,6 +18,7 @@ import (
 	"github.com/auditstream/auditstream/pollers/signinghub"
 	"github.com/auditstream/auditstream/pollers/signinghub/signinghubsim"
 	"github.com/auditstream/auditstream/pollers/simkit"
+	"github.com/auditstream/auditstream/pollers/simkit/logsim"
 )
 
 const (
@@ -38,7 +38,7 @@ func newHub(t testing.TB, base string, cfg signinghub.Config, log *slog.Logger) 
 		cfg.Username, cfg.Password = "admin@example.com", password
 	}
 	cfg.BaseURL = base
-	return fulllogtest.Open(t, signinghub.Provider, signinghub.New, cfg, log)
+	return fulllogtest.Open(t, signinghub.Name, signinghub.New, cfg, log)
 }
 
 func simConfig(c *testkit.Clock) signinghubsim.Config {

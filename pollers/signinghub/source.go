@@ -25,7 +25,7 @@ type SigningHub struct {
 // New builds the provider. cfg must be validated (SetDefaults applied).
 func New(name string, cfg Config, hc *pollhttp.Client, log *slog.Logger) (*SigningHub, error) {
 	loc := cfg.Zone.Location()
-	return &SigningHub{cfg: cfg, c: newClient(cfg, hc), loc: loc, log: log.With("poller", name, "provider", Provider)}, nil
+	return &SigningHub{cfg: cfg, c: newClient(cfg, hc), loc: loc, log: log.With("poller", name, "provider", Name)}, nil
 }
 
 // List pages through GET /v3/packages/{document_status}/{page_no}/{records_per_page}

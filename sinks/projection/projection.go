@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/auditstream/auditstream/normalizer/ocsf"
+	"github.com/auditstream/auditstream/schemas/ocsf"
 	"github.com/auditstream/auditstream/sinks"
 )
 

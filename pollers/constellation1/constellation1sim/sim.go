@@ -42,9 +42,8 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
-	"github.com/auditstream/auditstream/internal/logsim"
-	"github.com/auditstream/auditstream/internal/timeparse"
 	"github.com/auditstream/auditstream/pollers/simkit"
+	"github.com/auditstream/auditstream/pollers/simkit/logsim"
 )
 
 // Config of the simulator (also its YAML settings block).
@@ -53,7 +52,7 @@ type Config struct {
 	// Username whose in-flight sessions the lite listing returns.
 	Username string `yaml:"username"`
 	// Zone of the zone-less ISO dates some sessions write (default UTC).
-	Zone            timeparse.Zone `yaml:"zone"`
+	Zone            config.Zone `yaml:"zone"`
 	logsim.Settings `yaml:",inline"`
 }
 

@@ -19,12 +19,12 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
-	"github.com/auditstream/auditstream/internal/logsim"
 	"github.com/auditstream/auditstream/internal/metrics"
 	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/pollers"
 	"github.com/auditstream/auditstream/pollers/fulllog"
 	"github.com/auditstream/auditstream/pollers/pollhttp"
+	"github.com/auditstream/auditstream/pollers/simkit/logsim"
 )
 
 // Open builds a provider with newProvider (its New) the way its plug-in would: settings

@@ -38,8 +38,8 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
-	"github.com/auditstream/auditstream/internal/logsim"
 	"github.com/auditstream/auditstream/pollers/simkit"
+	"github.com/auditstream/auditstream/pollers/simkit/logsim"
 )
 
 // Config of the simulator (also its YAML settings block).

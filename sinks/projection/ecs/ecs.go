@@ -30,7 +30,7 @@ import (
 	"regexp"
 	"slices"
 
-	"github.com/auditstream/auditstream/normalizer/ocsf"
+	"github.com/auditstream/auditstream/schemas/ocsf"
 	"github.com/auditstream/auditstream/sinks"
 	"github.com/auditstream/auditstream/sinks/projection"
 )
