@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/auditstream/auditstream/internal/testkit"
 )
 
 func TestParseStatCPU(t *testing.T) {
@@ -65,11 +67,8 @@ PASS`
 }
 
 func TestJSONSectionIsKept(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "b.md")
 	doc := "# Benchmarks\n\n## Normalizer alone\n\nold\n\n## JSON handling\n\n| lib | x |\n|---|---|\n\nchoice\n\n## Poller cost\n\nold\n"
-	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := testkit.WriteFile(t, t.TempDir(), "b.md", doc)
 	got := jsonSection(path)
 	if !strings.HasPrefix(got, "## JSON handling\n") || !strings.Contains(got, "choice") || strings.Contains(got, "Poller") {
 		t.Fatalf("kept %q", got)

@@ -208,25 +208,33 @@ func readFreshness(ctx context.Context, brokers []string, topic string, t0, t1 t
 	var lat []time.Duration
 	arrived := 0
 	for _, pt := range parts {
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: pt.ID, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond})
-		for {
-			rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			m, err := r.ReadMessage(rctx)
-			cancel()
-			if err != nil {
-				break
-			}
+		readPartition(ctx, brokers, topic, pt.ID, 3*time.Second, func(m kafka.Message) {
 			if at := when(m.Value); !at.IsZero() && !at.Before(t0) && at.Before(t1) {
 				lat = append(lat, m.Time.Sub(at))
 			}
 			if !m.Time.Before(t0) && m.Time.Before(t1) {
 				arrived++
 			}
-			if m.Offset >= m.HighWaterMark-1 {
-				break
-			}
-		}
-		r.Close()
+		})
 	}
 	return lat, arrived, nil
+}
+
+// readPartition calls fn with each record of a topic partition in order, up to its high
+// watermark or until no record comes for idle.
+func readPartition(ctx context.Context, brokers []string, topic string, partition int, idle time.Duration, fn func(kafka.Message)) {
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: partition, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond})
+	defer r.Close()
+	for {
+		rctx, cancel := context.WithTimeout(ctx, idle)
+		m, err := r.ReadMessage(rctx)
+		cancel()
+		if err != nil {
+			return
+		}
+		fn(m)
+		if m.Offset >= m.HighWaterMark-1 {
+			return
+		}
+	}
 }

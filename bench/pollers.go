@@ -160,21 +160,8 @@ func pollRounds(ctx context.Context, p *proc, base, metricsURL string, n int, mi
 // latestValueBytes sums the value sizes of the latest message of every key of a
 // (compacted) topic: the cursors a poller keeps.
 func latestValueBytes(ctx context.Context, brokers []string, topic string) int64 {
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: 0, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond})
-	defer r.Close()
 	last := map[string]int{}
-	for {
-		rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		m, err := r.ReadMessage(rctx)
-		cancel()
-		if err != nil {
-			break
-		}
-		last[string(m.Key)] = len(m.Key) + len(m.Value)
-		if m.Offset >= m.HighWaterMark-1 {
-			break
-		}
-	}
+	readPartition(ctx, brokers, topic, 0, 3*time.Second, func(m kafka.Message) { last[string(m.Key)] = len(m.Key) + len(m.Value) })
 	var total int64
 	for _, v := range last {
 		total += int64(v)

@@ -286,20 +286,7 @@ func kafkaSection(ctx context.Context, o options, b *bus.Bus, br *broker, id str
 func valueBytes(ctx context.Context, brokers []string, topic string, n int) int64 {
 	var total int64
 	for p := 0; p < 6; p++ {
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond})
-		for {
-			rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			m, err := r.ReadMessage(rctx)
-			cancel()
-			if err != nil || m.Offset >= m.HighWaterMark-1 {
-				if err == nil {
-					total += recordBytes(m)
-				}
-				break
-			}
-			total += recordBytes(m)
-		}
-		r.Close()
+		readPartition(ctx, brokers, topic, p, 2*time.Second, func(m kafka.Message) { total += recordBytes(m) })
 	}
 	return total
 }

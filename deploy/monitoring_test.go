@@ -19,8 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/auditstream/auditstream/cmd/auditstream/app"
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/testkit"
@@ -169,23 +167,13 @@ func shutdown(a *app.App) {
 	if a == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	a.Shutdown(ctx)
+	a.ShutdownWithin(30 * time.Second)
 }
 
 func scrape(t *testing.T, addr string) string {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	_, body := testkit.Get(t, "http://"+addr+"/metrics")
+	return body
 }
 
 func waitFor(t *testing.T, what string, d time.Duration, ok func() (bool, string)) {
@@ -231,10 +219,7 @@ scrape_configs:
     static_configs:
       - targets: [%q]
 `, rulesFile, target)
-	cfgPath := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := testkit.WriteFile(t, dir, "prometheus.yml", cfg)
 	addr := freePort(t)
 	var out testkit.LockedBuffer
 	cmd := exec.Command(bin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
@@ -315,10 +300,7 @@ func testRules(t *testing.T) string {
         labels:
           provider: ionos
 `
-	p := filepath.Join(t.TempDir(), "alerts.yml")
-	if err := os.WriteFile(p, append(b, extra...), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	p := testkit.WriteFile(t, t.TempDir(), "alerts.yml", string(b)+extra)
 	runTool(t, nil, "promtool", "check", "rules", p)
 	return p
 }
@@ -352,9 +334,7 @@ func TestIntegrationPrometheusScrapesPipeline(t *testing.T) {
 			!strings.Contains(s, `auditstream_sink_events_total{outcome="written",sink="jsonl"} 0`), "no sink writes yet"
 	})
 	b := testkit.NewBus(t, p.app.Brokers)
-	if err := b.Publish(context.Background(), kafka.Message{Topic: p.cfg.RawTopic("ionos"), Key: []byte("ionos/x/y"), Value: []byte("not an envelope")}); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Publish(t, context.Background(), b, p.cfg.RawTopic("ionos"), 1, func(int) (string, string) { return "ionos/x/y", "not an envelope" })
 	waitFor(t, "the dead letter counted", 30*time.Second, func() (bool, string) {
 		return strings.Contains(scrape(t, admin), `auditstream_dlq_records_total{reason="decode",stage="normalize"} 1`), "not yet"
 	})

@@ -84,10 +84,7 @@ func runECGrid(t *testing.T, brokers []string, backfill, total int, rate, faultS
 	norm := p.StartNormalizer(ecgrid.Name)
 	sink := p.StartFileSink(path)
 
-	WaitFor(t, 3*time.Minute, "a third of the sessions in the file", func() (bool, string) {
-		ev, _ := ReadFile(t, path)
-		return len(ev) >= total/3, fmt.Sprintf("%d events", len(ev))
-	})
+	WaitForEvents(t, 3*time.Minute, "a third of the sessions in the file", path, total/3)
 	poller.Stop(t)
 	norm.Stop(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -100,15 +97,9 @@ func runECGrid(t *testing.T, brokers []string, backfill, total int, rate, faultS
 	src = ecgSource(t, p, url, "1.2") // the restarted poller speaks SOAP 1.2: the same records, the same ids
 	poller = p.StartPoller("ecgrid-e2e", ecgrid.Name, src, 100*time.Millisecond)
 	norm = p.StartNormalizer(ecgrid.Name)
-	WaitFor(t, 3*time.Minute, "half of the sessions in the file", func() (bool, string) {
-		ev, _ := ReadFile(t, path)
-		return len(ev) >= total/2, fmt.Sprintf("%d events", len(ev))
-	})
+	WaitForEvents(t, 3*time.Minute, "half of the sessions in the file", path, total/2)
 	sim.ExpireAll() // every open session ends at once: the poller must log in again
-	WaitFor(t, 3*time.Minute, "two thirds of the sessions in the file", func() (bool, string) {
-		ev, _ := ReadFile(t, path)
-		return len(ev) >= 2*total/3, fmt.Sprintf("%d events", len(ev))
-	})
+	WaitForEvents(t, 3*time.Minute, "two thirds of the sessions in the file", path, 2*total/3)
 	sink.Stop(t)
 	sink = p.StartFileSink(path)
 

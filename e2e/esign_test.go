@@ -93,15 +93,10 @@ simulators:
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer scancel()
-		sims.Shutdown(sctx)
-	}()
+	defer sims.ShutdownWithin(10 * time.Second)
 	urls := sims.SimURLs
 
 	dir := t.TempDir()
-	pollCfg := filepath.Join(dir, "poll.yaml")
 	doc := fmt.Sprintf(`log: {level: info}
 admin: {listen: "127.0.0.1:0"}
 kafka:
@@ -132,9 +127,7 @@ pollers:
     settings: {base_url: %q, client_id: e2e-app, client_secret: e2e-secret, username: admin@example.com, password: e2e-password, settle: 2s}
 `, strings.Join(brokers, ","), p.RawPrefix, p.Events, p.DLQ, p.Checkpoints, targetsTopic, p.suffix,
 		urls["constellation1"], urls["conga"], urls["conga"]+"/api/v1/auth/connect/token", urls["signinghub"])
-	if err := os.WriteFile(pollCfg, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	pollCfg := testkit.WriteFile(t, dir, "poll.yaml", doc)
 
 	p.StartNormalizer(esignProviders...)
 	events := collectIDs(t, p, p.Events, func(m kafka.Message) string { return bus.Header(m, "ce_id") })

@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"testing"
@@ -189,6 +190,15 @@ func ReadFile(t testing.TB, path string) (events map[string]FileEvent, lines map
 		t.Fatal(err)
 	}
 	return events, lines
+}
+
+// WaitForEvents waits up to timeout for the file sink's file at path to hold at least n events.
+func WaitForEvents(t testing.TB, timeout time.Duration, what, path string, n int) {
+	t.Helper()
+	WaitFor(t, timeout, what, func() (bool, string) {
+		ev, _ := ReadFile(t, path)
+		return len(ev) >= n, fmt.Sprintf("%d events", len(ev))
+	})
 }
 
 // WaitFor polls cond every 250ms until it is true or the timeout passes.

@@ -75,8 +75,8 @@ func benchInput(b testing.TB, path string) []byte {
 
 // benchMappers are the five providers' mappings.
 func benchMappers() map[string]mapkit.Mapper {
-	return map[string]mapkit.Mapper{"ionos": ionos.Mapper{}, "ecgrid": ecgrid.Mapper{}, "conga": conga.Mapper{},
-		"signinghub": signinghub.Mapper{}, "constellation1": constellation1.Mapper{}}
+	return map[string]mapkit.Mapper{"ionos": ionos.Mapper{}, "ecgrid": ecgrid.Mapper{}, "conga": conga.Mapper,
+		"signinghub": signinghub.Mapper, "constellation1": constellation1.Mapper}
 }
 
 // benchCorpus is one envelope per provider (the golden seed entries).

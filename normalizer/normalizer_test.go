@@ -22,7 +22,7 @@ import (
 // testMappers are two real mappings: IONOS (pooled events, JSON) and Conga Sign (the
 // e-signature action model); the provider folders test every mapping's goldens.
 func testMappers() map[string]mapkit.Mapper {
-	return map[string]mapkit.Mapper{"ionos": ionos.Mapper{}, "conga": conga.Mapper{}}
+	return map[string]mapkit.Mapper{"ionos": ionos.Mapper{}, "conga": conga.Mapper}
 }
 
 func testNormalizer(t testing.TB) *Normalizer {

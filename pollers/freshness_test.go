@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/auditstream/auditstream/internal/metrics"
 	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/pollers"
 )
@@ -65,12 +66,7 @@ func TestRetiredTargetDoesNotPinFreshness(t *testing.T) {
 	src.mu.Lock()
 	src.targets = nil // the last one retired too
 	src.mu.Unlock()
-	if err := r.PollOnce(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if n := testutil.CollectAndCount(m.CursorTimestamp); n != 0 {
-		t.Fatalf("%d cursor_timestamp series left with no target, want 0", n)
-	}
+	pollSeries(t, ctx, r, m, 0, "cursor_timestamp series left with no target")
 }
 
 // leases hands out its targets, or no lease at all (between generations of the group).
@@ -99,21 +95,11 @@ func TestNoLeaseDropsFreshness(t *testing.T) {
 	as := &leases{targets: []pollers.Target{{Tenant: "t", Entity: "a"}}}
 	r := pollers.NewRunner(pollers.RunnerConfig{Name: "p", Provider: "conga", Topic: "unused", Assignment: as}, src, store, b, testkit.Logger(t), m)
 	ctx := context.Background()
-	if err := r.PollOnce(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if n := testutil.CollectAndCount(m.CursorTimestamp); n != 1 {
-		t.Fatalf("%d series after a poll, want 1", n)
-	}
+	pollSeries(t, ctx, r, m, 1, "series after a poll")
 	as.mu.Lock()
 	as.none = true
 	as.mu.Unlock()
-	if err := r.PollOnce(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if n := testutil.CollectAndCount(m.CursorTimestamp); n != 0 {
-		t.Fatalf("%d cursor_timestamp series without a lease, want 0", n)
-	}
+	pollSeries(t, ctx, r, m, 0, "cursor_timestamp series without a lease")
 }
 
 // fullLog reports a target complete up to a time without a new cursor (as a full-log
@@ -166,5 +152,17 @@ func TestOutcomeWatermarkOutlivesFailedPolls(t *testing.T) {
 	}
 	if got := gauge(); !got.Equal(src.watermark) {
 		t.Fatalf("after a failed poll: freshness %v, want %v (the last outcome)", got, src.watermark)
+	}
+}
+
+// pollSeries polls once and checks the number of cursor_timestamp series (what names
+// the situation in the failure).
+func pollSeries(t *testing.T, ctx context.Context, r *pollers.Runner, m *metrics.Metrics, want int, what string) {
+	t.Helper()
+	if err := r.PollOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(m.CursorTimestamp); n != want {
+		t.Fatalf("%d %s, want %d", n, what, want)
 	}
 }

@@ -1,13 +1,13 @@
 package pollers
 
 import (
-	"fmt"
 	"log/slog"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/metrics"
+	"github.com/auditstream/auditstream/pollers/block"
 	"github.com/auditstream/auditstream/pollers/pollhttp"
 	"github.com/auditstream/auditstream/pollers/simkit"
 	"github.com/auditstream/auditstream/schemas/mapkit"
@@ -31,9 +31,10 @@ type Deps struct {
 // its Source is built. A provider package declares one with Define and the process
 // registers it with one line (cmd/auditstream/app/registry.go).
 type Plugin struct {
-	Name   string
-	decode func(n *yaml.Node, path string, p *config.Problems) any
-	build  func(settings any, d Deps) (Source, error)
+	Name string
+	// Block checks the settings block (Check).
+	block.Block
+	build func(settings any, d Deps) (Source, error)
 }
 
 // Define declares a provider whose settings block is S.
@@ -41,30 +42,15 @@ func Define[S any, PS interface {
 	*S
 	config.Settings
 }](name string, build func(s *S, d Deps) (Source, error)) Plugin {
-	return Plugin{
-		Name: name,
-		decode: func(n *yaml.Node, path string, p *config.Problems) any {
-			if s := config.DecodeBlock[S, PS](n, path, p); s != nil {
-				return s
-			}
-			return nil
-		},
-		build: func(s any, d Deps) (Source, error) { return build(s.(*S), d) },
-	}
+	return Plugin{Name: name, Block: block.Of[S, PS](),
+		build: func(s any, d Deps) (Source, error) { return build(s.(*S), d) }}
 }
-
-// Check validates a settings block at path.
-func (pl Plugin) Check(n *yaml.Node, path string, p *config.Problems) { pl.decode(n, path, p) }
 
 // New decodes the settings block and builds the Source.
 func (pl Plugin) New(n *yaml.Node, d Deps) (Source, error) {
-	var p config.Problems
-	s := pl.decode(n, "settings", &p)
-	if err := p.Err(); err != nil {
+	s, err := pl.Decode(n, "provider "+pl.Name)
+	if err != nil {
 		return nil, err
-	}
-	if s == nil {
-		return nil, fmt.Errorf("provider %s: settings did not decode", pl.Name)
 	}
 	return pl.build(s, d)
 }

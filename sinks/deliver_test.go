@@ -58,6 +58,16 @@ func (s *store) Write(_ context.Context, batch []Event, res []ItemResult) error 
 	return nil
 }
 
+// writtenOnce fails t unless the store wrote every event it wrote exactly once.
+func (s *store) writtenOnce(t *testing.T) {
+	t.Helper()
+	for id, n := range s.written {
+		if n != 1 {
+			t.Fatalf("%s written %d times", id, n)
+		}
+	}
+}
+
 func evs(n int) []Event {
 	out := make([]Event, n)
 	for i := range out {
@@ -88,11 +98,7 @@ func TestDeliverResendsOnlyRetryItems(t *testing.T) {
 	if !slices.EqualFunc(s.batches, want, slices.Equal) {
 		t.Fatalf("batches %v, want %v", s.batches, want)
 	}
-	for id, n := range s.written {
-		if n != 1 {
-			t.Fatalf("%s written %d times", id, n)
-		}
-	}
+	s.writtenOnce(t)
 }
 
 func TestDeliverBisectsAWholeBatchRefusal(t *testing.T) {
@@ -146,11 +152,7 @@ func TestDeliverBisectsWhatIsLeftAfterRetries(t *testing.T) {
 	if d.Written != 3 || len(d.Rejected) != 1 || d.Rejected[0].Event.ID != "e02" {
 		t.Fatalf("delivery %+v", d)
 	}
-	for id, n := range s.written {
-		if n != 1 {
-			t.Fatalf("%s written %d times", id, n)
-		}
-	}
+	s.writtenOnce(t)
 }
 
 func TestDeliverRejectsAndRetriesWholeBatchErrors(t *testing.T) {

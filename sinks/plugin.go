@@ -43,6 +43,17 @@ func Define[S any, PS interface {
 	}
 }
 
+// DefineLogged declares a sink type whose open takes the settings by value and, of the
+// Deps, only the logger: the Open that programs and tests outside the runner call too.
+func DefineLogged[S any, PS interface {
+	*S
+	config.Settings
+}, K Sink](typ string, open func(name string, s S, log *slog.Logger) (K, error)) Plugin {
+	return Define[S, PS](typ, func(name string, s *S, d Deps) (Sink, error) {
+		return open(name, *s, d.Log)
+	})
+}
+
 // Check validates a settings block at path.
 func (pl Plugin) Check(n *yaml.Node, path string, p *config.Problems) { pl.decode(n, path, p) }
 

@@ -65,16 +65,25 @@ func (f *flaky) Write(_ context.Context, batch []sinks.Event, res []sinks.ItemRe
 	return nil
 }
 
-func TestRunnerRetriesThenDeadLettersOnlyThePoison(t *testing.T) {
-	brokers := testkit.EmbeddedKafka(t)
-	b := testkit.NewBus(t, brokers)
-	u := testkit.Unique()
-	events, dlq := "t.ev."+u, "t.dlq."+u
+// runnerTopics creates an events topic and a dead-letter topic of one partition each on
+// an embedded Kafka, and returns its bus, the unique suffix of their names and the names.
+func runnerTopics(t *testing.T) (b *bus.Bus, u, events, dlq string) {
+	t.Helper()
+	b = testkit.NewBus(t, testkit.EmbeddedKafka(t))
+	u = testkit.Unique()
+	events, dlq = "t.ev."+u, "t.dlq."+u
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := b.EnsureTopics(ctx, bus.TopicSpec{Name: events, Partitions: 1, ReplicationFactor: 1}, bus.TopicSpec{Name: dlq, Partitions: 1, ReplicationFactor: 1}); err != nil {
 		t.Fatal(err)
 	}
+	return b, u, events, dlq
+}
+
+func TestRunnerRetriesThenDeadLettersOnlyThePoison(t *testing.T) {
+	b, u, events, dlq := runnerTopics(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
 	var msgs []kafka.Message
 	for _, id := range []string{"a", "poison", "b"} {
 		msgs = append(msgs, kafka.Message{Topic: events, Key: []byte("k"), Value: []byte(`{}`), Headers: []kafka.Header{{Key: "ce_id", Value: []byte(id)}}})
@@ -132,15 +141,9 @@ func TestRunnerRetriesThenDeadLettersOnlyThePoison(t *testing.T) {
 }
 
 func TestRunnerStopsOnFatalWithoutDeadLetteringAndResumes(t *testing.T) {
-	brokers := testkit.EmbeddedKafka(t)
-	b := testkit.NewBus(t, brokers)
-	u := testkit.Unique()
-	events, dlq := "t.ev."+u, "t.dlq."+u
+	b, u, events, dlq := runnerTopics(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := b.EnsureTopics(ctx, bus.TopicSpec{Name: events, Partitions: 1, ReplicationFactor: 1}, bus.TopicSpec{Name: dlq, Partitions: 1, ReplicationFactor: 1}); err != nil {
-		t.Fatal(err)
-	}
 	var msgs []kafka.Message
 	for i := range 5 {
 		msgs = append(msgs, kafka.Message{Topic: events, Value: []byte(`{}`), Headers: []kafka.Header{{Key: "ce_id", Value: []byte(fmt.Sprint("e", i))}}})

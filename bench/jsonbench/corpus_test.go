@@ -34,8 +34,8 @@ var corpusFiles = []struct{ provider, path, contentType string }{
 }
 
 // mappers are the five providers' mappings.
-var mappers = map[string]mapkit.Mapper{"ionos": ionos.Mapper{}, "ecgrid": ecgrid.Mapper{}, "conga": conga.Mapper{},
-	"signinghub": signinghub.Mapper{}, "constellation1": constellation1.Mapper{}}
+var mappers = map[string]mapkit.Mapper{"ionos": ionos.Mapper{}, "ecgrid": ecgrid.Mapper{}, "conga": conga.Mapper,
+	"signinghub": signinghub.Mapper, "constellation1": constellation1.Mapper}
 
 func corpus(b *testing.B) []sample {
 	var out []sample

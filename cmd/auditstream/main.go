@@ -88,11 +88,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func flags(name, about string, stderr io.Writer) (*flag.FlagSet, *string) {
+	return commandFlags(name, name+" [flags]", "configuration `file` (YAML; ${ENV}, ${ENV:-default} and ${file:/path} are expanded)", about, stderr)
+}
+
+// commandFlags is the flag set of a command with its --config flag (described by
+// configHelp); its usage is "Usage: auditstream <usageLine>", about and the flags.
+func commandFlags(name, usageLine, configHelp, about string, stderr io.Writer) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfg := fs.String("config", "auditstream.yaml", "configuration `file` (YAML; ${ENV}, ${ENV:-default} and ${file:/path} are expanded)")
+	cfg := fs.String("config", "auditstream.yaml", configHelp)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: auditstream %s [flags]\n\n%s\n\nFlags:\n", name, about)
+		fmt.Fprintf(fs.Output(), "Usage: auditstream %s\n\n%s\n\nFlags:\n", usageLine, about)
 		fs.PrintDefaults()
 	}
 	return fs, cfg
@@ -189,9 +195,7 @@ func serve(name, about string, roles app.Roles, args []string, stdout, stderr io
 		code = 1
 	}
 	stop() // a second signal now kills the process
-	sctx, cancel := context.WithTimeout(context.Background(), *grace)
-	defer cancel()
-	a.Shutdown(sctx)
+	a.ShutdownWithin(*grace)
 	return code
 }
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -75,14 +76,29 @@ func connect(path string, stderr io.Writer) (*opsEnv, func(), int) {
 }
 
 func opsFlags(name, usageLine, about string, stderr io.Writer) (*flag.FlagSet, *string) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg := fs.String("config", "auditstream.yaml", "configuration `file` (the same one the roles use)")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: auditstream %s\n\n%s\n\nFlags:\n", usageLine, about)
-		fs.PrintDefaults()
+	return commandFlags(name, usageLine, "configuration `file` (the same one the roles use)", about, stderr)
+}
+
+// subcommandFlags reads the subcommand of cmd (one of subs, as usage names them) from the
+// front of args and returns it with its flag set and the arguments after it. Without a
+// subcommand, with -h/--help or an unknown one it prints the usage or the error instead
+// and returns done with the exit status.
+func subcommandFlags(cmd, usage, about string, subs []string, args []string, stderr io.Writer) (sub string, fs *flag.FlagSet, path *string, rest []string, code int, done bool) {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fs, _ := opsFlags(cmd, usage, about, stderr)
+		fs.Usage()
+		if len(args) == 0 {
+			return "", nil, nil, nil, 2, true
+		}
+		return "", nil, nil, nil, 0, true
 	}
-	return fs, cfg
+	sub, rest = args[0], args[1:]
+	if !slices.Contains(subs, sub) {
+		fmt.Fprintf(stderr, "%s: unknown subcommand %q (%s)\n", cmd, sub, strings.Join(subs, ", "))
+		return "", nil, nil, nil, 2, true
+	}
+	fs, path = opsFlags(cmd+" "+sub, strings.Replace(usage, strings.Join(subs, "|"), sub, 1), about, stderr)
+	return sub, fs, path, rest, 0, false
 }
 
 // parseInterspersed parses flags that may come before or after positional arguments.
@@ -215,21 +231,10 @@ Filters (ls, retry): --stage, --reason, --topic (origin), --from/--to (offsets o
 the dead-letter topic), IDs as arguments (retry).`
 
 func dlqCmd(args []string, stdout, stderr io.Writer) int {
-	usage := "dlq ls|show|retry [flags] [ID...]"
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fs, _ := opsFlags("dlq", usage, dlqAbout, stderr)
-		fs.Usage()
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
+	sub, fs, path, args, code, done := subcommandFlags("dlq", "dlq ls|show|retry [flags] [ID...]", dlqAbout, []string{"ls", "show", "retry"}, args, stderr)
+	if done {
+		return code
 	}
-	sub, args := args[0], args[1:]
-	if sub != "ls" && sub != "show" && sub != "retry" {
-		fmt.Fprintf(stderr, "dlq: unknown subcommand %q (ls, show, retry)\n", sub)
-		return 2
-	}
-	fs, path := opsFlags("dlq "+sub, strings.Replace(usage, "ls|show|retry", sub, 1), dlqAbout, stderr)
 	var f ops.DLQFilter
 	var from, to string
 	fs.StringVar(&f.Stage, "stage", "", "only this `stage` (normalize, replay, sink:<name>)")
@@ -347,21 +352,10 @@ Stop the pollers of the cursors first: a running poller keeps its cursors in mem
 writes them back on its next poll.`
 
 func cursorsCmd(args []string, stdout, stderr io.Writer) int {
-	usage := "cursors ls|reset [flags] [KEY...]"
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fs, _ := opsFlags("cursors", usage, cursorsAbout, stderr)
-		fs.Usage()
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
+	sub, fs, path, args, code, done := subcommandFlags("cursors", "cursors ls|reset [flags] [KEY...]", cursorsAbout, []string{"ls", "reset"}, args, stderr)
+	if done {
+		return code
 	}
-	sub, args := args[0], args[1:]
-	if sub != "ls" && sub != "reset" {
-		fmt.Fprintf(stderr, "cursors: unknown subcommand %q (ls, reset)\n", sub)
-		return 2
-	}
-	fs, path := opsFlags("cursors "+sub, strings.Replace(usage, "ls|reset", sub, 1), cursorsAbout, stderr)
 	poller := fs.String("poller", "", "the cursors of this poller `name`")
 	prefix := fs.String("prefix", "", "the cursors whose key starts with `prefix`")
 	set := fs.String("set", "", "reset: the new cursor (`JSON`) instead of deleting")

@@ -47,12 +47,11 @@ func TestRepairCommandsHelp(t *testing.T) {
 }
 
 // opsConfig writes a configuration on the real broker with unique topic names and a file
-// sink in dir.
-func opsConfig(t *testing.T, dir string) (string, *config.Root) {
+// sink in dir, creates its topics and returns it with a Bus on the broker.
+func opsConfig(t *testing.T, dir string) (string, *config.Root, *bus.Bus) {
 	t.Helper()
 	brokers := testkit.RealKafka(t)
-	u := testkit.Unique()
-	text := fmt.Sprintf(`log: {level: warn}
+	path := testkit.WriteFile(t, dir, "auditstream.yaml", fmt.Sprintf(`log: {level: warn}
 admin: {listen: "off"}
 kafka:
   brokers: [%s]
@@ -60,22 +59,52 @@ kafka:
 normalizer: {providers: [ionos], group: "g.ops.%[2]s.normalizer"}
 sinks:
   - {name: jsonl, type: file, group: "g.ops.%[2]s.sink", settings: {path: %[3]q}}
-`, strings.Join(brokers, ","), u, filepath.Join(dir, "events.jsonl"))
-	path := filepath.Join(dir, "auditstream.yaml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`, strings.Join(brokers, ","), testkit.Unique(), filepath.Join(dir, "events.jsonl")))
+	c := loadConfig(t, path)
+	b := testkit.NewBus(t, brokers)
+	createTopics(t, b, c)
+	return path, c, b
+}
+
+func loadConfig(t *testing.T, path string) *config.Root {
+	t.Helper()
 	c, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := testkit.NewBus(t, brokers)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := b.EnsureTopics(ctx, app.TopicSpecs(c, c.Normalizer.Providers)...); err != nil {
+	return c
+}
+
+// createTopics creates the topics of c (as `auditstream run` does at start-up).
+func createTopics(t *testing.T, b *bus.Bus, c *config.Root) {
+	t.Helper()
+	if err := b.EnsureTopics(testkit.Context(t, time.Minute), app.TopicSpecs(c, c.Normalizer.Providers)...); err != nil {
 		t.Fatal(err)
 	}
-	return path, c
+}
+
+// topicEnd is the number of records ever written to topic: its partition ends summed.
+func topicEnd(t *testing.T, ctx context.Context, b *bus.Bus, topic string) int64 {
+	t.Helper()
+	ends, err := b.PartitionEnds(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := int64(0)
+	for _, e := range ends {
+		s += e
+	}
+	return s
+}
+
+// openStore opens the checkpoint store of c on b.
+func openStore(t *testing.T, ctx context.Context, b *bus.Bus, c *config.Root) *checkpoint.Store {
+	t.Helper()
+	store, err := checkpoint.Open(ctx, b, c.Kafka.Topics.Checkpoints, testkit.Logger(t), metrics.NewUnregistered())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store
 }
 
 func cli(t *testing.T, args ...string) (string, string) {
@@ -196,10 +225,8 @@ func waitRows(t *testing.T, path string, n int) []string {
 // the events topic holds each id once per version and the distinct ids are the events.
 func TestIntegrationReplayAfterMappingFix(t *testing.T) {
 	dir := t.TempDir()
-	path, c := opsConfig(t, dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	b := testkit.NewBus(t, c.Kafka.Brokers)
+	path, c, b := opsConfig(t, dir)
+	ctx := testkit.Context(t, 3*time.Minute)
 	const n = 30
 	raw := rawIONOS(t, c.RawTopic("ionos"), n)
 	if err := b.Publish(ctx, raw...); err != nil {
@@ -222,11 +249,7 @@ func TestIntegrationReplayAfterMappingFix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer scancel()
-		sink.Shutdown(sctx)
-	}()
+	defer sink.ShutdownWithin(30 * time.Second)
 	file := filepath.Join(dir, "events.jsonl")
 	waitRows(t, file, 24)
 	before := map[string]string{} // raw record id → event id
@@ -235,17 +258,7 @@ func TestIntegrationReplayAfterMappingFix(t *testing.T) {
 	}
 
 	// The fix is deployed: a dry run first writes nothing.
-	eventsEnd := func() int64 {
-		ends, err := b.PartitionEnds(ctx, c.Kafka.Topics.Events)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := int64(0)
-		for _, e := range ends {
-			s += e
-		}
-		return s
-	}
+	eventsEnd := func() int64 { return topicEnd(t, ctx, b, c.Kafka.Topics.Events) }
 	endBefore := eventsEnd()
 	out, _ := cli(t, "replay", "--config", path, "--provider", "ionos", "--dry-run")
 	if !strings.Contains(out, "read 30 records") || !strings.Contains(out, "would write 30 events") || !strings.Contains(out, "dry run") {
@@ -316,10 +329,8 @@ func TestIntegrationReplayAfterMappingFix(t *testing.T) {
 // without --yes and re-injects the selected ones to their origin topic with it.
 func TestIntegrationDLQCommands(t *testing.T) {
 	dir := t.TempDir()
-	path, c := opsConfig(t, dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	b := testkit.NewBus(t, c.Kafka.Brokers)
+	path, c, b := opsConfig(t, dir)
+	ctx := testkit.Context(t, 2*time.Minute)
 	rawTopic := c.RawTopic("ionos")
 	origin := rawIONOS(t, rawTopic, 3)
 	origin[1].Value = []byte("not an envelope")
@@ -353,17 +364,7 @@ func TestIntegrationDLQCommands(t *testing.T) {
 	if !strings.Contains(out, "reason:  map") || !strings.Contains(out, "origin:  "+rawTopic) {
 		t.Fatalf("dlq show %s:\n%s", id, out)
 	}
-	rawEnd := func() int64 {
-		ends, err := b.PartitionEnds(ctx, rawTopic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := int64(0)
-		for _, e := range ends {
-			s += e
-		}
-		return s
-	}
+	rawEnd := func() int64 { return topicEnd(t, ctx, b, rawTopic) }
 	before := rawEnd()
 	out, _ = cli(t, "dlq", "retry", "--config", path, "--reason", "map")
 	if !strings.Contains(out, "dry run: 1 dead letters would be re-injected") || rawEnd() != before {
@@ -401,14 +402,9 @@ func TestIntegrationDLQCommands(t *testing.T) {
 // --yes, and a deleted cursor is gone for the next reader (a poller starting).
 func TestIntegrationCursorsCommands(t *testing.T) {
 	dir := t.TempDir()
-	path, c := opsConfig(t, dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	b := testkit.NewBus(t, c.Kafka.Brokers)
-	store, err := checkpoint.Open(ctx, b, c.Kafka.Topics.Checkpoints, testkit.Logger(t), metrics.NewUnregistered())
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, c, b := opsConfig(t, dir)
+	ctx := testkit.Context(t, 2*time.Minute)
+	store := openStore(t, ctx, b, c)
 	for _, k := range []string{"ionos-a/ionos/1/1", "ionos-a/ionos/2/2", "ecgrid-a/ecgrid/100/0"} {
 		if err := store.Save(ctx, k, json.RawMessage(`{"v":1,"watermark":"2026-11-21T10:00:00Z"}`)); err != nil {
 			t.Fatal(err)
@@ -428,11 +424,7 @@ func TestIntegrationCursorsCommands(t *testing.T) {
 	}
 	cli(t, "cursors", "reset", "--config", path, "--poller", "ionos-a", "--yes")
 	cli(t, "cursors", "reset", "--config", path, "ecgrid-a/ecgrid/100/0", "--set", `{"v":1,"watermark":"2026-11-01T00:00:00Z"}`, "--yes")
-	reopened, err := checkpoint.Open(ctx, b, c.Kafka.Topics.Checkpoints, testkit.Logger(t), metrics.NewUnregistered())
-	if err != nil {
-		t.Fatal(err)
-	}
-	all := reopened.All()
+	all := openStore(t, ctx, b, c).All()
 	if len(all) != 1 || string(all["ecgrid-a/ecgrid/100/0"]) != `{"v":1,"watermark":"2026-11-01T00:00:00Z"}` {
 		t.Fatalf("after reset: %v", all)
 	}

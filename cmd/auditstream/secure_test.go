@@ -2,10 +2,8 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,9 +11,6 @@ import (
 
 	"github.com/auditstream/auditstream/cmd/auditstream/app"
 	"github.com/auditstream/auditstream/internal/bus"
-	"github.com/auditstream/auditstream/internal/checkpoint"
-	"github.com/auditstream/auditstream/internal/config"
-	"github.com/auditstream/auditstream/internal/metrics"
 	"github.com/auditstream/auditstream/internal/testkit"
 )
 
@@ -28,7 +23,7 @@ func TestIntegrationRepairToolsOverTLSAndSASL(t *testing.T) {
 	dir := t.TempDir()
 	u := testkit.Unique()
 	write := func(name, sasl string) string {
-		text := fmt.Sprintf(`log: {level: warn}
+		return testkit.WriteFile(t, dir, name, fmt.Sprintf(`log: {level: warn}
 admin: {listen: "off"}
 kafka:
   brokers: [%s]
@@ -38,18 +33,10 @@ kafka:
 normalizer: {providers: [ionos]}
 sinks:
   - {name: jsonl, type: file, settings: {path: %[5]q}}
-`, strings.Join(sk.Brokers, ","), u, sk.CAFile, sasl, filepath.Join(dir, "events.jsonl"))
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
+`, strings.Join(sk.Brokers, ","), u, sk.CAFile, sasl, filepath.Join(dir, "events.jsonl")))
 	}
 	path := write("good.yaml", fmt.Sprintf("{mechanism: scram-sha-512, username: %s, password_file: %q}", sk.Username, sk.PasswordFile))
-	c, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := loadConfig(t, path)
 	bc, err := app.BusConfig(c, c.Kafka.Brokers, "auditstream-test")
 	if err != nil {
 		t.Fatal(err)
@@ -59,16 +46,9 @@ sinks:
 		t.Fatal(err)
 	}
 	defer b.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := b.EnsureTopics(ctx, app.TopicSpecs(c, c.Normalizer.Providers)...); err != nil {
-		t.Fatal(err)
-	}
-	store, err := checkpoint.Open(ctx, b, c.Kafka.Topics.Checkpoints, testkit.Logger(t), metrics.NewUnregistered())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := store.Save(ctx, "ionos-a/ionos/1/1", json.RawMessage(`{"v":1}`)); err != nil {
+	createTopics(t, b, c)
+	ctx := testkit.Context(t, time.Minute)
+	if err := openStore(t, ctx, b, c).Save(ctx, "ionos-a/ionos/1/1", json.RawMessage(`{"v":1}`)); err != nil {
 		t.Fatal(err)
 	}
 	out, _ := cli(t, "cursors", "ls", "--config", path)

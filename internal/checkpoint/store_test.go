@@ -7,29 +7,35 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auditstream/auditstream/internal/bus"
 	"github.com/auditstream/auditstream/internal/checkpoint"
 	"github.com/auditstream/auditstream/internal/metrics"
 	"github.com/auditstream/auditstream/internal/testkit"
 )
+
+// stores creates a compacted checkpoints topic with the given partitions and returns a
+// context for the test and a function opening one more Store (one process) on it.
+func stores(t *testing.T, brokers []string, partitions int) (context.Context, func() *checkpoint.Store) {
+	t.Helper()
+	ctx, b := testkit.BusWithin(t, brokers, 60*time.Second)
+	topic := testkit.CreateTopic(t, ctx, b, "t.checkpoints.", partitions, testkit.Compacted)
+	log, m := testkit.Logger(t), metrics.NewUnregistered()
+	return ctx, func() *checkpoint.Store {
+		t.Helper()
+		s, err := checkpoint.Open(ctx, b, topic, log, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+}
 
 func TestStoreEmbedded(t *testing.T)             { testStore(t, testkit.EmbeddedKafka(t)) }
 func TestIntegrationStoreRealKafka(t *testing.T) { testStore(t, testkit.RealKafka(t)) }
 
 // A cursor saved by one process is what the next process loads; the latest value wins.
 func testStore(t *testing.T, brokers []string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	b := testkit.NewBus(t, brokers)
-	topic := "t.checkpoints." + testkit.Unique()
-	if err := b.EnsureTopics(ctx, bus.TopicSpec{Name: topic, Partitions: 1, ReplicationFactor: 1, Configs: map[string]string{"cleanup.policy": "compact"}}); err != nil {
-		t.Fatal(err)
-	}
-	log, m := testkit.Logger(t), metrics.NewUnregistered()
-	s, err := checkpoint.Open(ctx, b, topic, log, m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, open := stores(t, brokers, 1)
+	s := open()
 	if s.Get("p/a") != nil {
 		t.Fatal("empty topic returned a cursor")
 	}
@@ -41,10 +47,7 @@ func testStore(t *testing.T, brokers []string) {
 	if err := s.Save(ctx, "p/x", json.RawMessage(`not json`)); err == nil {
 		t.Fatal("non-JSON cursor accepted")
 	}
-	s2, err := checkpoint.Open(ctx, b, topic, log, m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s2 := open()
 	if s2.Len() != 5 {
 		t.Fatalf("reloaded %d keys, want 5", s2.Len())
 	}
@@ -64,22 +67,8 @@ func TestIntegrationSyncAndDeleteRealKafka(t *testing.T) { testSyncAndDelete(t, 
 
 // Two processes: what one saves or tombstones, the other sees after Sync (a takeover).
 func testSyncAndDelete(t *testing.T, brokers []string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	b := testkit.NewBus(t, brokers)
-	topic := "t.checkpoints." + testkit.Unique()
-	if err := b.EnsureTopics(ctx, bus.TopicSpec{Name: topic, Partitions: 2, ReplicationFactor: 1, Configs: map[string]string{"cleanup.policy": "compact"}}); err != nil {
-		t.Fatal(err)
-	}
-	log, m := testkit.Logger(t), metrics.NewUnregistered()
-	a, err := checkpoint.Open(ctx, b, topic, log, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := checkpoint.Open(ctx, b, topic, log, m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, open := stores(t, brokers, 2)
+	a, other := open(), open()
 	for i := range 10 {
 		if err := a.Save(ctx, fmt.Sprintf("p/%d", i), json.RawMessage(fmt.Sprintf(`{"v":1,"n":%d}`, i))); err != nil {
 			t.Fatal(err)

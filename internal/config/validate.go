@@ -97,12 +97,7 @@ func (c *Root) Validate(p *Problems) {
 	names := map[string]bool{}
 	for i, pc := range c.Pollers {
 		path := fmt.Sprintf("pollers[%d]", i)
-		if !namePattern.MatchString(pc.Name) {
-			p.Add(path+".name", "%q must be lower-case letters, digits, '.', '_' or '-' (1-63 characters)", pc.Name)
-		} else if names[pc.Name] {
-			p.Add(path+".name", "%q is used twice", pc.Name)
-		}
-		names[pc.Name] = true
+		checkName(p, path+".name", pc.Name, " (1-63 characters)", names)
 		if pc.Provider == "" {
 			p.Add(path+".provider", "is required")
 		}
@@ -127,12 +122,7 @@ func (c *Root) Validate(p *Problems) {
 	snames := map[string]bool{}
 	for i, s := range c.Sinks {
 		path := fmt.Sprintf("sinks[%d]", i)
-		if !namePattern.MatchString(s.Name) {
-			p.Add(path+".name", "%q must be lower-case letters, digits, '.', '_' or '-'", s.Name)
-		} else if snames[s.Name] {
-			p.Add(path+".name", "%q is used twice", s.Name)
-		}
-		snames[s.Name] = true
+		checkName(p, path+".name", s.Name, "", snames)
 		if s.Type == "" {
 			p.Add(path+".type", "is required")
 		}
@@ -152,4 +142,15 @@ func (c *Root) Validate(p *Problems) {
 			p.Add(path+".listen", "%q is not host:port", s.Listen)
 		}
 	}
+}
+
+// checkName reports a name at path that namePattern refuses (hint: what the message adds)
+// or that names already holds, and adds it to names.
+func checkName(p *Problems, path, name, hint string, names map[string]bool) {
+	if !namePattern.MatchString(name) {
+		p.Add(path, "%q must be lower-case letters, digits, '.', '_' or '-'%s", name, hint)
+	} else if names[name] {
+		p.Add(path, "%q is used twice", name)
+	}
+	names[name] = true
 }

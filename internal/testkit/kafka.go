@@ -22,11 +22,11 @@ const EnvBrokers = "AUDITSTREAM_KAFKA_BROKERS"
 // AUDITSTREAM_KAFKA_BROKERS the test is skipped with a clear message locally and fails in CI.
 func RealKafka(t testing.TB) []string {
 	t.Helper()
-	v := strings.TrimSpace(os.Getenv(EnvBrokers))
-	if v == "" {
+	brokers := KafkaBrokers()
+	if brokers == nil {
 		Require(t, "a real Apache Kafka broker ("+EnvBrokers+" unset; run `make kafka-up` or `make test`)")
 	}
-	return strings.Split(v, ",")
+	return brokers
 }
 
 // Require skips (locally) or fails (CI=true) a test that needs a server that is absent.
@@ -134,4 +134,13 @@ func SecureKafka(t testing.TB) SecureBroker {
 	}
 	s.Brokers = strings.Split(v, ",")
 	return s
+}
+
+// KafkaBrokers returns the brokers AUDITSTREAM_KAFKA_BROKERS names, or nil when it is unset.
+func KafkaBrokers() []string {
+	v := strings.TrimSpace(os.Getenv(EnvBrokers))
+	if v == "" {
+		return nil
+	}
+	return strings.Split(v, ",")
 }

@@ -5,6 +5,8 @@
 package conga
 
 import (
+	"cmp"
+
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/pollers/fulllog"
 )
@@ -37,15 +39,9 @@ type Config struct {
 
 // SetDefaults fills unset fields.
 func (c *Config) SetDefaults() {
-	if c.TokenURL == "" {
-		c.TokenURL = DefaultTokenURL
-	}
-	if c.Scope == "" {
-		c.Scope = "sign"
-	}
-	if c.Tenant == "" {
-		c.Tenant = c.ClientID
-	}
+	c.TokenURL = cmp.Or(c.TokenURL, DefaultTokenURL)
+	c.Scope = cmp.Or(c.Scope, "sign")
+	c.Tenant = cmp.Or(c.Tenant, c.ClientID)
 	c.Settings.SetDefaults()
 }
 

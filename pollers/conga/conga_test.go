@@ -2,27 +2,23 @@ package conga_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
-	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/pollers"
 	"github.com/auditstream/auditstream/pollers/conga"
 	"github.com/auditstream/auditstream/pollers/conga/congasim"
 	"github.com/auditstream/auditstream/pollers/fulllog"
 	"github.com/auditstream/auditstream/pollers/fulllog/fulllogtest"
-	"github.com/auditstream/auditstream/pollers/simkit"
 	"github.com/auditstream/auditstream/pollers/simkit/logsim"
 )
 
 const secret = "cs-s3cr3t-value-never-logged"
 
-func newConga(t testing.TB, base string, cfg conga.Config, log *slog.Logger) *conga.Conga {
-	t.Helper()
+var newConga = fulllogtest.Opener(conga.Name, conga.New, func(cfg *conga.Config, base string) {
 	if cfg.ClientID == "" {
 		cfg.ClientID = "client-1"
 	}
@@ -33,11 +29,10 @@ func newConga(t testing.TB, base string, cfg conga.Config, log *slog.Logger) *co
 	if cfg.TokenURL == "" {
 		cfg.TokenURL = base + "/api/v1/auth/connect/token"
 	}
-	return fulllogtest.Open(t, conga.Name, conga.New, cfg, log)
-}
+})
 
-func simConfig(c *testkit.Clock) congasim.Config {
-	return congasim.Config{ClientID: "client-1", ClientSecret: secret, Settings: fulllogtest.SimSettings(7, 30, 20, c)}
+func simConfig(c *fulllogtest.Clock) congasim.Config {
+	return congasim.Config{Client: logsim.Client{ClientID: "client-1", ClientSecret: secret}, Settings: fulllogtest.SimSettings(7, 30, 20, c)}
 }
 
 // pageSize is a poller config with page_size n.
@@ -46,7 +41,7 @@ func pageSize(n int) conga.Config { return conga.Config{Settings: fulllog.Settin
 func TestListAndFetchEverythingTheSimulatorServed(t *testing.T) {
 	sim := congasim.New(simConfig(nil))
 	srv := fulllogtest.Start(t, sim)
-	g := newConga(t, srv, pageSize(7), slog.New(slog.DiscardHandler))
+	g := newConga(t, srv, pageSize(7), nil)
 	keys, targets := fulllogtest.Crawl(t, g)
 	if len(targets) != 30 {
 		t.Fatalf("listed %d packages, want 30", len(targets))
@@ -73,12 +68,12 @@ func TestListAndFetchEverythingTheSimulatorServed(t *testing.T) {
 }
 
 func TestLogsGrowAfterCompletionAndTokensRenew(t *testing.T) {
-	c := testkit.NewClock(time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC))
+	c := fulllogtest.NewClock()
 	sc := simConfig(c)
 	sc.Rate, sc.Backfill, sc.Concurrent, sc.TokenTTL = 5, 100, 4, config.Duration(30*time.Second)
 	sim := congasim.New(sc)
 	srv := fulllogtest.Start(t, sim)
-	g := newConga(t, srv, conga.Config{}, slog.New(slog.DiscardHandler))
+	g := newConga(t, srv, conga.Config{}, nil)
 	first, t1 := fulllogtest.Crawl(t, g)
 	c.Add(time.Minute) // 300 more entries; the token (30 s) expired
 	second, t2 := fulllogtest.Crawl(t, g)
@@ -109,7 +104,7 @@ func TestLogsGrowAfterCompletionAndTokensRenew(t *testing.T) {
 func TestUnauthorizedRenewsTheToken(t *testing.T) {
 	swap := fulllogtest.NewSwap(congasim.New(simConfig(nil)))
 	srv := fulllogtest.Start(t, swap)
-	g := newConga(t, srv, conga.Config{}, slog.New(slog.DiscardHandler))
+	g := newConga(t, srv, conga.Config{}, nil)
 	fulllogtest.Crawl(t, g)
 	fresh := congasim.New(simConfig(nil))
 	swap.Set(fresh)
@@ -128,34 +123,14 @@ func TestAuthFailuresNameTheProblemWithoutTheSecret(t *testing.T) {
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closedURL := closed.URL
 	closed.Close()
-	tests := []struct {
-		name     string
-		sim      func(*congasim.Config)
-		cfg      conga.Config
-		tokenURL string
-		want     string
-	}{
-		{"wrong secret", nil, conga.Config{ClientSecret: secret + "-wrong"}, "", "ERROR_AUTHENTICATION_NOT_VALID"},
-		{"wrong client", nil, conga.Config{ClientID: "other"}, "", "settings.client_secret"},
-		{"client disabled", func(c *congasim.Config) { c.ClientDisabled = true }, conga.Config{}, "", "disabled in Conga Sign"},
-		{"token endpoint down", nil, conga.Config{}, down + "/token", "HTTP 503"},
-		{"secret echoed in the error code", nil, conga.Config{}, echo + "/token", "HTTP 400"},
-		{"token endpoint unreachable", nil, conga.Config{}, closedURL + "/token", "conga token request"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			sc := simConfig(nil)
-			if tc.sim != nil {
-				tc.sim(&sc)
-			}
-			sim := congasim.New(sc)
-			srv := fulllogtest.Start(t, sim)
-			logs, log := fulllogtest.DebugLog()
-			cfg := tc.cfg
-			cfg.TokenURL = tc.tokenURL
-			fulllogtest.CheckAuthFailure(t, newConga(t, srv, cfg, log), logs, "p1", tc.want, secret)
-		})
-	}
+	type authCase = fulllogtest.AuthCase[congasim.Config, conga.Config]
+	fulllogtest.CheckAuthFailures(t, func() congasim.Config { return simConfig(nil) }, congasim.Handler, newConga, "p1", []string{secret},
+		authCase{Name: "wrong secret", Config: conga.Config{ClientSecret: secret + "-wrong"}, Want: "ERROR_AUTHENTICATION_NOT_VALID"},
+		authCase{Name: "wrong client", Config: conga.Config{ClientID: "other"}, Want: "settings.client_secret"},
+		authCase{Name: "client disabled", Sim: func(c *congasim.Config) { c.ClientDisabled = true }, Want: "disabled in Conga Sign"},
+		authCase{Name: "token endpoint down", Config: conga.Config{TokenURL: down + "/token"}, Want: "HTTP 503"},
+		authCase{Name: "secret echoed in the error code", Config: conga.Config{TokenURL: echo + "/token"}, Want: "HTTP 400"},
+		authCase{Name: "token endpoint unreachable", Config: conga.Config{TokenURL: closedURL + "/token"}, Want: "conga token request"})
 }
 
 // A token endpoint answering 500 with a body that echoes the posted form, then 200: the
@@ -163,7 +138,7 @@ func TestAuthFailuresNameTheProblemWithoutTheSecret(t *testing.T) {
 func TestTokenEndpointEchoingTheFormOnA500(t *testing.T) {
 	sim := congasim.New(simConfig(nil))
 	srv := fulllogtest.Start(t, sim)
-	echo := &simkit.EchoOnce{Next: sim, Match: func(*http.Request) bool { return true }}
+	echo := &fulllogtest.EchoOnce{Next: sim, Match: func(*http.Request) bool { return true }}
 	flaky := fulllogtest.Start(t, echo)
 	logs, log := fulllogtest.DebugLog()
 	g := newConga(t, srv, conga.Config{TokenURL: flaky + "/api/v1/auth/connect/token"}, log)
@@ -173,7 +148,7 @@ func TestTokenEndpointEchoingTheFormOnA500(t *testing.T) {
 func TestTruncatedAndFailingAnswersAreErrors(t *testing.T) {
 	sim := congasim.New(simConfig(nil))
 	srv := fulllogtest.Start(t, sim)
-	g := newConga(t, srv, conga.Config{}, slog.New(slog.DiscardHandler))
+	g := newConga(t, srv, conga.Config{}, nil)
 	var target pollers.Target
 	if err := g.List(context.Background(), func(ts []pollers.Target) error { target = ts[0]; return nil }); err != nil {
 		t.Fatal(err)
@@ -207,13 +182,8 @@ func TestConfigValidation(t *testing.T) {
 // ignore_paging) would be listed forever: the listing stops with an error once a page
 // repeats the one before; a listing longer than max_list_pages stops too.
 func TestListingThatNeverEnds(t *testing.T) {
-	err := logsim.CheckListingsEnd(t.Context(), func(ignorePaging bool, maxPages int) (pollers.Lister, func()) {
-		sc := simConfig(nil)
-		sc.IgnorePaging = ignorePaging
-		srv := httptest.NewServer(congasim.New(sc))
-		return newConga(t, srv.URL, conga.Config{Settings: fulllog.Settings{PageSize: 5, MaxListPages: maxPages}}, slog.New(slog.DiscardHandler)), srv.Close
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fulllogtest.CheckListingsEnd(t, 5, simConfig(nil), congasim.Handler,
+		func(base string, s fulllog.Settings) pollers.Lister {
+			return newConga(t, base, conga.Config{Settings: s}, nil)
+		})
 }

@@ -1,71 +1,69 @@
 package conga
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"strconv"
-	"time"
+	"strings"
 
-	"github.com/auditstream/auditstream/pollers"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
 	"github.com/auditstream/auditstream/pollers/fulllog"
 	"github.com/auditstream/auditstream/pollers/pollhttp"
 )
 
-// Conga lists Conga Sign packages and fetches their audit trails: it implements
-// pollers.Lister and pollers.LogFetcher.
-type Conga struct {
-	cfg Config
-	c   *client
-	loc *time.Location
-	log *slog.Logger
-}
-
-// New builds the provider. cfg must be validated (SetDefaults applied).
-func New(name string, cfg Config, hc *pollhttp.Client, log *slog.Logger) (*Conga, error) {
-	loc := cfg.Zone.Location()
-	return &Conga{cfg: cfg, c: newClient(cfg, hc), loc: loc, log: log.With("poller", name, "provider", Name)}, nil
-}
-
-// List pages through GET /api/sign/v1/cs-packages with from/to: 1-based, inclusive
-// indices of the first and last package of a page (OneSpan Sign's scheme, which Conga
-// Sign shares), until a short or empty page or the answer's count is reached.
-func (g *Conga) List(ctx context.Context, page func([]pollers.Target) error) error {
-	size := g.cfg.PageSize
+// New builds the Conga Sign provider: it lists packages and fetches their audit trails
+// (pollers.Lister and pollers.LogFetcher). cfg must be validated (SetDefaults applied).
+// The listing is GET /api/sign/v1/cs-packages with from/to: 1-based, inclusive indices of
+// the first and last package of a page (OneSpan Sign's scheme, which Conga Sign shares),
+// read until a short or empty page or the answer's count; a package's log is its audit
+// trail.
+func New(cfg Config, hc *pollhttp.Client) (*fulllog.REST, error) {
+	size := cfg.PageSize
 	from := func(n int) int { return 1 + n*size } // every page before n was whole
-	where := func(n int) string { return fmt.Sprintf("list packages from %d", from(n)) }
-	return g.cfg.ListPages(page, where, func(n int) ([]pollers.Target, int, error) {
-		q := url.Values{"from": {strconv.Itoa(from(n))}, "to": {strconv.Itoa(from(n) + size - 1)}}
-		resp, err := g.c.get(ctx, "/api/sign/v1/cs-packages", q)
-		if err != nil {
-			return nil, 0, err
-		}
-		p, err := DecodePackages(resp.Body, g.loc)
-		if err != nil {
-			return nil, 0, err
-		}
-		ts := make([]pollers.Target, 0, len(p.Results))
-		for _, pk := range p.Results {
-			ts = append(ts, pollers.Target{Tenant: g.cfg.Tenant, Entity: pk.ID, Name: pk.Name, Status: pk.Status,
-				UpdatedAt: pk.Updated, Terminal: Terminal(pk.Status)})
-		}
-		return ts, p.Count, nil
-	})
+	return &fulllog.REST{Settings: cfg.Settings, Loc: cfg.Zone.Location(), Get: newClient(cfg, hc).Read,
+		Page: func(_ string, n int) (string, string) {
+			q := url.Values{"from": {strconv.Itoa(from(n))}, "to": {strconv.Itoa(from(n) + size - 1)}}
+			return "/api/sign/v1/cs-packages?" + q.Encode(), fmt.Sprintf("list packages from %d", from(n))
+		},
+		ReadPage: DecodePackages, Terminal: Terminal,
+		Kind: "package", LogName: "audit", ReadLog: DecodeAudit,
+		LogPath: func(id string) string { return "/api/sign/v1/cs-packages/" + url.PathEscape(id) + "/audit" },
+	}, nil
 }
 
-// FetchLog returns every audit event of package t.Entity in the answer's order.
-func (g *Conga) FetchLog(ctx context.Context, t pollers.Target) ([]pollers.Record, error) {
-	resp, err := g.c.get(ctx, "/api/sign/v1/cs-packages/"+url.PathEscape(t.Entity)+"/audit", nil)
-	if err != nil {
-		return nil, fmt.Errorf("package %s audit: %w", t.Entity, err)
+// newClient returns the client of authenticated GETs: an OAuth2 client-credentials
+// token (fetched through the project's HTTP client, so retries, Retry-After and the size
+// cap apply to the token endpoint too), renewed before it expires and once more on a 401.
+func newClient(cfg Config, hc *pollhttp.Client) *pollhttp.OAuth2 {
+	cc := clientcredentials.Config{
+		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret.Reveal(), TokenURL: cfg.TokenURL,
+		Scopes: strings.Fields(cfg.Scope), AuthStyle: oauth2.AuthStyleInParams,
 	}
-	a, err := DecodeAudit(resp.Body, g.loc)
-	if err != nil {
-		return nil, fmt.Errorf("package %s audit: %w", t.Entity, err)
+	return pollhttp.NewOAuth2(hc, pollhttp.OAuth2Config{BaseURL: cfg.BaseURL, Grant: cc.Token, Error: func(err error) error {
+		if re, status, ok := pollhttp.RetrieveError(err); ok {
+			return &AuthError{Status: status, Code: pollhttp.Scrub(re.ErrorCode, cfg.ClientSecret.Reveal())}
+		}
+		return fmt.Errorf("conga token request: %s", pollhttp.Scrub(err.Error(), cfg.ClientSecret.Reveal()))
+	}})
+}
+
+// AuthError is a refused token request. It carries the status and the vendor's error
+// code only: the oauth2 library's own error quotes the whole answer body.
+type AuthError struct {
+	Status int
+	Code   string
+}
+
+func (e *AuthError) Error() string {
+	hint := "check settings.client_id and settings.client_secret"
+	if e.Code == "ERROR_AUTHENTICATION_CLIENT_DISABLED" {
+		hint = "the API client is disabled in Conga Sign: enable it or configure another one"
 	}
-	if a.PackageID != "" && a.PackageID != t.Entity {
-		return nil, fmt.Errorf("package %s audit: the answer is for package %q", t.Entity, a.PackageID)
+	code := e.Code
+	if code == "" {
+		code = "no error code"
 	}
-	return fulllog.Records(a.Events), nil
+	return fmt.Sprintf("conga token request refused: HTTP %d %s (%s)", e.Status, code, hint)
 }

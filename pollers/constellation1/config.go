@@ -6,6 +6,7 @@
 package constellation1
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
@@ -51,27 +52,16 @@ type Config struct {
 
 // SetDefaults fills unset fields.
 func (c *Config) SetDefaults() {
-	if c.BaseURL == "" {
-		c.BaseURL = DefaultBaseURL
-	}
-	if c.TransactionID == "" {
-		c.TransactionID = "0"
-	}
-	if c.Tenant == "" {
-		c.Tenant = c.Username
-		if c.Tenant == "" {
-			c.Tenant = "default"
-		}
-	}
+	c.BaseURL = cmp.Or(c.BaseURL, DefaultBaseURL)
+	c.TransactionID = cmp.Or(c.TransactionID, "0")
+	c.Tenant = cmp.Or(c.Tenant, c.Username, "default")
 	if len(c.Listings) == 0 {
 		c.Listings = []string{ListArchived, ListExpired, ListDeleted}
 		if c.Username != "" {
 			c.Listings = append(c.Listings, ListLite)
 		}
 	}
-	if c.TokenMaxAge == 0 {
-		c.TokenMaxAge = config.Duration(10 * time.Second)
-	}
+	c.TokenMaxAge = cmp.Or(c.TokenMaxAge, config.Duration(10*time.Second))
 	c.Settings.SetDefaults()
 }
 

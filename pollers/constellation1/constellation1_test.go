@@ -1,29 +1,23 @@
 package constellation1_test
 
 import (
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
-	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/pollers"
 	"github.com/auditstream/auditstream/pollers/constellation1"
 	"github.com/auditstream/auditstream/pollers/constellation1/constellation1sim"
 	"github.com/auditstream/auditstream/pollers/fulllog"
 	"github.com/auditstream/auditstream/pollers/fulllog/fulllogtest"
-	"github.com/auditstream/auditstream/pollers/simkit"
 	"github.com/auditstream/auditstream/pollers/simkit/logsim"
 )
 
 // An API key with characters that need escaping in a path.
 const apiKey = "c1-api/key+s3cr3t"
 
-func newC1(t testing.TB, base string, cfg constellation1.Config, log *slog.Logger) *constellation1.Constellation1 {
-	t.Helper()
+var newC1 = fulllogtest.Opener(constellation1.Name, constellation1.New, func(cfg *constellation1.Config, base string) {
 	if cfg.APIKey == "" {
 		cfg.APIKey = apiKey
 	}
@@ -31,10 +25,9 @@ func newC1(t testing.TB, base string, cfg constellation1.Config, log *slog.Logge
 		cfg.Username = "agent@example.com"
 	}
 	cfg.BaseURL = base + "/rest"
-	return fulllogtest.Open(t, constellation1.Name, constellation1.New, cfg, log)
-}
+})
 
-func simConfig(c *testkit.Clock) constellation1sim.Config {
+func simConfig(c *fulllogtest.Clock) constellation1sim.Config {
 	return constellation1sim.Config{APIKey: apiKey, Username: "agent@example.com", Zone: "America/New_York",
 		Settings: fulllogtest.SimSettings(5, 40, 15, c)}
 }
@@ -46,12 +39,12 @@ func newYork(s fulllog.Settings) constellation1.Config {
 }
 
 func TestEveryListingAndLogMatchesWhatWasServed(t *testing.T) {
-	c := testkit.NewClock(time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC))
+	c := fulllogtest.NewClock()
 	sc := simConfig(c)
 	sc.Rate, sc.Backfill, sc.Concurrent = 5, 300, 10 // half the history: sessions in flight and done
 	sim := constellation1sim.New(sc)
 	srv := fulllogtest.Start(t, sim)
-	p := newC1(t, srv, newYork(fulllog.Settings{PageSize: 4}), slog.New(slog.DiscardHandler))
+	p := newC1(t, srv, newYork(fulllog.Settings{PageSize: 4}), nil)
 	keys, targets := fulllogtest.Crawl(t, p)
 	fulllogtest.CheckFetchedServed(t, keys, sim.Served.Keys())
 	statuses := map[string]int{}
@@ -75,12 +68,12 @@ func TestEveryListingAndLogMatchesWhatWasServed(t *testing.T) {
 // Tokens expire quickly: the simulator rejects an old token in each of the vendor's ways
 // (401, a null body, an error message); the client gets a new one and repeats the call.
 func TestExpiredTokensAreReplaced(t *testing.T) {
-	c := testkit.NewClock(time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC))
+	c := fulllogtest.NewClock()
 	sc := simConfig(c)
 	sc.Rate, sc.Backfill = 10, 100
 	sim := constellation1sim.New(sc)
 	srv := fulllogtest.Start(t, sim)
-	p := newC1(t, srv, constellation1.Config{TokenMaxAge: config.Duration(time.Hour)}, slog.New(slog.DiscardHandler))
+	p := newC1(t, srv, constellation1.Config{TokenMaxAge: config.Duration(time.Hour)}, nil)
 	first, _ := fulllogtest.Crawl(t, p)
 	for i := 0; i < 3; i++ {
 		c.Add(30 * time.Second) // past the simulator's 20 s token lifetime
@@ -101,31 +94,10 @@ func TestExpiredTokensAreReplaced(t *testing.T) {
 
 func TestAuthFailuresNeverShowTheAPIKey(t *testing.T) {
 	down := fulllogtest.Server(t, http.StatusBadGateway, func(*http.Request) string { return "" })
-	tests := []struct {
-		name string
-		key  string
-		base string
-		want string
-	}{
-		{"wrong key", apiKey + "x", "", "refused at encrypt"},
-		{"server down", apiKey, down, "HTTP 502"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			sim := constellation1sim.New(simConfig(nil))
-			srv := fulllogtest.Start(t, sim)
-			base := srv
-			if tc.base != "" {
-				base = tc.base
-			}
-			logs, log := fulllogtest.DebugLog()
-			p := newC1(t, base, constellation1.Config{APIKey: config.Secret(tc.key)}, log)
-			fulllogtest.CheckAuthFailure(t, p, logs, "70000", tc.want, apiKey, "c1-api%2Fkey+s3cr3t", "s3cr3t")
-			if tc.base != "" && !strings.Contains(logs.String(), "encrypt/[redacted]/") {
-				t.Fatalf("the retry log does not show the redacted path: %s", logs.String())
-			}
-		})
-	}
+	fulllogtest.CheckAuthFailures(t, func() constellation1sim.Config { return simConfig(nil) }, constellation1sim.Handler, newC1,
+		"70000", []string{apiKey, "c1-api%2Fkey+s3cr3t", "s3cr3t"},
+		fulllogtest.AuthCase[constellation1sim.Config, constellation1.Config]{Name: "wrong key", Config: constellation1.Config{APIKey: apiKey + "x"}, Want: "refused at encrypt"},
+		fulllogtest.AuthCase[constellation1sim.Config, constellation1.Config]{Name: "server down", Config: constellation1.Config{APIKey: apiKey}, Base: down, Want: "HTTP 502", Logged: "encrypt/[redacted]/"})
 }
 
 // gettoken answering 500 with a body that echoes its Authorization header (the encrypted
@@ -133,8 +105,8 @@ func TestAuthFailuresNeverShowTheAPIKey(t *testing.T) {
 // answer; neither does one of encrypt echoing the API key.
 func TestTokenCallsEchoingCredentialsOnA500(t *testing.T) {
 	sim := constellation1sim.New(simConfig(nil))
-	gettoken := &simkit.EchoOnce{Next: sim, Match: func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/v1/gettoken/") }}
-	encrypt := &simkit.EchoOnce{Next: gettoken, Match: func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/v1/encrypt/") }}
+	gettoken := &fulllogtest.EchoOnce{Next: sim, Match: fulllogtest.PathContains("/v1/gettoken/")}
+	encrypt := &fulllogtest.EchoOnce{Next: gettoken, Match: fulllogtest.PathContains("/v1/encrypt/")}
 	srv := fulllogtest.Start(t, encrypt)
 	logs, log := fulllogtest.DebugLog()
 	p := newC1(t, srv, newYork(fulllog.Settings{}), log)
@@ -154,7 +126,7 @@ func TestTokenCallsEchoingCredentialsOnA500(t *testing.T) {
 func TestFaultsAndUnknownSessions(t *testing.T) {
 	sim := constellation1sim.New(simConfig(nil))
 	srv := fulllogtest.Start(t, sim)
-	p := newC1(t, srv, constellation1.Config{}, slog.New(slog.DiscardHandler))
+	p := newC1(t, srv, constellation1.Config{}, nil)
 	fulllogtest.CheckFaults(t, sim.Base, p, pollers.Target{Tenant: "agent@example.com", Entity: "70001"}, pollers.Target{Entity: "1"},
 		fulllogtest.Fault{Faults: logsim.FaultSettings{Truncated: 1}, Want: []string{"not JSON"}},
 		fulllogtest.Fault{Faults: logsim.FaultSettings{ServerError: 1}, Want: []string{"HTTP 500"}})
@@ -179,13 +151,6 @@ func TestConfigValidation(t *testing.T) {
 // ignore_paging) would be listed forever: the listing stops with an error once a page
 // repeats the one before; a listing longer than max_list_pages stops too.
 func TestListingThatNeverEnds(t *testing.T) {
-	err := logsim.CheckListingsEnd(t.Context(), func(ignorePaging bool, maxPages int) (pollers.Lister, func()) {
-		sc := simConfig(nil)
-		sc.IgnorePaging = ignorePaging
-		srv := httptest.NewServer(constellation1sim.New(sc))
-		return newC1(t, srv.URL, newYork(fulllog.Settings{PageSize: 4, MaxListPages: maxPages}), slog.New(slog.DiscardHandler)), srv.Close
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fulllogtest.CheckListingsEnd(t, 4, simConfig(nil), constellation1sim.Handler,
+		func(base string, s fulllog.Settings) pollers.Lister { return newC1(t, base, newYork(s), nil) })
 }

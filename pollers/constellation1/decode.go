@@ -11,7 +11,6 @@ import (
 
 	"github.com/auditstream/auditstream/internal/lenient"
 	"github.com/auditstream/auditstream/pollers/fulllog"
-	"github.com/auditstream/auditstream/schemas/timeparse"
 )
 
 // RejectedError is a 200 answer that carries no data: a null or empty body, or an error
@@ -117,18 +116,30 @@ func StatusName(status string) string {
 	return status
 }
 
-// Session is one entry of a session listing.
-type Session struct {
-	ID, Name, Status string
-	Modified         time.Time
-}
+// Session is one entry of a session listing (its Status a name, StatusName).
+type Session = fulllog.Item
 
-// Sessions is a decoded listing page.
-type Sessions struct {
-	// Total is the number of sessions of the listing, -1 when the answer has none.
-	Total    int
-	Sessions []Session
-}
+// Sessions is a decoded listing page: Total is -1 when the answer has none.
+type Sessions = fulllog.Listing
+
+// sessions is how the session listings are spelled.
+var sessions = fulllog.ListingFormat{What: "session listing", Item: "session",
+	Lists:  []string{"Sessions", "SessionList", "SessionsLite", "Items", "ReturnValue"},
+	Totals: []string{"TotalCount", "TotalRecords", "Total", "Count"}, Missing: "has no list of sessions",
+	ID: []string{"SessionId", "SessionID", "Id", "SigningSessionId"}, Name: []string{"SessionName", "Name", "Title", "DocumentName"},
+	Status:  []string{"Status", "StatusId", "SessionStatus", "SessionStatusId"},
+	Updated: []string{"ModifiedDate", "LastModifiedDate", "ModifiedOn", "UpdatedDate", "LastActivityDate"},
+	Object: func(o lenient.Object) (lenient.Object, error) {
+		if lenient.IsObject(o.Raw("ReturnValue")) {
+			if inner, err := lenient.ParseObject(o.Raw("ReturnValue")); err == nil {
+				o = inner
+			}
+		}
+		if m := message(o); m != "" && !o.Has("Sessions", "SessionList", "SessionsLite", "Items", "ReturnValue") {
+			return o, &RejectedError{Message: m}
+		}
+		return o, nil
+	}}
 
 // DecodeSessions reads a session listing page (archived, expired, deleted or lite): a
 // JSON list of sessions, or an object holding it ("Sessions", "SessionList", "Items" or
@@ -138,55 +149,12 @@ func DecodeSessions(body []byte, loc *time.Location) (*Sessions, error) {
 	if empty(body) {
 		return nil, &RejectedError{}
 	}
-	res := &Sessions{Total: -1}
-	var items []json.RawMessage
-	if err := json.Unmarshal(body, &items); err != nil {
-		o, err := lenient.ParseObject(body)
-		if err != nil {
-			return nil, fmt.Errorf("session listing is not JSON: %w", err)
-		}
-		names := []string{"Sessions", "SessionList", "SessionsLite", "Items", "ReturnValue"}
-		if lenient.IsObject(o.Raw("ReturnValue")) {
-			if inner, err := lenient.ParseObject(o.Raw("ReturnValue")); err == nil {
-				o = inner
-			}
-		}
-		if !o.Has(names...) {
-			if m := message(o); m != "" {
-				return nil, &RejectedError{Message: m}
-			}
-			return nil, errors.New("session listing has no list of sessions")
-		}
-		if items, err = o.Array(names...); err != nil {
-			return nil, fmt.Errorf("session listing: %w", err)
-		}
-		if s, ok := o.String("TotalCount", "TotalRecords", "Total", "Count"); ok {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 0 {
-				return nil, fmt.Errorf("session listing total %q is not a non-negative integer", s)
-			}
-			res.Total = n
-		}
+	res, err := sessions.Decode(body, loc)
+	if err != nil {
+		return nil, err
 	}
-	for i, raw := range items {
-		o, err := lenient.ParseObject(raw)
-		if err != nil {
-			return nil, fmt.Errorf("session %d: %w", i, err)
-		}
-		s := Session{}
-		s.ID, _ = o.String("SessionId", "SessionID", "Id", "SigningSessionId")
-		if s.ID == "" {
-			return nil, fmt.Errorf("session %d has no SessionId", i)
-		}
-		s.Name, _ = o.String("SessionName", "Name", "Title", "DocumentName")
-		st, _ := o.String("Status", "StatusId", "SessionStatus", "SessionStatusId")
-		s.Status = StatusName(st)
-		if v, ok := o.String("ModifiedDate", "LastModifiedDate", "ModifiedOn", "UpdatedDate", "LastActivityDate"); ok {
-			if t, err := timeparse.Parse(v, loc); err == nil {
-				s.Modified = t
-			}
-		}
-		res.Sessions = append(res.Sessions, s)
+	for i := range res.Items {
+		res.Items[i].Status = StatusName(res.Items[i].Status)
 	}
 	return res, nil
 }

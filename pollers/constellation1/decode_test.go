@@ -2,14 +2,12 @@ package constellation1
 
 import (
 	"bytes"
-	"os"
-	"strings"
 	"testing"
 	"time"
-	_ "time/tzdata"
 
 	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/pollers/fulllog/fulllogtest"
+	"github.com/auditstream/auditstream/pollers/polltest"
 )
 
 // WCF dates carry UTC milliseconds (the offset is display only); zone-less ISO dates are
@@ -32,62 +30,37 @@ func TestDecodeActionLogsGolden(t *testing.T) {
 }
 
 func TestDecodeSessionsGolden(t *testing.T) {
-	_, ss := fulllogtest.DecodeFile(t, "testdata/sessions.json", DecodeSessions, time.UTC)
-	var want struct {
-		Total    int
-		Sessions []struct {
-			ID, Name, Status, Modified string
-			Terminal                   bool
-		}
-	}
-	testkit.ReadJSON(t, "testdata/sessions.golden.json", &want)
-	if ss.Total != want.Total || len(ss.Sessions) != len(want.Sessions) {
-		t.Fatalf("total %d, %d sessions", ss.Total, len(ss.Sessions))
-	}
-	for i, s := range ss.Sessions {
-		w := want.Sessions[i]
-		if s.ID != w.ID || s.Name != w.Name || s.Status != w.Status || Terminal(s.Status) != w.Terminal || s.Modified.Format(time.RFC3339Nano) != w.Modified {
-			t.Errorf("session %d = %+v, want %+v", i, s, w)
-		}
-	}
+	fulllogtest.CheckListingGolden(t, "testdata/sessions.json", "testdata/sessions.golden.json", DecodeSessions, Terminal)
 }
 
 func TestDecodeActionLogsLenientAndRejected(t *testing.T) {
-	tests := []struct {
-		name     string
-		body     string
-		n        int
-		rejected bool
-		wantErr  string
-	}{
-		{"docs spelling Actionlog", `{"Actionlog":[{"Date":"/Date(1458000000000)/","IPAddress":"1.2.3.4","Description":"x"}]}`, 1, false, ""},
-		{"camelCase", `{"actionLog":[{"date":"2016-03-15 09:30:00","ipAddress":"1.2.3.4","description":"x"}]}`, 1, false, ""},
-		{"bare list", `[{"Date":"/Date(1458000000000+0100)/"}]`, 1, false, ""},
-		{"empty log", `{"ActionLog":[]}`, 0, false, ""},
-		{"null body", `null`, 0, true, ""},
-		{"empty body", ``, 0, true, ""},
-		{"error message", `{"ReturnValue":null,"Message":"Invalid or expired token"}`, 0, true, "Invalid or expired token"},
-		{"no log, no message", `{"Other":1}`, 0, false, "no \"ActionLog\""},
-		{"entry not an object", `{"ActionLog":["x"]}`, 0, false, "entry 0"},
-		{"truncated", `{"ActionLog":[{"Da`, 0, false, "not JSON"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			es, err := DecodeActionLogs([]byte(tc.body), time.UTC)
-			if tc.rejected != IsRejected(err) {
-				t.Fatalf("err = %v, rejected = %v, want %v", err, IsRejected(err), tc.rejected)
+	rejected := map[string]bool{"null body": true, "empty body": true, "error message": true} // RejectedErrors
+	for _, tc := range []fulllogtest.LogCase{
+		{Name: "docs spelling Actionlog", Body: `{"Actionlog":[{"Date":"/Date(1458000000000)/","IPAddress":"1.2.3.4","Description":"x"}]}`, N: 1},
+		{Name: "camelCase", Body: `{"actionLog":[{"date":"2016-03-15 09:30:00","ipAddress":"1.2.3.4","description":"x"}]}`, N: 1},
+		{Name: "bare list", Body: `[{"Date":"/Date(1458000000000+0100)/"}]`, N: 1},
+		{Name: "empty log", Body: `{"ActionLog":[]}`},
+		{Name: "null body", Body: `null`},
+		{Name: "empty body", Body: ``},
+		{Name: "error message", Body: `{"ReturnValue":null,"Message":"Invalid or expired token"}`, WantErr: "Invalid or expired token"},
+		{Name: "no log, no message", Body: `{"Other":1}`, WantErr: "no \"ActionLog\""},
+		{Name: "entry not an object", Body: `{"ActionLog":["x"]}`, WantErr: "entry 0"},
+		{Name: "truncated", Body: `{"ActionLog":[{"Da`, WantErr: "not JSON"},
+	} {
+		t.Run(tc.Name, func(t *testing.T) {
+			es, err := DecodeActionLogs([]byte(tc.Body), time.UTC)
+			if IsRejected(err) != rejected[tc.Name] {
+				t.Fatalf("err = %v, rejected = %v, want %v", err, IsRejected(err), rejected[tc.Name])
 			}
-			if tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
-				t.Fatalf("err = %v, want %q", err, tc.wantErr)
+			if (rejected[tc.Name] && tc.WantErr == "") || polltest.Err(t, err, tc.WantErr) {
+				return
 			}
-			if err == nil && tc.wantErr == "" && !tc.rejected {
-				if len(es) != tc.n {
-					t.Fatalf("%d entries, want %d", len(es), tc.n)
-				}
-				for _, e := range es {
-					if e.Time.IsZero() {
-						t.Fatalf("no time in %s", e.Raw)
-					}
+			if len(es) != tc.N {
+				t.Fatalf("%d entries, want %d", len(es), tc.N)
+			}
+			for _, e := range es {
+				if e.Time.IsZero() {
+					t.Fatalf("no time in %s", e.Raw)
 				}
 			}
 		})
@@ -126,7 +99,7 @@ func TestStatuses(t *testing.T) {
 func TestDecodeSessionsVariants(t *testing.T) {
 	for _, body := range []string{`[{"SessionId":1}]`, `{"SessionsLite":[{"SessionId":1}]}`, `{"ReturnValue":{"Sessions":[{"SessionId":1}],"TotalCount":1}}`} {
 		ss, err := DecodeSessions([]byte(body), time.UTC)
-		if err != nil || len(ss.Sessions) != 1 || ss.Sessions[0].ID != "1" {
+		if err != nil || len(ss.Items) != 1 || ss.Items[0].ID != "1" {
 			t.Errorf("DecodeSessions(%s) = %+v, %v", body, ss, err)
 		}
 	}
@@ -141,32 +114,12 @@ func TestDecodeSessionsVariants(t *testing.T) {
 }
 
 func FuzzDecodeActionLogs(f *testing.F) {
-	seed, _ := os.ReadFile("testdata/actionlogs.json")
-	f.Add(seed)
-	f.Add([]byte(`{"Actionlog":[{"Date":"/Date(-1-0500)/"}]}`))
-	f.Add([]byte(`null`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if es, err := DecodeActionLogs(b, time.UTC); err == nil {
-			fulllogtest.CheckEntries(t, es)
-		}
-	})
+	fulllogtest.FuzzLog(f, "testdata/actionlogs.json", DecodeActionLogs, func(es []Entry) []Entry { return es },
+		`{"Actionlog":[{"Date":"/Date(-1-0500)/"}]}`, `null`)
 }
 
 func FuzzDecodeSessions(f *testing.F) {
-	seed, _ := os.ReadFile("testdata/sessions.json")
-	f.Add(seed)
-	f.Add([]byte(`{"ReturnValue":{"Sessions":[{"SessionId":1,"Status":"3"}]}}`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		ss, err := DecodeSessions(b, time.UTC)
-		if err != nil {
-			return
-		}
-		for _, s := range ss.Sessions {
-			if s.ID == "" {
-				t.Fatal("session without id accepted")
-			}
-		}
-	})
+	fulllogtest.FuzzListing(f, "testdata/sessions.json", DecodeSessions, `{"ReturnValue":{"Sessions":[{"SessionId":1,"Status":"3"}]}}`)
 }
 
 func FuzzDecodeReturnValue(f *testing.F) {

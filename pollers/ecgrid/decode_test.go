@@ -17,15 +17,22 @@ func readTestdata(t testing.TB, name string) []byte {
 	return b
 }
 
-func TestDecodeSessionLogSeedExample(t *testing.T) {
-	rows, err := DecodeSessionLog(readTestdata(t, "seed_response.xml"), "SessionLog")
+// decodeFirst decodes the SessionLog answer in testdata/name, which must hold n rows,
+// and returns the first.
+func decodeFirst(t *testing.T, name string, n int) SessionInfo {
+	t.Helper()
+	rows, err := DecodeSessionLog(readTestdata(t, name), "SessionLog")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 2 {
-		t.Fatalf("%d rows, want 2", len(rows))
+	if len(rows) != n {
+		t.Fatalf("%d rows, want %d", len(rows), n)
 	}
-	r := rows[0]
+	return rows[0]
+}
+
+func TestDecodeSessionLogSeedExample(t *testing.T) {
+	r := decodeFirst(t, "seed_response.xml", 2)
 	if r.SessionID != "A1B2C3D4-E5F6-7890-ABCD-EF1234567890" || r.UserID != "12345" || r.NetworkID != "100" || r.MailboxID != "200" {
 		t.Errorf("fields: %+v", r)
 	}
@@ -42,14 +49,7 @@ func TestDecodeSessionLogSeedExample(t *testing.T) {
 func TestDecodeSessionLogByLocalName(t *testing.T) {
 	// SOAP 1.2, another namespace with a prefix, a zone-less time with a space separator,
 	// an offset time and an extra field.
-	rows, err := DecodeSessionLog(readTestdata(t, "soap12_other_ns.xml"), "SessionLog")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rows) != 1 {
-		t.Fatalf("%d rows", len(rows))
-	}
-	r := rows[0]
+	r := decodeFirst(t, "soap12_other_ns.xml", 1)
 	if !r.Created.Equal(time.Date(2026, 5, 7, 8, 0, 0, 500e6, time.UTC)) || !r.Expires.Equal(time.Date(2026, 5, 7, 7, 0, 0, 0, time.UTC)) {
 		t.Errorf("times: %v %v", r.Created, r.Expires)
 	}

@@ -161,16 +161,15 @@ type Provider interface {
 }
 
 // Define declares a full-log provider whose settings block is S (embedding Settings
-// inline): newProvider builds the provider from the poller's name, its validated
-// settings, the HTTP client and the logger; its Source is New over it, with the
-// listing unless discover is off.
+// inline): newProvider builds the provider from its validated settings and the HTTP
+// client; its Source is New over it, with the listing unless discover is off.
 func Define[S any, PS interface {
 	*S
 	config.Settings
 	FullLog() *Settings
-}, P Provider](name string, newProvider func(poller string, s S, hc *pollhttp.Client, log *slog.Logger) (P, error)) pollers.Plugin {
+}, P Provider](name string, newProvider func(s S, hc *pollhttp.Client) (P, error)) pollers.Plugin {
 	return pollers.Define[S, PS](name, func(s *S, d pollers.Deps) (pollers.Source, error) {
-		p, err := newProvider(d.Poller, *s, d.HTTP, d.Log)
+		p, err := newProvider(*s, d.HTTP)
 		if err != nil {
 			return nil, err
 		}

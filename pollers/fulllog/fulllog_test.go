@@ -17,6 +17,7 @@ import (
 	"github.com/auditstream/auditstream/internal/metrics"
 	"github.com/auditstream/auditstream/pollers"
 	"github.com/auditstream/auditstream/pollers/fulllog"
+	"github.com/auditstream/auditstream/pollers/polltest"
 )
 
 type fakeProvider struct {
@@ -174,10 +175,7 @@ func TestTerminalTargetsRetireAfterAFinalPoll(t *testing.T) {
 func TestTargetsMergeStaticAndListing(t *testing.T) {
 	f := &fakeProvider{listing: []pollers.Target{{Tenant: "t", Entity: "a", Status: "SENT"}, {Tenant: "t", Entity: "b"}, {Tenant: "t", Entity: "c"}}}
 	src, _, _ := newSource(t, f, fulllog.Settings{Targets: []fulllog.TargetConfig{{Tenant: "t", Entity: "a"}, {Tenant: "t", Entity: "z", Name: "static"}}})
-	got, err := src.Targets(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := polltest.Targets(t, src)
 	if len(got) != 4 || got[0].Status != "SENT" || got[1].Name != "static" {
 		t.Fatalf("targets %+v", got)
 	}
@@ -466,5 +464,13 @@ func TestDecodeEntries(t *testing.T) {
 	}
 	if _, err := fulllog.DecodeEntries([]json.RawMessage{[]byte(`{}`), []byte(`[1]`)}, time.UTC, "event"); err == nil || !strings.HasPrefix(err.Error(), "event 1: ") {
 		t.Fatalf("an entry that is no object: %v", err)
+	}
+}
+
+func TestParseTotal(t *testing.T) {
+	for h, want := range map[string]int{"12": 12, " 3 ": 3, "": -1, "x": -1, "-2": -1} {
+		if got := fulllog.ParseTotal(h); got != want {
+			t.Errorf("ParseTotal(%q) = %d, want %d", h, got, want)
+		}
 	}
 }

@@ -6,6 +6,8 @@
 package signinghub
 
 import (
+	"cmp"
+
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/pollers/fulllog"
 )
@@ -46,21 +48,10 @@ type Config struct {
 
 // SetDefaults fills unset fields.
 func (c *Config) SetDefaults() {
-	if c.BaseURL == "" {
-		c.BaseURL = DefaultBaseURL
-	}
-	if c.GrantType == "" {
-		c.GrantType = GrantPassword
-	}
-	if c.Tenant == "" {
-		c.Tenant = c.Username
-		if c.Tenant == "" {
-			c.Tenant = c.ClientID
-		}
-	}
-	if c.DocumentStatus == "" {
-		c.DocumentStatus = "ALL"
-	}
+	c.BaseURL = cmp.Or(c.BaseURL, DefaultBaseURL)
+	c.GrantType = cmp.Or(c.GrantType, GrantPassword)
+	c.Tenant = cmp.Or(c.Tenant, c.Username, c.ClientID)
+	c.DocumentStatus = cmp.Or(c.DocumentStatus, "ALL")
 	c.Settings.SetDefaults()
 }
 

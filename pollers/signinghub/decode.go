@@ -1,25 +1,23 @@
 package signinghub
 
 import (
-	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/auditstream/auditstream/internal/lenient"
 	"github.com/auditstream/auditstream/pollers/fulllog"
-	"github.com/auditstream/auditstream/schemas/timeparse"
 )
 
 // Action is one workflow history entry exactly as received, with its parsed time (zero
 // when the entry has no readable date_time).
 type Action = fulllog.Entry
 
-// Log is a decoded GET /v3/packages/{package_id}/log answer.
+// Log is a decoded GET /v3/packages/{package_id}/log answer: the package's id (Entity),
+// name and status, and its actions (Entries).
 type Log struct {
-	PackageID, PackageName, PackageStatus string
-	Actions                               []Action
+	fulllog.Log
+	PackageName, PackageStatus string
 }
 
 // DecodeLog reads a workflow history answer: the package's fields and its "actions"
@@ -39,7 +37,7 @@ func DecodeLog(body []byte, loc *time.Location) (*Log, error) {
 		return nil, fmt.Errorf("workflow history: %w", err)
 	}
 	l := &Log{}
-	l.PackageID, _ = o.String("package_id", "id")
+	l.Entity, _ = o.String("package_id", "id")
 	l.PackageName, _ = o.String("package_name", "name")
 	l.PackageStatus, _ = o.String("package_status", "status")
 	if l.PackageName == "" {
@@ -49,17 +47,14 @@ func DecodeLog(body []byte, loc *time.Location) (*Log, error) {
 			}
 		}
 	}
-	if l.Actions, err = fulllog.DecodeEntries(items, loc, "action", "date_time", "dateTime", "date"); err != nil {
+	if l.Entries, err = fulllog.DecodeEntries(items, loc, "action", "date_time", "dateTime", "date"); err != nil {
 		return nil, err
 	}
 	return l, nil
 }
 
 // Package is one entry of the package listing.
-type Package struct {
-	ID, Name, Status string
-	Modified         time.Time
-}
+type Package = fulllog.Item
 
 // Terminal reports whether a package status is final (COMPLETED, DECLINED, EXPIRED,
 // RECALLED).
@@ -71,52 +66,17 @@ func Terminal(status string) bool {
 	return false
 }
 
-// DecodePackages reads a listing page: a JSON list of packages (also {"packages"|"data":
-// [...]}) with package_id, package_name, package_status, modified_on.
-func DecodePackages(body []byte, loc *time.Location) ([]Package, error) {
-	var items []json.RawMessage
-	if err := json.Unmarshal(body, &items); err != nil {
-		o, err2 := lenient.ParseObject(body)
-		if err2 != nil {
-			return nil, fmt.Errorf("package listing is not a JSON list: %w", err)
-		}
-		if !o.Has("packages", "data", "items") {
-			return nil, fmt.Errorf("package listing has no list of packages")
-		}
-		if items, err = o.Array("packages", "data", "items"); err != nil {
-			return nil, fmt.Errorf("package listing: %w", err)
-		}
-	}
-	out := make([]Package, 0, len(items))
-	for i, raw := range items {
-		o, err := lenient.ParseObject(raw)
-		if err != nil {
-			return nil, fmt.Errorf("package %d: %w", i, err)
-		}
-		p := Package{}
-		p.ID, _ = o.String("package_id", "id")
-		if p.ID == "" {
-			return nil, fmt.Errorf("package %d has no package_id", i)
-		}
-		p.Name, _ = o.String("package_name", "name", "document_name")
-		p.Status, _ = o.String("package_status", "status", "document_status")
-		if s, ok := o.String("modified_on", "modified", "updated_on"); ok {
-			if t, err := timeparse.Parse(s, loc); err == nil {
-				p.Modified = t
-			}
-		}
-		out = append(out, p)
-	}
-	return out, nil
-}
+// packages is how the package listing is spelled.
+var packages = fulllog.ListingFormat{What: "package listing", Item: "package",
+	Lists: []string{"packages", "data", "items"}, Missing: "has no list of packages",
+	ID: []string{"package_id", "id"}, Name: []string{"package_name", "name", "document_name"},
+	Status: []string{"package_status", "status", "document_status"}, Updated: []string{"modified_on", "modified", "updated_on"}}
 
-// Total reads the x-total-records header (-1 when absent or not a count).
-func Total(h string) int {
-	n, err := strconv.Atoi(strings.TrimSpace(h))
-	if err != nil || n < 0 {
-		return -1
-	}
-	return n
+// DecodePackages reads a listing page: a JSON list of packages (also {"packages"|"data":
+// [...]}) with package_id, package_name, package_status, modified_on. Its total is
+// x-total-records (fulllog.ParseTotal): the listing's Total is -1.
+func DecodePackages(body []byte, loc *time.Location) (*fulllog.Listing, error) {
+	return packages.Decode(body, loc)
 }
 
 // APIError reads SigningHub's error body {"Message": "..."} (also {error,

@@ -2,22 +2,17 @@ package signinghub_test
 
 import (
 	"context"
-	"errors"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
-	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/pollers"
 	"github.com/auditstream/auditstream/pollers/fulllog"
 	"github.com/auditstream/auditstream/pollers/fulllog/fulllogtest"
 	"github.com/auditstream/auditstream/pollers/signinghub"
 	"github.com/auditstream/auditstream/pollers/signinghub/signinghubsim"
-	"github.com/auditstream/auditstream/pollers/simkit"
 	"github.com/auditstream/auditstream/pollers/simkit/logsim"
 )
 
@@ -26,8 +21,7 @@ const (
 	password     = "sh-user-passw0rd"
 )
 
-func newHub(t testing.TB, base string, cfg signinghub.Config, log *slog.Logger) *signinghub.SigningHub {
-	t.Helper()
+var newHub = fulllogtest.Opener(signinghub.Name, signinghub.New, func(cfg *signinghub.Config, base string) {
 	if cfg.ClientID == "" {
 		cfg.ClientID = "app-1"
 	}
@@ -38,18 +32,17 @@ func newHub(t testing.TB, base string, cfg signinghub.Config, log *slog.Logger) 
 		cfg.Username, cfg.Password = "admin@example.com", password
 	}
 	cfg.BaseURL = base
-	return fulllogtest.Open(t, signinghub.Name, signinghub.New, cfg, log)
-}
+})
 
-func simConfig(c *testkit.Clock) signinghubsim.Config {
-	return signinghubsim.Config{ClientID: "app-1", ClientSecret: clientSecret, Username: "admin@example.com", Password: password,
+func simConfig(c *fulllogtest.Clock) signinghubsim.Config {
+	return signinghubsim.Config{Client: logsim.Client{ClientID: "app-1", ClientSecret: clientSecret}, Username: "admin@example.com", Password: password,
 		Settings: fulllogtest.SimSettings(11, 30, 20, c)}
 }
 
 func TestListAndFetchEverythingTheSimulatorServed(t *testing.T) {
 	sim := signinghubsim.New(simConfig(nil))
 	srv := fulllogtest.Start(t, sim)
-	s := newHub(t, srv, signinghub.Config{Settings: fulllog.Settings{PageSize: 7}}, slog.New(slog.DiscardHandler))
+	s := newHub(t, srv, signinghub.Config{Settings: fulllog.Settings{PageSize: 7}}, nil)
 	keys, targets := fulllogtest.Crawl(t, s)
 	if len(targets) != 30 || len(keys) != 600 {
 		t.Fatalf("%d packages, fetched %d keys, want 30/600", len(targets), len(keys))
@@ -70,12 +63,12 @@ func TestListAndFetchEverythingTheSimulatorServed(t *testing.T) {
 // On plans that delete the detailed history on completion, a package's log shrinks to
 // one evidence entry; entries that arrive afterwards are still served and fetched.
 func TestHistoryClearedOnCompletion(t *testing.T) {
-	c := testkit.NewClock(time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC))
+	c := fulllogtest.NewClock()
 	sc := simConfig(c)
 	sc.ClearLogOnComplete, sc.Rate, sc.Backfill, sc.Concurrent, sc.AfterComplete = true, 5, 60, 5, 5
 	sim := signinghubsim.New(sc)
 	srv := fulllogtest.Start(t, sim)
-	s := newHub(t, srv, signinghub.Config{}, slog.New(slog.DiscardHandler))
+	s := newHub(t, srv, signinghub.Config{}, nil)
 	first, t1 := fulllogtest.Crawl(t, s)
 	c.Add(30 * time.Second)
 	second, t2 := fulllogtest.Crawl(t, s)
@@ -120,12 +113,12 @@ func TestHistoryClearedOnCompletion(t *testing.T) {
 // The refresh token renews an expired access token; a full authentication happens only
 // when the refresh token is refused too.
 func TestRefreshTokenBeforeReauthentication(t *testing.T) {
-	c := testkit.NewClock(time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC))
+	c := fulllogtest.NewClock()
 	sc := simConfig(c)
 	sc.TokenTTL = config.Duration(30 * time.Second)
 	sim := signinghubsim.New(sc)
 	srv := fulllogtest.Start(t, sim)
-	s := newHub(t, srv, signinghub.Config{}, slog.New(slog.DiscardHandler))
+	s := newHub(t, srv, signinghub.Config{}, nil)
 	fulllogtest.Crawl(t, s)
 	c.Add(40 * time.Second)
 	fulllogtest.Crawl(t, s)
@@ -142,7 +135,7 @@ func TestRefreshTokenBeforeReauthentication(t *testing.T) {
 func TestClientCredentialsAndUnauthorizedRenewal(t *testing.T) {
 	swap := fulllogtest.NewSwap(signinghubsim.New(simConfig(nil)))
 	srv := fulllogtest.Start(t, swap)
-	s := newHub(t, srv, signinghub.Config{GrantType: signinghub.GrantClientCredentials}, slog.New(slog.DiscardHandler))
+	s := newHub(t, srv, signinghub.Config{GrantType: signinghub.GrantClientCredentials}, nil)
 	fulllogtest.Crawl(t, s)
 	fresh := signinghubsim.New(simConfig(nil)) // a restarted server knows no token
 	swap.Set(fresh)
@@ -169,45 +162,19 @@ func TestAuthFailuresWithoutSecrets(t *testing.T) {
 	echo := fulllogtest.Server(t, http.StatusBadRequest, func(r *http.Request) string {
 		return `{"error":"invalid_grant","error_description":"bad password ` + fulllogtest.Form(r, "password") + ` for ` + fulllogtest.Form(r, "client_secret") + `"}`
 	})
-	tests := []struct {
-		name string
-		sim  func(*signinghubsim.Config)
-		cfg  signinghub.Config
-		base string
-		want string
-		is   error
-	}{
-		{"wrong password", nil, signinghub.Config{Username: "admin@example.com", Password: password + "x"}, "", "settings.password", nil},
-		{"wrong client secret", nil, signinghub.Config{ClientSecret: clientSecret + "x"}, "", "Invalid client credentials", nil},
-		{"otp", func(c *signinghubsim.Config) { c.OTP = true }, signinghub.Config{}, "", "settings.grant_type", signinghub.ErrOTP},
-		{"authentication down", nil, signinghub.Config{}, down, "HTTP 503", nil},
-		{"secrets echoed", nil, signinghub.Config{}, echo, "[redacted]", nil},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			sc := simConfig(nil)
-			if tc.sim != nil {
-				tc.sim(&sc)
-			}
-			sim := signinghubsim.New(sc)
-			srv := fulllogtest.Start(t, sim)
-			base := srv
-			if tc.base != "" {
-				base = tc.base
-			}
-			logs, log := fulllogtest.DebugLog()
-			err := fulllogtest.CheckAuthFailure(t, newHub(t, base, tc.cfg, log), logs, "1000", tc.want, clientSecret, password)
-			if tc.is != nil && !errors.Is(err, tc.is) {
-				t.Fatalf("err = %v, want one that is %v", err, tc.is)
-			}
-		})
-	}
+	type authCase = fulllogtest.AuthCase[signinghubsim.Config, signinghub.Config]
+	fulllogtest.CheckAuthFailures(t, func() signinghubsim.Config { return simConfig(nil) }, signinghubsim.Handler, newHub, "1000", []string{clientSecret, password},
+		authCase{Name: "wrong password", Config: signinghub.Config{Username: "admin@example.com", Password: password + "x"}, Want: "settings.password"},
+		authCase{Name: "wrong client secret", Config: signinghub.Config{ClientSecret: clientSecret + "x"}, Want: "Invalid client credentials"},
+		authCase{Name: "otp", Sim: func(c *signinghubsim.Config) { c.OTP = true }, Want: "settings.grant_type", Is: signinghub.ErrOTP},
+		authCase{Name: "authentication down", Base: down, Want: "HTTP 503"},
+		authCase{Name: "secrets echoed", Base: echo, Want: "[redacted]"})
 }
 
 // /authenticate answering 500 with a body that echoes the posted form (client secret and
 // password), then 200: the retry succeeds and the retry warning does not quote the answer.
 func TestAuthenticateEchoingTheFormOnA500(t *testing.T) {
-	echo := &simkit.EchoOnce{Next: signinghubsim.New(simConfig(nil)), Match: func(r *http.Request) bool { return r.URL.Path == "/authenticate" }}
+	echo := &fulllogtest.EchoOnce{Next: signinghubsim.New(simConfig(nil)), Match: func(r *http.Request) bool { return r.URL.Path == "/authenticate" }}
 	srv := fulllogtest.Start(t, echo)
 	logs, log := fulllogtest.DebugLog()
 	h := newHub(t, srv, signinghub.Config{}, log)
@@ -217,7 +184,7 @@ func TestAuthenticateEchoingTheFormOnA500(t *testing.T) {
 func TestFaultsAndMissingPackages(t *testing.T) {
 	sim := signinghubsim.New(simConfig(nil))
 	srv := fulllogtest.Start(t, sim)
-	s := newHub(t, srv, signinghub.Config{}, slog.New(slog.DiscardHandler))
+	s := newHub(t, srv, signinghub.Config{}, nil)
 	unknown := pollers.Target{Entity: "99"}
 	fulllogtest.CheckFaults(t, sim.Base, s, pollers.Target{Tenant: "admin@example.com", Entity: "1000"}, unknown,
 		fulllogtest.Fault{Faults: logsim.FaultSettings{Truncated: 1}, Want: []string{"not a JSON object"}},
@@ -241,13 +208,8 @@ func TestConfigValidation(t *testing.T) {
 // ignore_paging) would be listed forever: the listing stops with an error once a page
 // repeats the one before; a listing longer than max_list_pages stops too.
 func TestListingThatNeverEnds(t *testing.T) {
-	err := logsim.CheckListingsEnd(t.Context(), func(ignorePaging bool, maxPages int) (pollers.Lister, func()) {
-		sc := simConfig(nil)
-		sc.IgnorePaging = ignorePaging
-		srv := httptest.NewServer(signinghubsim.New(sc))
-		return newHub(t, srv.URL, signinghub.Config{Settings: fulllog.Settings{PageSize: 5, MaxListPages: maxPages}}, slog.New(slog.DiscardHandler)), srv.Close
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fulllogtest.CheckListingsEnd(t, 5, simConfig(nil), signinghubsim.Handler,
+		func(base string, s fulllog.Settings) pollers.Lister {
+			return newHub(t, base, signinghub.Config{Settings: s}, nil)
+		})
 }

@@ -2,69 +2,109 @@ package signinghub
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"log/slog"
+	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
-	"github.com/auditstream/auditstream/pollers"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
 	"github.com/auditstream/auditstream/pollers/fulllog"
 	"github.com/auditstream/auditstream/pollers/pollhttp"
 )
 
-// SigningHub lists packages and fetches their workflow history: it implements
-// pollers.Lister and pollers.LogFetcher.
-type SigningHub struct {
-	cfg Config
-	c   *client
-	loc *time.Location
-	log *slog.Logger
+// New builds the SigningHub provider: it lists packages and fetches their workflow
+// history (pollers.Lister and pollers.LogFetcher). cfg must be validated (SetDefaults
+// applied). The listing is GET
+// /v3/packages/{document_status}/{page_no}/{records_per_page} (page_no from 1), read
+// until a short or empty page or x-total-records; a package's log is its workflow
+// history. A history shorter than before (SigningHub plans that delete the detailed log
+// on completion) is returned as it is: the log diff reports the shrink.
+func New(cfg Config, hc *pollhttp.Client) (*fulllog.REST, error) {
+	return &fulllog.REST{Settings: cfg.Settings, Loc: cfg.Zone.Location(), Get: newClient(cfg, hc).Read,
+		Page: func(_ string, n int) (string, string) {
+			return "/v3/packages/" + url.PathEscape(cfg.DocumentStatus) + "/" + strconv.Itoa(n+1) + "/" + strconv.Itoa(cfg.PageSize),
+				fmt.Sprintf("list packages page %d", n+1)
+		},
+		ReadPage: DecodePackages, Terminal: Terminal,
+		Total: func(h http.Header) int { return fulllog.ParseTotal(h.Get("x-total-records")) },
+		Kind:  "package", LogName: "history",
+		LogPath: func(id string) string { return "/v3/packages/" + url.PathEscape(id) + "/log" },
+		ReadLog: func(body []byte, loc *time.Location) (*fulllog.Log, error) {
+			l, err := DecodeLog(body, loc)
+			if err != nil {
+				return nil, err
+			}
+			return &l.Log, nil
+		},
+	}, nil
 }
 
-// New builds the provider. cfg must be validated (SetDefaults applied).
-func New(name string, cfg Config, hc *pollhttp.Client, log *slog.Logger) (*SigningHub, error) {
-	loc := cfg.Zone.Location()
-	return &SigningHub{cfg: cfg, c: newClient(cfg, hc), loc: loc, log: log.With("poller", name, "provider", Name)}, nil
+// newClient returns the client of authenticated GETs with a SigningHub access token
+// (golang.org/x/oauth2 against POST /authenticate, through the project's HTTP client):
+// fetched with the configured grant, renewed with the refresh token before it expires (a
+// full authentication only when that fails), and renewed once more on a 401.
+func newClient(cfg Config, hc *pollhttp.Client) *pollhttp.OAuth2 {
+	base := strings.TrimRight(cfg.BaseURL, "/")
+	var scopes []string
+	if cfg.Scope != "" {
+		scopes = []string{cfg.Scope}
+	}
+	oc := &oauth2.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret.Reveal(), Scopes: scopes,
+		Endpoint: oauth2.Endpoint{TokenURL: base + "/authenticate", AuthStyle: oauth2.AuthStyleInParams}}
+	grant := func(ctx context.Context) (*oauth2.Token, error) {
+		return oc.PasswordCredentialsToken(ctx, cfg.Username, cfg.Password.Reveal())
+	}
+	if cfg.GrantType == GrantClientCredentials {
+		cc := clientcredentials.Config{ClientID: oc.ClientID, ClientSecret: oc.ClientSecret, TokenURL: oc.Endpoint.TokenURL,
+			Scopes: scopes, AuthStyle: oauth2.AuthStyleInParams}
+		grant = cc.Token
+	}
+	return pollhttp.NewOAuth2(hc, pollhttp.OAuth2Config{BaseURL: base, Grant: grant, Refresh: oc,
+		Header: http.Header{"Accept": {"application/json"}}, Expiry: renewEarly,
+		Error: func(err error) error {
+			secrets := []string{cfg.ClientSecret.Reveal(), cfg.Password.Reveal()}
+			re, status, ok := pollhttp.RetrieveError(err)
+			switch {
+			case ok && status == http.StatusForbidden && re.Response.Header.Get("x-otp") != "":
+				return ErrOTP
+			case ok:
+				return &AuthError{Status: status, Grant: cfg.GrantType, Message: pollhttp.Scrub(APIError(re.Body), secrets...)}
+			}
+			return fmt.Errorf("signinghub authentication: %s", pollhttp.Scrub(err.Error(), secrets...))
+		}})
 }
 
-// List pages through GET /v3/packages/{document_status}/{page_no}/{records_per_page}
-// (page_no from 1) until a short or empty page, or x-total-records is reached.
-func (s *SigningHub) List(ctx context.Context, page func([]pollers.Target) error) error {
-	where := func(n int) string { return fmt.Sprintf("list packages page %d", n+1) }
-	return s.cfg.ListPages(page, where, func(n int) ([]pollers.Target, int, error) {
-		path := "/v3/packages/" + url.PathEscape(s.cfg.DocumentStatus) + "/" + strconv.Itoa(n+1) + "/" + strconv.Itoa(s.cfg.PageSize)
-		resp, err := s.c.get(ctx, path)
-		if err != nil {
-			return nil, 0, err
-		}
-		ps, err := DecodePackages(resp.Body, s.loc)
-		if err != nil {
-			return nil, 0, err
-		}
-		ts := make([]pollers.Target, 0, len(ps))
-		for _, p := range ps {
-			ts = append(ts, pollers.Target{Tenant: s.cfg.Tenant, Entity: p.ID, Name: p.Name, Status: p.Status,
-				UpdatedAt: p.Modified, Terminal: Terminal(p.Status)})
-		}
-		return ts, Total(resp.Header.Get("x-total-records")), nil
-	})
+// renewEarly makes a token expire a minute early (or at half the lifetime of a short
+// token); one whose answer has no expires_in lives an hour.
+func renewEarly(t *oauth2.Token) {
+	now := time.Now()
+	ttl := time.Hour
+	if !t.Expiry.IsZero() {
+		ttl = t.Expiry.Sub(now)
+	}
+	t.Expiry = now.Add(ttl - min(time.Minute, ttl/2))
 }
 
-// FetchLog returns every action of package t.Entity's workflow history in the answer's
-// order. A history shorter than before (SigningHub plans that delete the detailed log on
-// completion) is returned as it is: the log diff reports the shrink.
-func (s *SigningHub) FetchLog(ctx context.Context, t pollers.Target) ([]pollers.Record, error) {
-	resp, err := s.c.get(ctx, "/v3/packages/"+url.PathEscape(t.Entity)+"/log")
-	if err != nil {
-		return nil, fmt.Errorf("package %s history: %w", t.Entity, err)
+// ErrOTP is returned when SigningHub asks for a one-time password.
+var ErrOTP = errors.New("SigningHub asks for a one-time password (403 with x-otp): this user signs in with a second factor, " +
+	"which a poller cannot answer; set settings.grant_type to client_credentials, or use an API user without OTP")
+
+// AuthError is a refused authentication: the status and SigningHub's error text.
+type AuthError struct {
+	Status  int
+	Grant   string
+	Message string
+}
+
+func (e *AuthError) Error() string {
+	hint := "check settings.client_id, settings.client_secret"
+	if e.Grant == GrantPassword {
+		hint += ", settings.username and settings.password"
 	}
-	l, err := DecodeLog(resp.Body, s.loc)
-	if err != nil {
-		return nil, fmt.Errorf("package %s history: %w", t.Entity, err)
-	}
-	if l.PackageID != "" && l.PackageID != t.Entity {
-		return nil, fmt.Errorf("package %s history: the answer is for package %q", t.Entity, l.PackageID)
-	}
-	return fulllog.Records(l.Actions), nil
+	return fmt.Sprintf("signinghub authentication (grant %s) refused: HTTP %d %s (%s)", e.Grant, e.Status, e.Message, hint)
 }

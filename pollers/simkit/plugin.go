@@ -1,12 +1,12 @@
 package simkit
 
 import (
-	"fmt"
 	"net/http"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/pollers/block"
 )
 
 // Plugin is one provider simulator as `auditstream sim` and `run` see it: the provider
@@ -17,8 +17,9 @@ type Plugin struct {
 	// Prefix is the path of the simulated API under the listen address (the base URL a
 	// poller is given is http://<listen><Prefix>).
 	Prefix string
-	decode func(n *yaml.Node, path string, p *config.Problems) any
-	build  func(settings any) http.Handler
+	// Block checks the settings block (Check).
+	block.Block
+	build func(settings any) http.Handler
 }
 
 // Define declares a simulator whose settings block is S.
@@ -26,30 +27,15 @@ func Define[S any, PS interface {
 	*S
 	config.Settings
 }](provider, prefix string, build func(s *S) http.Handler) Plugin {
-	return Plugin{
-		Provider: provider, Prefix: prefix,
-		decode: func(n *yaml.Node, path string, p *config.Problems) any {
-			if s := config.DecodeBlock[S, PS](n, path, p); s != nil {
-				return s
-			}
-			return nil
-		},
-		build: func(s any) http.Handler { return build(s.(*S)) },
-	}
+	return Plugin{Provider: provider, Prefix: prefix, Block: block.Of[S, PS](),
+		build: func(s any) http.Handler { return build(s.(*S)) }}
 }
-
-// Check validates a settings block at path.
-func (pl Plugin) Check(n *yaml.Node, path string, p *config.Problems) { pl.decode(n, path, p) }
 
 // New decodes the settings block and builds the handler.
 func (pl Plugin) New(n *yaml.Node) (http.Handler, error) {
-	var p config.Problems
-	s := pl.decode(n, "settings", &p)
-	if err := p.Err(); err != nil {
+	s, err := pl.Decode(n, "simulator "+pl.Provider)
+	if err != nil {
 		return nil, err
-	}
-	if s == nil {
-		return nil, fmt.Errorf("simulator %s: settings did not decode", pl.Provider)
 	}
 	return pl.build(s), nil
 }

@@ -5,9 +5,12 @@ package simkit
 
 import (
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"sort"
 	"sync"
+	"time"
 )
 
 // Ledger records the ids a simulator served in complete answers and counts events
@@ -93,4 +96,54 @@ func Pick(x float64, probs ...float64) int {
 		}
 	}
 	return -1
+}
+
+// DefaultClock sets an unset clock to time.Now and an unset seed from the clock: no
+// seed, a fresh history each start (tests always set one).
+func DefaultClock(now *func() time.Time, seed *uint64) {
+	if *now == nil {
+		*now = time.Now
+	}
+	if *seed == 0 {
+		*seed = uint64((*now)().UnixNano())
+	}
+}
+
+// UUID draws a version-4 UUID from r (lower-case hex).
+func UUID(r *rand.Rand) string {
+	var u [16]byte
+	for i := range u {
+		u[i] = byte(r.UintN(256))
+	}
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+}
+
+// Backfill spreads n events over the hour before start, in order: add is called with
+// each one's time while more reports that generation may go on.
+func Backfill(start time.Time, n int, more func() bool, add func(t time.Time)) {
+	if n <= 0 {
+		return
+	}
+	step := time.Hour / time.Duration(n)
+	t := start.Add(-time.Hour)
+	for i := 0; i < n && more(); i++ {
+		add(t)
+		t = t.Add(step)
+	}
+}
+
+// SlowDown delays an answer by d (default 2 s), injected as a slow fault; it reports
+// false when the client went away first.
+func SlowDown(r *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		d = 2 * time.Second
+	}
+	select {
+	case <-time.After(d):
+		return true
+	case <-r.Context().Done():
+		return false
+	}
 }

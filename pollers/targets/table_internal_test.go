@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -28,14 +29,20 @@ func compactTopic(t *testing.T, b *bus.Bus, partitions int) string {
 	return topic
 }
 
+// tableTopic connects to brokers and makes a compacted topic of partitions partitions
+// for a table; the context ends after a minute, or with the test.
+func tableTopic(t *testing.T, brokers []string, partitions int) (context.Context, *bus.Bus, string, *slog.Logger) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	b := testkit.NewBus(t, brokers)
+	return ctx, b, compactTopic(t, b, partitions), testkit.Logger(t)
+}
+
 // A Sync that measured the topic's end before a Put and applies what it read after the
 // Put applied its value must not bring the replaced value back.
 func TestPutWinsOverAnInFlightSync(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	b := testkit.NewBus(t, testkit.EmbeddedKafka(t))
-	topic := compactTopic(t, b, 1)
-	log := testkit.Logger(t)
+	ctx, b, topic, log := tableTopic(t, testkit.EmbeddedKafka(t), 1)
 	p1, err := OpenTable(ctx, b, topic, log)
 	if err != nil {
 		t.Fatal(err)
@@ -74,22 +81,12 @@ func TestPutWinsOverAnInFlightSync(t *testing.T) {
 }
 
 func TestIntegrationPartitionGrowthRefused(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	b := testkit.NewBus(t, testkit.RealKafka(t))
-	topic := compactTopic(t, b, 1)
-	log := testkit.Logger(t)
+	ctx, b, topic, log := tableTopic(t, testkit.RealKafka(t), 1)
 	tb, err := OpenTable(ctx, b, topic, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var found []pollers.Target
-	for i := range 10 {
-		found = append(found, pollers.Target{Tenant: "acme", Entity: fmt.Sprint("p", i)})
-	}
-	if _, err := tb.Discover(ctx, "c1", "conga", found, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	DiscoverN(ctx, t, tb, "c1", "conga", "acme", 10, func(i int) string { return fmt.Sprint("p", i) })
 	res, err := b.Client().CreatePartitions(ctx, &kafka.CreatePartitionsRequest{Topics: []kafka.TopicPartitionsConfig{{Name: topic, Count: 3}}})
 	if err == nil {
 		err = errors.Join(func() []error {
@@ -124,11 +121,7 @@ func TestIntegrationPartitionGrowthRefused(t *testing.T) {
 // the target stays retired everywhere, and the retirement is the key's last record (so
 // compaction keeps it); an operator's reactivation still takes effect.
 func TestRetirementWinsOverAStaleDiscovery(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	b := testkit.NewBus(t, testkit.EmbeddedKafka(t))
-	topic := compactTopic(t, b, 2)
-	log := testkit.Logger(t)
+	ctx, b, topic, log := tableTopic(t, testkit.EmbeddedKafka(t), 2)
 	p1, err := OpenTable(ctx, b, topic, log)
 	if err != nil {
 		t.Fatal(err)

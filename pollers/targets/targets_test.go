@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -158,10 +159,9 @@ type member struct {
 	done   chan error
 }
 
-func join(t *testing.T, b *bus.Bus, tg, cp, group string, onGeneration ...func()) *member {
+// openTableAndStore opens the targets table on topic tg and the checkpoint store on cp.
+func openTableAndStore(t *testing.T, ctx context.Context, b *bus.Bus, tg, cp string, log *slog.Logger) (*targets.Table, *checkpoint.Store) {
 	t.Helper()
-	ctx := context.Background()
-	log := testkit.Logger(t)
 	table, err := targets.OpenTable(ctx, b, tg, log)
 	if err != nil {
 		t.Fatal(err)
@@ -170,6 +170,14 @@ func join(t *testing.T, b *bus.Bus, tg, cp, group string, onGeneration ...func()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return table, store
+}
+
+func join(t *testing.T, b *bus.Bus, tg, cp, group string, onGeneration ...func()) *member {
+	t.Helper()
+	ctx := context.Background()
+	log := testkit.Logger(t)
+	table, store := openTableAndStore(t, ctx, b, tg, cp, log)
 	s := targets.NewSharing(targets.SharingConfig{Group: group, SessionTimeout: 6 * time.Second, RebalanceTimeout: 10 * time.Second, Refresh: 200 * time.Millisecond,
 		Pollers: []targets.PollerID{{Name: "c1", Provider: "conga"}}}, b, table, store, log, metrics.NewUnregistered())
 	for _, f := range onGeneration {
@@ -235,13 +243,7 @@ func testSharing(t *testing.T, brokers []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var found []pollers.Target
-	for i := range 30 {
-		found = append(found, pollers.Target{Tenant: "acme", Entity: fmt.Sprintf("p%02d", i)})
-	}
-	if _, err := writer.Discover(ctx, "c1", "conga", found, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	found := targets.DiscoverN(ctx, t, writer, "c1", "conga", "acme", 30, func(i int) string { return fmt.Sprintf("p%02d", i) })
 
 	a := join(t, b, tg, cp, group)
 	select {
@@ -444,23 +446,10 @@ func TestUnownedTargetsCountedEmbedded(t *testing.T) {
 		poller, provider string
 		n                int
 	}{{"c1", "conga", 3}, {"c2", "conga", 2}, {"s1", "signinghub", 1}} {
-		var found []pollers.Target
-		for i := range d.n {
-			found = append(found, pollers.Target{Tenant: d.poller, Entity: fmt.Sprint("e", i)})
-		}
-		if _, err := writer.Discover(ctx, d.poller, d.provider, found, time.Now()); err != nil {
-			t.Fatal(err)
-		}
+		targets.DiscoverN(ctx, t, writer, d.poller, d.provider, d.poller, d.n, func(i int) string { return fmt.Sprint("e", i) })
 	}
 	log := testkit.Logger(t)
-	table, err := targets.OpenTable(ctx, b, tg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := checkpoint.Open(ctx, b, cp, log, metrics.NewUnregistered())
-	if err != nil {
-		t.Fatal(err)
-	}
+	table, store := openTableAndStore(t, ctx, b, tg, cp, log)
 	met := metrics.NewUnregistered()
 	s := targets.NewSharing(targets.SharingConfig{Pollers: []targets.PollerID{{Name: "c1", Provider: "conga"}},
 		SessionTimeout: 6 * time.Second, RebalanceTimeout: 10 * time.Second, Refresh: 200 * time.Millisecond,

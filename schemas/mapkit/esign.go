@@ -2,8 +2,11 @@ package mapkit
 
 import (
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/auditstream/auditstream/schemas"
+	"github.com/auditstream/auditstream/schemas/jsonx"
 	"github.com/auditstream/auditstream/schemas/ocsf"
 )
 
@@ -119,4 +122,123 @@ func LookupVerb(table map[string]Verb, word string) Verb {
 		return v
 	}
 	return VerbOther
+}
+
+// Entry describes an e-signature provider's JSON entry: what it is about (product,
+// resource type), where it keeps each field (keys compared as jsonx.Value.Loose does; an
+// empty key: the entry has no such field) and how the provider's errors name them. A
+// provider's mapping is one Entry plus what differs (its message, its extra fields).
+type Entry struct {
+	Product      ocsf.Product
+	ResourceType string // what the envelope's entity is ("package", "signing session")
+	// Verbs is the provider's table of action words (folded as LookupVerb does); nil: the
+	// mapping sets Verb and VerbText itself.
+	Verbs map[string]Verb
+	// EventCode: the action word is the provider's event code (metadata.event_code).
+	EventCode bool
+
+	Noun     string // the entry in errors ("conga audit event")
+	Word     string // key of the action word or text ("type", "description")
+	WordName string // its name in errors ("type", "Description")
+	Time     string // key of the time ("datetime", "date")
+	TimeName string // its name in errors ("date-time", "Date")
+	// TimeFirst reads the time before the word (the order decides which error a doubly
+	// broken entry reports); Trim trims spaces around the word.
+	TimeFirst, Trim bool
+
+	UserName, UserEmail string // keys of the actor's name and e-mail address
+	UID                 string // key of the entry's own id (metadata.original_event_uid)
+	IP                  string // key of the actor's address
+	IPName              string // that field as the provider spells it (unmapped when it is no IP)
+	Target              string // key of the document acted on
+}
+
+// Keys are the entry's keys that Read maps, and extra: what Unmapped.RestLoose leaves out.
+func (d Entry) Keys(extra ...string) []string {
+	keys := extra
+	for _, k := range []string{d.Word, d.Time, d.UserName, d.UserEmail, d.UID, d.IP, d.Target} {
+		if k != "" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// Read opens an entry and reads every field the Entry names into an Action; the mapping
+// adds its message and what else its provider says (Unmapped.RestLoose(e, d.Keys(…)) last).
+func (d Entry) Read(env *schemas.Envelope, zone *time.Location) (e jsonx.Value, a Action, err error) {
+	e, word, when, t, err := d.Open(env, zone)
+	if err != nil {
+		return e, a, err
+	}
+	text := func(key string) string {
+		if key == "" {
+			return ""
+		}
+		return e.Loose(key).Text()
+	}
+	a = Action{Product: d.Product, ResourceType: d.ResourceType, VerbText: word, Time: t, OriginalTime: when,
+		OriginalUID: text(d.UID), IP: text(d.IP), IPKey: d.IPName, Target: text(d.Target)}
+	if d.Verbs != nil {
+		a.Verb = LookupVerb(d.Verbs, word)
+	}
+	if d.EventCode {
+		a.EventCode = word
+	}
+	if d.UserName != "" || d.UserEmail != "" {
+		a.User = User(text(d.UserName), text(d.UserEmail), "")
+	}
+	return e, a, nil
+}
+
+// Open reads an entry: the JSON object, its action word (refused when empty: nothing to
+// map) and its time (zone-less times in zone), as given and in OCSF milliseconds.
+func (d Entry) Open(env *schemas.Envelope, zone *time.Location) (e jsonx.Value, word, when string, t int64, err error) {
+	if e, err = EntryObject(env); err != nil {
+		return e, "", "", 0, fmt.Errorf("%s: %w", d.Noun, err)
+	}
+	readWord := func() error {
+		if word = e.Loose(d.Word).Text(); d.Trim {
+			word = strings.TrimSpace(word)
+		}
+		if word == "" {
+			return fmt.Errorf("%s has no %s: %w", d.Noun, d.WordName, ErrUnmappable)
+		}
+		return nil
+	}
+	if !d.TimeFirst {
+		if err = readWord(); err != nil {
+			return e, "", "", 0, err
+		}
+	}
+	when = e.Loose(d.Time).Text()
+	if t, err = EventTime(when, zone); err != nil {
+		return e, "", "", 0, fmt.Errorf("%s %s: %w", d.Noun, d.TimeName, err)
+	}
+	if d.TimeFirst {
+		if err = readWord(); err != nil {
+			return e, "", "", 0, err
+		}
+	}
+	return e, word, when, t, nil
+}
+
+// ESign is an e-signature provider's mapping: its Entry read into an Action, completed by
+// Adjust (the provider's message and what else only it says), the rest of the entry
+// unmapped, and the event built by Action.Event.
+type ESign struct {
+	Entry
+	// Adjust completes the action; it returns the keys of the entry it mapped beyond the
+	// Entry's own (left out of unmapped).
+	Adjust func(env *schemas.Envelope, e jsonx.Value, a *Action) (mapped []string)
+}
+
+// Map implements Mapper.
+func (m ESign) Map(env *schemas.Envelope, zone *time.Location) (ocsf.Event, error) {
+	e, a, err := m.Read(env, zone)
+	if err != nil {
+		return nil, err
+	}
+	a.Unmapped.RestLoose(e, m.Keys(m.Adjust(env, e, &a)...)...)
+	return a.Event(env)
 }

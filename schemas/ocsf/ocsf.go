@@ -240,6 +240,18 @@ func appendMap(b []byte, m map[string]any) []byte {
 	return append(b, '}')
 }
 
+// appendArray writes a JSON array of xs, each element with appendElem.
+func appendArray[T any](b []byte, xs []T, appendElem func([]byte, T) []byte) []byte {
+	b = append(b, '[')
+	for i, x := range xs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendElem(b, x)
+	}
+	return append(b, ']')
+}
+
 // appendAny writes the values mappers put in unmapped; other types go through
 // encoding/json.
 func appendAny(b []byte, v any) []byte {
@@ -266,23 +278,9 @@ func appendAny(b []byte, v any) []byte {
 	case float64:
 		return appendFloat(b, x)
 	case []string:
-		b = append(b, '[')
-		for i, s := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, s)
-		}
-		return append(b, ']')
+		return appendArray(b, x, appendString)
 	case []any:
-		b = append(b, '[')
-		for i, e := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendAny(b, e)
-		}
-		return append(b, ']')
+		return appendArray(b, x, appendAny)
 	case map[string]any:
 		return appendMap(b, x)
 	case map[string]string:

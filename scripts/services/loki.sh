@@ -27,8 +27,9 @@ HOST=127.0.0.1
 LOKI_VERSION=${LOKI_VERSION:-v3.7.8}
 CACHE=$HOME/.cache/auditstream/loki-$LOKI_VERSION
 
-log() { printf 'loki.sh: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+NAME=loki.sh
+# shellcheck source=scripts/services/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # build prints the path of a Grafana Loki binary, building it when needed.
 build() {
@@ -62,14 +63,10 @@ build() {
 
 print_env() { echo "export AUDITSTREAM_LOKI_URL=http://$HOST:$PORT"; }
 
+ready() { curl -fsS "http://$HOST:$PORT/ready" >/dev/null 2>&1; }
+
 stop() {
-	if [[ -f $DIR/loki.pid ]]; then
-		local pid
-		pid=$(cat "$DIR/loki.pid")
-		kill "$pid" 2>/dev/null || true
-		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$pid" 2>/dev/null || true
-	fi
+	stop_pidfile "$DIR/loki.pid" 100 force
 	rm -rf "$DIR"
 }
 
@@ -120,17 +117,9 @@ analytics:
 EOC
 	(cd "$DIR" && exec "$bin" -config.file="$DIR/loki.yaml" >"$DIR/loki.log" 2>&1) &
 	echo $! >"$DIR/loki.pid"
-	for _ in $(seq 600); do
-		if curl -fsS "http://$HOST:$PORT/ready" >/dev/null 2>&1; then
-			log "loki up on $HOST:$PORT (data in $DIR)"
-			print_env
-			return 0
-		fi
-		kill -0 "$(cat "$DIR/loki.pid")" 2>/dev/null || { tail -n 30 "$DIR/loki.log" >&2; die "loki exited"; }
-		sleep 0.1
-	done
-	tail -n 30 "$DIR/loki.log" >&2
-	die "loki not ready after 60s"
+	wait_ready "$DIR/loki.pid" "$DIR/loki.log" 60 0.1 "loki exited" "loki not ready after 60s" ready
+	log "loki up on $HOST:$PORT (data in $DIR)"
+	print_env
 }
 
 case ${1:-} in

@@ -29,8 +29,9 @@ HEAP=${OPENSEARCH_HEAP:-512m}
 TIMEOUT=${OPENSEARCH_START_TIMEOUT:-180}
 HOST=127.0.0.1
 
-log() { printf 'opensearch.sh: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+NAME=opensearch.sh
+# shellcheck source=scripts/services/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 
 print_env() { echo "export AUDITSTREAM_OPENSEARCH_URL=http://$HOST:$PORT"; }
 
@@ -59,13 +60,7 @@ fetch() {
 up() { curl -fsS "http://$HOST:$PORT/_cluster/health?wait_for_status=yellow&timeout=1s" >/dev/null 2>&1; }
 
 stop() {
-	if [[ -f $DIR/node.pid ]]; then
-		local pid
-		pid=$(cat "$DIR/node.pid")
-		kill "$pid" 2>/dev/null || true
-		for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$pid" 2>/dev/null || true
-	fi
+	stop_pidfile "$DIR/node.pid" 300 force
 	rm -rf "$DIR"
 }
 
@@ -83,17 +78,9 @@ start() {
 		>"$DIR/node.log" 2>&1 </dev/null &
 	echo $! >"$DIR/node.pid"
 	local start=$SECONDS
-	while ((SECONDS - start < TIMEOUT)); do
-		if up; then
-			log "OpenSearch $VERSION up on $HOST:$PORT after $((SECONDS - start))s (data in $DIR)"
-			print_env
-			return 0
-		fi
-		kill -0 "$(cat "$DIR/node.pid")" 2>/dev/null || { tail -n 40 "$DIR/node.log" >&2; die "the node exited"; }
-		sleep 0.5
-	done
-	tail -n 40 "$DIR/node.log" >&2
-	die "OpenSearch not up after ${TIMEOUT}s"
+	wait_ready "$DIR/node.pid" "$DIR/node.log" "$TIMEOUT" 0.5 "the node exited" "OpenSearch not up after ${TIMEOUT}s" up
+	log "OpenSearch $VERSION up on $HOST:$PORT after $((SECONDS - start))s (data in $DIR)"
+	print_env
 }
 
 case ${1:-} in

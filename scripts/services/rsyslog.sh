@@ -19,8 +19,9 @@ TCP_PORT=${RSYSLOG_TCP_PORT:-15514}
 TLS_PORT=${RSYSLOG_TLS_PORT:-16514}
 HOST=127.0.0.1
 
-log() { printf 'rsyslog.sh: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+NAME=rsyslog.sh
+# shellcheck source=scripts/services/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 print_env() {
 	cat <<EOV
@@ -35,12 +36,7 @@ EOV
 port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null; }
 
 stop() {
-	if [[ -f $DIR/rsyslogd.pid ]]; then
-		local pid
-		pid=$(cat "$DIR/rsyslogd.pid")
-		kill "$pid" 2>/dev/null || true
-		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	fi
+	stop_pidfile "$DIR/rsyslogd.pid" 50
 	rm -rf "$DIR"
 }
 

@@ -13,13 +13,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/sinks"
@@ -46,10 +44,9 @@ type Settings struct {
 	APIKey   config.Secret `yaml:"api_key"`
 	Username string        `yaml:"username"`
 	Password config.Secret `yaml:"password"`
-	// MaxRequestBytes splits larger bulk requests (default 5 MiB).
-	MaxRequestBytes int             `yaml:"max_request_bytes"`
-	Timeout         config.Duration `yaml:"timeout"`
-	TLS             config.TLS      `yaml:"tls"`
+	// max_request_bytes splits larger bulk requests (default 5 MiB); timeout (default
+	// 30s); tls.
+	transport.HTTPSettings `yaml:",inline"`
 }
 
 var indexRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._+-]*$`)
@@ -62,12 +59,7 @@ func (s *Settings) SetDefaults() {
 	if s.Body == "" {
 		s.Body = body.ECS
 	}
-	if s.MaxRequestBytes == 0 {
-		s.MaxRequestBytes = 5 << 20
-	}
-	if s.Timeout == 0 {
-		s.Timeout = config.Duration(30 * time.Second)
-	}
+	s.HTTPSettings.SetDefaults(5 << 20)
 }
 
 // Validate records every problem of the block.
@@ -89,7 +81,6 @@ func (s *Settings) Validate(path string, p *config.Problems) {
 		p.Add(path+".index", "%q is not a valid lower-case index name", s.Index)
 	}
 	s.Body.Check(path+".body", p, body.ECS, body.OCSF)
-	s.TLS.Validate(path+".tls", p)
 	if err := (ecs.Options{OCSFField: s.ECSOCSFField}).Validate(); err != nil {
 		p.Add(path+".ecs_ocsf_field", "%v", err)
 	}
@@ -99,10 +90,7 @@ func (s *Settings) Validate(path string, p *config.Problems) {
 	if (s.Username == "") != (s.Password == "") {
 		p.Add(path+".username", "username and password go together")
 	}
-	if s.MaxRequestBytes < 1024 {
-		p.Add(path+".max_request_bytes", "%d is too small", s.MaxRequestBytes)
-	}
-	p.Positive(path+".timeout", s.Timeout)
+	s.HTTPSettings.Validate(path, p)
 }
 
 // Plugin registers the elasticsearch sink type.
@@ -110,24 +98,19 @@ var Plugin = sinks.Define[Settings]("elasticsearch", Open)
 
 // Sink writes to Elasticsearch or OpenSearch.
 type Sink struct {
-	name string
-	s    Settings
-	hc   *http.Client
-	log  *slog.Logger
-	cur  atomic.Int32 // index into s.URLs of the endpoint in use
+	transport.Conn
+	s   Settings
+	cur atomic.Int32 // index into s.URLs of the endpoint in use
 }
 
 // Open builds the sink.
 func Open(name string, s *Settings, d sinks.Deps) (sinks.Sink, error) {
-	hc, err := transport.HTTPClient(s.Timeout.D(), s.TLS)
+	c, err := transport.NewConn("elasticsearch", name, &s.HTTPSettings, d.Log)
 	if err != nil {
-		return nil, fmt.Errorf("elasticsearch sink %s: %w", name, err)
+		return nil, err
 	}
-	return &Sink{name: name, s: *s, hc: hc, log: d.Log.With("sink", name)}, nil
+	return &Sink{Conn: c, s: *s}, nil
 }
-
-// Name is the configured name.
-func (k *Sink) Name() string { return k.name }
 
 // Guarantee: create with _id = event id keeps one document per id in an index. A data
 // stream only deduplicates within its current backing index: after a rollover a
@@ -238,16 +221,16 @@ func (k *Sink) bulk(ctx context.Context, items []item, res []sinks.ItemResult) e
 	if err != nil {
 		return err
 	}
-	if err := transport.Redirect(status, "elasticsearch sink "+k.name+": _bulk", k.s.URLs[k.cur.Load()]); err != nil {
+	if err := transport.Redirect(status, "elasticsearch sink "+k.SinkName+": _bulk", k.s.URLs[k.cur.Load()]); err != nil {
 		return err
 	}
 	switch {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return sinks.Fatal(fmt.Errorf("elasticsearch sink %s: _bulk: HTTP %d: %s", k.name, status, brief(raw)))
+		return sinks.Fatal(fmt.Errorf("elasticsearch sink %s: _bulk: HTTP %d: %s", k.SinkName, status, brief(raw)))
 	case status == http.StatusBadRequest:
 		// A request the cluster cannot read as a whole: the runner bisects it down to the
 		// event that causes it.
-		return sinks.RejectBatch("invalid", fmt.Errorf("elasticsearch sink %s: _bulk: HTTP 400: %s", k.name, brief(raw)))
+		return sinks.RejectBatch("invalid", fmt.Errorf("elasticsearch sink %s: _bulk: HTTP 400: %s", k.SinkName, brief(raw)))
 	case status == http.StatusRequestEntityTooLarge:
 		// Larger than the cluster's http.max_content_length: send it in halves; a single
 		// event too large is rejected.
@@ -261,19 +244,19 @@ func (k *Sink) bulk(ctx context.Context, items []item, res []sinks.ItemResult) e
 		res[items[0].i] = sinks.ItemResult{Status: sinks.Reject, Reason: "too_large", Err: fmt.Errorf("_bulk: HTTP 413: %s", brief(raw))}
 		return nil
 	case status == http.StatusNotFound:
-		return sinks.Fatal(fmt.Errorf("elasticsearch sink %s: _bulk: HTTP 404 (wrong URL?): %s", k.name, brief(raw)))
+		return sinks.Fatal(fmt.Errorf("elasticsearch sink %s: _bulk: HTTP 404 (wrong URL?): %s", k.SinkName, brief(raw)))
 	case status != http.StatusOK:
 		// 429 (the cluster's write queue is full, es_rejected_execution_exception), 5xx:
 		// retried, and not before a Retry-After when the answer has one (Elasticsearch
 		// sends none itself; a proxy or a hosted service in front of it may).
-		return transport.RetryLater(fmt.Errorf("elasticsearch sink %s: _bulk: HTTP %d: %s", k.name, status, brief(raw)), header)
+		return transport.RetryLater(fmt.Errorf("elasticsearch sink %s: _bulk: HTTP %d: %s", k.SinkName, status, brief(raw)), header)
 	}
 	var ans bulkAnswer
 	if err := json.Unmarshal(raw, &ans); err != nil {
-		return fmt.Errorf("elasticsearch sink %s: _bulk answer is not JSON: %w", k.name, err)
+		return fmt.Errorf("elasticsearch sink %s: _bulk answer is not JSON: %w", k.SinkName, err)
 	}
 	if len(ans.Items) != len(items) {
-		return fmt.Errorf("elasticsearch sink %s: _bulk answered %d items for %d actions", k.name, len(ans.Items), len(items))
+		return fmt.Errorf("elasticsearch sink %s: _bulk answered %d items for %d actions", k.SinkName, len(ans.Items), len(items))
 	}
 	asked := transport.AskedWait(header)
 	var fatal error
@@ -295,11 +278,11 @@ func (k *Sink) bulk(ctx context.Context, items []item, res []sinks.ItemResult) e
 		case o.Status == http.StatusTooManyRequests:
 			*r = sinks.ItemResult{Status: sinks.Retry, Reason: "rate_limited", Err: errors.New(errText), RetryAfter: asked}
 		case o.Status == http.StatusUnauthorized || o.Status == http.StatusForbidden:
-			fatal = fmt.Errorf("elasticsearch sink %s: no permission to write %s: %s", k.name, k.s.Index, errText)
+			fatal = fmt.Errorf("elasticsearch sink %s: no permission to write %s: %s", k.SinkName, k.s.Index, errText)
 		case o.Status == http.StatusNotFound:
 			// index_not_found: automatic index creation is off, or no template matches the
 			// data stream.
-			fatal = fmt.Errorf("elasticsearch sink %s: cannot write %s: %s", k.name, k.s.Index, errText)
+			fatal = fmt.Errorf("elasticsearch sink %s: cannot write %s: %s", k.SinkName, k.s.Index, errText)
 		case o.Status >= 500:
 			*r = sinks.ItemResult{Status: sinks.Retry, Reason: "unavailable", Err: errors.New(errText), RetryAfter: asked}
 		default:
@@ -357,14 +340,14 @@ func (k *Sink) do(ctx context.Context, method, target string, body []byte) (int,
 	case k.s.Username != "":
 		req.SetBasicAuth(k.s.Username, k.s.Password.Reveal())
 	}
-	resp, err := k.hc.Do(req)
+	resp, err := k.HC.Do(req)
 	if err != nil {
-		return 0, nil, nil, fmt.Errorf("elasticsearch sink %s: %s %s: %w", k.name, method, target, transport.Unwrap(err))
+		return 0, nil, nil, fmt.Errorf("elasticsearch sink %s: %s %s: %w", k.SinkName, method, target, transport.Unwrap(err))
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return 0, nil, nil, fmt.Errorf("elasticsearch sink %s: read answer of %s: %w", k.name, target, err)
+		return 0, nil, nil, fmt.Errorf("elasticsearch sink %s: read answer of %s: %w", k.SinkName, target, err)
 	}
 	return resp.StatusCode, raw, resp.Header, nil
 }
@@ -377,13 +360,9 @@ func (k *Sink) Ping(ctx context.Context) error {
 		return err
 	}
 	if status != http.StatusOK {
-		return fmt.Errorf("elasticsearch sink %s: GET /: HTTP %d", k.name, status)
+		return fmt.Errorf("elasticsearch sink %s: GET /: HTTP %d", k.SinkName, status)
 	}
 	return nil
 }
 
 // Close releases idle connections.
-func (k *Sink) Close(context.Context) error {
-	k.hc.CloseIdleConnections()
-	return nil
-}

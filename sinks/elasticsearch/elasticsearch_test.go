@@ -3,11 +3,9 @@ package elasticsearch
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -20,18 +18,17 @@ import (
 )
 
 func open(t testing.TB, yml string, logs *testkit.LockedBuffer) *Sink {
-	t.Helper()
-	s := plugintest.Open(t, Plugin, "test-es", yml, plugintest.Logger(t, logs))
-	t.Cleanup(func() { _ = s.Close(context.Background()) })
-	return s.(*Sink)
+	return plugintest.Start(t, Plugin, "test-es", yml, plugintest.Logger(t, logs)).(*Sink)
 }
 
-func write(s sinks.Sink, batch []sinks.Event) ([]sinks.ItemResult, error) {
-	res := make([]sinks.ItemResult, len(batch))
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	return res, s.Write(ctx, batch, res)
+// openOn opens a sink on c, served for the test, with the settings lines more.
+func openOn(t *testing.T, c *cannedBulk, more string, logs *testkit.LockedBuffer) *Sink {
+	t.Helper()
+	return open(t, "urls: ["+plugintest.Serve(t, c)+"]\n"+more, logs)
 }
+
+// write is plugintest.Write (the integration tests use it too).
+var write = plugintest.Write
 
 // cannedBulk answers each _bulk action with the status statusFor(id) and records requests.
 type cannedBulk struct {
@@ -93,9 +90,7 @@ func TestPerItemOutcomes(t *testing.T) {
 		}
 		return 400, "illegal_argument_exception"
 	}}
-	srv := httptest.NewServer(c)
-	defer srv.Close()
-	s := open(t, "urls: ["+srv.URL+"]\napi_key: a2V5\n", nil)
+	s := openOn(t, c, "api_key: a2V5\n", nil)
 	batch := projectiontest.Batch(6, "item")
 	res, err := write(s, batch)
 	if err != nil {
@@ -134,9 +129,7 @@ func TestFatalAnswers(t *testing.T) {
 		{"503 whole", &cannedBulk{whole: 503}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := httptest.NewServer(tc.c)
-			defer srv.Close()
-			s := open(t, "urls: ["+srv.URL+"]\n", nil)
+			s := openOn(t, tc.c, "", nil)
 			_, err := write(s, projectiontest.Batch(2, "f"))
 			if err == nil || sinks.IsFatal(err) != tc.fatal {
 				t.Fatalf("err %v, want fatal=%v", err, tc.fatal)
@@ -146,13 +139,10 @@ func TestFatalAnswers(t *testing.T) {
 }
 
 func TestMovesToNextURL(t *testing.T) {
-	dead := httptest.NewServer(http.NotFoundHandler())
-	deadURL := dead.URL
-	dead.Close()
+	deadURL := plugintest.DeadURL(t)
 	c := &cannedBulk{statusFor: func(string) (int, string) { return 201, "" }}
-	srv := httptest.NewServer(c)
-	defer srv.Close()
-	s := open(t, "urls: ["+deadURL+", "+srv.URL+"]\n", nil)
+	base := plugintest.Serve(t, c)
+	s := open(t, "urls: ["+deadURL+", "+base+"]\n", nil)
 	res, err := write(s, projectiontest.Batch(2, "n"))
 	if err != nil || res[0].Status != sinks.Written {
 		t.Fatalf("%v %+v", err, res)
@@ -162,10 +152,8 @@ func TestMovesToNextURL(t *testing.T) {
 func TestSecretsStayOutOfErrorsAndLogs(t *testing.T) {
 	const secret = "s3cr3t-es-password"
 	c := &cannedBulk{whole: 401}
-	srv := httptest.NewServer(c)
-	defer srv.Close()
 	var logs testkit.LockedBuffer
-	s := open(t, "urls: ["+srv.URL+"]\nusername: elastic\npassword: "+secret+"\n", &logs)
+	s := openOn(t, c, "username: elastic\npassword: "+secret+"\n", &logs)
 	_, err := write(s, projectiontest.Batch(1, "s"))
 	if err == nil {
 		t.Fatal("no error")
@@ -233,9 +221,7 @@ func TestRetryAfter(t *testing.T) {
 		}
 		return 201, ""
 	}}
-	srv := httptest.NewServer(c)
-	defer srv.Close()
-	s := open(t, "urls: ["+srv.URL+"]\n", nil)
+	s := openOn(t, c, "", nil)
 	batch := projectiontest.Batch(2, "ra")
 	_, err := write(s, batch)
 	if err == nil || sinks.IsFatal(err) || sinks.IsRejectedBatch(err) || sinks.RetryAfterOf(err) != 2*time.Second {

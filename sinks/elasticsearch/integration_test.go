@@ -79,6 +79,26 @@ func statuses(res []sinks.ItemResult) map[sinks.Status]int {
 	return out
 }
 
+// writeTwice writes batch, wanting every event written, then again, wanting every event
+// answered as a duplicate (409).
+func writeTwice(t *testing.T, s *Sink, batch []sinks.Event) {
+	t.Helper()
+	res, err := write(s, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := statuses(res); st[sinks.Written] != len(batch) {
+		t.Fatalf("first write: %v (%+v)", st, res[0])
+	}
+	res, err = write(s, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := statuses(res); st[sinks.Duplicate] != len(batch) {
+		t.Fatalf("redelivery: %v", st)
+	}
+}
+
 // TestIntegrationOpenSearchEffectivelyOnce writes a batch to date-templated indices of a
 // real node, then writes it again: the second time every event is a duplicate (409) and
 // the store holds each id exactly once.
@@ -87,20 +107,7 @@ func TestIntegrationOpenSearchEffectivelyOnce(t *testing.T) {
 	u := testkit.Unique()
 	s := open(t, "urls: ["+node+"]\nindex: \"it-"+u+"-%{provider}-%Y.%m.%d\"\n", nil)
 	batch := projectiontest.Batch(60, u)
-	res, err := write(s, batch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st := statuses(res); st[sinks.Written] != 60 {
-		t.Fatalf("first write: %v (%+v)", st, res[0])
-	}
-	res, err = write(s, batch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st := statuses(res); st[sinks.Duplicate] != 60 {
-		t.Fatalf("redelivery: %v", st)
-	}
+	writeTwice(t, s, batch)
 	got := countByID(t, node, "it-"+u+"-*")
 	if len(got) != 60 {
 		t.Fatalf("%d distinct ids stored, want 60", len(got))
@@ -162,20 +169,7 @@ func TestIntegrationOpenSearchDataStream(t *testing.T) {
 	})
 	s := open(t, "urls: ["+node+"]\nindex: "+ds+"\ndata_stream: true\nbody: ocsf\n", nil)
 	batch := projectiontest.Batch(10, u)
-	res, err := write(s, batch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st := statuses(res); st[sinks.Written] != 10 {
-		t.Fatalf("first write: %v %+v", st, res[0])
-	}
-	res, err = write(s, batch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st := statuses(res); st[sinks.Duplicate] != 10 {
-		t.Fatalf("redelivery: %v", st)
-	}
+	writeTwice(t, s, batch)
 	if got := countByID(t, node, ds); len(got) != 10 {
 		t.Fatalf("stored %v", got)
 	}

@@ -28,9 +28,7 @@ import (
 )
 
 // Plugin registers the file sink type.
-var Plugin = sinks.Define("file", func(name string, s *Settings, d sinks.Deps) (sinks.Sink, error) {
-	return Open(name, *s, d.Log)
-})
+var Plugin = sinks.DefineLogged("file", Open)
 
 // Settings of a file sink (its `settings:` block).
 type Settings struct {

@@ -21,9 +21,7 @@ import (
 )
 
 // Plugin registers the kafka sink type.
-var Plugin = sinks.Define("kafka", func(name string, s *Settings, d sinks.Deps) (sinks.Sink, error) {
-	return Open(name, *s, d.Log)
-})
+var Plugin = sinks.DefineLogged("kafka", Open)
 
 // Formats of the record values: the OCSF event as it is (with the CloudEvents binary-mode
 // headers), its ECS projection, or a CloudEvents structured-mode event.

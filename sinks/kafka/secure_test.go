@@ -21,9 +21,7 @@ import (
 // openYAML opens a kafka sink from its settings block as written in the configuration.
 func openYAML(t *testing.T, name, settings string, log *slog.Logger) sinks.Sink {
 	t.Helper()
-	s := plugintest.Open(t, Plugin, name, settings, log)
-	t.Cleanup(func() { _ = s.Close(context.Background()) })
-	return s
+	return plugintest.Start(t, Plugin, name, settings, log)
 }
 
 func TestSecuritySettings(t *testing.T) {

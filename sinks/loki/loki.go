@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -55,10 +54,9 @@ type Settings struct {
 	Labels map[string]string `yaml:"labels"`
 	// StructuredMetadata: auto (default), on or off. See README.md.
 	StructuredMetadata string `yaml:"structured_metadata"`
-	// MaxRequestBytes splits larger pushes (default 4 MiB; Loki's gRPC limit is about 4 MiB).
-	MaxRequestBytes int             `yaml:"max_request_bytes"`
-	Timeout         config.Duration `yaml:"timeout"`
-	TLS             config.TLS      `yaml:"tls"`
+	// max_request_bytes splits larger pushes (default 4 MiB; Loki's gRPC limit is about
+	// 4 MiB); timeout (default 30s); tls.
+	transport.HTTPSettings `yaml:",inline"`
 }
 
 var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
@@ -78,12 +76,7 @@ func (s *Settings) SetDefaults() {
 	if s.StructuredMetadata == "" {
 		s.StructuredMetadata = MetadataAuto
 	}
-	if s.MaxRequestBytes == 0 {
-		s.MaxRequestBytes = 4 << 20
-	}
-	if s.Timeout == 0 {
-		s.Timeout = config.Duration(30 * time.Second)
-	}
+	s.HTTPSettings.SetDefaults(4 << 20)
 }
 
 // Validate records every problem of the block.
@@ -115,11 +108,7 @@ func (s *Settings) Validate(path string, p *config.Problems) {
 	if s.Password != "" && s.BearerToken != "" {
 		p.Add(path+".bearer_token", "basic auth and a bearer token exclude each other")
 	}
-	if s.MaxRequestBytes < 1024 {
-		p.Add(path+".max_request_bytes", "%d is too small", s.MaxRequestBytes)
-	}
-	p.Positive(path+".timeout", s.Timeout)
-	s.TLS.Validate(path+".tls", p)
+	s.HTTPSettings.Validate(path, p)
 }
 
 // Plugin registers the loki sink type.
@@ -127,10 +116,8 @@ var Plugin = sinks.Define[Settings]("loki", Open)
 
 // Sink pushes to Loki.
 type Sink struct {
-	name string
+	transport.Conn
 	s    Settings
-	hc   *http.Client
-	log  *slog.Logger
 	push string
 
 	metaMu sync.Mutex
@@ -139,11 +126,11 @@ type Sink struct {
 
 // Open builds the sink.
 func Open(name string, s *Settings, d sinks.Deps) (sinks.Sink, error) {
-	hc, err := transport.HTTPClient(s.Timeout.D(), s.TLS)
+	c, err := transport.NewConn("loki", name, &s.HTTPSettings, d.Log)
 	if err != nil {
-		return nil, fmt.Errorf("loki sink %s: %w", name, err)
+		return nil, err
 	}
-	k := &Sink{name: name, s: *s, hc: hc, log: d.Log.With("sink", name),
+	k := &Sink{Conn: c, s: *s,
 		push: strings.TrimRight(s.URL, "/") + "/loki/api/v1/push"}
 	switch s.StructuredMetadata {
 	case MetadataOn:
@@ -153,9 +140,6 @@ func Open(name string, s *Settings, d sinks.Deps) (sinks.Sink, error) {
 	}
 	return k, nil
 }
-
-// Name is the configured name.
-func (k *Sink) Name() string { return k.name }
 
 // Guarantee: Loki has no idempotency key (see README.md).
 func (k *Sink) Guarantee() sinks.Guarantee { return sinks.AtLeastOnce }
@@ -301,7 +285,7 @@ func (k *Sink) pushStream(ctx context.Context, labels map[string]string, es []en
 	if err != nil {
 		return err
 	}
-	if err := transport.Redirect(code, "loki sink "+k.name+": push", k.s.URL); err != nil {
+	if err := transport.Redirect(code, "loki sink "+k.SinkName+": push", k.s.URL); err != nil {
 		return err
 	}
 	switch {
@@ -311,7 +295,7 @@ func (k *Sink) pushStream(ctx context.Context, labels map[string]string, es []en
 		}
 		return nil
 	case code == http.StatusUnauthorized || code == http.StatusForbidden || code == http.StatusNotFound:
-		return sinks.Fatal(fmt.Errorf("loki sink %s: push to %s: HTTP %d: %s", k.name, k.push, code, msg))
+		return sinks.Fatal(fmt.Errorf("loki sink %s: push to %s: HTTP %d: %s", k.SinkName, k.push, code, msg))
 	case code == http.StatusRequestEntityTooLarge:
 		if len(es) > 1 {
 			return k.split(ctx, labels, es, res)
@@ -339,11 +323,11 @@ func (k *Sink) pushStream(ctx context.Context, labels map[string]string, es []en
 			return nil
 		}
 		// Refused without naming the entries: the runner bisects the batch down to them.
-		return sinks.RejectBatch(reason400(msg), fmt.Errorf("loki sink %s: push: HTTP 400: %s", k.name, msg))
+		return sinks.RejectBatch(reason400(msg), fmt.Errorf("loki sink %s: push: HTTP 400: %s", k.SinkName, msg))
 	}
 	// 429 (rate limited), 5xx and anything else: retry the batch later, and not before a
 	// Retry-After when the answer has one (a gateway in front of Loki may send it).
-	return transport.RetryLater(fmt.Errorf("loki sink %s: push to %s: HTTP %d: %s", k.name, k.push, code, msg), header)
+	return transport.RetryLater(fmt.Errorf("loki sink %s: push to %s: HTTP %d: %s", k.SinkName, k.push, code, msg), header)
 }
 
 func (k *Sink) split(ctx context.Context, labels map[string]string, es []entry, res []sinks.ItemResult) error {
@@ -460,9 +444,9 @@ func (k *Sink) post(ctx context.Context, b []byte) (int, string, http.Header, er
 	if err != nil {
 		return 0, "", nil, err
 	}
-	resp, err := k.hc.Do(req)
+	resp, err := k.HC.Do(req)
 	if err != nil {
-		return 0, "", nil, fmt.Errorf("loki sink %s: push to %s: %w", k.name, k.push, transport.Unwrap(err))
+		return 0, "", nil, fmt.Errorf("loki sink %s: push to %s: %w", k.SinkName, k.push, transport.Unwrap(err))
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
@@ -483,18 +467,18 @@ func (k *Sink) metadataOn(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	resp, err := k.hc.Do(req)
+	resp, err := k.HC.Do(req)
 	if err != nil {
-		return false, fmt.Errorf("loki sink %s: build info: %w", k.name, transport.Unwrap(err))
+		return false, fmt.Errorf("loki sink %s: build info: %w", k.SinkName, transport.Unwrap(err))
 	}
 	defer resp.Body.Close()
 	var bi struct {
 		Version string `json:"version"`
 	}
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		return false, sinks.Fatal(fmt.Errorf("loki sink %s: build info: HTTP %d", k.name, resp.StatusCode))
+		return false, sinks.Fatal(fmt.Errorf("loki sink %s: build info: HTTP %d", k.SinkName, resp.StatusCode))
 	}
-	if err := transport.Redirect(resp.StatusCode, "loki sink "+k.name+": build info", k.s.URL); err != nil {
+	if err := transport.Redirect(resp.StatusCode, "loki sink "+k.SinkName+": build info", k.s.URL); err != nil {
 		return false, err
 	}
 	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&bi) != nil {
@@ -523,7 +507,7 @@ func (k *Sink) setMetadata(on bool, why string) {
 	if on {
 		k.meta = 1
 	}
-	k.log.Info("loki structured metadata", "on", on, "why", why)
+	k.Log.Info("loki structured metadata", "on", on, "why", why)
 }
 
 // Ping asks Loki whether it is ready.
@@ -532,11 +516,7 @@ func (k *Sink) Ping(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return transport.Ping(k.hc, req, "loki sink "+k.name+": /ready")
+	return transport.Ping(k.HC, req, "loki sink "+k.SinkName+": /ready")
 }
 
 // Close releases idle connections.
-func (k *Sink) Close(context.Context) error {
-	k.hc.CloseIdleConnections()
-	return nil
-}

@@ -1,12 +1,10 @@
 package loki
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,11 +18,11 @@ import (
 )
 
 func open(t *testing.T, yml string, logs *testkit.LockedBuffer) *Sink {
-	t.Helper()
-	s := plugintest.Open(t, Plugin, "test-loki", yml, plugintest.Logger(t, logs))
-	t.Cleanup(func() { _ = s.Close(context.Background()) })
-	return s.(*Sink)
+	return plugintest.Start(t, Plugin, "test-loki", yml, plugintest.Logger(t, logs)).(*Sink)
 }
+
+// write is plugintest.Write (the integration tests use it too).
+var write = plugintest.Write
 
 type push struct {
 	Streams []struct {
@@ -74,22 +72,9 @@ func (f *fakeLoki) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func serve(t *testing.T, f *fakeLoki) string {
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
-func write(s *Sink, batch []sinks.Event) ([]sinks.ItemResult, error) {
-	res := make([]sinks.ItemResult, len(batch))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return res, s.Write(ctx, batch, res)
-}
-
 func TestStreamsSortedLabelsAndMetadata(t *testing.T) {
 	f := &fakeLoki{version: "3.5.1"}
-	s := open(t, "url: "+serve(t, f)+"\nlabels: {job: audit}\ntenant_id: acme\n", nil)
+	s := open(t, "url: "+plugintest.Serve(t, f)+"\nlabels: {job: audit}\ntenant_id: acme\n", nil)
 	a, b, c := projectiontest.Event("api_create"), projectiontest.Event("api_denied"), projectiontest.Event("auth_logon")
 	b2 := b
 	b2.ID, b2.Time = "b2", b.Time.Add(-time.Hour) // older, same stream, after b in the batch
@@ -132,25 +117,26 @@ func TestStreamsSortedLabelsAndMetadata(t *testing.T) {
 	}
 }
 
-func TestOldLokiGetsNoStructuredMetadata(t *testing.T) {
-	f := &fakeLoki{version: "2.4.2"}
-	s := open(t, "url: "+serve(t, f)+"\n", nil)
-	if _, err := write(s, []sinks.Event{projectiontest.Event("api_create")}); err != nil {
-		t.Fatal(err)
-	}
-	if v := f.pushes[0].Streams[0].Values[0]; len(v) != 2 {
-		t.Fatalf("entry %v has structured metadata for Loki 2.4", v)
-	}
-}
-
-func TestVersionlessLokiGetsStructuredMetadata(t *testing.T) {
-	f := &fakeLoki{version: ""} // built from source without version stamps
-	s := open(t, "url: "+serve(t, f)+"\n", nil)
-	if _, err := write(s, []sinks.Event{projectiontest.Event("api_create")}); err != nil {
-		t.Fatal(err)
-	}
-	if v := f.pushes[0].Streams[0].Values[0]; len(v) != 3 {
-		t.Fatalf("entry %v has no structured metadata", v)
+// Structured metadata is sent to Loki 3 and to a Loki without a version (built from
+// source without version stamps), not to Loki 2.
+func TestStructuredMetadataByLokiVersion(t *testing.T) {
+	for _, tc := range []struct {
+		version string
+		entry   int // elements of an entry: 2 without structured metadata, 3 with it
+	}{
+		{"2.4.2", 2},
+		{"", 3},
+	} {
+		t.Run("version="+tc.version, func(t *testing.T) {
+			f := &fakeLoki{version: tc.version}
+			s := open(t, "url: "+plugintest.Serve(t, f)+"\n", nil)
+			if _, err := write(s, []sinks.Event{projectiontest.Event("api_create")}); err != nil {
+				t.Fatal(err)
+			}
+			if v := f.pushes[0].Streams[0].Values[0]; len(v) != tc.entry {
+				t.Fatalf("Loki %q: entry %v has %d elements, want %d", tc.version, v, len(v), tc.entry)
+			}
+		})
 	}
 }
 
@@ -162,7 +148,7 @@ func TestMetadataRefusedTurnsItOff(t *testing.T) {
 		}
 		return 204, ""
 	}
-	s := open(t, "url: "+serve(t, f)+"\n", nil)
+	s := open(t, "url: "+plugintest.Serve(t, f)+"\n", nil)
 	res, err := write(s, []sinks.Event{projectiontest.Event("api_create")})
 	if err != nil || res[0].Status != sinks.Written {
 		t.Fatalf("%v %+v", err, res)
@@ -180,7 +166,7 @@ func TestIgnoredEntriesAreRejectedOthersWritten(t *testing.T) {
 		// What Loki's ingester answers when part of a push is out of order.
 		return 400, fmt.Sprintf("entry with timestamp %s ignored, reason: 'entry out of order',\nuser 'fake', total ignored: 1 out of 2 for stream: {class_uid=\"6003\", provider=\"ionos\"}", a.Time.String())
 	}
-	s := open(t, "url: "+serve(t, f)+"\n", nil)
+	s := open(t, "url: "+plugintest.Serve(t, f)+"\n", nil)
 	res, err := write(s, []sinks.Event{a, b})
 	if err != nil {
 		t.Fatal(err)
@@ -202,7 +188,7 @@ func TestBad400IsIsolated(t *testing.T) {
 		}
 		return 204, ""
 	}
-	s := open(t, "url: "+serve(t, f)+"\n", nil)
+	s := open(t, "url: "+plugintest.Serve(t, f)+"\n", nil)
 	batch := []sinks.Event{projectiontest.Event("api_create"), projectiontest.Event("api_denied"), projectiontest.Event("api_create")}
 	batch[2].ID, batch[2].Time = "later", batch[2].Time.Add(time.Second)
 	_, err := write(s, batch)
@@ -224,7 +210,7 @@ func TestStatusClasses(t *testing.T) {
 		fatal bool
 	}{{401, true}, {403, true}, {404, true}, {301, true}, {302, true}, {308, true}, {429, false}, {500, false}, {503, false}} {
 		f := &fakeLoki{version: "3.1.0", answer: func(push) (int, string) { return tc.code, "no" }}
-		s := open(t, "url: "+serve(t, f)+"\n", nil)
+		s := open(t, "url: "+plugintest.Serve(t, f)+"\n", nil)
 		_, err := write(s, []sinks.Event{projectiontest.Event("api_create")})
 		if err == nil || sinks.IsFatal(err) != tc.fatal {
 			t.Errorf("HTTP %d: err %v, want fatal=%v", tc.code, err, tc.fatal)
@@ -236,7 +222,7 @@ func TestSecretsStayOutOfErrorsAndLogs(t *testing.T) {
 	const secret = "s3cr3t-loki-password"
 	f := &fakeLoki{version: "3.1.0", answer: func(push) (int, string) { return 401, "unauthorized" }}
 	var logs testkit.LockedBuffer
-	s := open(t, "url: "+serve(t, f)+"\nusername: u\npassword: "+secret+"\n", &logs)
+	s := open(t, "url: "+plugintest.Serve(t, f)+"\nusername: u\npassword: "+secret+"\n", &logs)
 	_, err := write(s, []sinks.Event{projectiontest.Event("api_create")})
 	if err == nil {
 		t.Fatal("no error")
@@ -284,7 +270,7 @@ func TestRefusalOfOneOfSeveralEntriesWithTheSameTimestamp(t *testing.T) {
 		}
 		return 400, strings.Join(refused, "") + fmt.Sprintf("user 'fake', total ignored: %d out of %d for stream: {class_uid=\"6003\"}", len(refused), len(p.Streams[0].Values))
 	}
-	s := open(t, "url: "+serve(t, f)+"\n", nil)
+	s := open(t, "url: "+plugintest.Serve(t, f)+"\n", nil)
 	batch := []sinks.Event{projectiontest.Event("api_create"), projectiontest.Event("api_denied"), projectiontest.Event("api_create")}
 	batch[2].ID = "third"
 	var third map[string]any
@@ -311,7 +297,7 @@ func TestRefusalOfOneOfSeveralEntriesWithTheSameTimestamp(t *testing.T) {
 // suppression of identical entries depends on it); one with no time at all is rejected.
 func TestEntryTimeIsDeterministic(t *testing.T) {
 	f := &fakeLoki{version: "3.1.0"}
-	s := open(t, "url: "+serve(t, f)+"\n", nil)
+	s := open(t, "url: "+plugintest.Serve(t, f)+"\n", nil)
 	ev := projectiontest.Event("api_create")
 	var ocsf struct {
 		Time int64 `json:"time"`
@@ -355,7 +341,7 @@ func TestRetryAfter(t *testing.T) {
 		f := &fakeLoki{version: "3.1.0", retry: tc.retry, answer: func(push) (int, string) {
 			return tc.code, "Ingestion rate limit exceeded"
 		}}
-		s := open(t, "url: "+serve(t, f)+"\n", nil)
+		s := open(t, "url: "+plugintest.Serve(t, f)+"\n", nil)
 		_, err := write(s, []sinks.Event{projectiontest.Event("api_create")})
 		if err == nil || sinks.IsFatal(err) || sinks.IsRejectedBatch(err) || sinks.RetryAfterOf(err) != tc.want {
 			t.Errorf("HTTP %d Retry-After %q: err %v, asked wait %s; want a retry in %s", tc.code, tc.retry, err, sinks.RetryAfterOf(err), tc.want)

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
@@ -24,25 +23,13 @@ func benchWrite(b *testing.B, again bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close(context.Background())
-	ctx := context.Background()
-	res := make([]sinks.ItemResult, 500)
-	batch := sinktest.Events("warm-", 500)
-	if err := s.Write(ctx, batch, res); err != nil {
-		b.Fatal(err)
-	}
-	i := 0
-	b.ReportAllocs()
-	for b.Loop() {
-		if !again {
-			b.StopTimer()
-			batch = sinktest.Events(fmt.Sprintf("b%d-", i), 500)
-			i++
-			b.StartTimer()
+	warm := sinktest.Events("warm-", 500)
+	sinktest.BenchWrite(b, s, warm, func(i int) []sinks.Event {
+		if again {
+			return warm
 		}
-		if err := s.Write(ctx, batch, res); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(500*b.N)/b.Elapsed().Seconds(), "events/s")
+		b.StopTimer()
+		defer b.StartTimer()
+		return sinktest.Events(fmt.Sprintf("b%d-", i), 500)
+	})
 }

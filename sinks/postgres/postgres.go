@@ -22,9 +22,7 @@ import (
 )
 
 // Plugin registers the postgres sink type.
-var Plugin = sinks.Define("postgres", func(name string, s *Settings, d sinks.Deps) (sinks.Sink, error) {
-	return Open(name, *s, d.Log)
-})
+var Plugin = sinks.DefineLogged("postgres", Open)
 
 // columns of the events table, in COPY order.
 var columns = []string{"event_id", "event_time", "provider", "tenant", "class_uid", "actor", "src_ip", "event"}

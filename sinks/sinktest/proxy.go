@@ -60,6 +60,30 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	return p
 }
 
+// ServeTCP listens on a loopback port until the test ends and hands every connection it
+// accepts to handle, in the accepting goroutine (handle must not block: it starts its own
+// goroutine to talk). It returns the listener's host:port.
+func ServeTCP(t testing.TB, handle func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			handle(c)
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close(); <-done })
+	return ln.Addr().String()
+}
+
 // InFlight is a Harness.InFlight: its channel is closed once the proxy receives bytes
 // from the sink after the call (while Slow, those bytes are then held).
 func (p *Proxy) InFlight() <-chan struct{} { return p.seen.InFlight() }

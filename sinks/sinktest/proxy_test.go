@@ -11,23 +11,9 @@ import (
 )
 
 func echoServer(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
-	return ln.Addr().String()
+	return sinktest.ServeTCP(t, func(c net.Conn) {
+		go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
+	})
 }
 
 func roundTrip(addr string) (time.Duration, error) {

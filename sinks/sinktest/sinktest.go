@@ -335,8 +335,7 @@ func (s *suite) redeliver(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	batch := s.events(t, 10)
-	s.deliver(t, sk, batch)
-	s.expectStored(t, sk, ids(batch))
+	s.deliverStored(t, sk, batch)
 	res, err := s.writeOnce(t, ctx, sk, batch)
 	if err != nil {
 		t.Fatalf("second Write of the same batch: %v", err)
@@ -384,8 +383,19 @@ func (s *suite) skipUnsupported(t *testing.T, c string) {
 	}
 }
 
+// require skips case c when the harness declared it unsupported, else fails it unless
+// the harness has what the case needs (has); missing says what it lacks.
+func (s *suite) require(t *testing.T, c string, has bool, missing string) {
+	t.Helper()
+	s.skipUnsupported(t, c)
+	if !has {
+		t.Fatalf("%s, and the %s case is not declared in Harness.Unsupported", missing, c)
+	}
+}
+
 // fault turns f on; a harness that cannot show f, without having declared the case c
-// unsupported, fails the case.
+// unsupported, fails the case. It returns heal, which turns f off: only its first call
+// counts, and it is called at the end of the test when the case did not.
 func (s *suite) fault(t *testing.T, c string, f Fault) func() {
 	t.Helper()
 	var heal func()
@@ -395,7 +405,17 @@ func (s *suite) fault(t *testing.T, c string, f Fault) func() {
 	if heal == nil {
 		t.Fatalf("the harness cannot show the %s fault, and does not declare the %s case in Harness.Unsupported", f, c)
 	}
-	return heal
+	var once sync.Once
+	healOnce := func() { once.Do(heal) }
+	t.Cleanup(healOnce) // a case that stops early still heals the store
+	return healOnce
+}
+
+// deliverStored delivers batch as the runner would and expects every event of it stored.
+func (s *suite) deliverStored(t *testing.T, sk sinks.Sink, batch []sinks.Event) {
+	t.Helper()
+	s.deliver(t, sk, batch)
+	s.expectStored(t, sk, ids(batch))
 }
 
 func (s *suite) unavailable(t *testing.T) {
@@ -422,8 +442,7 @@ func (s *suite) unavailable(t *testing.T) {
 	s.note(sk.Ping(ctx))
 	cancel()
 	heal()
-	s.deliver(t, sk, batch)
-	s.expectStored(t, sk, ids(batch))
+	s.deliverStored(t, sk, batch)
 }
 
 func (s *suite) fatal(t *testing.T, f Fault) {
@@ -436,12 +455,6 @@ func (s *suite) fatal(t *testing.T, f Fault) {
 	// The credentials are revoked while the sink runs (it was opened with good ones).
 	sk := s.open(t)
 	heal := s.fault(t, c, f)
-	healed := false
-	defer func() {
-		if !healed {
-			heal()
-		}
-	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	_, err := s.writeOnce(t, ctx, sk, batch)
@@ -450,16 +463,11 @@ func (s *suite) fatal(t *testing.T, f Fault) {
 	}
 	s.note(sk.Ping(ctx))
 	heal()
-	healed = true
-	s.deliver(t, sk, batch)
-	s.expectStored(t, sk, ids(batch))
+	s.deliverStored(t, sk, batch)
 }
 
 func (s *suite) poison(t *testing.T) {
-	s.skipUnsupported(t, CasePoison)
-	if s.h.Poison == nil {
-		t.Fatal("Harness.Poison is nil, and the poison case is not declared in Harness.Unsupported")
-	}
+	s.require(t, CasePoison, s.h.Poison != nil, "Harness.Poison is nil")
 	sk := s.open(t)
 	batch := s.events(t, 10)
 	s.h.Poison(&batch[6])
@@ -482,19 +490,10 @@ func (s *suite) poison(t *testing.T) {
 }
 
 func (s *suite) cancelMidWrite(t *testing.T) {
-	s.skipUnsupported(t, CaseCancelMidWrite)
-	if s.h.InFlight == nil {
-		t.Fatal("Harness.InFlight is nil, and the cancel-mid-write case is not declared in Harness.Unsupported")
-	}
+	s.require(t, CaseCancelMidWrite, s.h.InFlight != nil, "Harness.InFlight is nil")
 	sk := s.open(t)
 	batch := s.events(t, 50)
 	heal := s.fault(t, CaseCancelMidWrite, Slow)
-	healed := false
-	defer func() {
-		if !healed {
-			heal()
-		}
-	}()
 	inFlight := s.h.InFlight()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -520,21 +519,16 @@ func (s *suite) cancelMidWrite(t *testing.T) {
 		t.Fatal("Write did not return within 30 s of its context being cancelled")
 	}
 	heal()
-	healed = true
 	// Whatever the cancelled Write did, redelivering the batch (the runner did not commit
 	// it) must leave every event in the store.
-	s.deliver(t, sk, batch)
-	s.expectStored(t, sk, ids(batch))
+	s.deliverStored(t, sk, batch)
 }
 
 // noSecrets provokes an authentication failure (the BadCredentials fault, so that the
 // sink's error and logs talk about its credentials), then searches every error, item
 // result and log line of the whole run for the configured secrets.
 func (s *suite) noSecrets(t *testing.T) {
-	s.skipUnsupported(t, CaseNoSecretLeaks)
-	if len(s.h.Secrets) == 0 {
-		t.Fatal("Harness.Secrets is empty, and the no-secret-leaks case is not declared in Harness.Unsupported")
-	}
+	s.require(t, CaseNoSecretLeaks, len(s.h.Secrets) > 0, "Harness.Secrets is empty")
 	sk := s.open(t)
 	heal := s.fault(t, CaseNoSecretLeaks, BadCredentials)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -559,6 +553,34 @@ func (s *suite) noSecrets(t *testing.T) {
 			}
 		}
 	}
+}
+
+// BenchWrite benchmarks s.Write, reporting events/s, and closes s at the end. warm, when
+// not nil, is written first, before the timed loop; batch(i) is the batch of the i-th
+// timed Write.
+func BenchWrite(b *testing.B, s sinks.Sink, warm []sinks.Event, batch func(i int) []sinks.Event) {
+	defer s.Close(context.Background())
+	ctx := context.Background()
+	if warm != nil {
+		if err := s.Write(ctx, warm, make([]sinks.ItemResult, len(warm))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var res []sinks.ItemResult
+	events, i := 0, 0
+	b.ReportAllocs()
+	for b.Loop() {
+		evs := batch(i)
+		i++
+		if cap(res) < len(evs) {
+			res = make([]sinks.ItemResult, len(evs))
+		}
+		if err := s.Write(ctx, evs, res[:len(evs)]); err != nil {
+			b.Fatal(err)
+		}
+		events += len(evs)
+	}
+	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 }
 
 // Events returns n canonical OCSF events with ids prefix0000..., routing fields and the

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,10 +17,8 @@ import (
 // mem is an in-memory effectively-once store with every fault of the suite, and a sink
 // that answers per item for rejections and as a whole batch for one poison marker.
 type mem struct {
-	mu    sync.Mutex
-	rows  map[string]int
-	fault sinktest.Fault
-	seen  sinktest.Signal
+	sinktest.Memory
+	seen sinktest.Signal
 	// copies: every write stores a copy (no deduplication by id).
 	copies bool
 }
@@ -44,10 +41,7 @@ func (s *memSink) Guarantee() sinks.Guarantee  { return s.guarantee }
 func (s *memSink) Ping(context.Context) error  { return nil }
 func (s *memSink) Close(context.Context) error { return nil }
 func (s *memSink) Write(ctx context.Context, batch []sinks.Event, res []sinks.ItemResult) error {
-	s.st.mu.Lock()
-	f := s.st.fault
-	s.st.mu.Unlock()
-	switch f {
+	switch s.st.Current() {
 	case sinktest.Unavailable:
 		return errors.New("connection refused")
 	case sinktest.BadCredentials:
@@ -74,15 +68,16 @@ func (s *memSink) Write(ctx context.Context, batch []sinks.Event, res []sinks.It
 			return sinks.RejectBatch("bad_request", errors.New("400 bad request"))
 		}
 	}
-	s.st.mu.Lock()
-	defer s.st.mu.Unlock()
+	ids := make([]string, len(batch))
 	for i, e := range batch {
-		if s.st.rows[e.ID] > 0 && !s.st.copies {
+		ids[i] = e.ID
+	}
+	for i, kept := range s.st.Keep(!s.st.copies, ids...) {
+		if kept {
+			res[i] = sinks.ItemResult{Status: sinks.Written}
+		} else {
 			res[i] = sinks.ItemResult{Status: sinks.Duplicate}
-			continue
 		}
-		s.st.rows[e.ID]++
-		res[i] = sinks.ItemResult{Status: sinks.Written}
 	}
 	return nil
 }
@@ -90,7 +85,7 @@ func (s *memSink) Write(ctx context.Context, batch []sinks.Event, res []sinks.It
 // memHarness is the harness of a conforming mem store; variant breaks it for the tests
 // of the suite itself.
 func memHarness(variant string) sinktest.Harness {
-	st := &mem{rows: map[string]int{}}
+	st := &mem{}
 	g := sinks.EffectivelyOnce
 	switch variant {
 	case "best-effort", "at-least-once":
@@ -105,25 +100,8 @@ func memHarness(variant string) sinktest.Harness {
 		Open: func(_ *testing.T, log *slog.Logger) sinks.Sink {
 			return &memSink{st: st, log: log, leak: variant == "leak", ignoreSlow: variant == "early", guarantee: g}
 		},
-		Count: func(_ *testing.T, ids []string) map[string]int {
-			st.mu.Lock()
-			defer st.mu.Unlock()
-			out := map[string]int{}
-			for _, id := range ids {
-				out[id] = st.rows[id]
-			}
-			return out
-		},
-		Fault: func(_ *testing.T, f sinktest.Fault) func() {
-			st.mu.Lock()
-			st.fault = f
-			st.mu.Unlock()
-			return func() {
-				st.mu.Lock()
-				st.fault = 0
-				st.mu.Unlock()
-			}
-		},
+		Count:    st.Count,
+		Fault:    st.Fault,
 		Poison:   func(e *sinks.Event) { e.Value = []byte(`{"POISON":true}`) },
 		InFlight: st.seen.InFlight,
 		Secrets:  []string{secret},

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -49,10 +48,9 @@ type Settings struct {
 	Channel         string          `yaml:"channel"`
 	AckTimeout      config.Duration `yaml:"ack_timeout"`       // default 2m
 	AckPollInterval config.Duration `yaml:"ack_poll_interval"` // default 1s
-	// MaxRequestBytes splits larger batches (default 1 MiB, Splunk Cloud's limit).
-	MaxRequestBytes int             `yaml:"max_request_bytes"`
-	Timeout         config.Duration `yaml:"timeout"` // of one HTTP request, default 30s
-	TLS             config.TLS      `yaml:"tls"`
+	// max_request_bytes splits larger batches (default 1 MiB, Splunk Cloud's limit);
+	// timeout of one HTTP request (default 30s); tls.
+	transport.HTTPSettings `yaml:",inline"`
 }
 
 var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -71,12 +69,7 @@ func (s *Settings) SetDefaults() {
 	if s.AckPollInterval == 0 {
 		s.AckPollInterval = config.Duration(time.Second)
 	}
-	if s.MaxRequestBytes == 0 {
-		s.MaxRequestBytes = 1 << 20
-	}
-	if s.Timeout == 0 {
-		s.Timeout = config.Duration(30 * time.Second)
-	}
+	s.HTTPSettings.SetDefaults(1 << 20)
 }
 
 // Validate records every problem of the block.
@@ -95,13 +88,9 @@ func (s *Settings) Validate(path string, p *config.Problems) {
 	if s.Channel != "" && !guidRE.MatchString(s.Channel) {
 		p.Add(path+".channel", "%q is not a GUID", s.Channel)
 	}
-	s.TLS.Validate(path+".tls", p)
 	p.Positive(path+".ack_timeout", s.AckTimeout)
 	p.Positive(path+".ack_poll_interval", s.AckPollInterval)
-	p.Positive(path+".timeout", s.Timeout)
-	if s.MaxRequestBytes < 1024 {
-		p.Add(path+".max_request_bytes", "%d is too small", s.MaxRequestBytes)
-	}
+	s.HTTPSettings.Validate(path, p)
 }
 
 // Plugin registers the splunk_hec sink type.
@@ -109,21 +98,19 @@ var Plugin = sinks.Define[Settings]("splunk_hec", Open)
 
 // Sink posts to a HEC.
 type Sink struct {
-	name    string
+	transport.Conn
 	s       Settings
-	hc      *http.Client
-	log     *slog.Logger
 	base    string
 	channel string
 }
 
 // Open builds the sink.
 func Open(name string, s *Settings, d sinks.Deps) (sinks.Sink, error) {
-	hc, err := transport.HTTPClient(s.Timeout.D(), s.TLS)
+	c, err := transport.NewConn("splunk_hec", name, &s.HTTPSettings, d.Log)
 	if err != nil {
-		return nil, fmt.Errorf("splunk_hec sink %s: %w", name, err)
+		return nil, err
 	}
-	k := &Sink{name: name, s: *s, hc: hc, log: d.Log.With("sink", name), base: strings.TrimRight(s.URL, "/"), channel: s.Channel}
+	k := &Sink{Conn: c, s: *s, base: strings.TrimRight(s.URL, "/"), channel: s.Channel}
 	if k.channel == "" {
 		k.channel = newGUID()
 	}
@@ -137,9 +124,6 @@ func newGUID() string {
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
-
-// Name is the configured name.
-func (k *Sink) Name() string { return k.name }
 
 // Guarantee: HEC has no idempotency key.
 func (k *Sink) Guarantee() sinks.Guarantee { return sinks.AtLeastOnce }
@@ -215,9 +199,9 @@ func (k *Sink) post(ctx context.Context, path string, body []byte) (int, answer,
 	if k.s.Ack {
 		req.Header.Set("X-Splunk-Request-Channel", k.channel)
 	}
-	resp, err := k.hc.Do(req)
+	resp, err := k.HC.Do(req)
 	if err != nil {
-		return 0, answer{}, nil, fmt.Errorf("splunk_hec sink %s: POST %s%s: %w", k.name, k.base, path, transport.Unwrap(err))
+		return 0, answer{}, nil, fmt.Errorf("splunk_hec sink %s: POST %s%s: %w", k.SinkName, k.base, path, transport.Unwrap(err))
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
@@ -245,9 +229,9 @@ func (k *Sink) send(ctx context.Context, items []item, res []sinks.ItemResult, a
 		code = *a.Code
 	}
 	fail := func(what string) error {
-		return fmt.Errorf("splunk_hec sink %s: %s: HTTP %d, HEC code %d %q", k.name, what, status, code, a.Text)
+		return fmt.Errorf("splunk_hec sink %s: %s: HTTP %d, HEC code %d %q", k.SinkName, what, status, code, a.Text)
 	}
-	if err := transport.Redirect(status, "splunk_hec sink "+k.name+": post events", k.s.URL); err != nil {
+	if err := transport.Redirect(status, "splunk_hec sink "+k.SinkName+": post events", k.s.URL); err != nil {
 		return err
 	}
 	switch {
@@ -344,9 +328,9 @@ func (k *Sink) waitAcks(ctx context.Context, acks []pending, res []sinks.ItemRes
 		}
 		req.Header.Set("Authorization", "Splunk "+k.s.Token.Reveal())
 		req.Header.Set("X-Splunk-Request-Channel", k.channel)
-		resp, err := k.hc.Do(req)
+		resp, err := k.HC.Do(req)
 		if err != nil {
-			return fmt.Errorf("splunk_hec sink %s: poll acks: %w", k.name, transport.Unwrap(err))
+			return fmt.Errorf("splunk_hec sink %s: poll acks: %w", k.SinkName, transport.Unwrap(err))
 		}
 		var ans struct {
 			Acks map[string]bool `json:"acks"`
@@ -354,19 +338,19 @@ func (k *Sink) waitAcks(ctx context.Context, acks []pending, res []sinks.ItemRes
 		}
 		err = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&ans)
 		resp.Body.Close()
-		if rerr := transport.Redirect(resp.StatusCode, "splunk_hec sink "+k.name+": poll acks", k.s.URL); rerr != nil {
+		if rerr := transport.Redirect(resp.StatusCode, "splunk_hec sink "+k.SinkName+": poll acks", k.s.URL); rerr != nil {
 			return rerr
 		}
 		switch {
 		case resp.StatusCode == http.StatusOK && err == nil:
 		case ans.Code != nil && *ans.Code == 14:
-			return sinks.Fatal(fmt.Errorf("splunk_hec sink %s: ack: true but the token has indexer acknowledgement off (HEC code 14)", k.name))
+			return sinks.Fatal(fmt.Errorf("splunk_hec sink %s: ack: true but the token has indexer acknowledgement off (HEC code 14)", k.SinkName))
 		case ans.Code != nil && *ans.Code >= 1 && *ans.Code <= 4:
-			return sinks.Fatal(fmt.Errorf("splunk_hec sink %s: poll acks: token refused (HEC code %d %q)", k.name, *ans.Code, ans.Text))
+			return sinks.Fatal(fmt.Errorf("splunk_hec sink %s: poll acks: token refused (HEC code %d %q)", k.SinkName, *ans.Code, ans.Text))
 		case ans.Code == nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusNotFound):
-			return sinks.Fatal(fmt.Errorf("splunk_hec sink %s: poll acks: HTTP %d without a HEC answer (a proxy in front of HEC? check the token, url and the proxy's rules)", k.name, resp.StatusCode))
+			return sinks.Fatal(fmt.Errorf("splunk_hec sink %s: poll acks: HTTP %d without a HEC answer (a proxy in front of HEC? check the token, url and the proxy's rules)", k.SinkName, resp.StatusCode))
 		default:
-			return transport.RetryLater(fmt.Errorf("splunk_hec sink %s: poll acks: HTTP %d", k.name, resp.StatusCode), resp.Header)
+			return transport.RetryLater(fmt.Errorf("splunk_hec sink %s: poll acks: HTTP %d", k.SinkName, resp.StatusCode), resp.Header)
 		}
 		for id, ok := range ans.Acks {
 			n, err := strconv.Atoi(id)
@@ -386,7 +370,7 @@ func (k *Sink) waitAcks(ctx context.Context, acks []pending, res []sinks.ItemRes
 					res[it.i] = sinks.ItemResult{Status: sinks.Retry, Reason: "ack_timeout"}
 				}
 			}
-			k.log.Warn("HEC acknowledgements did not come in time; the events will be sent again", "waiting_requests", len(waiting), "ack_timeout", k.s.AckTimeout.D())
+			k.Log.Warn("HEC acknowledgements did not come in time; the events will be sent again", "waiting_requests", len(waiting), "ack_timeout", k.s.AckTimeout.D())
 			return nil
 		}
 		select {
@@ -404,11 +388,7 @@ func (k *Sink) Ping(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return transport.Ping(k.hc, req, "splunk_hec sink "+k.name+": health")
+	return transport.Ping(k.HC, req, "splunk_hec sink "+k.SinkName+": health")
 }
 
 // Close releases idle connections.
-func (k *Sink) Close(context.Context) error {
-	k.hc.CloseIdleConnections()
-	return nil
-}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,23 +28,11 @@ func hecSrv(t *testing.T) (*hecserver.Server, string) {
 		"disabled":  {Disabled: true},
 		"restrict":  {Indexes: []string{"audit"}},
 	})
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return h, srv.URL
+	return h, plugintest.Serve(t, h)
 }
 
 func open(t *testing.T, yml string, logs *testkit.LockedBuffer) *Sink {
-	t.Helper()
-	s := plugintest.Open(t, Plugin, "test-hec", yml, plugintest.Logger(t, logs))
-	t.Cleanup(func() { _ = s.Close(context.Background()) })
-	return s.(*Sink)
-}
-
-func write(s sinks.Sink, batch []sinks.Event) ([]sinks.ItemResult, error) {
-	res := make([]sinks.ItemResult, len(batch))
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	return res, s.Write(ctx, batch, res)
+	return plugintest.Start(t, Plugin, "test-hec", yml, plugintest.Logger(t, logs)).(*Sink)
 }
 
 func allWritten(t *testing.T, res []sinks.ItemResult, err error) {
@@ -64,7 +51,7 @@ func TestWritesEnvelopes(t *testing.T) {
 	h, url := hecSrv(t)
 	s := open(t, "url: "+url+"\ntoken: "+secretToken+"\nindex: audit\nhost: h1\n", nil)
 	batch := projectiontest.Batch(7, "w")
-	res, err := write(s, batch)
+	res, err := plugintest.Write(s, batch)
 	allWritten(t, res, err)
 	counts := h.CountByID()
 	for _, ev := range batch {
@@ -93,7 +80,7 @@ func TestSplitsAtMaxRequestBytesAnd413(t *testing.T) {
 	h.SetMaxBodySize(4000) // a few events per request; the sink's own limit is larger
 	s := open(t, "url: "+url+"\ntoken: "+secretToken+"\nmax_request_bytes: 9000\n", nil)
 	batch := projectiontest.Batch(20, "split")
-	res, err := write(s, batch)
+	res, err := plugintest.Write(s, batch)
 	allWritten(t, res, err)
 	if got := len(h.CountByID()); got != 20 {
 		t.Fatalf("%d distinct events indexed, want 20", got)
@@ -110,7 +97,7 @@ func TestIndexerAcknowledgement(t *testing.T) {
 	h.SetAckAfter(3)
 	s := open(t, "url: "+url+"\ntoken: acked\nack: true\nack_poll_interval: 5ms\nmax_request_bytes: 3000\n", nil)
 	batch := projectiontest.Batch(6, "ack")
-	res, err := write(s, batch)
+	res, err := plugintest.Write(s, batch)
 	allWritten(t, res, err)
 	if len(h.CountByID()) != 6 {
 		t.Fatalf("indexed %v", h.CountByID())
@@ -126,7 +113,7 @@ func TestAckTimeoutLeavesEventsForRetry(t *testing.T) {
 	h, url := hecSrv(t)
 	h.SetAckAfter(1 << 30)
 	s := open(t, "url: "+url+"\ntoken: acked\nack: true\nack_poll_interval: 5ms\nack_timeout: 50ms\n", nil)
-	res, err := write(s, projectiontest.Batch(3, "late"))
+	res, err := plugintest.Write(s, projectiontest.Batch(3, "late"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +137,7 @@ func TestPartialFailure(t *testing.T) {
 			s := open(t, fmt.Sprintf("url: %s\ntoken: %s\nack: %v\nack_poll_interval: 5ms\n", url, tok, ack), nil)
 			batch := projectiontest.Batch(4, "part")
 			batch[1].Value = []byte(`""`)
-			res, err := write(s, batch)
+			res, err := plugintest.Write(s, batch)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -192,12 +179,12 @@ func TestRetryFatalTable(t *testing.T) {
 			h, url := hecSrv(t)
 			h.SetBusy(tc.busy)
 			s := open(t, "url: "+url+"\n"+tc.yml+"\nack_poll_interval: 5ms\n", nil)
-			_, err := write(s, projectiontest.Batch(2, "rf"))
+			_, err := plugintest.Write(s, projectiontest.Batch(2, "rf"))
 			if err == nil || sinks.IsFatal(err) != tc.fatal {
 				t.Fatalf("err %v, want fatal=%v", err, tc.fatal)
 			}
 			if tc.busy > 0 { // busy passes: the retry goes through
-				res, err := write(s, projectiontest.Batch(2, "rf"))
+				res, err := plugintest.Write(s, projectiontest.Batch(2, "rf"))
 				allWritten(t, res, err)
 			}
 		})
@@ -219,7 +206,7 @@ func TestStatusWithoutHECCode(t *testing.T) {
 			h, url := hecSrv(t)
 			h.SetFront(tc.status)
 			s := open(t, "url: "+url+"\ntoken: "+secretToken+"\n", nil)
-			res, err := write(s, projectiontest.Batch(1, "front"))
+			res, err := plugintest.Write(s, projectiontest.Batch(1, "front"))
 			got := "retry"
 			switch {
 			case sinks.IsFatal(err):
@@ -240,11 +227,8 @@ func TestStatusWithoutHECCode(t *testing.T) {
 }
 
 func TestUnreachableIsRetryable(t *testing.T) {
-	srv := httptest.NewServer(hecserver.New(nil))
-	url := srv.URL
-	srv.Close()
-	s := open(t, "url: "+url+"\ntoken: x\n", nil)
-	if _, err := write(s, projectiontest.Batch(1, "u")); err == nil || sinks.IsFatal(err) {
+	s := open(t, "url: "+plugintest.DeadURL(t)+"\ntoken: x\n", nil)
+	if _, err := plugintest.Write(s, projectiontest.Batch(1, "u")); err == nil || sinks.IsFatal(err) {
 		t.Fatalf("err %v", err)
 	}
 	if err := s.Ping(context.Background()); err == nil {
@@ -257,7 +241,7 @@ func TestSecretsStayOutOfErrorsAndLogs(t *testing.T) {
 	h.SetToken(secretToken, hecserver.Token{Disabled: true})
 	var logs testkit.LockedBuffer
 	s := open(t, "url: "+url+"\ntoken: "+secretToken+"\n", &logs)
-	_, err := write(s, projectiontest.Batch(1, "sec"))
+	_, err := plugintest.Write(s, projectiontest.Batch(1, "sec"))
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -284,7 +268,7 @@ func TestRetryAfterFromAProxy(t *testing.T) {
 	h, _ := hecSrv(t)
 	busy := 1
 	var mu sync.Mutex
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	proxy := plugintest.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		first := busy > 0
 		busy--
@@ -297,18 +281,17 @@ func TestRetryAfterFromAProxy(t *testing.T) {
 		}
 		h.ServeHTTP(w, r)
 	}))
-	defer srv.Close()
-	s := open(t, "url: "+srv.URL+"\ntoken: "+secretToken+"\n", nil)
+	s := open(t, "url: "+proxy+"\ntoken: "+secretToken+"\n", nil)
 	batch := projectiontest.Batch(2, "ra")
-	_, err := write(s, batch)
+	_, err := plugintest.Write(s, batch)
 	if err == nil || sinks.IsFatal(err) || sinks.RetryAfterOf(err) != 2*time.Second {
 		t.Fatalf("busy with Retry-After: 2: err %v, asked wait %s; want a retry in 2s", err, sinks.RetryAfterOf(err))
 	}
-	res, err := write(s, batch)
+	res, err := plugintest.Write(s, batch)
 	allWritten(t, res, err)
 	// HEC's own busy answer has no Retry-After: plain backoff.
 	h.SetBusy(1)
-	if _, err := write(s, batch); err == nil || sinks.RetryAfterOf(err) != 0 {
+	if _, err := plugintest.Write(s, batch); err == nil || sinks.RetryAfterOf(err) != 0 {
 		t.Fatalf("HEC busy: err %v, asked wait %s; want a plain retry", err, sinks.RetryAfterOf(err))
 	}
 }

@@ -18,21 +18,18 @@ import (
 	"github.com/auditstream/auditstream/sinks/internal/plugintest"
 	"github.com/auditstream/auditstream/sinks/projection/cef/ceftest"
 	"github.com/auditstream/auditstream/sinks/projection/projectiontest"
+	"github.com/auditstream/auditstream/sinks/sinktest"
 )
 
 func open(t *testing.T, yml string) *Sink {
 	t.Helper()
-	s := plugintest.Open(t, Plugin, "test-syslog", yml, testkit.Logger(t))
-	t.Cleanup(func() { _ = s.Close(context.Background()) })
-	return s.(*Sink)
+	return plugintest.Start(t, Plugin, "test-syslog", yml, testkit.Logger(t)).(*Sink)
 }
 
 func write(t *testing.T, s sinks.Sink, batch []sinks.Event) []sinks.ItemResult {
 	t.Helper()
-	res := make([]sinks.ItemResult, len(batch))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := s.Write(ctx, batch, res); err != nil {
+	res, err := plugintest.Write(s, batch)
+	if err != nil {
 		t.Fatalf("write: %v", err)
 	}
 	return res
@@ -56,41 +53,8 @@ func readOctetCounted(r *bufio.Reader) (string, error) {
 // tcpReceiver accepts connections and sends every frame read to the returned channel.
 func tcpReceiver(t *testing.T, lf bool) (string, <-chan string, func()) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	msgs := make(chan string, 100)
 	conns := make(chan net.Conn, 10)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns <- c
-			go func() {
-				r := bufio.NewReader(c)
-				for {
-					var m string
-					var err error
-					if lf {
-						m, err = r.ReadString('\n')
-						m = strings.TrimSuffix(m, "\n")
-					} else {
-						m, err = readOctetCounted(r)
-					}
-					if err != nil {
-						c.Close() // as a receiver does at the end of the stream
-						return
-					}
-					msgs <- m
-				}
-			}()
-		}
-	}()
 	closeConns := func() {
 		for {
 			select {
@@ -101,8 +65,29 @@ func tcpReceiver(t *testing.T, lf bool) (string, <-chan string, func()) {
 			}
 		}
 	}
-	t.Cleanup(func() { ln.Close(); <-done; closeConns() })
-	return ln.Addr().String(), msgs, closeConns
+	t.Cleanup(closeConns) // after the listener is closed (cleanups run last first)
+	addr := sinktest.ServeTCP(t, func(c net.Conn) {
+		conns <- c
+		go func() {
+			r := bufio.NewReader(c)
+			for {
+				var m string
+				var err error
+				if lf {
+					m, err = r.ReadString('\n')
+					m = strings.TrimSuffix(m, "\n")
+				} else {
+					m, err = readOctetCounted(r)
+				}
+				if err != nil {
+					c.Close() // as a receiver does at the end of the stream
+					return
+				}
+				msgs <- m
+			}
+		}()
+	})
+	return addr, msgs, closeConns
 }
 
 func recv(t *testing.T, ch <-chan string) string {

@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -38,14 +37,6 @@ func BenchmarkSinkWebhookPost500(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close(context.Background())
 	batch := sinktest.Events("bench-", 500)
-	res := make([]sinks.ItemResult, len(batch))
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := s.Write(context.Background(), batch, res); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(500*b.N)/b.Elapsed().Seconds(), "events/s")
+	sinktest.BenchWrite(b, s, nil, func(int) []sinks.Event { return batch })
 }

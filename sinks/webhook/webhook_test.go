@@ -29,9 +29,8 @@ const secret = "whsec-0123456789abcdef-test"
 // it recomputes the signature itself (not with Sign), refuses stale timestamps, and
 // stores the events it accepts by metadata.uid.
 type receiver struct {
+	store  sinktest.Memory // events by metadata.uid
 	mu     sync.Mutex
-	events map[string]int
-	fault  sinktest.Fault
 	posts  int
 	bad    int             // requests refused for a bad signature
 	slowed sinktest.Signal // a request arrived while slow
@@ -46,10 +45,9 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.mu.Lock()
-	fault := r.fault
 	r.posts++
 	r.mu.Unlock()
-	switch fault {
+	switch r.store.Current() {
 	case sinktest.Unavailable:
 		http.Error(w, "maintenance", http.StatusServiceUnavailable)
 		return
@@ -96,11 +94,11 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
-	r.mu.Lock()
-	for _, e := range b.Events {
-		r.events[e.Metadata.UID]++
+	uids := make([]string, len(b.Events))
+	for i, e := range b.Events {
+		uids[i] = e.Metadata.UID
 	}
-	r.mu.Unlock()
+	r.store.Keep(false, uids...)
 	w.WriteHeader(http.StatusAccepted)
 }
 
@@ -118,7 +116,7 @@ func verify(h http.Header, body, key []byte, now time.Time) bool {
 }
 
 func newReceiver(t *testing.T) (*receiver, *httptest.Server) {
-	r := &receiver{events: map[string]int{}}
+	r := &receiver{}
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return r, srv
@@ -141,21 +139,8 @@ func TestConformance(t *testing.T) {
 		Open: func(t *testing.T, log *slog.Logger) sinks.Sink {
 			return open(t, srv.URL+"/hooks/a1b2c3d4e5f6a7b8c9d0?token=qs-secret-99", log)
 		},
-		Count: func(_ *testing.T, ids []string) map[string]int {
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			out := map[string]int{}
-			for _, id := range ids {
-				out[id] = r.events[id]
-			}
-			return out
-		},
-		Fault: func(_ *testing.T, f sinktest.Fault) func() {
-			r.mu.Lock()
-			r.fault = f
-			r.mu.Unlock()
-			return func() { r.mu.Lock(); r.fault = 0; r.mu.Unlock() }
-		},
+		Count: r.store.Count,
+		Fault: r.store.Fault,
 		Poison: func(e *sinks.Event) {
 			e.Value = []byte(fmt.Sprintf(`{"metadata":{"uid":%q},"poison":true}`, e.ID))
 		},

@@ -86,9 +86,7 @@ func Start(ctx context.Context, cfg *config.Root, roles Roles, log *slog.Logger)
 	ok := false
 	defer func() {
 		if !ok {
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			a.Shutdown(sctx)
+			a.ShutdownWithin(10 * time.Second)
 		}
 	}()
 	if roles.Sims {
@@ -302,7 +300,7 @@ func (a *App) startPollers(ctx context.Context) error {
 	}
 	sharing := targets.NewSharing(targets.SharingConfig{Pollers: ids, Group: tc.Group, SessionTimeout: tc.SessionTimeout.D(),
 		RebalanceTimeout: tc.RebalanceTimeout.D(), Refresh: tc.Refresh.D(),
-		KnownProvider: func(p string) bool { _, ok := providerPlugin(p); return ok }}, a.bus, table, store, a.log, a.m)
+		KnownProvider: func(p string) bool { _, err := providerPlugin(p); return err == nil }}, a.bus, table, store, a.log, a.m)
 	a.log.Info("targets shared in consumer group", "group", sharing.Group())
 	a.sched = pollers.NewScheduler(context.WithoutCancel(ctx), a.log)
 	// Polls under way when the process stops owning their targets finish within half the

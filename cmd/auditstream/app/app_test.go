@@ -2,9 +2,8 @@ package app
 
 import (
 	"context"
-	"io"
+	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,15 +30,15 @@ func loadDev(t *testing.T, dir string) *config.Root {
 	return c
 }
 
-func get(t *testing.T, url string) (int, string) {
+// start starts the roles of c, shut down (within 30 s) at the end of the test.
+func start(t *testing.T, ctx context.Context, c *config.Root, roles Roles, log *slog.Logger) *App {
 	t.Helper()
-	resp, err := http.Get(url)
+	a, err := Start(ctx, c, roles, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	t.Cleanup(func() { a.ShutdownWithin(30 * time.Second) })
+	return a
 }
 
 // The dev configuration (what `make run` runs) works end to end in one process, serves
@@ -66,34 +65,16 @@ func TestRunDevConfig(t *testing.T) {
 			t.Log(logs.String())
 		}
 	}()
-	a, err := Start(context.Background(), c, Roles{Poll: true, Normalize: true, Sink: true, Sims: true}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		a.Shutdown(ctx)
-	}()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		b, _ := os.ReadFile(filepath.Join(dir, "events.jsonl"))
-		if strings.Count(string(b), "\n") >= 100 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no events after 60s (file has %d bytes)", len(b))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	a := start(t, context.Background(), c, Roles{Poll: true, Normalize: true, Sink: true, Sims: true}, log)
+	waitEvents(t, filepath.Join(dir, "events.jsonl"), 60*time.Second, func(n int) bool { return n >= 100 })
 	base := "http://" + a.AdminAddr()
-	if code, body := get(t, base+"/livez"); code != 200 || !strings.Contains(body, "ok") {
+	if code, body := testkit.Get(t, base+"/livez"); code != 200 || !strings.Contains(body, "ok") {
 		t.Fatalf("livez %d %q", code, body)
 	}
-	if code, body := get(t, base+"/readyz"); code != 200 || !strings.Contains(body, "kafka: ok") || !strings.Contains(body, "sink:jsonl: ok") {
+	if code, body := testkit.Get(t, base+"/readyz"); code != 200 || !strings.Contains(body, "kafka: ok") || !strings.Contains(body, "sink:jsonl: ok") {
 		t.Fatalf("readyz %d %q", code, body)
 	}
-	_, metrics := get(t, base+"/metrics")
+	_, metrics := testkit.Get(t, base+"/metrics")
 	for _, name := range []string{"auditstream_poll_requests_total", "auditstream_poll_duration_seconds", "auditstream_provider_http_requests_total",
 		"auditstream_records_published_total", "auditstream_cursor_timestamp_seconds", "auditstream_event_delay_seconds",
 		"auditstream_normalized_events_total", "auditstream_sink_events_total", "auditstream_sink_batch_duration_seconds",
@@ -106,6 +87,72 @@ func TestRunDevConfig(t *testing.T) {
 		if strings.Contains(metrics, s) {
 			t.Fatal("a secret is in /metrics")
 		}
+	}
+}
+
+// The roles as separate processes (as in docker-compose.yml): a simulator process, a poll
+// process, a normalize process and a sink process, sharing only a real Apache Kafka.
+func TestIntegrationRolesAsSeparateProcesses(t *testing.T) {
+	brokers := testkit.RealKafka(t)
+	dir := t.TempDir()
+	u := testkit.Unique()
+	doc := fmt.Sprintf(`
+admin: {listen: "127.0.0.1:0"}
+kafka:
+  brokers: [%q]
+  topics: {raw_prefix: "r%[2]s.audit.raw.", events: "r%[2]s.events", dlq: "r%[2]s.dlq", checkpoints: "r%[2]s.checkpoints", targets: "r%[2]s.targets", partitions: 2}
+targets: {group: "r%[2]s-pollers"}
+simulators:
+  - provider: ionos
+    listen: 127.0.0.1:0
+    settings: {token: t, contracts: ["1"], seed: 5, backfill: 300, max_events: 300}
+normalizer: {group: "r%[2]s-normalizer", providers: [ionos]}
+sinks:
+  - {name: jsonl, type: file, group: "r%[2]s-sink", settings: {path: %q}}
+`, strings.Join(brokers, ","), u, filepath.Join(dir, "events.jsonl"))
+	load := func(extra string) *config.Root {
+		c, err := config.Parse(strings.NewReader(doc + extra))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	ctx, log := context.Background(), testkit.Logger(t)
+	sim := start(t, ctx, load(""), Roles{Sims: true}, log)
+	simURL := sim.SimURLs["ionos"]
+	poller := fmt.Sprintf(`pollers:
+  - name: ionos-roles
+    provider: ionos
+    schedule: "@every 1s"
+    settings: {base_url: %q, token: t, initial_lookback: 2h, lag: 1ms}
+`, simURL)
+	sink := start(t, ctx, load(poller), Roles{Sink: true}, log)
+	norm := start(t, ctx, load(poller), Roles{Normalize: true}, log)
+	poll := start(t, ctx, load(poller), Roles{Poll: true}, log)
+
+	waitEvents(t, filepath.Join(dir, "events.jsonl"), 90*time.Second, func(n int) bool { return n == 300 })
+	// Each process reports ready on its own admin port.
+	for name, a := range map[string]*App{"sink": sink, "normalize": norm, "poll": poll} {
+		if code, _ := testkit.Get(t, "http://"+a.AdminAddr()+"/readyz"); code != 200 {
+			t.Errorf("%s process /readyz = %d", name, code)
+		}
+	}
+}
+
+// waitEvents waits up to d until the number of lines (events) in the file at path is done.
+func waitEvents(t *testing.T, path string, d time.Duration, done func(n int) bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		b, _ := os.ReadFile(path)
+		n := strings.Count(string(b), "\n")
+		if done(n) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events in %s after %s", n, path, d)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/metrics"
 	"github.com/auditstream/auditstream/pollers"
@@ -79,51 +81,65 @@ var SinkTypes = func() []string {
 	return out
 }()
 
-func providerPlugin(name string) (pollers.Plugin, bool) {
-	for _, p := range providers {
-		if p.Name() == name {
-			return p.Source, true
-		}
-	}
-	return pollers.Plugin{}, false
-}
-
-func simPlugin(provider string) (simkit.Plugin, bool) {
-	for _, p := range providers {
-		if p.Name() == provider {
-			return p.Simulator, true
-		}
-	}
-	return simkit.Plugin{}, false
-}
-
-func sinkPlugin(typ string) (sinks.Plugin, bool) {
-	for _, p := range sinkPlugins {
-		if p.Type == typ {
-			return p, true
-		}
-	}
-	return sinks.Plugin{}, false
-}
-
-// validatePoller checks a poller's provider block.
-func validatePoller(pc config.PollerConfig, path string, p *config.Problems) {
-	if pc.Provider == "" {
-		return // reported by config.Root.Validate
-	}
-	pl, ok := providerPlugin(pc.Provider)
+// providerPlugin returns the source plug-in of the provider name.
+func providerPlugin(name string) (pollers.Plugin, error) {
+	p, ok := find(providers, func(p pollers.Provider) bool { return p.Name() == name })
 	if !ok {
-		p.Add(path+".provider", "unknown provider %q (known: %v)", pc.Provider, Providers)
+		return pollers.Plugin{}, fmt.Errorf("unknown provider %q", name)
+	}
+	return p.Source, nil
+}
+
+// simPlugin returns the simulator plug-in of the provider name.
+func simPlugin(provider string) (simkit.Plugin, error) {
+	p, ok := find(providers, func(p pollers.Provider) bool { return p.Name() == provider })
+	if !ok {
+		return simkit.Plugin{}, fmt.Errorf("no simulator for provider %q", provider)
+	}
+	return p.Simulator, nil
+}
+
+// sinkPlugin returns the plug-in of the sink type typ.
+func sinkPlugin(typ string) (sinks.Plugin, error) {
+	p, ok := find(sinkPlugins, func(p sinks.Plugin) bool { return p.Type == typ })
+	if !ok {
+		return sinks.Plugin{}, fmt.Errorf("unknown sink type %q", typ)
+	}
+	return p, nil
+}
+
+// find returns the first element of list that match accepts.
+func find[T any](list []T, match func(T) bool) (T, bool) {
+	for _, v := range list {
+		if match(v) {
+			return v, true
+		}
+	}
+	var zero T
+	return zero, false
+}
+
+// checker is a plug-in that validates its settings block (pollers, sinks and simulators).
+type checker interface {
+	Check(n *yaml.Node, path string, p *config.Problems)
+}
+
+// checkPlugin validates the settings block of the plug-in that lookup finds for name, in a
+// block at path; a name no plug-in has is a problem at path+field listing the known ones.
+func checkPlugin[P checker](name string, lookup func(string) (P, error), known []string, settings *yaml.Node, path, field string, p *config.Problems) {
+	pl, err := lookup(name)
+	if err != nil {
+		p.Add(path+field, "%v (known: %v)", err, known)
 		return
 	}
-	pl.Check(&pc.Settings, path+".settings", p)
+	pl.Check(settings, path+".settings", p)
 }
 
 // newSource builds a poller's Source.
 func newSource(pc config.PollerConfig, log *slog.Logger, m *metrics.Metrics) (pollers.Source, error) {
-	pl, ok := providerPlugin(pc.Provider)
-	if !ok {
-		return nil, fmt.Errorf("unknown provider %q", pc.Provider)
+	pl, err := providerPlugin(pc.Provider)
+	if err != nil {
+		return nil, err
 	}
 	hc := &http.Client{Timeout: pc.HTTP.Timeout.D()}
 	client, err := pollhttp.New(hc, pc.Provider, pollhttp.Config{
@@ -135,43 +151,20 @@ func newSource(pc config.PollerConfig, log *slog.Logger, m *metrics.Metrics) (po
 	return pl.New(&pc.Settings, pollers.Deps{Poller: pc.Name, HTTP: client, HTTPConfig: pc.HTTP, Log: log, Metrics: m})
 }
 
-// validateSink checks a sink's block.
-func validateSink(sc config.SinkConfig, path string, p *config.Problems) {
-	if sc.Type == "" {
-		return // reported by config.Root.Validate
-	}
-	pl, ok := sinkPlugin(sc.Type)
-	if !ok {
-		p.Add(path+".type", "unknown sink type %q (known: %v)", sc.Type, SinkTypes)
-		return
-	}
-	pl.Check(&sc.Settings, path+".settings", p)
-}
-
 // openSink opens a sink.
 func openSink(sc config.SinkConfig, log *slog.Logger, m *metrics.Metrics) (sinks.Sink, error) {
-	pl, ok := sinkPlugin(sc.Type)
-	if !ok {
-		return nil, fmt.Errorf("unknown sink type %q", sc.Type)
+	pl, err := sinkPlugin(sc.Type)
+	if err != nil {
+		return nil, err
 	}
 	return pl.Open(sc.Name, &sc.Settings, sinks.Deps{Log: log, Metrics: m})
 }
 
-// validateSim checks a simulator block.
-func validateSim(sc config.SimConfig, path string, p *config.Problems) {
-	pl, ok := simPlugin(sc.Provider)
-	if !ok {
-		p.Add(path+".provider", "no simulator for provider %q (known: %v)", sc.Provider, Providers)
-		return
-	}
-	pl.Check(&sc.Settings, path+".settings", p)
-}
-
 // newSim builds a simulator's handler and the path prefix of its API.
 func newSim(sc config.SimConfig) (http.Handler, string, error) {
-	pl, ok := simPlugin(sc.Provider)
-	if !ok {
-		return nil, "", fmt.Errorf("no simulator for provider %q", sc.Provider)
+	pl, err := simPlugin(sc.Provider)
+	if err != nil {
+		return nil, "", err
 	}
 	h, err := pl.New(&sc.Settings)
 	if err != nil {
@@ -186,7 +179,9 @@ func Validate(c *config.Root) error {
 	c.Validate(&p)
 	for i, pc := range c.Pollers {
 		path := fmt.Sprintf("pollers[%d]", i)
-		validatePoller(pc, path, &p)
+		if pc.Provider != "" { // else reported by config.Root.Validate
+			checkPlugin(pc.Provider, providerPlugin, Providers, &pc.Settings, path, ".provider", &p)
+		}
 		if _, err := pollers.ParseSchedule(pc.Schedule); err != nil {
 			p.Add(path+".schedule", "%v", err)
 		}
@@ -195,10 +190,12 @@ func Validate(c *config.Root) error {
 		}
 	}
 	for i, sc := range c.Sinks {
-		validateSink(sc, fmt.Sprintf("sinks[%d]", i), &p)
+		if sc.Type != "" { // else reported by config.Root.Validate
+			checkPlugin(sc.Type, sinkPlugin, SinkTypes, &sc.Settings, fmt.Sprintf("sinks[%d]", i), ".type", &p)
+		}
 	}
 	for i, sc := range c.Simulators {
-		validateSim(sc, fmt.Sprintf("simulators[%d]", i), &p)
+		checkPlugin(sc.Provider, simPlugin, Providers, &sc.Settings, fmt.Sprintf("simulators[%d]", i), ".provider", &p)
 	}
 	known := map[string]bool{}
 	for _, pr := range Providers {

@@ -47,9 +47,7 @@ normalizer: {providers: [ionos], group: "g.app.%[2]s"}
 				if err != nil {
 					t.Fatal(err)
 				}
-				sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
-				defer scancel()
-				a.Shutdown(sctx)
+				a.ShutdownWithin(30 * time.Second)
 			} else {
 				if err == nil {
 					a.Shutdown(ctx)

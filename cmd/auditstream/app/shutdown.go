@@ -5,6 +5,13 @@ import (
 	"time"
 )
 
+// ShutdownWithin is Shutdown with a deadline d from now.
+func (a *App) ShutdownWithin(d time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	a.Shutdown(ctx)
+}
+
 // Shutdown drains in order: pollers stop (a running poll finishes its current request and
 // does not move its cursor past unacknowledged records), then consumers finish their
 // batch, then sinks, Kafka, simulators and the admin server close.

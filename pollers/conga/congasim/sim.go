@@ -37,8 +37,7 @@ import (
 
 // Config of the simulator (also its YAML settings block).
 type Config struct {
-	ClientID     string        `yaml:"client_id"`
-	ClientSecret config.Secret `yaml:"client_secret"`
+	logsim.Client `yaml:",inline"`
 	// ClientDisabled answers every token request with ERROR_AUTHENTICATION_CLIENT_DISABLED.
 	ClientDisabled  bool `yaml:"client_disabled"`
 	logsim.Settings `yaml:",inline"`
@@ -49,9 +48,7 @@ func (c *Config) SetDefaults() { c.Settings.SetDefaults(c.ClientID, time.Hour) }
 
 // Validate lists problems at path.
 func (c *Config) Validate(path string, p *config.Problems) {
-	if c.ClientID == "" || c.ClientSecret == "" {
-		p.Add(path, "set client_id and client_secret (the simulator checks them like the real token endpoint)")
-	}
+	c.Client.Validate(path, p, "token endpoint")
 	c.Settings.Validate(path, p)
 }
 
@@ -101,16 +98,12 @@ func (s *Sim) token(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "bad form")
 		return
 	}
-	oauthErr := func(code int, e string) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(code)
-		_ = json.NewEncoder(w).Encode(map[string]string{"error": e})
-	}
+	oauthErr := func(code int, e string) { logsim.OAuthError(w, code, map[string]string{"error": e}) }
 	f := r.PostForm
 	switch {
 	case f.Get("grant_type") != "client_credentials":
 		oauthErr(http.StatusBadRequest, "unsupported_grant_type")
-	case f.Get("client_id") != s.cfg.ClientID || f.Get("client_secret") != s.cfg.ClientSecret.Reveal():
+	case !s.cfg.Accepts(f):
 		oauthErr(http.StatusBadRequest, "ERROR_AUTHENTICATION_NOT_VALID")
 	case s.cfg.ClientDisabled:
 		oauthErr(http.StatusForbidden, "ERROR_AUTHENTICATION_CLIENT_DISABLED")
@@ -122,13 +115,7 @@ func (s *Sim) token(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sim) authorized(w http.ResponseWriter, r *http.Request) bool {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if ok && s.tokens.Valid(tok) {
-		return true
-	}
-	s.Ledger.Count("unauthorized")
-	apiError(w, http.StatusUnauthorized, "Unauthorized access")
-	return false
+	return s.Bearer(w, r, s.tokens, "Unauthorized access")
 }
 
 var statuses = map[int]string{0: "COMPLETED", 1: "DECLINED", 2: "EXPIRED", 3: "OPTED_OUT"}
@@ -223,3 +210,6 @@ func (s *Sim) render(e *logsim.Entry) []byte {
 	})
 	return b
 }
+
+// Handler is New as an http.Handler.
+func Handler(cfg Config) http.Handler { return New(cfg) }

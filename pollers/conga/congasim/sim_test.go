@@ -2,39 +2,33 @@ package congasim
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strings"
 	"testing"
 
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/pollers/simkit/logsim"
+	"github.com/auditstream/auditstream/pollers/simkit/simtest"
 )
 
-func call(t *testing.T, req *http.Request) (int, map[string]any, http.Header) {
+func call(t *testing.T, method, url string, h http.Header, body string) (int, map[string]any, http.Header) {
 	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	code, b, header := simtest.Call(t, method, url, h, body)
 	var m map[string]any
 	_ = json.Unmarshal(b, &m)
-	return resp.StatusCode, m, resp.Header
+	return code, m, header
 }
 
 func TestTokenListingAndErrors(t *testing.T) {
-	cfg := Config{ClientID: "c", ClientSecret: "s"}
+	cfg := Config{Client: logsim.Client{ClientID: "c", ClientSecret: "s"}}
 	cfg.Seed, cfg.Packages, cfg.EntriesPerPackage = 9, 12, 5
 	sim := New(cfg)
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
 	token := func(form url.Values) (int, map[string]any) {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/auth/connect/token", strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		code, m, _ := call(t, req)
+		code, m, _ := call(t, http.MethodPost, srv.URL+"/api/v1/auth/connect/token",
+			http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, form.Encode())
 		return code, m
 	}
 	good := url.Values{"grant_type": {"client_credentials"}, "client_id": {"c"}, "client_secret": {"s"}, "scope": {"sign"}}
@@ -48,11 +42,7 @@ func TestTokenListingAndErrors(t *testing.T) {
 		t.Fatalf("wrong secret: %d %v", code, m)
 	}
 	get := func(path, auth string) (int, map[string]any) {
-		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
-		if auth != "" {
-			req.Header.Set("Authorization", auth)
-		}
-		code, m, _ := call(t, req)
+		code, m, _ := call(t, http.MethodGet, srv.URL+path, simtest.Auth(auth), "")
 		return code, m
 	}
 	if code, m := get("/api/sign/v1/cs-packages", "Bearer nope"); code != 401 || m["messageKey"] == nil || m["code"] != 401.0 {

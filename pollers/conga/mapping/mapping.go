@@ -1,13 +1,19 @@
 package mapping
 
 import (
-	"fmt"
-	"time"
-
 	"github.com/auditstream/auditstream/schemas"
+	"github.com/auditstream/auditstream/schemas/jsonx"
 	"github.com/auditstream/auditstream/schemas/mapkit"
 	"github.com/auditstream/auditstream/schemas/ocsf"
 )
+
+// congaVerbs: Conga's audit event types (display strings or enum names, folded by mapkit.LookupVerb).
+var congaVerbs = map[string]mapkit.Verb{
+	"login":       mapkit.VerbLogon,
+	"view":        mapkit.VerbRead,
+	"download":    mapkit.VerbExport,
+	"downloadzip": mapkit.VerbExport,
+}
 
 // Mapper maps Conga Sign package audit events ({"type", "date-time", "target", "user",
 // "user-email", "user-ip", "data"}; camelCase and snake_case spellings accepted) to Web
@@ -21,52 +27,22 @@ import (
 //	data      → unmapped, like any other field
 //
 // The envelope's entity is the package id (web_resources[0].uid, its entity_name the name).
-type Mapper struct{}
+//
+// Where a Conga audit event keeps what it says, and its message.
+var Mapper = mapkit.ESign{Entry: mapkit.Entry{
+	Product: ocsf.Product{Name: "Conga Sign", VendorName: "Conga"}, ResourceType: "package", Verbs: congaVerbs, EventCode: true,
+	Noun: "conga audit event", Word: "type", WordName: "type", Time: "datetime", TimeName: "date-time",
+	UserName: "user", UserEmail: "useremail", IP: "userip", IPName: "user-ip", Target: "target",
+}, Adjust: adjust}
 
-// congaVerbs: Conga's audit event types (display strings or enum names, folded by lookupVerb).
-var congaVerbs = map[string]mapkit.Verb{
-	"login":       mapkit.VerbLogon,
-	"view":        mapkit.VerbRead,
-	"download":    mapkit.VerbExport,
-	"downloadzip": mapkit.VerbExport,
-}
-
-// Map implements mapkit.Mapper.
-func (Mapper) Map(env *schemas.Envelope, zone *time.Location) (ocsf.Event, error) {
-	e, err := mapkit.EntryObject(env)
-	if err != nil {
-		return nil, fmt.Errorf("conga audit event: %w", err)
-	}
-	typ := e.Loose("type").Text()
-	if typ == "" {
-		return nil, fmt.Errorf("conga audit event has no type: %w", mapkit.ErrUnmappable)
-	}
-	when := e.Loose("datetime").Text()
-	t, err := mapkit.EventTime(when, zone)
-	if err != nil {
-		return nil, fmt.Errorf("conga audit event date-time: %w", err)
-	}
-	name, email := e.Loose("user").Text(), e.Loose("useremail").Text()
-	a := mapkit.Action{
-		Product:      ocsf.Product{Name: "Conga Sign", VendorName: "Conga"},
-		ResourceType: "package",
-		Verb:         mapkit.LookupVerb(congaVerbs, typ),
-		VerbText:     typ,
-		Time:         t,
-		OriginalTime: when,
-		EventCode:    typ,
-		User:         mapkit.User(name, email, ""),
-		IP:           e.Loose("userip").Text(),
-		IPKey:        "user-ip",
-		Target:       e.Loose("target").Text(),
-	}
-	a.Message = typ
+// adjust writes the message: "<type> of <target> by <user>".
+func adjust(_ *schemas.Envelope, _ jsonx.Value, a *mapkit.Action) []string {
+	a.Message = a.VerbText
 	if a.Target != "" {
 		a.Message += " of " + a.Target
 	}
 	if a.User != nil {
 		a.Message += " by " + a.User.Name
 	}
-	a.Unmapped.RestLoose(e, "type", "datetime", "user", "useremail", "userip", "target")
-	return a.Event(env)
+	return nil
 }

@@ -243,3 +243,6 @@ func (s *Sim) render(e *logsim.Entry) []byte {
 	b, _ := json.Marshal(map[string]string{"Date": date, "IPAddress": ip, "Description": fmt.Sprintf(format, who)})
 	return b
 }
+
+// Handler is New as an http.Handler.
+func Handler(cfg Config) http.Handler { return New(cfg) }

@@ -2,11 +2,12 @@ package constellation1sim
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/auditstream/auditstream/pollers/simkit/simtest"
 )
 
 func TestAuthListingsAndRejectedTokens(t *testing.T) {
@@ -16,17 +17,8 @@ func TestAuthListingsAndRejectedTokens(t *testing.T) {
 	defer srv.Close()
 	get := func(path, auth string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/rest"+path, nil)
-		if auth != "" {
-			req.Header.Set("Authorization", auth)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		code, b, _ := simtest.Call(t, http.MethodGet, srv.URL+"/rest"+path, simtest.Auth(auth), "")
+		return code, string(b)
 	}
 	value := func(body string) string {
 		var r struct{ ReturnValue string }

@@ -1,14 +1,23 @@
 package mapping
 
 import (
-	"fmt"
 	"strings"
-	"time"
 
 	"github.com/auditstream/auditstream/schemas"
+	"github.com/auditstream/auditstream/schemas/jsonx"
 	"github.com/auditstream/auditstream/schemas/mapkit"
 	"github.com/auditstream/auditstream/schemas/ocsf"
 )
+
+// constellation1Verbs: words of the free-text description (lower case).
+var constellation1Verbs = map[string]mapkit.Verb{
+	"viewed": mapkit.VerbRead, "opened": mapkit.VerbRead, "downloaded": mapkit.VerbExport,
+	"shared": mapkit.VerbShare, "sent": mapkit.VerbShare, "emailed": mapkit.VerbShare, "forwarded": mapkit.VerbShare,
+	"signed": mapkit.VerbOther, "declined": mapkit.VerbOther, "completed": mapkit.VerbOther, "initialed": mapkit.VerbOther,
+	"voided": mapkit.VerbOther, "created": mapkit.VerbOther, "deleted": mapkit.VerbOther, "accepted": mapkit.VerbOther,
+	"rejected": mapkit.VerbOther, "printed": mapkit.VerbOther, "uploaded": mapkit.VerbOther, "added": mapkit.VerbOther,
+	"removed": mapkit.VerbOther, "modified": mapkit.VerbOther, "updated": mapkit.VerbOther, "reassigned": mapkit.VerbOther,
+}
 
 // Mapper maps Constellation1 eSign session action log entries ({"Date",
 // "IPAddress", "Description"}; camelCase accepted) to Web Resources Activity (6001) on the
@@ -23,49 +32,22 @@ import (
 //
 // The envelope's entity is the signing session id (web_resources[0].uid, its entity_name
 // the name). The log has no entry id.
-type Mapper struct{}
+//
+// Where an action log keeps what it says (the date is read first). Its verb and
+// actor come from the description (constellation1Verb, byName, findEmail).
+var Mapper = mapkit.ESign{Entry: mapkit.Entry{
+	Product: ocsf.Product{Name: "Constellation1 eSign", VendorName: "Constellation1"}, ResourceType: "signing session",
+	Noun: "constellation1 action log", Word: "description", WordName: "Description", Time: "date", TimeName: "Date",
+	TimeFirst: true, Trim: true, IP: "ipaddress", IPName: "IPAddress",
+}, Adjust: adjust}
 
-// constellation1Verbs: words of the free-text description (lower case).
-var constellation1Verbs = map[string]mapkit.Verb{
-	"viewed": mapkit.VerbRead, "opened": mapkit.VerbRead, "downloaded": mapkit.VerbExport,
-	"shared": mapkit.VerbShare, "sent": mapkit.VerbShare, "emailed": mapkit.VerbShare, "forwarded": mapkit.VerbShare,
-	"signed": mapkit.VerbOther, "declined": mapkit.VerbOther, "completed": mapkit.VerbOther, "initialed": mapkit.VerbOther,
-	"voided": mapkit.VerbOther, "created": mapkit.VerbOther, "deleted": mapkit.VerbOther, "accepted": mapkit.VerbOther,
-	"rejected": mapkit.VerbOther, "printed": mapkit.VerbOther, "uploaded": mapkit.VerbOther, "added": mapkit.VerbOther,
-	"removed": mapkit.VerbOther, "modified": mapkit.VerbOther, "updated": mapkit.VerbOther, "reassigned": mapkit.VerbOther,
-}
-
-// Map implements mapkit.Mapper.
-func (Mapper) Map(env *schemas.Envelope, zone *time.Location) (ocsf.Event, error) {
-	e, err := mapkit.EntryObject(env)
-	if err != nil {
-		return nil, fmt.Errorf("constellation1 action log: %w", err)
-	}
-	when := e.Loose("date").Text()
-	t, err := mapkit.EventTime(when, zone)
-	if err != nil {
-		return nil, fmt.Errorf("constellation1 action log Date: %w", err)
-	}
-	desc := strings.TrimSpace(e.Loose("description").Text())
-	if desc == "" {
-		return nil, fmt.Errorf("constellation1 action log has no Description: %w", mapkit.ErrUnmappable)
-	}
-	verb, word := constellation1Verb(desc)
-	email := findEmail(desc)
-	a := mapkit.Action{
-		Product:      ocsf.Product{Name: "Constellation1 eSign", VendorName: "Constellation1"},
-		ResourceType: "signing session",
-		Verb:         verb,
-		VerbText:     word,
-		Time:         t,
-		OriginalTime: when,
-		User:         mapkit.User(byName(desc), email, ""),
-		IP:           e.Loose("ipaddress").Text(),
-		IPKey:        "IPAddress",
-		Message:      desc,
-	}
-	a.Unmapped.RestLoose(e, "date", "ipaddress", "description")
-	return a.Event(env)
+// adjust reads the verb and the actor from the description, which is the message.
+func adjust(_ *schemas.Envelope, _ jsonx.Value, a *mapkit.Action) []string {
+	desc := a.VerbText
+	a.Verb, a.VerbText = constellation1Verb(desc)
+	a.User = mapkit.User(byName(desc), findEmail(desc), "")
+	a.Message = desc
+	return nil
 }
 
 // constellation1Verb finds the action in a description: the first word that is a verb of

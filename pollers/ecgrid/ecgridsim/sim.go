@@ -133,23 +133,11 @@ func New(cfg Config) *Sim {
 	if cfg.MaxSessionsPerUser <= 0 {
 		cfg.MaxSessionsPerUser = 5
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Seed == 0 {
-		cfg.Seed = uint64(cfg.Now().UnixNano())
-	}
+	simkit.DefaultClock(&cfg.Now, &cfg.Seed)
 	s := &Sim{cfg: cfg, start: cfg.Now().UTC(), rng: rand.New(rand.NewPCG(cfg.Seed, 0xec6)), frng: rand.New(rand.NewPCG(cfg.Seed, 0xfa17)),
 		faults: cfg.Faults, byUser: map[int][]*session{}, byID: map[string]*session{}, ledger: simkit.NewLedger()}
 	s.nextT = s.start
-	if cfg.Backfill > 0 {
-		step := time.Hour / time.Duration(cfg.Backfill)
-		t := s.start.Add(-time.Hour)
-		for i := 0; i < cfg.Backfill && (cfg.MaxEvents == 0 || s.generated < cfg.MaxEvents); i++ {
-			s.addHistory(t)
-			t = t.Add(step)
-		}
-	}
+	simkit.Backfill(s.start, cfg.Backfill, func() bool { return cfg.MaxEvents == 0 || s.generated < cfg.MaxEvents }, s.addHistory)
 	return s
 }
 
@@ -161,13 +149,7 @@ func (s *Sim) SetFaults(f Faults) {
 }
 
 func (s *Sim) guid(r *rand.Rand) string {
-	var u [16]byte
-	for i := range u {
-		u[i] = byte(r.UintN(256))
-	}
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	return strings.ToUpper(fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16]))
+	return strings.ToUpper(simkit.UUID(r))
 }
 
 func (s *Sim) insert(se *session) {
@@ -371,13 +353,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		otherNS = true
 	case 4:
 		s.ledger.Count("fault_slow")
-		d := fs.SlowDelay
-		if d <= 0 {
-			d = 2 * time.Second
-		}
-		select {
-		case <-time.After(d):
-		case <-r.Context().Done():
+		if !simkit.SlowDown(r, fs.SlowDelay) {
 			return
 		}
 	case 5:

@@ -9,22 +9,17 @@ import (
 	"testing"
 
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/pollers/simkit/simtest"
 )
 
 func post(t *testing.T, url, ct, action, body string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	req.Header.Set("Content-Type", ct)
+	h := http.Header{"Content-Type": {ct}}
 	if action != "" {
-		req.Header.Set("SOAPAction", action)
+		h.Set("SOAPAction", action)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	code, b, _ := simtest.Call(t, http.MethodPost, url, h, body)
+	return code, string(b)
 }
 
 func TestWSDLAndEnvelopes(t *testing.T) {

@@ -7,8 +7,10 @@ package fulllogtest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -18,34 +20,73 @@ import (
 	"testing"
 	"time"
 
+	// The providers' tests read vendor dates in named zones (settings.zone).
+	_ "time/tzdata"
+
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/metrics"
 	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/pollers"
 	"github.com/auditstream/auditstream/pollers/fulllog"
 	"github.com/auditstream/auditstream/pollers/pollhttp"
+	"github.com/auditstream/auditstream/pollers/polltest"
 	"github.com/auditstream/auditstream/pollers/simkit/logsim"
 )
 
 // Open builds a provider with newProvider (its New) the way its plug-in would: settings
 // s defaulted and validated at "settings" (a problem fails the test), an HTTP client
-// with quick retries, logging to log.
+// with quick retries, logging to log (nil: nowhere).
 func Open[S any, PS interface {
 	*S
 	config.Settings
-}, P any](t testing.TB, provider string, newProvider func(string, S, *pollhttp.Client, *slog.Logger) (P, error), s S, log *slog.Logger) P {
+}, P any](t testing.TB, provider string, newProvider func(S, *pollhttp.Client) (P, error), s S, log *slog.Logger) P {
 	t.Helper()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	hc, err := pollhttp.New(&http.Client{Timeout: 5 * time.Second}, provider,
 		pollhttp.Config{MaxRetries: 2, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond}, log, metrics.NewUnregistered())
 	if err != nil {
 		t.Fatal(err)
 	}
 	testkit.CheckSettings(t, PS(&s), "settings")
-	p, err := newProvider(provider+"-test", s, hc, log)
+	p, err := newProvider(s, hc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// Opener returns a provider's Open against a server at base: fill sets the base URL in
+// the settings, and the credentials a test left unset.
+func Opener[S any, PS interface {
+	*S
+	config.Settings
+}, P any](provider string, newProvider func(S, *pollhttp.Client) (P, error), fill func(s *S, base string)) func(t testing.TB, base string, s S, log *slog.Logger) P {
+	return func(t testing.TB, base string, s S, log *slog.Logger) P {
+		t.Helper()
+		fill(&s, base)
+		return Open[S, PS](t, provider, newProvider, s, log)
+	}
+}
+
+// CheckListingsEnd runs logsim.CheckListingsEnd against the simulator newSim builds from
+// sc (with ignore_paging or not) and the provider open builds against it (its full-log
+// settings s: pageSize, the max_list_pages of the check).
+func CheckListingsEnd[SC any, PSC interface {
+	*SC
+	SimSettings() *logsim.Settings
+}](t *testing.T, pageSize int, sc SC, newSim func(SC) http.Handler, open func(base string, s fulllog.Settings) pollers.Lister) {
+	t.Helper()
+	err := logsim.CheckListingsEnd(t.Context(), func(ignorePaging bool, maxPages int) (pollers.Lister, func()) {
+		c := sc
+		PSC(&c).SimSettings().IgnorePaging = ignorePaging
+		srv := httptest.NewServer(newSim(c))
+		return open(srv.URL, fulllog.Settings{PageSize: pageSize, MaxListPages: maxPages}), srv.Close
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // SimSettings are a simulator's history settings for a test: seed, packages of entries
@@ -294,3 +335,186 @@ func CheckConfigs[S any, PS interface {
 		})
 	}
 }
+
+// CheckListingGolden decodes the listing page at path (testdata) with decode and
+// compares it with golden, written by hand: either a bare list of items or an object
+// with the total ("count" or "total") and the items ("results" or "sessions"); an item
+// has id, name, status, terminal (what terminal says of the status) and its updated time
+// in RFC 3339 ("updated" or "modified"). A golden list has no total: the page must have
+// none either (-1).
+func CheckListingGolden(t testing.TB, path, golden string, decode func([]byte, *time.Location) (*fulllog.Listing, error), terminal func(string) bool) {
+	t.Helper()
+	_, l := DecodeFile(t, path, decode, time.UTC)
+	type item struct {
+		ID, Name, Status, Updated, Modified string
+		Terminal                            bool
+	}
+	var want struct {
+		Count, Total      *int
+		Results, Sessions []item
+	}
+	raw, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &want.Results); err != nil {
+		testkit.ReadJSON(t, golden, &want)
+	}
+	items, wantTotal := append(want.Results, want.Sessions...), -1
+	if n := cmp.Or(want.Count, want.Total); n != nil {
+		wantTotal = *n
+	}
+	if l.Total != wantTotal || len(l.Items) != len(items) {
+		t.Fatalf("total %d, %d items; want %d, %d", l.Total, len(l.Items), wantTotal, len(items))
+	}
+	for i, r := range l.Items {
+		w := items[i]
+		if r.ID != w.ID || r.Name != w.Name || r.Status != w.Status || terminal(r.Status) != w.Terminal ||
+			r.Updated.Format(time.RFC3339Nano) != cmp.Or(w.Updated, w.Modified) {
+			t.Errorf("item %d = %+v, want %+v", i, r, w)
+		}
+	}
+}
+
+// FuzzListing fuzzes a listing decoder from the seeds (the testdata listing at path and
+// bodies): what decodes has no item without an id. It never panics.
+func FuzzListing(f *testing.F, path string, decode func([]byte, *time.Location) (*fulllog.Listing, error), bodies ...string) {
+	seed, _ := os.ReadFile(path)
+	f.Add(seed)
+	for _, b := range bodies {
+		f.Add([]byte(b))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		l, err := decode(b, time.UTC)
+		if err != nil {
+			return
+		}
+		for _, r := range l.Items {
+			if r.ID == "" {
+				t.Fatal("item without id accepted")
+			}
+		}
+	})
+}
+
+// FuzzLog fuzzes a log decoder from the seeds (the testdata log at path and bodies):
+// what decodes has only JSON objects as entries (entries returns them). It never panics.
+func FuzzLog[L any](f *testing.F, path string, decode func([]byte, *time.Location) (L, error), entries func(L) []fulllog.Entry, bodies ...string) {
+	seed, _ := os.ReadFile(path)
+	f.Add(seed)
+	for _, b := range bodies {
+		f.Add([]byte(b))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if l, err := decode(b, time.UTC); err == nil {
+			CheckEntries(t, entries(l))
+		}
+	})
+}
+
+// LogCase is one log answer for a decoder and what it must decode to.
+type LogCase struct {
+	Name, Body string
+	// Loc is the zone of zone-less times (nil: UTC).
+	Loc *time.Location
+	// N entries, the first one's time Time0 (RFC 3339); or an error containing WantErr.
+	N       int
+	Time0   string
+	WantErr string
+}
+
+// CheckLogCases decodes each case's body with decode in a subtest and checks the error,
+// the number of entries and the first one's time; check (nil: none) looks at the rest
+// of what decoded.
+func CheckLogCases[L interface{ Answer() *fulllog.Log }](t *testing.T, decode func([]byte, *time.Location) (L, error), check func(t *testing.T, tc LogCase, l L), cases ...LogCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			l, err := decode([]byte(tc.Body), cmp.Or(tc.Loc, time.UTC))
+			if polltest.Err(t, err, tc.WantErr) {
+				return
+			}
+			es := l.Answer().Entries
+			if len(es) != tc.N {
+				t.Fatalf("%d entries, want %d", len(es), tc.N)
+			}
+			if tc.N > 0 && es[0].Time.Format(time.RFC3339Nano) != tc.Time0 {
+				t.Fatalf("time %s, want %s", es[0].Time.Format(time.RFC3339Nano), tc.Time0)
+			}
+			if check != nil {
+				check(t, tc, l)
+			}
+		})
+	}
+}
+
+// AuthCase is one way authentication fails: the simulator's settings changed by Sim
+// (nil: none), the poller's settings, the server the poller talks to instead of the
+// simulator (Base, "": the simulator), what the error must contain and, if set, an error
+// it must be (errors.Is).
+type AuthCase[SC, C any] struct {
+	Name   string
+	Sim    func(*SC)
+	Config C
+	Base   string
+	Want   string
+	Is     error
+	// Logged, if set, must be in the logs (the retry log showing a redacted path...).
+	Logged string
+}
+
+// CheckAuthFailures runs each case in a subtest against a fresh simulator (newSim over
+// simConfig, changed by the case): the provider open builds, logging at debug level, must
+// fail to list and fetch entity, naming tc.Want and quoting none of the secrets
+// (CheckAuthFailure).
+func CheckAuthFailures[SC, C any](t *testing.T, simConfig func() SC, newSim func(SC) http.Handler, open func(t testing.TB, base string, cfg C, log *slog.Logger) *fulllog.REST,
+	entity string, secrets []string, cases ...AuthCase[SC, C]) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			sc := simConfig()
+			if tc.Sim != nil {
+				tc.Sim(&sc)
+			}
+			base := cmp.Or(tc.Base, Start(t, newSim(sc)))
+			logs, log := DebugLog()
+			err := CheckAuthFailure(t, open(t, base, tc.Config, log), logs, entity, tc.Want, secrets...)
+			if tc.Is != nil && !errors.Is(err, tc.Is) {
+				t.Fatalf("err = %v, want one that is %v", err, tc.Is)
+			}
+			if tc.Logged != "" && !strings.Contains(logs.String(), tc.Logged) {
+				t.Fatalf("the logs do not show %q: %s", tc.Logged, logs.String())
+			}
+		})
+	}
+}
+
+// CheckLogGolden decodes the log answer at path (testdata, in UTC) with decode and
+// compares it with golden, written by hand: "package_id" is the entity the answer names
+// and the list under entries holds the entries as CheckGolden reads them (field: the
+// entry field compared). It returns what decoded and the golden's other fields.
+func CheckLogGolden[L interface{ Answer() *fulllog.Log }](t testing.TB, path, golden string, decode func([]byte, *time.Location) (L, error), entries, field string) (L, map[string]json.RawMessage) {
+	t.Helper()
+	body, l := DecodeFile(t, path, decode, time.UTC)
+	var want map[string]json.RawMessage
+	testkit.ReadJSON(t, golden, &want)
+	var id string
+	var es []map[string]string
+	if err := json.Unmarshal(want["package_id"], &id); err != nil {
+		t.Fatalf("%s: package_id: %v", golden, err)
+	}
+	if err := json.Unmarshal(want[entries], &es); err != nil {
+		t.Fatalf("%s: %s: %v", golden, entries, err)
+	}
+	if got := l.Answer().Entity; got != id {
+		t.Fatalf("package %q, want %q", got, id)
+	}
+	CheckGolden(t, body, l.Answer().Entries, field, es)
+	return l, want
+}
+
+// Clock is the simulated clock the tests move by hand.
+type Clock = testkit.Clock
+
+// NewClock returns a Clock at the tests' fixed start (2026-11-22 08:00 UTC).
+func NewClock() *Clock { return testkit.NewClock(time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)) }

@@ -114,32 +114,19 @@ func New(cfg Config) *Sim {
 	if cfg.MaxResults <= 0 {
 		cfg.MaxResults = 10000
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Seed == 0 {
-		// No seed: a fresh history each start. Tests always set one.
-		cfg.Seed = uint64(cfg.Now().UnixNano())
-	}
+	simkit.DefaultClock(&cfg.Now, &cfg.Seed)
 	s := &Sim{
 		cfg: cfg, mux: http.NewServeMux(), start: cfg.Now().UTC(),
 		rng: rand.New(rand.NewPCG(cfg.Seed, 0x10c05)), frng: rand.New(rand.NewPCG(cfg.Seed, 0xfa17)),
 		faults: cfg.Faults, byContr: map[string][]*event{}, ledger: simkit.NewLedger(),
 	}
 	s.nextT = s.start
-	if cfg.Backfill > 0 {
-		step := time.Hour / time.Duration(cfg.Backfill)
-		t := s.start.Add(-time.Hour)
-		for i := 0; i < cfg.Backfill && (cfg.MaxEvents == 0 || s.generated < cfg.MaxEvents); i++ {
-			s.add(t, false)
-			t = t.Add(step)
-		}
-	}
+	simkit.Backfill(s.start, cfg.Backfill, func() bool { return cfg.MaxEvents == 0 || s.generated < cfg.MaxEvents },
+		func(t time.Time) { s.add(t, false) })
 	s.mux.HandleFunc("GET /activitylog/v1/contracts", s.contracts)
 	s.mux.HandleFunc("GET /activitylog/v1/contracts/{contract}", s.entries)
-	s.mux.HandleFunc("GET /_sim/served", s.servedHandler)
-	s.mux.HandleFunc("GET /_sim/stats", s.stats)
-	s.mux.HandleFunc("PUT /_sim/faults", s.setFaults)
+	simkit.Control[Faults]{Served: func(w http.ResponseWriter, _ *http.Request) { s.ledger.WriteServed(w) },
+		Stats: func() any { return s.Stats() }, SetFaults: s.SetFaults, Error: apiError}.Register(s.mux, "")
 	return s
 }
 
@@ -169,13 +156,7 @@ func (s *Sim) add(t time.Time, mayBeLate bool) {
 	if mayBeLate && s.cfg.MaxLate > 0 && r.Float64() < s.cfg.LateFraction {
 		arrival = t.Add(time.Duration(r.Int64N(int64(s.cfg.MaxLate)) + 1))
 	}
-	var u [16]byte
-	for i := range u {
-		u[i] = byte(r.UintN(256))
-	}
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	id := fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+	id := simkit.UUID(r)
 	e := &event{uuid: id, contract: c, t: t, arrival: arrival, body: s.body(id, c, t)}
 	list := s.byContr[c]
 	// Times come nearly in order (within a millisecond): find the place from the end.
@@ -292,16 +273,7 @@ func (s *Sim) fault(w http.ResponseWriter, r *http.Request, path string) (answer
 		return true, false
 	case 3:
 		s.ledger.Count("fault_slow")
-		d := f.SlowDelay
-		if d <= 0 {
-			d = 2 * time.Second
-		}
-		select {
-		case <-time.After(d):
-		case <-r.Context().Done():
-			return true, false
-		}
-		return false, false
+		return !simkit.SlowDown(r, f.SlowDelay), false
 	case 4:
 		s.ledger.Count("fault_truncated")
 		return false, true
@@ -509,18 +481,4 @@ func (s *Sim) Stats() Stats {
 func (s *Sim) Done() bool {
 	st := s.Stats()
 	return s.cfg.MaxEvents > 0 && st.Generated >= s.cfg.MaxEvents && st.Visible == st.Generated
-}
-
-func (s *Sim) servedHandler(w http.ResponseWriter, _ *http.Request) { s.ledger.WriteServed(w) }
-
-func (s *Sim) stats(w http.ResponseWriter, _ *http.Request) { simkit.WriteJSON(w, s.Stats()) }
-
-func (s *Sim) setFaults(w http.ResponseWriter, r *http.Request) {
-	var f Faults
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&f); err != nil {
-		apiError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	s.SetFaults(f)
-	w.WriteHeader(http.StatusNoContent)
 }

@@ -3,7 +3,6 @@ package ionossim
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,6 +10,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/auditstream/auditstream/pollers/simkit/simtest"
 )
 
 type clock struct{ t time.Time }
@@ -19,19 +20,10 @@ func (c *clock) now() time.Time { return c.t }
 
 func query(t *testing.T, srv *httptest.Server, contract string, q url.Values, auth string) (int, map[string]any, http.Header) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/activitylog/v1/contracts/"+contract+"?"+q.Encode(), nil)
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	code, b, h := simtest.Call(t, http.MethodGet, srv.URL+"/activitylog/v1/contracts/"+contract+"?"+q.Encode(), simtest.Auth(auth), "")
 	var m map[string]any
 	_ = json.Unmarshal(b, &m)
-	return resp.StatusCode, m, resp.Header
+	return code, m, h
 }
 
 func hits(m map[string]any) []map[string]any {
@@ -134,16 +126,9 @@ func TestFaults(t *testing.T) {
 		t.Fatalf("429 fault: %d Retry-After=%q", code, h.Get("Retry-After"))
 	}
 	sim.SetFaults(Faults{Truncated: 1})
-	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/activitylog/v1/contracts/31721060?limit=100", nil)
-	req.Header.Set("Authorization", "Bearer tok")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || json.Valid(b) {
-		t.Fatalf("truncated fault: %d valid=%v", resp.StatusCode, json.Valid(b))
+	code, b, _ := simtest.Call(t, http.MethodGet, srv.URL+"/activitylog/v1/contracts/31721060?limit=100", simtest.Auth("Bearer tok"), "")
+	if code != 200 || json.Valid(b) {
+		t.Fatalf("truncated fault: %d valid=%v", code, json.Valid(b))
 	}
 	if len(sim.Served()) != 0 {
 		t.Fatal("a truncated answer counted as served")

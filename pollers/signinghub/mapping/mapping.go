@@ -1,13 +1,18 @@
 package mapping
 
 import (
-	"fmt"
-	"time"
-
 	"github.com/auditstream/auditstream/schemas"
+	"github.com/auditstream/auditstream/schemas/jsonx"
 	"github.com/auditstream/auditstream/schemas/mapkit"
 	"github.com/auditstream/auditstream/schemas/ocsf"
 )
+
+// signingHubVerbs: SigningHub action types (folded by mapkit.LookupVerb).
+var signingHubVerbs = map[string]mapkit.Verb{
+	"shared": mapkit.VerbShare, "opened": mapkit.VerbRead, "viewed": mapkit.VerbRead, "downloaded": mapkit.VerbExport,
+	"login": mapkit.VerbLogon, "loggedin": mapkit.VerbLogon, "signin": mapkit.VerbLogon, "signedin": mapkit.VerbLogon,
+	"logout": mapkit.VerbLogoff, "loggedout": mapkit.VerbLogoff, "signout": mapkit.VerbLogoff, "signedout": mapkit.VerbLogoff,
+}
 
 // Mapper maps SigningHub package log actions ({"log_id", "date_time",
 // "action_type", "user_email", "user_name", "enterprise_name", "information": {"type",
@@ -22,59 +27,33 @@ import (
 //	information     → unmapped (e.g. SHARED_WITH "Mark Spencer"), like any other field
 //
 // The envelope's entity is the package id (web_resources[0].uid, its entity_name the name).
-type Mapper struct{}
+//
+// Where a SigningHub action keeps what it says, and its message.
+var Mapper = mapkit.ESign{Entry: mapkit.Entry{
+	Product: ocsf.Product{Name: "SigningHub", VendorName: "Ascertia"}, ResourceType: "package", Verbs: signingHubVerbs, EventCode: true,
+	Noun: "signinghub action", Word: "actiontype", WordName: "action_type", Time: "datetime", TimeName: "date_time",
+	UserName: "username", UserEmail: "useremail", UID: "logid", IP: "ipaddress", IPName: "ip_address",
+}, Adjust: adjust}
 
-// signingHubVerbs: SigningHub action types (folded by lookupVerb).
-var signingHubVerbs = map[string]mapkit.Verb{
-	"shared": mapkit.VerbShare, "opened": mapkit.VerbRead, "viewed": mapkit.VerbRead, "downloaded": mapkit.VerbExport,
-	"login": mapkit.VerbLogon, "loggedin": mapkit.VerbLogon, "signin": mapkit.VerbLogon, "signedin": mapkit.VerbLogon,
-	"logout": mapkit.VerbLogoff, "loggedout": mapkit.VerbLogoff, "signout": mapkit.VerbLogoff, "signedout": mapkit.VerbLogoff,
-}
+// enterpriseName is the key adjust maps.
+var enterpriseName = []string{"enterprisename"}
 
-// Map implements mapkit.Mapper.
-func (Mapper) Map(env *schemas.Envelope, zone *time.Location) (ocsf.Event, error) {
-	e, err := mapkit.EntryObject(env)
-	if err != nil {
-		return nil, fmt.Errorf("signinghub action: %w", err)
-	}
-	typ := e.Loose("actiontype").Text()
-	if typ == "" {
-		return nil, fmt.Errorf("signinghub action has no action_type: %w", mapkit.ErrUnmappable)
-	}
-	when := e.Loose("datetime").Text()
-	t, err := mapkit.EventTime(when, zone)
-	if err != nil {
-		return nil, fmt.Errorf("signinghub action date_time: %w", err)
-	}
-	name, email := e.Loose("username").Text(), e.Loose("useremail").Text()
-	u := mapkit.User(name, email, "")
+// adjust adds the organisation to the user (unmapped without one) and writes the message:
+// "<action_type> by <user> on <package>".
+func adjust(env *schemas.Envelope, e jsonx.Value, a *mapkit.Action) []string {
 	org := e.Loose("enterprisename").Text()
-	if org != "" && u != nil {
-		u.Org = &ocsf.Organization{Name: org}
+	if org != "" && a.User != nil {
+		a.User.Org = &ocsf.Organization{Name: org}
 	}
-	a := mapkit.Action{
-		Product:      ocsf.Product{Name: "SigningHub", VendorName: "Ascertia"},
-		ResourceType: "package",
-		Verb:         mapkit.LookupVerb(signingHubVerbs, typ),
-		VerbText:     typ,
-		Time:         t,
-		OriginalTime: when,
-		OriginalUID:  e.Loose("logid").Text(),
-		EventCode:    typ,
-		User:         u,
-		IP:           e.Loose("ipaddress").Text(),
-		IPKey:        "ip_address",
-	}
-	a.Message = typ
+	a.Message = a.VerbText
 	if a.User != nil {
 		a.Message += " by " + a.User.Name
 	}
 	if env.EntityName != "" {
 		a.Message += " on " + env.EntityName
 	}
-	if org != "" && u == nil {
+	if org != "" && a.User == nil {
 		a.Unmapped.Set("enterprise_name", org)
 	}
-	a.Unmapped.RestLoose(e, "actiontype", "datetime", "username", "useremail", "enterprisename", "logid", "ipaddress")
-	return a.Event(env)
+	return enterpriseName
 }

@@ -34,7 +34,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
@@ -44,8 +43,7 @@ import (
 
 // Config of the simulator (also its YAML settings block).
 type Config struct {
-	ClientID     string        `yaml:"client_id"`
-	ClientSecret config.Secret `yaml:"client_secret"`
+	logsim.Client `yaml:",inline"`
 	// Username and Password of the user the password grant accepts (empty: only
 	// client_credentials is accepted).
 	Username string        `yaml:"username"`
@@ -66,9 +64,7 @@ func (c *Config) SetDefaults() {
 
 // Validate lists problems at path.
 func (c *Config) Validate(path string, p *config.Problems) {
-	if c.ClientID == "" || c.ClientSecret == "" {
-		p.Add(path, "set client_id and client_secret (the simulator checks them like the real API)")
-	}
+	c.Client.Validate(path, p, "API")
 	if (c.Username == "") != (c.Password == "") {
 		p.Add(path, "set both username and password, or neither")
 	}
@@ -117,11 +113,9 @@ func (s *Sim) authenticate(w http.ResponseWriter, r *http.Request) {
 	}
 	f := r.PostForm
 	fail := func(code int, desc string) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(code)
-		_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_grant", "error_description": desc})
+		logsim.OAuthError(w, code, map[string]string{"error": "invalid_grant", "error_description": desc})
 	}
-	if f.Get("client_id") != s.cfg.ClientID || f.Get("client_secret") != s.cfg.ClientSecret.Reveal() {
+	if !s.cfg.Accepts(f) {
 		fail(http.StatusBadRequest, "Invalid client credentials")
 		return
 	}
@@ -156,13 +150,7 @@ func (s *Sim) authenticate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sim) authorized(w http.ResponseWriter, r *http.Request) bool {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if ok && s.access.Valid(tok) {
-		return true
-	}
-	s.Ledger.Count("unauthorized")
-	apiError(w, http.StatusUnauthorized, "Request authorization denied")
-	return false
+	return s.Bearer(w, r, s.access, "Request authorization denied")
 }
 
 var outcomes = map[int]string{0: "COMPLETED", 1: "DECLINED", 2: "EXPIRED", 3: "RECALLED"}
@@ -273,3 +261,6 @@ func (s *Sim) render(e *logsim.Entry) []byte {
 	b, _ := json.Marshal(m)
 	return b
 }
+
+// Handler is New as an http.Handler.
+func Handler(cfg Config) http.Handler { return New(cfg) }

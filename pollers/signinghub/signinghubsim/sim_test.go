@@ -3,36 +3,32 @@ package signinghubsim
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/auditstream/auditstream/pollers/simkit/logsim"
+	"github.com/auditstream/auditstream/pollers/simkit/simtest"
 )
 
 func TestAuthenticateListingAndLog(t *testing.T) {
-	cfg := Config{ClientID: "c", ClientSecret: "s", Username: "u", Password: "p", OTP: true}
+	cfg := Config{Client: logsim.Client{ClientID: "c", ClientSecret: "s"}, Username: "u", Password: "p", OTP: true}
 	cfg.Seed, cfg.Packages, cfg.EntriesPerPackage = 2, 7, 6
 	srv := httptest.NewServer(New(cfg))
 	defer srv.Close()
 	do := func(method, path, auth string, form url.Values) (int, []byte, http.Header) {
 		t.Helper()
-		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(form.Encode()))
+		h := http.Header{}
 		if form != nil {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			h.Set("Content-Type", "application/x-www-form-urlencoded")
 		}
 		if auth != "" {
-			req.Header.Set("Authorization", "Bearer "+auth)
+			h.Set("Authorization", "Bearer "+auth)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b, resp.Header
+		return simtest.Call(t, method, srv.URL+path, h, form.Encode())
 	}
 	code, body, h := do("POST", "/authenticate", "", url.Values{"grant_type": {"password"}, "client_id": {"c"}, "client_secret": {"s"}, "username": {"u"}, "password": {"p"}})
 	if code != 403 || h.Get("x-otp") == "" {
@@ -84,7 +80,7 @@ func TestAuthenticateListingAndLog(t *testing.T) {
 // client that is already gone (killed while its request waited) was served to no one,
 // and what was served carries its request's arrival time.
 func TestServedOnlyToALiveClientWithItsArrival(t *testing.T) {
-	cfg := Config{ClientID: "c", ClientSecret: "s"}
+	cfg := Config{Client: logsim.Client{ClientID: "c", ClientSecret: "s"}}
 	cfg.Seed, cfg.Packages, cfg.EntriesPerPackage = 2, 3, 4
 	sim := New(cfg)
 	tokRec := httptest.NewRecorder()

@@ -25,6 +25,7 @@ type Base struct {
 	Mux *http.ServeMux
 
 	ignorePaging bool
+	writeErr     ErrorWriter
 }
 
 // NewBase builds the shared parts from the settings; render draws one entry in the
@@ -33,7 +34,7 @@ func NewBase(s *Settings, render func(*Entry) []byte, writeErr ErrorWriter) *Bas
 	h := s.History()
 	ledger := simkit.NewLedger()
 	b := &Base{H: h, Served: NewServed(), Ledger: ledger, Faults: NewFaulter(h.cfg.Seed, s.Faults, ledger, writeErr),
-		Cache: NewCache(render), Tenant: s.Tenant, Mux: http.NewServeMux(), ignorePaging: s.IgnorePaging}
+		Cache: NewCache(render), Tenant: s.Tenant, Mux: http.NewServeMux(), ignorePaging: s.IgnorePaging, writeErr: writeErr}
 	b.Control(b.Mux, "")
 	return b
 }
@@ -111,31 +112,23 @@ func Page[T any](all []T, from, size int) []T {
 // ?arrived_before=<RFC 3339 time>: only those served to requests that arrived before it),
 // GET /_sim/stats and PUT /_sim/faults (new fault probabilities as JSON).
 func (b *Base) Control(mux *http.ServeMux, prefix string) {
-	mux.HandleFunc("GET "+prefix+"/_sim/served", func(w http.ResponseWriter, r *http.Request) {
-		var before time.Time
-		if v := r.URL.Query().Get("arrived_before"); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				http.Error(w, "arrived_before: "+err.Error(), http.StatusBadRequest)
-				return
-			}
-			before = t
-		}
-		keys := b.Served.KeysBefore(before)
-		simkit.WriteJSON(w, map[string]any{"count": len(keys), "served": slices.Sorted(maps.Keys(keys))})
-	})
-	mux.HandleFunc("GET "+prefix+"/_sim/stats", func(w http.ResponseWriter, _ *http.Request) {
-		simkit.WriteJSON(w, b.H.Stats(b.Served, b.Ledger))
-	})
-	mux.HandleFunc("PUT "+prefix+"/_sim/faults", func(w http.ResponseWriter, r *http.Request) {
-		var f FaultSettings
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&f); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+	simkit.Control[FaultSettings]{Served: b.served, Stats: func() any { return b.H.Stats(b.Served, b.Ledger) }, SetFaults: b.Faults.Set,
+		Error: func(w http.ResponseWriter, code int, msg string) { http.Error(w, msg, code) }}.Register(mux, prefix)
+}
+
+// served answers GET /_sim/served.
+func (b *Base) served(w http.ResponseWriter, r *http.Request) {
+	var before time.Time
+	if v := r.URL.Query().Get("arrived_before"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			http.Error(w, "arrived_before: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		b.Faults.Set(f)
-		w.WriteHeader(http.StatusNoContent)
-	})
+		before = t
+	}
+	keys := b.Served.KeysBefore(before)
+	simkit.WriteJSON(w, map[string]any{"count": len(keys), "served": slices.Sorted(maps.Keys(keys))})
 }
 
 // Render returns the entries rendered.

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/auditstream/auditstream/pollers/simkit"
 )
@@ -64,15 +63,7 @@ func (fl *Faulter) Apply(w http.ResponseWriter, r *http.Request, name string) (a
 		return true, false
 	case 3:
 		fl.ledger.Count("fault_slow")
-		d := f.SlowDelay.D()
-		if d <= 0 {
-			d = 2 * time.Second
-		}
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
+		if !simkit.SlowDown(r, f.SlowDelay.D()) {
 			return true, false
 		}
 	case 4:

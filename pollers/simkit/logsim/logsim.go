@@ -128,12 +128,7 @@ func (c *Config) defaults() {
 	if c.Concurrent <= 0 {
 		c.Concurrent = 20
 	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	if c.Seed == 0 {
-		c.Seed = uint64(c.Now().UnixNano())
-	}
+	simkit.DefaultClock(&c.Now, &c.Seed)
 }
 
 // New generates the history; start is the simulator's start.

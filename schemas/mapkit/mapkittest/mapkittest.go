@@ -251,3 +251,28 @@ func SeedCorpus(f *testing.F) {
 		f.Add(b)
 	}
 }
+
+// ESign checks an e-signature mapping: its goldens (entries wrapped by ESignEnvelope,
+// zone-less times in zone) and that it refuses each of refused (name → entry).
+func ESign(t *testing.T, provider string, mp mapkit.Mapper, zone *time.Location, refused map[string]string) {
+	t.Run("golden", Golden{Mapper: mp, Zone: zone, Envelope: func(t testing.TB, name string, b []byte) ([]byte, string) {
+		return ESignEnvelope(t, provider, name, b), string(bytes.TrimSpace(b))
+	}}.Check)
+	cases := map[string][]byte{}
+	for name, rec := range refused {
+		cases[name] = ESignEnvelope(t, provider, "x", []byte(rec))
+	}
+	Refused(t, mp, cases)
+}
+
+// FuzzESign feeds any JSON value to an e-signature mapping (directly: a panic fails),
+// seeded with its golden inputs.
+func FuzzESign(f *testing.F, provider string, mp mapkit.Mapper) {
+	SeedCorpus(f)
+	f.Fuzz(func(t *testing.T, rec []byte) {
+		if !json.Valid(rec) {
+			return
+		}
+		Fuzz(t, mp, ESignEnvelope(t, provider, "x", rec))
+	})
+}

@@ -4,6 +4,7 @@
 package plugintest
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -45,6 +46,26 @@ func Open(t testing.TB, pl sinks.Plugin, name, yml string, log *slog.Logger) sin
 	return s
 }
 
+// Start opens a sink like Open and closes it at the end of the test.
+func Start(t testing.TB, pl sinks.Plugin, name, yml string, log *slog.Logger) sinks.Sink {
+	t.Helper()
+	s := Open(t, pl, name, yml, log)
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	return s
+}
+
+// WriteTimeout bounds one Write of the tests' Write.
+const WriteTimeout = 60 * time.Second
+
+// Write writes batch to s within WriteTimeout, returning the item results and the
+// whole-batch error.
+func Write(s sinks.Sink, batch []sinks.Event) ([]sinks.ItemResult, error) {
+	res := make([]sinks.ItemResult, len(batch))
+	ctx, cancel := context.WithTimeout(context.Background(), WriteTimeout)
+	defer cancel()
+	return res, s.Write(ctx, batch, res)
+}
+
 // CheckSettings validates each settings block (a key of cases) with pl: its value is a
 // word the problem must contain, or "" for a valid block.
 func CheckSettings(t *testing.T, pl sinks.Plugin, cases map[string]string) {
@@ -61,6 +82,23 @@ func CheckSettings(t *testing.T, pl sinks.Plugin, cases map[string]string) {
 			t.Errorf("%q: got %v, want a problem about %q", yml, err, want)
 		}
 	}
+}
+
+// Serve starts an HTTP test server with handler h, closed at the end of the test, and
+// returns its URL.
+func Serve(t testing.TB, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// DeadURL returns the URL of an HTTP server that is already closed: nothing answers there.
+func DeadURL(t testing.TB) string {
+	t.Helper()
+	srv := httptest.NewServer(http.NotFoundHandler())
+	srv.Close()
+	return srv.URL
 }
 
 // Answer is what a FaultProxy answers for a fault: a status and a body.

@@ -2,7 +2,6 @@ package cef_test
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,24 +15,14 @@ import (
 
 // The goldens in testdata/ were written by hand from the rules in the package doc.
 func TestGoldens(t *testing.T) {
-	for _, name := range projectiontest.Names {
-		t.Run(name, func(t *testing.T) {
-			got, err := cef.Append(nil, projectiontest.Event(name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := os.ReadFile("testdata/" + name + ".cef")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if string(got) != string(want) {
-				t.Errorf("\n got: %s\nwant: %s", got, want)
-			}
-			if _, err := ceftest.Parse(string(got)); err != nil {
-				t.Errorf("output does not parse back: %v", err)
-			}
-		})
-	}
+	projectiontest.Goldens(t, projectiontest.Names, ".cef", cef.Append, func(t *testing.T, _ string, got, want []byte) {
+		if string(got) != string(want) {
+			t.Errorf("\n got: %s\nwant: %s", got, want)
+		}
+		if _, err := ceftest.Parse(string(got)); err != nil {
+			t.Errorf("output does not parse back: %v", err)
+		}
+	})
 }
 
 func TestEscapesParseBack(t *testing.T) {

@@ -1,7 +1,6 @@
 package cloudevents_test
 
 import (
-	"os"
 	"testing"
 
 	"github.com/auditstream/auditstream/sinks/projection/cloudevents"
@@ -11,19 +10,7 @@ import (
 // The goldens in testdata/ were written by hand from the CloudEvents 1.0 JSON format: the
 // normalizer's binary-mode attributes, with the fixture's OCSF event as data.
 func TestGoldens(t *testing.T) {
-	for _, name := range []string{"api_create", "api_denied", "auth_logon"} {
-		t.Run(name, func(t *testing.T) {
-			got, err := cloudevents.Append(nil, projectiontest.Event(name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := os.ReadFile("testdata/" + name + ".ce.json")
-			if err != nil {
-				t.Fatal(err)
-			}
-			projectiontest.JSONEqual(t, name, got, want)
-		})
-	}
+	projectiontest.Goldens(t, []string{"api_create", "api_denied", "auth_logon"}, ".ce.json", cloudevents.Append, nil)
 }
 
 func BenchmarkProjectionCloudEvents(b *testing.B) {

@@ -3,7 +3,6 @@ package ecs_test
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"testing"
 
 	"github.com/auditstream/auditstream/sinks"
@@ -13,19 +12,9 @@ import (
 
 // The goldens in testdata/ were written by hand from the mapping table in the package doc.
 func TestGoldens(t *testing.T) {
-	for _, name := range projectiontest.Names {
-		t.Run(name, func(t *testing.T) {
-			got, err := ecs.Append(nil, projectiontest.Event(name), ecs.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := os.ReadFile("testdata/" + name + ".ecs.json")
-			if err != nil {
-				t.Fatal(err)
-			}
-			projectiontest.JSONEqual(t, name, got, want)
-		})
-	}
+	projectiontest.Goldens(t, projectiontest.Names, ".ecs.json", func(dst []byte, ev sinks.Event) ([]byte, error) {
+		return ecs.Append(dst, ev, ecs.Options{})
+	}, nil)
 }
 
 func TestKeepsOCSFWhenConfigured(t *testing.T) {

@@ -1,7 +1,6 @@
 package hec_test
 
 import (
-	"os"
 	"testing"
 	"time"
 
@@ -17,18 +16,9 @@ func TestGoldens(t *testing.T) {
 		"api_create": {Host: "auditstream-1", Source: "auditstream:ionos", Sourcetype: "ocsf:json", Index: "audit"},
 		"auth_logon": {},
 	} {
-		t.Run(name, func(t *testing.T) {
-			ev := projectiontest.Event(name)
-			got, err := hec.Append(nil, ev, ev.Value, opt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := os.ReadFile("testdata/" + name + ".hec.json")
-			if err != nil {
-				t.Fatal(err)
-			}
-			projectiontest.JSONEqual(t, name, got, want)
-		})
+		projectiontest.Goldens(t, []string{name}, ".hec.json", func(dst []byte, ev sinks.Event) ([]byte, error) {
+			return hec.Append(dst, ev, ev.Value, opt)
+		}, nil)
 	}
 }
 

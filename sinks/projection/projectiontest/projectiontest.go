@@ -7,6 +7,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"os"
 	"reflect"
 	"testing"
 	"time"
@@ -67,6 +68,28 @@ func JSONEqual(t testing.TB, name string, got, want []byte) {
 	}
 	if !reflect.DeepEqual(g, w) {
 		t.Errorf("%s: output differs from golden\n got: %s\nwant: %s", name, got, compact(want))
+	}
+}
+
+// Goldens runs one subtest per fixture of names: enc projects the fixture and check compares the output with the golden
+// testdata/<name><ext> (JSONEqual when check is nil).
+func Goldens(t *testing.T, names []string, ext string, enc func(dst []byte, ev sinks.Event) ([]byte, error), check func(t *testing.T, name string, got, want []byte)) {
+	t.Helper()
+	if check == nil {
+		check = func(t *testing.T, name string, got, want []byte) { JSONEqual(t, name, got, want) }
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			got, err := enc(nil, Event(name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := os.ReadFile("testdata/" + name + ext)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(t, name, got, want)
+		})
 	}
 }
 

@@ -192,12 +192,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if tok.Ack {
-		if channel == "" {
-			reply(w, 400, 10, "Data channel is missing", nil)
-			return
-		}
-		if !guid.MatchString(channel) {
-			reply(w, 400, 11, "Invalid data channel", nil)
+		if !channelOK(w, channel) {
 			return
 		}
 	}
@@ -261,17 +256,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reply(w, 200, 0, "Success", map[string]any{"ackId": id})
 }
 
+// channelOK answers HEC's error for a missing or malformed channel and returns false;
+// true when channel is a GUID.
+func channelOK(w http.ResponseWriter, channel string) bool {
+	switch {
+	case channel == "":
+		reply(w, 400, 10, "Data channel is missing", nil)
+	case !guid.MatchString(channel):
+		reply(w, 400, 11, "Invalid data channel", nil)
+	default:
+		return true
+	}
+	return false
+}
+
 func (s *Server) ack(w http.ResponseWriter, r *http.Request, tok Token, channel string) {
 	if !tok.Ack {
 		reply(w, 400, 14, "ACK is disabled", nil)
 		return
 	}
-	if channel == "" {
-		reply(w, 400, 10, "Data channel is missing", nil)
-		return
-	}
-	if !guid.MatchString(channel) {
-		reply(w, 400, 11, "Invalid data channel", nil)
+	if !channelOK(w, channel) {
 		return
 	}
 	var req struct {

@@ -1,8 +1,9 @@
-package simkit
+package fulllogtest
 
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"sync"
 )
 
@@ -47,4 +48,9 @@ func (e *EchoOnce) Matched() (int, string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.matched, e.auth
+}
+
+// PathContains is a Match of the requests whose path contains s.
+func PathContains(s string) func(*http.Request) bool {
+	return func(r *http.Request) bool { return strings.Contains(r.URL.Path, s) }
 }
