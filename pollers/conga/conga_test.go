@@ -18,30 +18,29 @@ import (
 
 const secret = "cs-s3cr3t-value-never-logged"
 
-var newConga = fulllogtest.Opener(conga.Name, conga.New, func(cfg *conga.Config, base string) {
-	if cfg.ClientID == "" {
-		cfg.ClientID = "client-1"
-	}
-	if cfg.ClientSecret == "" {
-		cfg.ClientSecret = secret
-	}
-	cfg.BaseURL = base
-	if cfg.TokenURL == "" {
-		cfg.TokenURL = base + "/api/v1/auth/connect/token"
-	}
-})
-
-func simConfig(c *fulllogtest.Clock) congasim.Config {
-	return congasim.Config{Client: logsim.Client{ClientID: "client-1", ClientSecret: secret}, Settings: fulllogtest.SimSettings(7, 30, 20, c)}
+// suite is Conga Sign's tests as the shared full-log checks see them.
+var suite = fulllogtest.Suite[congasim.Config, conga.Config]{
+	Open: fulllogtest.Opener(conga.Name, conga.New, func(cfg *conga.Config, base string) {
+		fulllogtest.DefaultClient(&cfg.ClientID, &cfg.ClientSecret, "client-1", secret)
+		cfg.BaseURL = base
+		if cfg.TokenURL == "" {
+			cfg.TokenURL = base + "/api/v1/auth/connect/token"
+		}
+	}),
+	SimConfig: func(c *fulllogtest.Clock) congasim.Config {
+		return congasim.Config{OAuthSettings: fulllogtest.OAuthSimSettings("client-1", secret, 7, 30, 20, c)}
+	},
+	NewSim:   congasim.Handler,
+	Settings: func(s fulllog.Settings) conga.Config { return conga.Config{Settings: s} },
 }
 
 // pageSize is a poller config with page_size n.
-func pageSize(n int) conga.Config { return conga.Config{Settings: fulllog.Settings{PageSize: n}} }
+func pageSize(n int) conga.Config { return suite.Settings(fulllog.Settings{PageSize: n}) }
 
 func TestListAndFetchEverythingTheSimulatorServed(t *testing.T) {
-	sim := congasim.New(simConfig(nil))
+	sim := congasim.New(suite.SimConfig(nil))
 	srv := fulllogtest.Start(t, sim)
-	g := newConga(t, srv, pageSize(7), nil)
+	g := suite.Open(t, srv, pageSize(7), nil)
 	keys, targets := fulllogtest.Crawl(t, g)
 	if len(targets) != 30 {
 		t.Fatalf("listed %d packages, want 30", len(targets))
@@ -69,11 +68,11 @@ func TestListAndFetchEverythingTheSimulatorServed(t *testing.T) {
 
 func TestLogsGrowAfterCompletionAndTokensRenew(t *testing.T) {
 	c := fulllogtest.NewClock()
-	sc := simConfig(c)
+	sc := suite.SimConfig(c)
 	sc.Rate, sc.Backfill, sc.Concurrent, sc.TokenTTL = 5, 100, 4, config.Duration(30*time.Second)
 	sim := congasim.New(sc)
 	srv := fulllogtest.Start(t, sim)
-	g := newConga(t, srv, conga.Config{}, nil)
+	g := suite.Open(t, srv, conga.Config{}, nil)
 	first, t1 := fulllogtest.Crawl(t, g)
 	c.Add(time.Minute) // 300 more entries; the token (30 s) expired
 	second, t2 := fulllogtest.Crawl(t, g)
@@ -102,11 +101,11 @@ func TestLogsGrowAfterCompletionAndTokensRenew(t *testing.T) {
 // A token the server no longer knows (a restart, a revocation) is answered with 401: the
 // client fetches a new one and repeats the request once.
 func TestUnauthorizedRenewsTheToken(t *testing.T) {
-	swap := fulllogtest.NewSwap(congasim.New(simConfig(nil)))
+	swap := fulllogtest.NewSwap(congasim.New(suite.SimConfig(nil)))
 	srv := fulllogtest.Start(t, swap)
-	g := newConga(t, srv, conga.Config{}, nil)
+	g := suite.Open(t, srv, conga.Config{}, nil)
 	fulllogtest.Crawl(t, g)
-	fresh := congasim.New(simConfig(nil))
+	fresh := congasim.New(suite.SimConfig(nil))
 	swap.Set(fresh)
 	keys, _ := fulllogtest.Crawl(t, g)
 	if len(keys) == 0 || fresh.Ledger.Counts()["unauthorized"] != 1 || fresh.Ledger.Counts()["token"] != 1 {
@@ -124,7 +123,7 @@ func TestAuthFailuresNameTheProblemWithoutTheSecret(t *testing.T) {
 	closedURL := closed.URL
 	closed.Close()
 	type authCase = fulllogtest.AuthCase[congasim.Config, conga.Config]
-	fulllogtest.CheckAuthFailures(t, func() congasim.Config { return simConfig(nil) }, congasim.Handler, newConga, "p1", []string{secret},
+	suite.CheckAuthFailures(t, "p1", []string{secret},
 		authCase{Name: "wrong secret", Config: conga.Config{ClientSecret: secret + "-wrong"}, Want: "ERROR_AUTHENTICATION_NOT_VALID"},
 		authCase{Name: "wrong client", Config: conga.Config{ClientID: "other"}, Want: "settings.client_secret"},
 		authCase{Name: "client disabled", Sim: func(c *congasim.Config) { c.ClientDisabled = true }, Want: "disabled in Conga Sign"},
@@ -136,19 +135,19 @@ func TestAuthFailuresNameTheProblemWithoutTheSecret(t *testing.T) {
 // A token endpoint answering 500 with a body that echoes the posted form, then 200: the
 // retry succeeds and the retry warning does not quote the answer (the secret is in it).
 func TestTokenEndpointEchoingTheFormOnA500(t *testing.T) {
-	sim := congasim.New(simConfig(nil))
+	sim := congasim.New(suite.SimConfig(nil))
 	srv := fulllogtest.Start(t, sim)
 	echo := &fulllogtest.EchoOnce{Next: sim, Match: func(*http.Request) bool { return true }}
 	flaky := fulllogtest.Start(t, echo)
 	logs, log := fulllogtest.DebugLog()
-	g := newConga(t, srv, conga.Config{TokenURL: flaky + "/api/v1/auth/connect/token"}, log)
+	g := suite.Open(t, srv, conga.Config{TokenURL: flaky + "/api/v1/auth/connect/token"}, log)
 	fulllogtest.CheckRetriedQuietly(t, g, logs, func() int { n, _ := echo.Matched(); return n }, secret)
 }
 
 func TestTruncatedAndFailingAnswersAreErrors(t *testing.T) {
-	sim := congasim.New(simConfig(nil))
+	sim := congasim.New(suite.SimConfig(nil))
 	srv := fulllogtest.Start(t, sim)
-	g := newConga(t, srv, conga.Config{}, nil)
+	g := suite.Open(t, srv, conga.Config{}, nil)
 	var target pollers.Target
 	if err := g.List(context.Background(), func(ts []pollers.Target) error { target = ts[0]; return nil }); err != nil {
 		t.Fatal(err)
@@ -181,9 +180,4 @@ func TestConfigValidation(t *testing.T) {
 // An API that ignores the page parameter and sends no total (the simulator's
 // ignore_paging) would be listed forever: the listing stops with an error once a page
 // repeats the one before; a listing longer than max_list_pages stops too.
-func TestListingThatNeverEnds(t *testing.T) {
-	fulllogtest.CheckListingsEnd(t, 5, simConfig(nil), congasim.Handler,
-		func(base string, s fulllog.Settings) pollers.Lister {
-			return newConga(t, base, conga.Config{Settings: s}, nil)
-		})
-}
+func TestListingThatNeverEnds(t *testing.T) { suite.CheckListingsEnd(t, 5) }

@@ -14,22 +14,30 @@ import (
 	"github.com/auditstream/auditstream/pollers/simkit/logsim"
 )
 
-// An API key with characters that need escaping in a path.
-const apiKey = "c1-api/key+s3cr3t"
+const (
+	// An API key with characters that need escaping in a path.
+	apiKey = "c1-api/key+s3cr3t"
+	// username is the user of the lite listing, and the tenant.
+	username = "agent@example.com"
+)
 
-var newC1 = fulllogtest.Opener(constellation1.Name, constellation1.New, func(cfg *constellation1.Config, base string) {
-	if cfg.APIKey == "" {
-		cfg.APIKey = apiKey
-	}
-	if cfg.Username == "" {
-		cfg.Username = "agent@example.com"
-	}
-	cfg.BaseURL = base + "/rest"
-})
-
-func simConfig(c *fulllogtest.Clock) constellation1sim.Config {
-	return constellation1sim.Config{APIKey: apiKey, Username: "agent@example.com", Zone: "America/New_York",
-		Settings: fulllogtest.SimSettings(5, 40, 15, c)}
+// suite is Constellation1's tests as the shared full-log checks see them.
+var suite = fulllogtest.Suite[constellation1sim.Config, constellation1.Config]{
+	Open: fulllogtest.Opener(constellation1.Name, constellation1.New, func(cfg *constellation1.Config, base string) {
+		if cfg.APIKey == "" {
+			cfg.APIKey = apiKey
+		}
+		if cfg.Username == "" {
+			cfg.Username = username
+		}
+		cfg.BaseURL = base + "/rest"
+	}),
+	SimConfig: func(c *fulllogtest.Clock) constellation1sim.Config {
+		return constellation1sim.Config{APIKey: apiKey, Username: username, Zone: "America/New_York",
+			Settings: fulllogtest.SimSettings(5, 40, 15, c)}
+	},
+	NewSim:   constellation1sim.Handler,
+	Settings: newYork,
 }
 
 // newYork is a poller config reading zone-less dates in New York, as the simulator writes them.
@@ -40,17 +48,17 @@ func newYork(s fulllog.Settings) constellation1.Config {
 
 func TestEveryListingAndLogMatchesWhatWasServed(t *testing.T) {
 	c := fulllogtest.NewClock()
-	sc := simConfig(c)
+	sc := suite.SimConfig(c)
 	sc.Rate, sc.Backfill, sc.Concurrent = 5, 300, 10 // half the history: sessions in flight and done
 	sim := constellation1sim.New(sc)
 	srv := fulllogtest.Start(t, sim)
-	p := newC1(t, srv, newYork(fulllog.Settings{PageSize: 4}), nil)
+	p := suite.Open(t, srv, newYork(fulllog.Settings{PageSize: 4}), nil)
 	keys, targets := fulllogtest.Crawl(t, p)
 	fulllogtest.CheckFetchedServed(t, keys, sim.Served.Keys())
 	statuses := map[string]int{}
 	for _, x := range targets {
 		statuses[x.Status]++
-		if x.Tenant != "agent@example.com" || x.Name == "" || x.UpdatedAt.IsZero() {
+		if x.Tenant != username || x.Name == "" || x.UpdatedAt.IsZero() {
 			t.Fatalf("target %+v", x)
 		}
 		if x.Terminal != constellation1.Terminal(x.Status) {
@@ -69,11 +77,11 @@ func TestEveryListingAndLogMatchesWhatWasServed(t *testing.T) {
 // (401, a null body, an error message); the client gets a new one and repeats the call.
 func TestExpiredTokensAreReplaced(t *testing.T) {
 	c := fulllogtest.NewClock()
-	sc := simConfig(c)
+	sc := suite.SimConfig(c)
 	sc.Rate, sc.Backfill = 10, 100
 	sim := constellation1sim.New(sc)
 	srv := fulllogtest.Start(t, sim)
-	p := newC1(t, srv, constellation1.Config{TokenMaxAge: config.Duration(time.Hour)}, nil)
+	p := suite.Open(t, srv, constellation1.Config{TokenMaxAge: config.Duration(time.Hour)}, nil)
 	first, _ := fulllogtest.Crawl(t, p)
 	for i := 0; i < 3; i++ {
 		c.Add(30 * time.Second) // past the simulator's 20 s token lifetime
@@ -94,8 +102,7 @@ func TestExpiredTokensAreReplaced(t *testing.T) {
 
 func TestAuthFailuresNeverShowTheAPIKey(t *testing.T) {
 	down := fulllogtest.Server(t, http.StatusBadGateway, func(*http.Request) string { return "" })
-	fulllogtest.CheckAuthFailures(t, func() constellation1sim.Config { return simConfig(nil) }, constellation1sim.Handler, newC1,
-		"70000", []string{apiKey, "c1-api%2Fkey+s3cr3t", "s3cr3t"},
+	suite.CheckAuthFailures(t, "70000", []string{apiKey, "c1-api%2Fkey+s3cr3t", "s3cr3t"},
 		fulllogtest.AuthCase[constellation1sim.Config, constellation1.Config]{Name: "wrong key", Config: constellation1.Config{APIKey: apiKey + "x"}, Want: "refused at encrypt"},
 		fulllogtest.AuthCase[constellation1sim.Config, constellation1.Config]{Name: "server down", Config: constellation1.Config{APIKey: apiKey}, Base: down, Want: "HTTP 502", Logged: "encrypt/[redacted]/"})
 }
@@ -104,12 +111,12 @@ func TestAuthFailuresNeverShowTheAPIKey(t *testing.T) {
 // credential), then 200: the retry succeeds and the retry warning does not quote the
 // answer; neither does one of encrypt echoing the API key.
 func TestTokenCallsEchoingCredentialsOnA500(t *testing.T) {
-	sim := constellation1sim.New(simConfig(nil))
+	sim := constellation1sim.New(suite.SimConfig(nil))
 	gettoken := &fulllogtest.EchoOnce{Next: sim, Match: fulllogtest.PathContains("/v1/gettoken/")}
 	encrypt := &fulllogtest.EchoOnce{Next: gettoken, Match: fulllogtest.PathContains("/v1/encrypt/")}
 	srv := fulllogtest.Start(t, encrypt)
 	logs, log := fulllogtest.DebugLog()
-	p := newC1(t, srv, newYork(fulllog.Settings{}), log)
+	p := suite.Open(t, srv, newYork(fulllog.Settings{}), log)
 	var credential string
 	fulllogtest.CheckRetriedQuietly(t, p, logs, func() int {
 		nEnc, _ := encrypt.Matched()
@@ -124,10 +131,10 @@ func TestTokenCallsEchoingCredentialsOnA500(t *testing.T) {
 }
 
 func TestFaultsAndUnknownSessions(t *testing.T) {
-	sim := constellation1sim.New(simConfig(nil))
+	sim := constellation1sim.New(suite.SimConfig(nil))
 	srv := fulllogtest.Start(t, sim)
-	p := newC1(t, srv, constellation1.Config{}, nil)
-	fulllogtest.CheckFaults(t, sim.Base, p, pollers.Target{Tenant: "agent@example.com", Entity: "70001"}, pollers.Target{Entity: "1"},
+	p := suite.Open(t, srv, constellation1.Config{}, nil)
+	fulllogtest.CheckFaults(t, sim.Base, p, pollers.Target{Tenant: username, Entity: "70001"}, pollers.Target{Entity: "1"},
 		fulllogtest.Fault{Faults: logsim.FaultSettings{Truncated: 1}, Want: []string{"not JSON"}},
 		fulllogtest.Fault{Faults: logsim.FaultSettings{ServerError: 1}, Want: []string{"HTTP 500"}})
 }
@@ -150,7 +157,4 @@ func TestConfigValidation(t *testing.T) {
 // An API that ignores the page parameter and sends no total (the simulator's
 // ignore_paging) would be listed forever: the listing stops with an error once a page
 // repeats the one before; a listing longer than max_list_pages stops too.
-func TestListingThatNeverEnds(t *testing.T) {
-	fulllogtest.CheckListingsEnd(t, 4, simConfig(nil), constellation1sim.Handler,
-		func(base string, s fulllog.Settings) pollers.Lister { return newC1(t, base, newYork(s), nil) })
-}
+func TestListingThatNeverEnds(t *testing.T) { suite.CheckListingsEnd(t, 4) }

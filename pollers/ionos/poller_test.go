@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -74,9 +73,8 @@ func pollAll(t *testing.T, src *ionos.Source, c *collector) {
 
 func TestPollsEverySimulatedEventOnceWithSplitsAndBasicAuth(t *testing.T) {
 	sim := ionossim.New(ionossim.Config{Username: "u", Password: "p", Contracts: []string{"1", "2"}, Seed: 3, Rate: 1, Backfill: 900, MaxEvents: 900, MaxResults: 100})
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
-	src := newPoller(t, srv.URL, ionos.Config{Username: "u", Password: "p", PageSize: 40, MaxResults: 100,
+	srv := polltest.Start(t, sim)
+	src := newPoller(t, srv, ionos.Config{Username: "u", Password: "p", PageSize: 40, MaxResults: 100,
 		Window: window.Settings{InitialLookback: config.Duration(2 * time.Hour), Lag: config.Duration(time.Second)}}, slog.New(slog.DiscardHandler))
 	c := &collector{ids: map[string]int{}, cursors: map[string]json.RawMessage{}}
 	pollAll(t, src, c)
@@ -94,12 +92,11 @@ func TestPollsEverySimulatedEventOnceWithSplitsAndBasicAuth(t *testing.T) {
 
 func TestUnauthorizedIsAClearErrorWithoutTheSecret(t *testing.T) {
 	sim := ionossim.New(ionossim.Config{Token: "right-token", Seed: 1})
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
+	srv := polltest.Start(t, sim)
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	const secret = "wrong-token-s3cr3t"
-	src := newPoller(t, srv.URL, ionos.Config{Token: config.Secret(secret), Contracts: []string{"31721060"}}, log)
+	src := newPoller(t, srv, ionos.Config{Token: config.Secret(secret), Contracts: []string{"31721060"}}, log)
 	c := &collector{ids: map[string]int{}, cursors: map[string]json.RawMessage{}}
 	_, err := src.Poll(context.Background(), pollers.Target{Tenant: "31721060", Entity: "31721060"}, nil, c.emitFor("x"))
 	if !pollhttp.IsStatus(err, http.StatusUnauthorized) {
@@ -136,9 +133,8 @@ func jsonString(t *testing.T, v any) string {
 
 func TestTargetsFromDiscovery(t *testing.T) {
 	sim := ionossim.New(ionossim.Config{Token: "t", Contracts: []string{"7", "8", "9"}, Seed: 1})
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
-	src := newPoller(t, srv.URL, ionos.Config{Token: "t"}, slog.New(slog.DiscardHandler))
+	srv := polltest.Start(t, sim)
+	src := newPoller(t, srv, ionos.Config{Token: "t"}, slog.New(slog.DiscardHandler))
 	ts := polltest.Targets(t, src)
 	if len(ts) != 3 || ts[2].Entity != "9" || ts[2].Tenant != "9" {
 		t.Fatalf("targets = %+v", ts)
@@ -148,9 +144,8 @@ func TestTargetsFromDiscovery(t *testing.T) {
 func TestTruncatedAnswerDoesNotMoveTheCursor(t *testing.T) {
 	sim := ionossim.New(ionossim.Config{Token: "t", Contracts: []string{"1"}, Seed: 5, Backfill: 50, MaxEvents: 50,
 		Faults: ionossim.Faults{Truncated: 1}})
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
-	src := newPoller(t, srv.URL, ionos.Config{Token: "t", Contracts: []string{"1"}, Window: window.Settings{InitialLookback: config.Duration(2 * time.Hour)}}, slog.New(slog.DiscardHandler))
+	srv := polltest.Start(t, sim)
+	src := newPoller(t, srv, ionos.Config{Token: "t", Contracts: []string{"1"}, Window: window.Settings{InitialLookback: config.Duration(2 * time.Hour)}}, slog.New(slog.DiscardHandler))
 	c := &collector{ids: map[string]int{}, cursors: map[string]json.RawMessage{}}
 	_, err := src.Poll(context.Background(), pollers.Target{Tenant: "1", Entity: "1"}, nil, c.emitFor("1"))
 	if err == nil || !strings.Contains(err.Error(), "not valid JSON") {
@@ -188,12 +183,11 @@ func TestInexactTotalsNeverEndAWindowEarly(t *testing.T) {
 			sc := tc.sim
 			sc.Token, sc.Contracts, sc.Seed, sc.Backfill, sc.MaxEvents = "t", []string{"1"}, 11, 250, 250
 			sim := ionossim.New(sc)
-			srv := httptest.NewServer(sim)
-			defer srv.Close()
+			srv := polltest.Start(t, sim)
 			cfg := tc.cfg
 			cfg.Token, cfg.Contracts = "t", []string{"1"}
 			cfg.Window.InitialLookback, cfg.Window.Lag = config.Duration(2*time.Hour), config.Duration(time.Millisecond)
-			src := newPoller(t, srv.URL, cfg, slog.New(slog.DiscardHandler))
+			src := newPoller(t, srv, cfg, slog.New(slog.DiscardHandler))
 			c := &collector{ids: map[string]int{}, cursors: map[string]json.RawMessage{}}
 			pollAll(t, src, c)
 			if len(c.ids) != 250 {
@@ -223,10 +217,9 @@ const tenYears = 10 * 365 * 24 * time.Hour
 
 func TestTenYearFirstPollOfAQuietContractCostsAHandfulOfRequests(t *testing.T) {
 	sim := ionossim.New(ionossim.Config{Token: "t", Contracts: []string{"1"}, Seed: 21, Backfill: 3, MaxEvents: 3})
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
+	srv := polltest.Start(t, sim)
 	var logs bytes.Buffer
-	src := newPoller(t, srv.URL, ionos.Config{Token: "t", Contracts: []string{"1"},
+	src := newPoller(t, srv, ionos.Config{Token: "t", Contracts: []string{"1"},
 		Window: window.Settings{InitialLookback: config.Duration(tenYears), Lag: config.Duration(time.Millisecond)}},
 		slog.New(slog.NewTextHandler(&logs, nil)))
 	c := &collector{ids: map[string]int{}, cursors: map[string]json.RawMessage{}}
@@ -237,7 +230,7 @@ func TestTenYearFirstPollOfAQuietContractCostsAHandfulOfRequests(t *testing.T) {
 	if len(c.ids) != 3 {
 		t.Fatalf("emitted %d entries, want the 3 the contract holds", len(c.ids))
 	}
-	first := simRequests(t, srv.URL)
+	first := simRequests(t, srv)
 	if first > 50 {
 		t.Fatalf("a 10-year first poll of a quiet contract cost %d requests, want at most 50", first)
 	}
@@ -250,7 +243,7 @@ func TestTenYearFirstPollOfAQuietContractCostsAHandfulOfRequests(t *testing.T) {
 	if _, err := src.Poll(context.Background(), tg, c.cursors["1"], c.emitFor("1")); err != nil {
 		t.Fatal(err)
 	}
-	if again := simRequests(t, srv.URL) - first; again != 1 {
+	if again := simRequests(t, srv) - first; again != 1 {
 		t.Fatalf("an idle poll of an unchanged contract cost %d requests, want 1", again)
 	}
 	for id, n := range c.ids {
@@ -263,9 +256,8 @@ func TestTenYearFirstPollOfAQuietContractCostsAHandfulOfRequests(t *testing.T) {
 func TestTenYearFirstPollOfABusyContractSplitsWindows(t *testing.T) {
 	const n = 3000
 	sim := ionossim.New(ionossim.Config{Token: "t", Contracts: []string{"1"}, Seed: 22, Backfill: n, MaxEvents: n, MaxResults: 200})
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
-	src := newPoller(t, srv.URL, ionos.Config{Token: "t", Contracts: []string{"1"}, PageSize: 100, MaxResults: 200,
+	srv := polltest.Start(t, sim)
+	src := newPoller(t, srv, ionos.Config{Token: "t", Contracts: []string{"1"}, PageSize: 100, MaxResults: 200,
 		Window: window.Settings{InitialLookback: config.Duration(tenYears), Lag: config.Duration(time.Millisecond)}},
 		slog.New(slog.DiscardHandler))
 	c := &collector{ids: map[string]int{}, cursors: map[string]json.RawMessage{}}
@@ -287,7 +279,7 @@ func TestTenYearFirstPollOfABusyContractSplitsWindows(t *testing.T) {
 	}
 	// At most 200 entries per window: at least n/200 windows, each of one or two pages,
 	// plus the halvings from ten years down to about an hour / (n/200).
-	reqs := simRequests(t, srv.URL)
+	reqs := simRequests(t, srv)
 	if reqs < n/100 {
 		t.Fatalf("%d requests for %d entries in windows of at most 200: the cap was not honoured", reqs, n)
 	}

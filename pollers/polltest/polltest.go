@@ -3,6 +3,8 @@ package polltest
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -35,4 +37,12 @@ func Targets(t testing.TB, src interface {
 		t.Fatal(err)
 	}
 	return ts
+}
+
+// Start serves h (a simulator) until the test ends; it returns the server's URL.
+func Start(t testing.TB, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }

@@ -3,7 +3,6 @@ package signinghub
 import (
 	"encoding/json"
 	"testing"
-	"time"
 
 	"github.com/auditstream/auditstream/pollers/fulllog/fulllogtest"
 )
@@ -33,14 +32,13 @@ func TestDecodePackagesGolden(t *testing.T) {
 }
 
 func TestDecodeLogLenient(t *testing.T) {
-	berlin, _ := time.LoadLocation("Europe/Berlin")
 	names := map[string]string{"camelCase and name": "X"} // the package name each case decodes to ("" elsewhere)
 	fulllogtest.CheckLogCases(t, DecodeLog, func(t *testing.T, tc fulllogtest.LogCase, l *Log) {
 		if l.PackageName != names[tc.Name] {
 			t.Fatalf("name %q, want %q", l.PackageName, names[tc.Name])
 		}
 	},
-		fulllogtest.LogCase{Name: "zone setting", Body: `{"package_id":1,"actions":[{"date_time":"2015-01-12T11:12:13"}]}`, Loc: berlin, N: 1, Time0: "2015-01-12T10:12:13Z"},
+		fulllogtest.LogCase{Name: "zone setting", Body: `{"package_id":1,"actions":[{"date_time":"2015-01-12T11:12:13"}]}`, Zone: "Europe/Berlin", N: 1, Time0: "2015-01-12T10:12:13Z"},
 		fulllogtest.LogCase{Name: "camelCase and name", Body: `{"packageId":"1","packageName":"X","Actions":[{"dateTime":"2015-01-12T11:12:13Z"}]}`, N: 1, Time0: "2015-01-12T11:12:13Z"},
 		fulllogtest.LogCase{Name: "unknown fields kept, bad date", Body: `{"package_id":1,"actions":[{"date_time":"soon","new_field":[1,2]}]}`, N: 1, Time0: "0001-01-01T00:00:00Z"},
 		fulllogtest.LogCase{Name: "empty history", Body: `{"package_id":1,"actions":[]}`},

@@ -18,31 +18,32 @@ import (
 
 const (
 	clientSecret = "sh-client-s3cr3t"
-	password     = "sh-user-passw0rd"
+	// username (with password) is the user of the password grant, and the tenant.
+	username = "admin@example.com"
+	password = "sh-user-passw0rd"
 )
 
-var newHub = fulllogtest.Opener(signinghub.Name, signinghub.New, func(cfg *signinghub.Config, base string) {
-	if cfg.ClientID == "" {
-		cfg.ClientID = "app-1"
-	}
-	if cfg.ClientSecret == "" {
-		cfg.ClientSecret = clientSecret
-	}
-	if cfg.GrantType == "" && cfg.Username == "" {
-		cfg.Username, cfg.Password = "admin@example.com", password
-	}
-	cfg.BaseURL = base
-})
-
-func simConfig(c *fulllogtest.Clock) signinghubsim.Config {
-	return signinghubsim.Config{Client: logsim.Client{ClientID: "app-1", ClientSecret: clientSecret}, Username: "admin@example.com", Password: password,
-		Settings: fulllogtest.SimSettings(11, 30, 20, c)}
+// suite is SigningHub's tests as the shared full-log checks see them.
+var suite = fulllogtest.Suite[signinghubsim.Config, signinghub.Config]{
+	Open: fulllogtest.Opener(signinghub.Name, signinghub.New, func(cfg *signinghub.Config, base string) {
+		fulllogtest.DefaultClient(&cfg.ClientID, &cfg.ClientSecret, "app-1", clientSecret)
+		if cfg.GrantType == "" && cfg.Username == "" {
+			cfg.Username, cfg.Password = username, password
+		}
+		cfg.BaseURL = base
+	}),
+	SimConfig: func(c *fulllogtest.Clock) signinghubsim.Config {
+		return signinghubsim.Config{Username: username, Password: password,
+			OAuthSettings: fulllogtest.OAuthSimSettings("app-1", clientSecret, 11, 30, 20, c)}
+	},
+	NewSim:   signinghubsim.Handler,
+	Settings: func(s fulllog.Settings) signinghub.Config { return signinghub.Config{Settings: s} },
 }
 
 func TestListAndFetchEverythingTheSimulatorServed(t *testing.T) {
-	sim := signinghubsim.New(simConfig(nil))
+	sim := signinghubsim.New(suite.SimConfig(nil))
 	srv := fulllogtest.Start(t, sim)
-	s := newHub(t, srv, signinghub.Config{Settings: fulllog.Settings{PageSize: 7}}, nil)
+	s := suite.Open(t, srv, signinghub.Config{Settings: fulllog.Settings{PageSize: 7}}, nil)
 	keys, targets := fulllogtest.Crawl(t, s)
 	if len(targets) != 30 || len(keys) != 600 {
 		t.Fatalf("%d packages, fetched %d keys, want 30/600", len(targets), len(keys))
@@ -51,7 +52,7 @@ func TestListAndFetchEverythingTheSimulatorServed(t *testing.T) {
 		t.Fatal("no exact duplicates")
 	}
 	for _, x := range targets {
-		if x.Tenant != "admin@example.com" || !strings.HasPrefix(x.Name, "sales contract") || !x.Terminal || x.UpdatedAt.IsZero() {
+		if x.Tenant != username || !strings.HasPrefix(x.Name, "sales contract") || !x.Terminal || x.UpdatedAt.IsZero() {
 			t.Fatalf("target %+v", x)
 		}
 	}
@@ -64,11 +65,11 @@ func TestListAndFetchEverythingTheSimulatorServed(t *testing.T) {
 // one evidence entry; entries that arrive afterwards are still served and fetched.
 func TestHistoryClearedOnCompletion(t *testing.T) {
 	c := fulllogtest.NewClock()
-	sc := simConfig(c)
+	sc := suite.SimConfig(c)
 	sc.ClearLogOnComplete, sc.Rate, sc.Backfill, sc.Concurrent, sc.AfterComplete = true, 5, 60, 5, 5
 	sim := signinghubsim.New(sc)
 	srv := fulllogtest.Start(t, sim)
-	s := newHub(t, srv, signinghub.Config{}, nil)
+	s := suite.Open(t, srv, signinghub.Config{}, nil)
 	first, t1 := fulllogtest.Crawl(t, s)
 	c.Add(30 * time.Second)
 	second, t2 := fulllogtest.Crawl(t, s)
@@ -114,11 +115,11 @@ func TestHistoryClearedOnCompletion(t *testing.T) {
 // when the refresh token is refused too.
 func TestRefreshTokenBeforeReauthentication(t *testing.T) {
 	c := fulllogtest.NewClock()
-	sc := simConfig(c)
+	sc := suite.SimConfig(c)
 	sc.TokenTTL = config.Duration(30 * time.Second)
 	sim := signinghubsim.New(sc)
 	srv := fulllogtest.Start(t, sim)
-	s := newHub(t, srv, signinghub.Config{}, nil)
+	s := suite.Open(t, srv, signinghub.Config{}, nil)
 	fulllogtest.Crawl(t, s)
 	c.Add(40 * time.Second)
 	fulllogtest.Crawl(t, s)
@@ -133,11 +134,11 @@ func TestRefreshTokenBeforeReauthentication(t *testing.T) {
 }
 
 func TestClientCredentialsAndUnauthorizedRenewal(t *testing.T) {
-	swap := fulllogtest.NewSwap(signinghubsim.New(simConfig(nil)))
+	swap := fulllogtest.NewSwap(signinghubsim.New(suite.SimConfig(nil)))
 	srv := fulllogtest.Start(t, swap)
-	s := newHub(t, srv, signinghub.Config{GrantType: signinghub.GrantClientCredentials}, nil)
+	s := suite.Open(t, srv, signinghub.Config{GrantType: signinghub.GrantClientCredentials}, nil)
 	fulllogtest.Crawl(t, s)
-	fresh := signinghubsim.New(simConfig(nil)) // a restarted server knows no token
+	fresh := signinghubsim.New(suite.SimConfig(nil)) // a restarted server knows no token
 	swap.Set(fresh)
 	keys, targets := fulllogtest.Crawl(t, s)
 	if len(keys) == 0 || targets[keysOne(targets)].Tenant != "app-1" {
@@ -163,8 +164,8 @@ func TestAuthFailuresWithoutSecrets(t *testing.T) {
 		return `{"error":"invalid_grant","error_description":"bad password ` + fulllogtest.Form(r, "password") + ` for ` + fulllogtest.Form(r, "client_secret") + `"}`
 	})
 	type authCase = fulllogtest.AuthCase[signinghubsim.Config, signinghub.Config]
-	fulllogtest.CheckAuthFailures(t, func() signinghubsim.Config { return simConfig(nil) }, signinghubsim.Handler, newHub, "1000", []string{clientSecret, password},
-		authCase{Name: "wrong password", Config: signinghub.Config{Username: "admin@example.com", Password: password + "x"}, Want: "settings.password"},
+	suite.CheckAuthFailures(t, "1000", []string{clientSecret, password},
+		authCase{Name: "wrong password", Config: signinghub.Config{Username: username, Password: password + "x"}, Want: "settings.password"},
 		authCase{Name: "wrong client secret", Config: signinghub.Config{ClientSecret: clientSecret + "x"}, Want: "Invalid client credentials"},
 		authCase{Name: "otp", Sim: func(c *signinghubsim.Config) { c.OTP = true }, Want: "settings.grant_type", Is: signinghub.ErrOTP},
 		authCase{Name: "authentication down", Base: down, Want: "HTTP 503"},
@@ -174,19 +175,19 @@ func TestAuthFailuresWithoutSecrets(t *testing.T) {
 // /authenticate answering 500 with a body that echoes the posted form (client secret and
 // password), then 200: the retry succeeds and the retry warning does not quote the answer.
 func TestAuthenticateEchoingTheFormOnA500(t *testing.T) {
-	echo := &fulllogtest.EchoOnce{Next: signinghubsim.New(simConfig(nil)), Match: func(r *http.Request) bool { return r.URL.Path == "/authenticate" }}
+	echo := &fulllogtest.EchoOnce{Next: signinghubsim.New(suite.SimConfig(nil)), Match: func(r *http.Request) bool { return r.URL.Path == "/authenticate" }}
 	srv := fulllogtest.Start(t, echo)
 	logs, log := fulllogtest.DebugLog()
-	h := newHub(t, srv, signinghub.Config{}, log)
+	h := suite.Open(t, srv, signinghub.Config{}, log)
 	fulllogtest.CheckRetriedQuietly(t, h, logs, func() int { n, _ := echo.Matched(); return n }, clientSecret, password)
 }
 
 func TestFaultsAndMissingPackages(t *testing.T) {
-	sim := signinghubsim.New(simConfig(nil))
+	sim := signinghubsim.New(suite.SimConfig(nil))
 	srv := fulllogtest.Start(t, sim)
-	s := newHub(t, srv, signinghub.Config{}, nil)
+	s := suite.Open(t, srv, signinghub.Config{}, nil)
 	unknown := pollers.Target{Entity: "99"}
-	fulllogtest.CheckFaults(t, sim.Base, s, pollers.Target{Tenant: "admin@example.com", Entity: "1000"}, unknown,
+	fulllogtest.CheckFaults(t, sim.Base, s, pollers.Target{Tenant: username, Entity: "1000"}, unknown,
 		fulllogtest.Fault{Faults: logsim.FaultSettings{Truncated: 1}, Want: []string{"not a JSON object"}},
 		fulllogtest.Fault{Faults: logsim.FaultSettings{Unavailable: 1}, Want: []string{"HTTP 503"}})
 	if _, err := s.FetchLog(context.Background(), unknown); !strings.Contains(err.Error(), "Document not found") {
@@ -207,9 +208,4 @@ func TestConfigValidation(t *testing.T) {
 // An API that ignores the page parameter and sends no total (the simulator's
 // ignore_paging) would be listed forever: the listing stops with an error once a page
 // repeats the one before; a listing longer than max_list_pages stops too.
-func TestListingThatNeverEnds(t *testing.T) {
-	fulllogtest.CheckListingsEnd(t, 5, simConfig(nil), signinghubsim.Handler,
-		func(base string, s fulllog.Settings) pollers.Lister {
-			return newHub(t, base, signinghub.Config{Settings: s}, nil)
-		})
-}
+func TestListingThatNeverEnds(t *testing.T) { suite.CheckListingsEnd(t, 5) }

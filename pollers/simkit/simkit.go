@@ -69,6 +69,18 @@ func (l *Ledger) Counts() map[string]int {
 	return out
 }
 
+// LedgerStats are the ledger's counters in a simulator's stats (last in its JSON object):
+// how many ids it served in complete answers, and its request and fault counters.
+type LedgerStats struct {
+	Served   int            `json:"served"`
+	Requests map[string]int `json:"requests"`
+}
+
+// Stats returns the ledger's counters.
+func (l *Ledger) Stats() LedgerStats {
+	return LedgerStats{Served: l.ServedCount(), Requests: l.Counts()}
+}
+
 // WriteServed answers GET /_sim/served: {"count": n, "served": [sorted ids]}.
 func (l *Ledger) WriteServed(w http.ResponseWriter) {
 	ids := make([]string, 0)

@@ -31,16 +31,14 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
-	"github.com/auditstream/auditstream/pollers/simkit"
 	"github.com/auditstream/auditstream/pollers/simkit/logsim"
 )
 
 // Config of the simulator (also its YAML settings block).
 type Config struct {
-	logsim.Client `yaml:",inline"`
 	// ClientDisabled answers every token request with ERROR_AUTHENTICATION_CLIENT_DISABLED.
-	ClientDisabled  bool `yaml:"client_disabled"`
-	logsim.Settings `yaml:",inline"`
+	ClientDisabled       bool `yaml:"client_disabled"`
+	logsim.OAuthSettings `yaml:",inline"`
 }
 
 // SetDefaults fills unset fields: tenant defaults to client_id, as in the poller.
@@ -48,33 +46,28 @@ func (c *Config) SetDefaults() { c.Settings.SetDefaults(c.ClientID, time.Hour) }
 
 // Validate lists problems at path.
 func (c *Config) Validate(path string, p *config.Problems) {
-	c.Client.Validate(path, p, "token endpoint")
-	c.Settings.Validate(path, p)
+	c.OAuthSettings.Validate(path, p, "token endpoint", nil)
 }
 
 // Plugin registers the simulator.
-var Plugin = simkit.Define("conga", "", func(c *Config) http.Handler { return New(*c) })
+var Plugin = logsim.Define("conga", "", Handler)
 
 // Sim is the simulator; it is an http.Handler.
 type Sim struct {
-	*logsim.Base
-	cfg    Config
-	tokens *logsim.Tokens
-	ids    []string
+	logsim.Sim[Config]
+	ids []string
 }
 
 // New builds a simulator (SetDefaults is applied).
 func New(cfg Config) *Sim {
-	cfg.SetDefaults()
-	s := &Sim{cfg: cfg}
-	s.Base = logsim.NewBase(&cfg.Settings, s.render, apiError)
-	s.tokens = logsim.NewTokens("cs-", cfg.TokenTTL.D(), cfg.Clock())
+	s := &Sim{}
+	s.Sim = logsim.NewSim(cfg, "cs-", s.render, apiError)
 	for _, e := range s.H.Entities() {
 		s.ids = append(s.ids, packageID(e.R))
 	}
 	s.Mux.HandleFunc("POST /api/v1/auth/connect/token", s.token)
-	s.Mux.HandleFunc("GET /api/sign/v1/cs-packages", s.list)
-	s.Mux.HandleFunc("GET /api/sign/v1/cs-packages/{id}/audit", s.audit)
+	s.HandleAuthorized("GET /api/sign/v1/cs-packages", s.authorized, s.list)
+	s.HandleAuthorized("GET /api/sign/v1/cs-packages/{id}/audit", s.authorized, s.audit)
 	return s
 }
 
@@ -103,27 +96,24 @@ func (s *Sim) token(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case f.Get("grant_type") != "client_credentials":
 		oauthErr(http.StatusBadRequest, "unsupported_grant_type")
-	case !s.cfg.Accepts(f):
+	case !s.Cfg.Accepts(f):
 		oauthErr(http.StatusBadRequest, "ERROR_AUTHENTICATION_NOT_VALID")
-	case s.cfg.ClientDisabled:
+	case s.Cfg.ClientDisabled:
 		oauthErr(http.StatusForbidden, "ERROR_AUTHENTICATION_CLIENT_DISABLED")
 	case !strings.Contains(" "+f.Get("scope")+" ", " sign "):
 		oauthErr(http.StatusBadRequest, "invalid_scope")
 	default:
-		simkit.WriteJSON(w, map[string]any{"access_token": s.tokens.Issue(), "expires_in": int(s.cfg.TokenTTL.D().Seconds()), "token_type": "Bearer"})
+		logsim.OAuthToken(w, "Bearer", s.Tokens, nil)
 	}
 }
 
 func (s *Sim) authorized(w http.ResponseWriter, r *http.Request) bool {
-	return s.Bearer(w, r, s.tokens, "Unauthorized access")
+	return s.Bearer(w, r, s.Tokens, "Unauthorized access")
 }
 
 var statuses = map[int]string{0: "COMPLETED", 1: "DECLINED", 2: "EXPIRED", 3: "OPTED_OUT"}
 
 func (s *Sim) list(w http.ResponseWriter, r *http.Request) {
-	if !s.authorized(w, r) {
-		return
-	}
 	from, to := 1, 50
 	var err error
 	q := r.URL.Query()
@@ -153,9 +143,6 @@ func (s *Sim) list(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sim) audit(w http.ResponseWriter, r *http.Request) {
-	if !s.authorized(w, r) {
-		return
-	}
 	id := r.PathValue("id")
 	now := s.H.Now()
 	for _, e := range s.H.Entities() {

@@ -21,7 +21,7 @@ func call(t *testing.T, method, url string, h http.Header, body string) (int, ma
 }
 
 func TestTokenListingAndErrors(t *testing.T) {
-	cfg := Config{Client: logsim.Client{ClientID: "c", ClientSecret: "s"}}
+	cfg := Config{OAuthSettings: logsim.OAuthSettings{Client: logsim.Client{ClientID: "c", ClientSecret: "s"}}}
 	cfg.Seed, cfg.Packages, cfg.EntriesPerPackage = 9, 12, 5
 	sim := New(cfg)
 	srv := httptest.NewServer(sim)

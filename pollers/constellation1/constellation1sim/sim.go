@@ -72,14 +72,12 @@ func (c *Config) Validate(path string, p *config.Problems) {
 }
 
 // Plugin registers the simulator.
-var Plugin = simkit.Define("constellation1", "/rest", func(c *Config) http.Handler { return New(*c) })
+var Plugin = logsim.Define("constellation1", "/rest", Handler)
 
 // Sim is the simulator; it is an http.Handler.
 type Sim struct {
-	*logsim.Base
-	cfg    Config
-	tokens *logsim.Tokens
-	loc    *time.Location
+	logsim.Sim[Config]
+	loc *time.Location
 
 	mu       sync.Mutex
 	rejected int
@@ -87,28 +85,26 @@ type Sim struct {
 
 // New builds a simulator (SetDefaults is applied; an unknown zone is UTC).
 func New(cfg Config) *Sim {
-	cfg.SetDefaults()
-	s := &Sim{cfg: cfg, loc: cfg.Zone.Location()}
-	s.Base = logsim.NewBase(&cfg.Settings, s.render, logsim.MessageError)
-	s.tokens = logsim.NewTokens("c1-", cfg.TokenTTL.D(), cfg.Clock())
+	s := &Sim{loc: cfg.Zone.Location()}
+	s.Sim = logsim.NewSim(cfg, "c1-", s.render, logsim.MessageError)
 	s.Mux.HandleFunc("GET /rest/v1/encrypt/{key}/{salt}", s.encrypt)
 	s.Mux.HandleFunc("GET /rest/v1/gettoken/{salt}", s.gettoken)
-	s.Mux.HandleFunc("GET /rest/v1/sessions/{kind}/{size}/{num}", s.list)
-	s.Mux.HandleFunc("GET /rest/v1/sessions/lite/{user}/{tid}/{size}/{num}/sortBy", s.list)
-	s.Mux.HandleFunc("GET /rest/v1/sessions/{id}/actionlogs", s.actionlogs)
+	s.HandleAuthorized("GET /rest/v1/sessions/{kind}/{size}/{num}", s.authorized, s.list)
+	s.HandleAuthorized("GET /rest/v1/sessions/lite/{user}/{tid}/{size}/{num}/sortBy", s.authorized, s.list)
+	s.HandleAuthorized("GET /rest/v1/sessions/{id}/actionlogs", s.authorized, s.actionlogs)
 	return s
 }
 
 var apiError = logsim.MessageError
 
 func (s *Sim) encrypted(salt string) string {
-	sum := sha256.Sum256([]byte(s.cfg.APIKey.Reveal() + ":" + salt))
+	sum := sha256.Sum256([]byte(s.Cfg.APIKey.Reveal() + ":" + salt))
 	return hex.EncodeToString(sum[:16])
 }
 
 func (s *Sim) encrypt(w http.ResponseWriter, r *http.Request) {
 	s.Ledger.Count("encrypt")
-	if r.PathValue("key") != s.cfg.APIKey.Reveal() {
+	if r.PathValue("key") != s.Cfg.APIKey.Reveal() {
 		apiError(w, http.StatusUnauthorized, "Invalid API key")
 		return
 	}
@@ -121,12 +117,12 @@ func (s *Sim) gettoken(w http.ResponseWriter, r *http.Request) {
 		simkit.WriteJSON(w, map[string]any{"ReturnValue": nil, "Message": "Invalid encrypted key"})
 		return
 	}
-	simkit.WriteJSON(w, map[string]any{"ReturnValue": s.tokens.Issue()})
+	simkit.WriteJSON(w, map[string]any{"ReturnValue": s.Tokens.Issue()})
 }
 
 // authorized answers a rejected token in one of the vendor's three ways, in turn.
 func (s *Sim) authorized(w http.ResponseWriter, r *http.Request) bool {
-	if s.tokens.Valid(r.Header.Get("Authorization")) {
+	if s.Tokens.Valid(r.Header.Get("Authorization")) {
 		return true
 	}
 	s.Ledger.Count("rejected_token")
@@ -161,13 +157,10 @@ var statusNames = map[int]string{1: "InDraft", 2: "InSent", 3: "Completed", 4: "
 func wcf(t time.Time) string { return fmt.Sprintf("/Date(%d-0500)/", t.UnixMilli()) }
 
 func (s *Sim) list(w http.ResponseWriter, r *http.Request) {
-	if !s.authorized(w, r) {
-		return
-	}
 	kind, maxSize, field := r.PathValue("kind"), 100, "Sessions"
 	if r.PathValue("user") != "" {
 		kind, maxSize, field = "lite", 50, "SessionsLite"
-		if r.PathValue("user") != s.cfg.Username {
+		if r.PathValue("user") != s.Cfg.Username {
 			apiError(w, http.StatusNotFound, "User not found")
 			return
 		}
@@ -189,22 +182,15 @@ func (s *Sim) list(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sim) actionlogs(w http.ResponseWriter, r *http.Request) {
-	if !s.authorized(w, r) {
-		return
-	}
-	id := r.PathValue("id")
-	n, err := strconv.Atoi(id)
-	now := s.H.Now()
-	e, _, ok := s.Listed(n-70000, now)
-	if err != nil || !ok {
-		apiError(w, http.StatusNotFound, "Session not found")
+	e, _, now, ok := s.ListedByNumber(w, r, 70000, "Session not found")
+	if !ok {
 		return
 	}
 	field := "ActionLog"
 	if e.R%3 == 0 {
 		field = "Actionlog"
 	}
-	s.AnswerLog(w, r, e, id, now, s.Render(s.H.VisibleLog(e, now)), func(entries []logsim.Rendered) []byte {
+	s.AnswerLog(w, r, e, r.PathValue("id"), now, s.Render(s.H.VisibleLog(e, now)), func(entries []logsim.Rendered) []byte {
 		return append(append([]byte(`{"`+field+`":`), logsim.Join(entries)...), '}')
 	})
 }

@@ -34,7 +34,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -109,8 +108,7 @@ type Sim struct {
 	mu        sync.Mutex
 	rng, frng *rand.Rand
 	faults    Faults
-	generated int
-	nextT     time.Time
+	stream    *simkit.Stream
 	byUser    map[int][]*session // sorted by created, then id
 	byID      map[string]*session
 	ledger    *simkit.Ledger
@@ -136,8 +134,7 @@ func New(cfg Config) *Sim {
 	simkit.DefaultClock(&cfg.Now, &cfg.Seed)
 	s := &Sim{cfg: cfg, start: cfg.Now().UTC(), rng: rand.New(rand.NewPCG(cfg.Seed, 0xec6)), frng: rand.New(rand.NewPCG(cfg.Seed, 0xfa17)),
 		faults: cfg.Faults, byUser: map[int][]*session{}, byID: map[string]*session{}, ledger: simkit.NewLedger()}
-	s.nextT = s.start
-	simkit.Backfill(s.start, cfg.Backfill, func() bool { return cfg.MaxEvents == 0 || s.generated < cfg.MaxEvents }, s.addHistory)
+	s.stream = simkit.NewStream(s.start, cfg.Rate, cfg.MaxEvents, cfg.Backfill, s.addHistory, s.addHistory)
 	return s
 }
 
@@ -153,14 +150,9 @@ func (s *Sim) guid(r *rand.Rand) string {
 }
 
 func (s *Sim) insert(se *session) {
-	l := s.byUser[se.user.ID]
-	i := sort.Search(len(l), func(i int) bool {
-		return l[i].created.After(se.created) || l[i].created.Equal(se.created) && l[i].id > se.id
+	s.byUser[se.user.ID] = simkit.Insert(s.byUser[se.user.ID], se, func(a, b *session) bool {
+		return b.created.After(a.created) || b.created.Equal(a.created) && b.id > a.id
 	})
-	l = append(l, nil)
-	copy(l[i+1:], l[i:])
-	l[i] = se
-	s.byUser[se.user.ID] = l
 	s.byID[se.id] = se
 }
 
@@ -171,7 +163,6 @@ func (s *Sim) addHistory(t time.Time) {
 	t = t.Add(time.Duration(r.Int64N(int64(time.Millisecond)))).Truncate(time.Millisecond)
 	se := &session{id: s.guid(r), user: u, created: t, expires: t.Add(time.Duration(5+r.IntN(55)) * time.Minute)}
 	s.insert(se)
-	s.generated++
 }
 
 // Burst adds n history sessions of user at now at once (to force a full page).
@@ -195,7 +186,7 @@ func (s *Sim) Burst(userID, n int) {
 	for i := 0; i < n; i++ {
 		t := base.Add(time.Duration(i+1) * time.Millisecond)
 		s.insert(&session{id: s.guid(s.rng), user: u, created: t, expires: t.Add(time.Hour)})
-		s.generated++
+		s.stream.Generated++
 	}
 }
 
@@ -208,14 +199,6 @@ func (s *Sim) ExpireAll() {
 			se.open = false
 			s.ledger.Count("expired_all")
 		}
-	}
-}
-
-func (s *Sim) advance(now time.Time) {
-	step := time.Duration(float64(time.Second) / s.cfg.Rate)
-	for !s.nextT.After(now) && (s.cfg.MaxEvents == 0 || s.generated < s.cfg.MaxEvents) {
-		s.addHistory(s.nextT)
-		s.nextT = s.nextT.Add(step)
 	}
 }
 
@@ -568,7 +551,7 @@ func (s *Sim) sessionLog(req *soapReq) (string, []string, *fault) {
 	now := s.cfg.Now().UTC()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.advance(now)
+	s.stream.Advance(now)
 	self, f := s.auth(req.params["SessionID"], now)
 	if f != nil {
 		return "", nil, f
@@ -627,7 +610,7 @@ func (s *Sim) Served() map[string]bool { return s.ledger.Served() }
 func (s *Sim) Generated() map[string]bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.advance(s.cfg.Now().UTC())
+	s.stream.Advance(s.cfg.Now().UTC())
 	out := map[string]bool{}
 	for id, se := range s.byID {
 		if !se.login {
@@ -652,19 +635,18 @@ func (s *Sim) LoginSessions() map[string]bool {
 
 // Stats of the simulator.
 type Stats struct {
-	Generated int            `json:"generated"`
-	Logins    int            `json:"logins"`
-	Open      int            `json:"open_sessions"`
-	Served    int            `json:"served"`
-	Requests  map[string]int `json:"requests"`
+	Generated int `json:"generated"`
+	Logins    int `json:"logins"`
+	Open      int `json:"open_sessions"`
+	simkit.LedgerStats
 }
 
 // Stats returns counters (and generates the sessions whose time has come).
 func (s *Sim) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.advance(s.cfg.Now().UTC())
-	st := Stats{Generated: s.generated, Served: s.ledger.ServedCount(), Requests: s.ledger.Counts()}
+	s.stream.Advance(s.cfg.Now().UTC())
+	st := Stats{Generated: s.stream.Generated, LedgerStats: s.ledger.Stats()}
 	for _, se := range s.byID {
 		if se.login {
 			st.Logins++

@@ -70,23 +70,56 @@ func Opener[S any, PS interface {
 	}
 }
 
-// CheckListingsEnd runs logsim.CheckListingsEnd against the simulator newSim builds from
-// sc (with ignore_paging or not) and the provider open builds against it (its full-log
-// settings s: pageSize, the max_list_pages of the check).
-func CheckListingsEnd[SC any, PSC interface {
-	*SC
-	SimSettings() *logsim.Settings
-}](t *testing.T, pageSize int, sc SC, newSim func(SC) http.Handler, open func(base string, s fulllog.Settings) pollers.Lister) {
+// Suite is one full-log provider's tests as the shared checks see them, declared once in
+// its test files with what differs: how the provider is built against a server (Open, an
+// Opener), the simulator's test settings on a clock (SimConfig; nil: the real clock) and
+// how the simulator is built from them (NewSim), and the provider settings that hold
+// given full-log settings (Settings).
+type Suite[SC, C any] struct {
+	Open      func(t testing.TB, base string, cfg C, log *slog.Logger) *fulllog.REST
+	SimConfig func(c *Clock) SC
+	NewSim    func(SC) http.Handler
+	Settings  func(s fulllog.Settings) C
+}
+
+// DefaultClient sets the API client of OAuth2 provider settings a test left unset (id,
+// secret: its fields) to the fixture's (defaultID, defaultSecret), each on its own.
+func DefaultClient(id *string, secret *config.Secret, defaultID, defaultSecret string) {
+	if *id == "" {
+		*id = defaultID
+	}
+	if *secret == "" {
+		*secret = config.Secret(defaultSecret)
+	}
+}
+
+// CheckListingsEnd runs logsim.CheckListingsEnd against the simulator of the suite's
+// settings (with ignore_paging or not; SC must embed logsim.Settings) and the provider
+// built against it (its full-log settings: pageSize, the max_list_pages of the check).
+func (s Suite[SC, C]) CheckListingsEnd(t *testing.T, pageSize int) {
 	t.Helper()
 	err := logsim.CheckListingsEnd(t.Context(), func(ignorePaging bool, maxPages int) (pollers.Lister, func()) {
-		c := sc
-		PSC(&c).SimSettings().IgnorePaging = ignorePaging
-		srv := httptest.NewServer(newSim(c))
-		return open(srv.URL, fulllog.Settings{PageSize: pageSize, MaxListPages: maxPages}), srv.Close
+		c := s.SimConfig(nil)
+		any(&c).(interface{ SimSettings() *logsim.Settings }).SimSettings().IgnorePaging = ignorePaging
+		srv := httptest.NewServer(s.NewSim(c))
+		return s.Open(t, srv.URL, s.Settings(fulllog.Settings{PageSize: pageSize, MaxListPages: maxPages}), nil), srv.Close
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// CheckAuthFailures runs CheckAuthFailures against fresh simulators of the suite's
+// settings (changed by each case) and the provider built against them.
+func (s Suite[SC, C]) CheckAuthFailures(t *testing.T, entity string, secrets []string, cases ...AuthCase[SC, C]) {
+	t.Helper()
+	CheckAuthFailures(t, func() SC { return s.SimConfig(nil) }, s.NewSim, s.Open, entity, secrets, cases...)
+}
+
+// OAuthSimSettings are the settings of an OAuth2 simulator for a test: it accepts the
+// client id with secret; its history as SimSettings makes it.
+func OAuthSimSettings(id, secret string, seed uint64, packages, entries int, c *Clock) logsim.OAuthSettings {
+	return logsim.OAuthSettings{Client: logsim.Client{ClientID: id, ClientSecret: config.Secret(secret)}, Settings: SimSettings(seed, packages, entries, c)}
 }
 
 // SimSettings are a simulator's history settings for a test: seed, packages of entries
@@ -298,9 +331,7 @@ func Server(t testing.TB, code int, body func(r *http.Request) string) string {
 // Start serves h (a simulator) until the test ends; it returns the server's URL.
 func Start(t testing.TB, h http.Handler) string {
 	t.Helper()
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
+	return polltest.Start(t, h)
 }
 
 // Form returns the value of the posted form field name of r.
@@ -415,8 +446,8 @@ func FuzzLog[L any](f *testing.F, path string, decode func([]byte, *time.Locatio
 // LogCase is one log answer for a decoder and what it must decode to.
 type LogCase struct {
 	Name, Body string
-	// Loc is the zone of zone-less times (nil: UTC).
-	Loc *time.Location
+	// Zone names the zone of zone-less times ("": UTC).
+	Zone string
 	// N entries, the first one's time Time0 (RFC 3339); or an error containing WantErr.
 	N       int
 	Time0   string
@@ -430,7 +461,11 @@ func CheckLogCases[L interface{ Answer() *fulllog.Log }](t *testing.T, decode fu
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.Name, func(t *testing.T) {
-			l, err := decode([]byte(tc.Body), cmp.Or(tc.Loc, time.UTC))
+			loc, err := time.LoadLocation(tc.Zone)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := decode([]byte(tc.Body), loc)
 			if polltest.Err(t, err, tc.WantErr) {
 				return
 			}

@@ -90,12 +90,11 @@ type Sim struct {
 	mux   *http.ServeMux
 	start time.Time
 
-	mu        sync.Mutex
-	rng       *rand.Rand // event generation
-	frng      *rand.Rand // faults
-	faults    Faults
-	generated int
-	nextT     time.Time
+	mu     sync.Mutex
+	rng    *rand.Rand // event generation
+	frng   *rand.Rand // faults
+	faults Faults
+	stream *simkit.Stream
 	// byContr holds each contract's events sorted by time, so a request finds its window
 	// by binary search (cost grows with the window, not with the history); the answer's
 	// uuid order is made per request from the window's events.
@@ -120,9 +119,8 @@ func New(cfg Config) *Sim {
 		rng: rand.New(rand.NewPCG(cfg.Seed, 0x10c05)), frng: rand.New(rand.NewPCG(cfg.Seed, 0xfa17)),
 		faults: cfg.Faults, byContr: map[string][]*event{}, ledger: simkit.NewLedger(),
 	}
-	s.nextT = s.start
-	simkit.Backfill(s.start, cfg.Backfill, func() bool { return cfg.MaxEvents == 0 || s.generated < cfg.MaxEvents },
-		func(t time.Time) { s.add(t, false) })
+	s.stream = simkit.NewStream(s.start, cfg.Rate, cfg.MaxEvents, cfg.Backfill,
+		func(t time.Time) { s.add(t, false) }, func(t time.Time) { s.add(t, true) })
 	s.mux.HandleFunc("GET /activitylog/v1/contracts", s.contracts)
 	s.mux.HandleFunc("GET /activitylog/v1/contracts/{contract}", s.entries)
 	simkit.Control[Faults]{Served: func(w http.ResponseWriter, _ *http.Request) { s.ledger.WriteServed(w) },
@@ -139,15 +137,6 @@ func (s *Sim) SetFaults(f Faults) {
 	s.mu.Unlock()
 }
 
-// advance generates every event whose time has come (caller holds mu).
-func (s *Sim) advance(now time.Time) {
-	step := time.Duration(float64(time.Second) / s.cfg.Rate)
-	for !s.nextT.After(now) && (s.cfg.MaxEvents == 0 || s.generated < s.cfg.MaxEvents) {
-		s.add(s.nextT, true)
-		s.nextT = s.nextT.Add(step)
-	}
-}
-
 func (s *Sim) add(t time.Time, mayBeLate bool) {
 	r := s.rng
 	c := s.cfg.Contracts[r.IntN(len(s.cfg.Contracts))]
@@ -158,17 +147,8 @@ func (s *Sim) add(t time.Time, mayBeLate bool) {
 	}
 	id := simkit.UUID(r)
 	e := &event{uuid: id, contract: c, t: t, arrival: arrival, body: s.body(id, c, t)}
-	list := s.byContr[c]
-	// Times come nearly in order (within a millisecond): find the place from the end.
-	i := len(list)
-	for i > 0 && list[i-1].t.After(t) {
-		i--
-	}
-	list = append(list, nil)
-	copy(list[i+1:], list[i:])
-	list[i] = e
-	s.byContr[c] = list
-	s.generated++
+	// Times come nearly in order (within a millisecond), not quite.
+	s.byContr[c] = simkit.Insert(s.byContr[c], e, func(a, b *event) bool { return a.t.Before(b.t) })
 }
 
 var (
@@ -365,7 +345,7 @@ func (s *Sim) entries(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.cfg.Now().UTC()
 	s.mu.Lock()
-	s.advance(now)
+	s.stream.Advance(now)
 	list := s.byContr[contract]
 	lo, hi := 0, len(list)
 	if !from.IsZero() {
@@ -438,8 +418,8 @@ func (s *Sim) Served() map[string]bool { return s.ledger.Served() }
 func (s *Sim) Generated() map[string]bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.advance(s.cfg.Now().UTC())
-	out := make(map[string]bool, s.generated)
+	s.stream.Advance(s.cfg.Now().UTC())
+	out := make(map[string]bool, s.stream.Generated)
 	for _, l := range s.byContr {
 		for _, e := range l {
 			out[e.uuid] = true
@@ -450,11 +430,10 @@ func (s *Sim) Generated() map[string]bool {
 
 // Stats of the simulator.
 type Stats struct {
-	Generated int            `json:"generated"`
-	Late      int            `json:"late"`
-	Visible   int            `json:"visible"`
-	Served    int            `json:"served"`
-	Requests  map[string]int `json:"requests"`
+	Generated int `json:"generated"`
+	Late      int `json:"late"`
+	Visible   int `json:"visible"`
+	simkit.LedgerStats
 }
 
 // Stats returns counters (and generates the events whose time has come).
@@ -462,8 +441,8 @@ func (s *Sim) Stats() Stats {
 	now := s.cfg.Now().UTC()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.advance(now)
-	st := Stats{Generated: s.generated, Served: s.ledger.ServedCount(), Requests: s.ledger.Counts()}
+	s.stream.Advance(now)
+	st := Stats{Generated: s.stream.Generated, LedgerStats: s.ledger.Stats()}
 	for _, l := range s.byContr {
 		for _, e := range l {
 			if !e.arrival.After(now) {

@@ -37,13 +37,11 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/internal/config"
-	"github.com/auditstream/auditstream/pollers/simkit"
 	"github.com/auditstream/auditstream/pollers/simkit/logsim"
 )
 
 // Config of the simulator (also its YAML settings block).
 type Config struct {
-	logsim.Client `yaml:",inline"`
 	// Username and Password of the user the password grant accepts (empty: only
 	// client_credentials is accepted).
 	Username string        `yaml:"username"`
@@ -52,8 +50,8 @@ type Config struct {
 	OTP bool `yaml:"otp"`
 	// ClearLogOnComplete replaces a package's history by one evidence entry once the
 	// package reaches its terminal status.
-	ClearLogOnComplete bool `yaml:"clear_log_on_complete"`
-	logsim.Settings    `yaml:",inline"`
+	ClearLogOnComplete   bool `yaml:"clear_log_on_complete"`
+	logsim.OAuthSettings `yaml:",inline"`
 }
 
 // SetDefaults fills unset fields: tenant defaults as in the poller (username, else
@@ -64,32 +62,28 @@ func (c *Config) SetDefaults() {
 
 // Validate lists problems at path.
 func (c *Config) Validate(path string, p *config.Problems) {
-	c.Client.Validate(path, p, "API")
-	if (c.Username == "") != (c.Password == "") {
-		p.Add(path, "set both username and password, or neither")
-	}
-	c.Settings.Validate(path, p)
+	c.OAuthSettings.Validate(path, p, "API", func() {
+		if (c.Username == "") != (c.Password == "") {
+			p.Add(path, "set both username and password, or neither")
+		}
+	})
 }
 
 // Plugin registers the simulator.
-var Plugin = simkit.Define("signinghub", "", func(c *Config) http.Handler { return New(*c) })
+var Plugin = logsim.Define("signinghub", "", Handler)
 
 // Sim is the simulator; it is an http.Handler.
 type Sim struct {
-	*logsim.Base
-	cfg      Config
-	access   *logsim.Tokens
+	logsim.Sim[Config]
 	refresh  *logsim.Tokens
 	evidence map[int]*logsim.Entry
 }
 
 // New builds a simulator (SetDefaults is applied).
 func New(cfg Config) *Sim {
-	cfg.SetDefaults()
-	s := &Sim{cfg: cfg, evidence: map[int]*logsim.Entry{}}
-	s.Base = logsim.NewBase(&cfg.Settings, s.render, logsim.MessageError)
-	s.access = logsim.NewTokens("sh-", cfg.TokenTTL.D(), cfg.Clock())
-	s.refresh = logsim.NewTokens("shr-", 10*cfg.TokenTTL.D(), cfg.Clock())
+	s := &Sim{evidence: map[int]*logsim.Entry{}}
+	s.Sim = logsim.NewSim(cfg, "sh-", s.render, logsim.MessageError)
+	s.refresh = logsim.NewTokens("shr-", 10*s.Cfg.TokenTTL.D(), s.Cfg.Clock())
 	for _, e := range s.H.Entities() {
 		for _, x := range e.Entries {
 			if x.Terminal {
@@ -98,8 +92,8 @@ func New(cfg Config) *Sim {
 		}
 	}
 	s.Mux.HandleFunc("POST /authenticate", s.authenticate)
-	s.Mux.HandleFunc("GET /v3/packages/{status}/{page}/{per}", s.list)
-	s.Mux.HandleFunc("GET /v3/packages/{id}/log", s.log)
+	s.HandleAuthorized("GET /v3/packages/{status}/{page}/{per}", s.authorized, s.list)
+	s.HandleAuthorized("GET /v3/packages/{id}/log", s.authorized, s.log)
 	return s
 }
 
@@ -115,17 +109,17 @@ func (s *Sim) authenticate(w http.ResponseWriter, r *http.Request) {
 	fail := func(code int, desc string) {
 		logsim.OAuthError(w, code, map[string]string{"error": "invalid_grant", "error_description": desc})
 	}
-	if !s.cfg.Accepts(f) {
+	if !s.Cfg.Accepts(f) {
 		fail(http.StatusBadRequest, "Invalid client credentials")
 		return
 	}
 	switch f.Get("grant_type") {
 	case "password":
-		if s.cfg.Username == "" || f.Get("username") != s.cfg.Username || f.Get("password") != s.cfg.Password.Reveal() {
+		if s.Cfg.Username == "" || f.Get("username") != s.Cfg.Username || f.Get("password") != s.Cfg.Password.Reveal() {
 			fail(http.StatusBadRequest, "Invalid username or password")
 			return
 		}
-		if s.cfg.OTP {
+		if s.Cfg.OTP {
 			w.Header().Set("x-otp", "true")
 			apiError(w, http.StatusForbidden, "OTP required: an OTP has been sent to your registered mobile number")
 			return
@@ -145,12 +139,11 @@ func (s *Sim) authenticate(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "unsupported grant_type")
 		return
 	}
-	simkit.WriteJSON(w, map[string]any{"access_token": s.access.Issue(), "token_type": "bearer",
-		"expires_in": int(s.cfg.TokenTTL.D().Seconds()), "refresh_token": s.refresh.Issue()})
+	logsim.OAuthToken(w, "bearer", s.Tokens, s.refresh)
 }
 
 func (s *Sim) authorized(w http.ResponseWriter, r *http.Request) bool {
-	return s.Bearer(w, r, s.access, "Request authorization denied")
+	return s.Bearer(w, r, s.Tokens, "Request authorization denied")
 }
 
 var outcomes = map[int]string{0: "COMPLETED", 1: "DECLINED", 2: "EXPIRED", 3: "RECALLED"}
@@ -163,9 +156,6 @@ func (s *Sim) status(e *logsim.Entity, st logsim.State) string {
 }
 
 func (s *Sim) list(w http.ResponseWriter, r *http.Request) {
-	if !s.authorized(w, r) {
-		return
-	}
 	filter := r.PathValue("status")
 	page, err1 := strconv.Atoi(r.PathValue("page"))
 	per, err2 := strconv.Atoi(r.PathValue("per"))
@@ -191,19 +181,12 @@ func (s *Sim) list(w http.ResponseWriter, r *http.Request) {
 func packageName(i int) string { return fmt.Sprintf("sales contract %d", 100+i) }
 
 func (s *Sim) log(w http.ResponseWriter, r *http.Request) {
-	if !s.authorized(w, r) {
-		return
-	}
-	id := r.PathValue("id")
-	n, err := strconv.Atoi(id)
-	now := s.H.Now()
-	e, st, ok := s.Listed(n-1000, now)
-	if err != nil || !ok {
-		apiError(w, http.StatusNotFound, "Document not found")
+	e, st, now, ok := s.ListedByNumber(w, r, 1000, "Document not found")
+	if !ok {
 		return
 	}
 	visible := s.H.VisibleLog(e, now)
-	if s.cfg.ClearLogOnComplete && st.Terminal {
+	if s.Cfg.ClearLogOnComplete && st.Terminal {
 		kept := []*logsim.Entry{s.evidence[e.Index]}
 		for _, x := range visible {
 			if x.AfterTerminal {
@@ -216,8 +199,8 @@ func (s *Sim) log(w http.ResponseWriter, r *http.Request) {
 	for i, j := 0, len(rendered)-1; i < j; i, j = i+1, j-1 { // newest first
 		rendered[i], rendered[j] = rendered[j], rendered[i]
 	}
-	s.AnswerLog(w, r, e, id, now, rendered, func(entries []logsim.Rendered) []byte {
-		head, _ := json.Marshal(map[string]any{"package_id": n, "package_status": s.status(e, st),
+	s.AnswerLog(w, r, e, r.PathValue("id"), now, rendered, func(entries []logsim.Rendered) []byte {
+		head, _ := json.Marshal(map[string]any{"package_id": 1000 + e.Index, "package_status": s.status(e, st),
 			"package_owner": "owner@example.com", "owner_name": "Owner Name",
 			"documents": []any{map[string]any{"document_id": 5000 + e.Index, "document_name": packageName(e.Index),
 				"document_order": 1, "document_type": "PDF", "document_pages": 3}}})

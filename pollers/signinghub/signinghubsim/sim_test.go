@@ -15,7 +15,7 @@ import (
 )
 
 func TestAuthenticateListingAndLog(t *testing.T) {
-	cfg := Config{Client: logsim.Client{ClientID: "c", ClientSecret: "s"}, Username: "u", Password: "p", OTP: true}
+	cfg := Config{OAuthSettings: logsim.OAuthSettings{Client: logsim.Client{ClientID: "c", ClientSecret: "s"}}, Username: "u", Password: "p", OTP: true}
 	cfg.Seed, cfg.Packages, cfg.EntriesPerPackage = 2, 7, 6
 	srv := httptest.NewServer(New(cfg))
 	defer srv.Close()
@@ -80,7 +80,7 @@ func TestAuthenticateListingAndLog(t *testing.T) {
 // client that is already gone (killed while its request waited) was served to no one,
 // and what was served carries its request's arrival time.
 func TestServedOnlyToALiveClientWithItsArrival(t *testing.T) {
-	cfg := Config{Client: logsim.Client{ClientID: "c", ClientSecret: "s"}}
+	cfg := Config{OAuthSettings: logsim.OAuthSettings{Client: logsim.Client{ClientID: "c", ClientSecret: "s"}}}
 	cfg.Seed, cfg.Packages, cfg.EntriesPerPackage = 2, 3, 4
 	sim := New(cfg)
 	tokRec := httptest.NewRecorder()

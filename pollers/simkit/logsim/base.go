@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/auditstream/auditstream/pollers/simkit"
@@ -97,6 +98,30 @@ func (b *Base) Listed(i int, now time.Time) (*Entity, State, bool) {
 	}
 	st := b.H.StateAt(ents[i], now)
 	return ents[i], st, st.Listed
+}
+
+// ListedByNumber finds the entity a log request names by number (path value "id"; first
+// is entity 0's number) and its state now, when it exists then; for any other id it
+// answers 404 with notFound in the vendor's error shape (ok false).
+func (b *Base) ListedByNumber(w http.ResponseWriter, r *http.Request, first int, notFound string) (e *Entity, st State, now time.Time, ok bool) {
+	n, err := strconv.Atoi(r.PathValue("id"))
+	now = b.H.Now()
+	e, st, ok = b.Listed(n-first, now)
+	if err != nil || !ok {
+		b.writeErr(w, http.StatusNotFound, notFound)
+		return nil, State{}, now, false
+	}
+	return e, st, now, true
+}
+
+// HandleAuthorized routes pattern to h on Mux for the requests authorized lets through
+// (it answers the others itself: the vendor's check of the request's token).
+func (b *Base) HandleAuthorized(pattern string, authorized func(http.ResponseWriter, *http.Request) bool, h http.HandlerFunc) {
+	b.Mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if authorized(w, r) {
+			h(w, r)
+		}
+	})
 }
 
 // Page returns the items of all from index from, at most size of them (an empty, not
