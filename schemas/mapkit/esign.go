@@ -45,8 +45,68 @@ type Action struct {
 	IP           string // the actor's address as given
 	IPKey        string // the provider's name of that field (unmapped when it is no IP)
 	Target       string // the document or item acted on, when the entry names one
-	Message      string
-	Unmapped     Unmapped
+	// Recipients are the ones the entry was addressed to or acted upon ("sent to",
+	// "shared with", "delegated to", "recalled from"), Relation the words that said so.
+	// OCSF has no place for them in 6001 or 3002: they go to unmapped["recipients"].
+	Recipients []Party
+	Relation   string
+	Message    string
+	Unmapped   Unmapped
+}
+
+// SetRecipients records the ones the entry was addressed to; the actor is never one of
+// them: a user who is a recipient (the entry's user fields name the addressee) is no
+// actor.
+func (a *Action) SetRecipients(ps []Party, relation string) {
+	if len(ps) == 0 {
+		return
+	}
+	a.Recipients, a.Relation = ps, relation
+	for _, p := range ps {
+		if p.same(a.User) {
+			a.User = nil
+		}
+	}
+}
+
+// RecipientNote is what a message says of the recipients: " (<relation> <name or
+// address>, …)", or nothing without recipients.
+func (a *Action) RecipientNote() string {
+	if len(a.Recipients) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(" (" + a.Relation)
+	for i, p := range a.Recipients {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte(' ')
+		if p.Name != "" {
+			b.WriteString(p.Name)
+		} else {
+			b.WriteString(p.Email)
+		}
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
+// recipientsValue is unmapped["recipients"]: one object per recipient, with the user
+// attributes the text gave ("name", "email_addr").
+func (a *Action) recipientsValue() []any {
+	out := make([]any, 0, len(a.Recipients))
+	for _, p := range a.Recipients {
+		m := map[string]any{}
+		if p.Name != "" {
+			m["name"] = p.Name
+		}
+		if p.Email != "" {
+			m["email_addr"] = p.Email
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // Event builds the OCSF event of an action on the envelope's entity.
@@ -54,6 +114,9 @@ func (a *Action) Event(env *schemas.Envelope) (ocsf.Event, error) {
 	var base *ocsf.Base
 	var ev ocsf.Event
 	ep, isIP := Endpoint(a.IP)
+	if len(a.Recipients) > 0 {
+		a.Unmapped.Set("recipients", a.recipientsValue())
+	}
 	if !isIP && a.IP != "" {
 		a.Unmapped.Set(a.IPKey, a.IP) // not an address OCSF accepts: kept as given
 		ep = ocsf.NetworkEndpoint{}
@@ -109,8 +172,19 @@ func (a *Action) Event(env *schemas.Envelope) (ocsf.Event, error) {
 // unknown words are 99 Other.
 func LookupVerb(table map[string]Verb, word string) Verb {
 	var buf [64]byte
-	key := buf[:0]
-	for i := 0; i < len(word) && len(key) < len(buf); i++ {
+	if v, ok := table[string(foldInto(buf[:0], word))]; ok {
+		return v
+	}
+	return VerbOther
+}
+
+// Fold is a word as LookupVerb compares it: lower-case letters and digits only
+// ("SHARED_WITH" → "sharedwith").
+func Fold(word string) string { return string(foldInto(make([]byte, 0, len(word)), word)) }
+
+// foldInto appends the folded word to key, up to its capacity.
+func foldInto(key []byte, word string) []byte {
+	for i := 0; i < len(word) && len(key) < cap(key); i++ {
 		switch c := word[i]; {
 		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9':
 			key = append(key, c)
@@ -118,10 +192,7 @@ func LookupVerb(table map[string]Verb, word string) Verb {
 			key = append(key, c+'a'-'A')
 		}
 	}
-	if v, ok := table[string(key)]; ok {
-		return v
-	}
-	return VerbOther
+	return key
 }
 
 // Entry describes an e-signature provider's JSON entry: what it is about (product,

@@ -21,10 +21,11 @@ var congaVerbs = map[string]mapkit.Verb{
 //
 //	type      → activity (congaVerbs), metadata.event_code; activity_name for 99 Other
 //	date-time → time (zone-less: the poller's zone), metadata.original_time
-//	user, user-email → actor.user name, email_addr
+//	user, user-email → actor.user name, email_addr, unless they name a recipient of data
 //	user-ip   → src_endpoint.ip
 //	target    → a second web resource (the document acted on) when it is not the package
-//	data      → unmapped, like any other field
+//	data      → the parties after a recipient marker ("Signing session to signer :
+//	            x@y.com(Name") → unmapped.recipients; other data → unmapped.data
 //
 // The envelope's entity is the package id (web_resources[0].uid, its entity_name the name).
 //
@@ -35,8 +36,19 @@ var Mapper = mapkit.ESign{Entry: mapkit.Entry{
 	UserName: "user", UserEmail: "useremail", IP: "userip", IPName: "user-ip", Target: "target",
 }, Adjust: adjust}
 
-// adjust writes the message: "<type> of <target> by <user>".
-func adjust(_ *schemas.Envelope, _ jsonx.Value, a *mapkit.Action) []string {
+// dataKey is the key adjust maps when data names recipients.
+var dataKey = []string{"data"}
+
+// adjust reads the recipients from data (the actor is never one of them) and writes the
+// message: "<type> of <target> by <user> (<relation> <recipients>)".
+func adjust(_ *schemas.Envelope, e jsonx.Value, a *mapkit.Action) []string {
+	var mapped []string
+	if d := e.Loose("data"); d.Kind() == jsonx.String {
+		if ph := mapkit.ReadPhrase(d.Str()); len(ph.Recipients) > 0 {
+			a.SetRecipients(ph.Recipients, ph.Relation)
+			mapped = dataKey
+		}
+	}
 	a.Message = a.VerbText
 	if a.Target != "" {
 		a.Message += " of " + a.Target
@@ -44,5 +56,6 @@ func adjust(_ *schemas.Envelope, _ jsonx.Value, a *mapkit.Action) []string {
 	if a.User != nil {
 		a.Message += " by " + a.User.Name
 	}
-	return nil
+	a.Message += a.RecipientNote()
+	return mapped
 }

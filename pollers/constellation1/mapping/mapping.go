@@ -2,6 +2,8 @@ package mapping
 
 import (
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/auditstream/auditstream/schemas"
 	"github.com/auditstream/auditstream/schemas/jsonx"
@@ -17,6 +19,7 @@ var constellation1Verbs = map[string]mapkit.Verb{
 	"voided": mapkit.VerbOther, "created": mapkit.VerbOther, "deleted": mapkit.VerbOther, "accepted": mapkit.VerbOther,
 	"rejected": mapkit.VerbOther, "printed": mapkit.VerbOther, "uploaded": mapkit.VerbOther, "added": mapkit.VerbOther,
 	"removed": mapkit.VerbOther, "modified": mapkit.VerbOther, "updated": mapkit.VerbOther, "reassigned": mapkit.VerbOther,
+	"delegated": mapkit.VerbOther, "recalled": mapkit.VerbOther, "resent": mapkit.VerbShare,
 }
 
 // Mapper maps Constellation1 eSign session action log entries ({"Date",
@@ -24,87 +27,104 @@ var constellation1Verbs = map[string]mapkit.Verb{
 // signing session, or Authentication (3002) when the text says someone logged in or out:
 //
 //	Date        → time ("/Date(ms±zzzz)/" or ISO; zone-less: the poller's zone)
-//	IPAddress   → src_endpoint.ip
-//	Description → message; its first known verb → activity (constellation1Verbs;
-//	              99 Other keeps the verb as activity_name); an e-mail address in it →
-//	              actor.user.email_addr; the words after "by" (up to a parenthesis) →
-//	              actor.user.name
+//	IPAddress   → src_endpoint.ip (whoever's address the log gives: it may be the sender's)
+//	Description → message, read by mapkit.ReadPhrase with quoted parts left out:
+//	              its first known verb → activity (constellation1Verbs; 99 Other keeps
+//	              the verb as activity_name);
+//	              the party after the lower-case word "by" → actor.user; without "by", a
+//	              subject before the verb that is one person with an address ("bob@x.com
+//	              logged in", "Jane Doe <jane@x.com> signed in")
+//	              → actor.user; otherwise no actor;
+//	              the parties after "sent to", "shared with", "delegated to", "recalled
+//	              from", … → unmapped.recipients (never the actor);
+//	              the first quoted name ('Listing Agreement') → web_resources[1].name
 //
 // The envelope's entity is the signing session id (web_resources[0].uid, its entity_name
 // the name). The log has no entry id.
 //
-// Where an action log keeps what it says (the date is read first). Its verb and
-// actor come from the description (constellation1Verb, byName, findEmail).
+// Where an action log keeps what it says (the date is read first). Its verb, actor,
+// recipients and document come from the description (adjust).
 var Mapper = mapkit.ESign{Entry: mapkit.Entry{
 	Product: ocsf.Product{Name: "Constellation1 eSign", VendorName: "Constellation1"}, ResourceType: "signing session",
 	Noun: "constellation1 action log", Word: "description", WordName: "Description", Time: "date", TimeName: "Date",
 	TimeFirst: true, Trim: true, IP: "ipaddress", IPName: "IPAddress",
 }, Adjust: adjust}
 
-// adjust reads the verb and the actor from the description, which is the message.
+// adjust reads the verb, the actor, the recipients and the document from the description,
+// which is the message.
 func adjust(_ *schemas.Envelope, _ jsonx.Value, a *mapkit.Action) []string {
 	desc := a.VerbText
-	a.Verb, a.VerbText = constellation1Verb(desc)
-	a.User = mapkit.User(byName(desc), findEmail(desc), "")
+	ph := mapkit.ReadPhrase(desc)
+	var at int
+	a.Verb, a.VerbText, at = constellation1Verb(ph.Masked)
+	a.User = nil
+	switch {
+	case ph.Actor != nil:
+		a.User = ph.Actor.User()
+	case !ph.By && at > 0:
+		// "bob@x.com logged in", "Jane Doe <jane@x.com> signed in": the subject acted, when
+		// it is one person with an address ("Document viewed" names nobody).
+		if ps := mapkit.Parties(ph.Masked[:at]); len(ps) == 1 && ps[0].Email != "" && properName(ps[0].Name) {
+			a.User = ps[0].User()
+		}
+	}
+	a.Target = ph.Document
+	a.SetRecipients(ph.Recipients, ph.Relation)
 	a.Message = desc
 	return nil
 }
 
-// constellation1Verb finds the action in a description: the first word that is a verb of
-// the table, where "logged in"/"signed in" (and out) are log-ins; without one, 99 Other
-// with the first word ending in "ed" (or none) as the activity name.
-func constellation1Verb(desc string) (mapkit.Verb, string) {
-	words := strings.FieldsFunc(strings.ToLower(desc), func(r rune) bool { return !(r >= 'a' && r <= 'z') })
-	for i, w := range words {
-		if i+1 < len(words) && (w == "logged" || w == "signed") {
-			switch words[i+1] {
-			case "in", "on":
-				return mapkit.VerbLogon, w + " " + words[i+1]
-			case "out", "off":
-				return mapkit.VerbLogoff, w + " " + words[i+1]
-			}
-		}
-		if v, ok := constellation1Verbs[w]; ok {
-			return v, w
-		}
+// constellation1Verb finds the action in a description (quoted parts blanked): the first
+// word that is a verb of the table, where "logged in"/"signed in" (and out) are log-ins;
+// without one, 99 Other with the first word ending in "ed" (or none) as the activity
+// name. at is the verb's offset (the subject stands before it; 0 without a verb).
+func constellation1Verb(desc string) (v mapkit.Verb, word string, at int) {
+	type w struct {
+		s  string
+		at int
 	}
-	for _, w := range words {
-		if len(w) > 3 && strings.HasSuffix(w, "ed") {
-			return mapkit.VerbOther, w
-		}
-	}
-	return mapkit.VerbOther, ""
-}
-
-// findEmail is the first valid e-mail address in a text (surrounding punctuation
-// stripped).
-func findEmail(s string) string {
-	for _, f := range strings.Fields(s) {
-		if strings.IndexByte(f, '@') < 0 {
+	var words []w
+	letter := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+	for i := 0; i < len(desc); {
+		if !letter(desc[i]) {
+			i++
 			continue
 		}
-		f = strings.Trim(f, "()<>[]{},;:\"'.")
-		if ocsf.ValidEmail(f) {
-			return f
+		j := i
+		for j < len(desc) && letter(desc[j]) {
+			j++
+		}
+		words = append(words, w{strings.ToLower(desc[i:j]), i})
+		i = j
+	}
+	for i, x := range words {
+		if i+1 < len(words) && (x.s == "logged" || x.s == "signed") {
+			switch words[i+1].s {
+			case "in", "on":
+				return mapkit.VerbLogon, x.s + " " + words[i+1].s, x.at
+			case "out", "off":
+				return mapkit.VerbLogoff, x.s + " " + words[i+1].s, x.at
+			}
+		}
+		if v, ok := constellation1Verbs[x.s]; ok {
+			return v, x.s, x.at
 		}
 	}
-	return ""
+	for _, x := range words {
+		if len(x.s) > 3 && strings.HasSuffix(x.s, "ed") {
+			return mapkit.VerbOther, x.s, x.at
+		}
+	}
+	return mapkit.VerbOther, "", 0
 }
 
-// byName is the text after the last " by " up to an opening parenthesis or '<' ("Document
-// viewed by Jane Doe (jane@x.com)" → "Jane Doe"); a bare e-mail address is not a name.
-func byName(s string) string {
-	i := strings.LastIndex(strings.ToLower(s), " by ")
-	if i < 0 {
-		return ""
+// properName says whether every word of a name starts with a capital letter (an empty name
+// too): "Jane Doe" is a subject, "To document" is not.
+func properName(name string) bool {
+	for _, w := range strings.Fields(name) {
+		if r, _ := utf8.DecodeRuneInString(w); !unicode.IsUpper(r) {
+			return false
+		}
 	}
-	name := s[i+4:]
-	if j := strings.IndexAny(name, "(<"); j >= 0 {
-		name = name[:j]
-	}
-	name = strings.TrimSpace(strings.TrimRight(strings.TrimSpace(name), ".,;"))
-	if name == findEmail(name) {
-		return ""
-	}
-	return name
+	return true
 }

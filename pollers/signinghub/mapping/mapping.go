@@ -22,9 +22,12 @@ var signingHubVerbs = map[string]mapkit.Verb{
 //	action_type     → activity (signingHubVerbs), metadata.event_code; activity_name for 99 Other
 //	date_time       → time (zone-less: the poller's zone), metadata.original_time
 //	log_id          → metadata.original_event_uid
-//	user_name, user_email → actor.user name, email_addr; enterprise_name → actor.user.org.name
+//	user_name, user_email → actor.user name, email_addr (the user who performed the
+//	                  action); enterprise_name → actor.user.org.name
 //	ip_address      → src_endpoint.ip
-//	information     → unmapped (e.g. SHARED_WITH "Mark Spencer"), like any other field
+//	information     → with a recipient type (recipientInfo: SHARED_WITH "Mark Spencer",
+//	                  DELEGATED_TO, RECALLED_FROM, …) its value's parties →
+//	                  unmapped.recipients; otherwise unmapped.information
 //
 // The envelope's entity is the package id (web_resources[0].uid, its entity_name the name).
 //
@@ -35,12 +38,25 @@ var Mapper = mapkit.ESign{Entry: mapkit.Entry{
 	UserName: "username", UserEmail: "useremail", UID: "logid", IP: "ipaddress", IPName: "ip_address",
 }, Adjust: adjust}
 
-// enterpriseName is the key adjust maps.
-var enterpriseName = []string{"enterprisename"}
+// recipientInfo: the information types whose value names the ones the action was addressed
+// to or taken from (folded as mapkit.LookupVerb does), with the words a message uses.
+var recipientInfo = map[string]string{
+	"sharedwith": "shared with", "sentto": "sent to", "delegatedto": "delegated to", "recalledfrom": "recalled from",
+	"reassignedto": "reassigned to", "forwardedto": "forwarded to", "recipient": "to", "recipients": "to",
+}
 
-// adjust adds the organisation to the user (unmapped without one) and writes the message:
-// "<action_type> by <user> on <package>".
+// adjust adds the organisation to the user (unmapped without one), reads the recipients
+// from information and writes the message: "<action_type> by <user> on <package>
+// (<relation> <recipients>)".
 func adjust(env *schemas.Envelope, e jsonx.Value, a *mapkit.Action) []string {
+	mapped := []string{"enterprisename"}
+	info := e.Loose("information")
+	if rel, ok := recipientInfo[mapkit.Fold(info.Loose("type").Text())]; ok {
+		if ps := mapkit.Parties(info.Loose("value").Text()); len(ps) > 0 {
+			a.SetRecipients(ps, rel)
+			mapped = append(mapped, "information")
+		}
+	}
 	org := e.Loose("enterprisename").Text()
 	if org != "" && a.User != nil {
 		a.User.Org = &ocsf.Organization{Name: org}
@@ -52,8 +68,9 @@ func adjust(env *schemas.Envelope, e jsonx.Value, a *mapkit.Action) []string {
 	if env.EntityName != "" {
 		a.Message += " on " + env.EntityName
 	}
+	a.Message += a.RecipientNote()
 	if org != "" && a.User == nil {
 		a.Unmapped.Set("enterprise_name", org)
 	}
-	return enterpriseName
+	return mapped
 }

@@ -240,10 +240,30 @@ func Refused(t *testing.T, mp mapkit.Mapper, cases map[string][]byte) {
 	}
 }
 
-// SeedCorpus adds every golden input to a fuzz corpus.
+// RefusedInputs reads testdata/<name>.refused.json: each file one entry the mapping must
+// refuse (a dead letter), by name. At least one is required.
+func RefusedInputs(t testing.TB) map[string][]byte {
+	t.Helper()
+	files, _ := filepath.Glob("testdata/*.refused.json")
+	if len(files) == 0 {
+		t.Fatal("no testdata/*.refused.json")
+	}
+	out := map[string][]byte{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[strings.TrimSuffix(filepath.Base(f), ".refused.json")] = bytes.TrimSpace(b)
+	}
+	return out
+}
+
+// SeedCorpus adds every golden input and every refused entry to a fuzz corpus.
 func SeedCorpus(f *testing.F) {
 	inputs, _ := filepath.Glob("testdata/*.input.*")
-	for _, in := range inputs {
+	refused, _ := filepath.Glob("testdata/*.refused.*")
+	for _, in := range append(inputs, refused...) {
 		b, err := os.ReadFile(in)
 		if err != nil {
 			f.Fatal(err)
@@ -253,20 +273,20 @@ func SeedCorpus(f *testing.F) {
 }
 
 // ESign checks an e-signature mapping: its goldens (entries wrapped by ESignEnvelope,
-// zone-less times in zone) and that it refuses each of refused (name → entry).
-func ESign(t *testing.T, provider string, mp mapkit.Mapper, zone *time.Location, refused map[string]string) {
+// zone-less times in zone) and that it refuses each testdata/*.refused.json.
+func ESign(t *testing.T, provider string, mp mapkit.Mapper, zone *time.Location) {
 	t.Run("golden", Golden{Mapper: mp, Zone: zone, Envelope: func(t testing.TB, name string, b []byte) ([]byte, string) {
 		return ESignEnvelope(t, provider, name, b), string(bytes.TrimSpace(b))
 	}}.Check)
 	cases := map[string][]byte{}
-	for name, rec := range refused {
-		cases[name] = ESignEnvelope(t, provider, "x", []byte(rec))
+	for name, rec := range RefusedInputs(t) {
+		cases[name] = ESignEnvelope(t, provider, "x", rec)
 	}
 	Refused(t, mp, cases)
 }
 
 // FuzzESign feeds any JSON value to an e-signature mapping (directly: a panic fails),
-// seeded with its golden inputs.
+// seeded with its golden inputs and refused entries.
 func FuzzESign(f *testing.F, provider string, mp mapkit.Mapper) {
 	SeedCorpus(f)
 	f.Fuzz(func(t *testing.T, rec []byte) {
