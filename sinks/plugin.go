@@ -54,11 +54,9 @@ func DefineLogged[S any, PS interface {
 	})
 }
 
-// Check validates a settings block at path.
-func (pl Plugin) Check(n *yaml.Node, path string, p *config.Problems) { pl.decode(n, path, p) }
-
-// Open decodes the settings block and opens the sink.
-func (pl Plugin) Open(name string, n *yaml.Node, d Deps) (Sink, error) {
+// Decode decodes, defaults and validates a settings block: its *S (the sink's Settings
+// type), or the problems as an error.
+func (pl Plugin) Decode(n *yaml.Node) (any, error) {
 	var p config.Problems
 	s := pl.decode(n, "settings", &p)
 	if err := p.Err(); err != nil {
@@ -66,6 +64,18 @@ func (pl Plugin) Open(name string, n *yaml.Node, d Deps) (Sink, error) {
 	}
 	if s == nil {
 		return nil, fmt.Errorf("sink type %s: settings did not decode", pl.Type)
+	}
+	return s, nil
+}
+
+// Check validates a settings block at path.
+func (pl Plugin) Check(n *yaml.Node, path string, p *config.Problems) { pl.decode(n, path, p) }
+
+// Open decodes the settings block and opens the sink.
+func (pl Plugin) Open(name string, n *yaml.Node, d Deps) (Sink, error) {
+	s, err := pl.Decode(n)
+	if err != nil {
+		return nil, err
 	}
 	return pl.open(name, s, d)
 }

@@ -33,6 +33,16 @@ func (t TLS) Validate(path string, p *Problems) {
 	}
 }
 
+// Insecure names what weakens the block at key ("tls"): insecure_skip_verify, which
+// accepts any certificate (for tests only; use ca_file for a private CA).
+func (t TLS) Insecure(key string) []string {
+	if !t.InsecureSkipVerify {
+		return nil
+	}
+	return []string{key + ".insecure_skip_verify is true: the server's certificate is not verified, so anyone on the path " +
+		"can read and change the traffic and its credentials (for tests only; for a private CA set " + key + ".ca_file)"}
+}
+
 // Config builds the tls.Config (TLS 1.2 or later).
 func (t TLS) Config() (*tls.Config, error) {
 	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}

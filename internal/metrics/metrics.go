@@ -33,6 +33,7 @@ type Metrics struct {
 	ConsumerLag          *prometheus.GaugeVec     // group, topic
 	TargetsUnowned       *prometheus.GaugeVec     // group, provider
 	BuildInfo            *prometheus.GaugeVec     // version, goversion
+	InsecureTransport    *prometheus.GaugeVec     // component
 }
 
 // New creates the metrics and registers them (plus Go and process collectors) on reg.
@@ -76,12 +77,15 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		TargetsUnowned: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "targets_unowned",
 			Help: "Active targets on the partitions this process owns whose poller it does not run: polled by nobody (every process of a targets group must run the same pollers)."},
 			[]string{"group", "provider"}),
+		InsecureTransport: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "insecure_transport",
+			Help: "1 for each component (kafka, poller:<name>, sink:<name>) whose connections this process runs with a weakened protection: allow_plain_http: true to a host that is not a loopback address, tls.insecure_skip_verify: true, or SASL PLAIN without TLS. The start-up log names the setting."},
+			[]string{"component"}),
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "build_info",
 			Help: "Always 1; labels carry the build."}, []string{"version", "goversion"}),
 	}
 	reg.MustRegister(m.PollRequests, m.PollDuration, m.ProviderHTTPRequests, m.RecordsPublished, m.CursorTimestamp,
 		m.EventDelay, m.PollGaps, m.LogShrinks, m.CheckpointWrites, m.NormalizedEvents, m.DLQRecords, m.SchemaFailures, m.SinkEvents,
-		m.SinkBatchDuration, m.SinkRetries, m.SinkFatal, m.ConsumerLag, m.TargetsUnowned, m.BuildInfo,
+		m.SinkBatchDuration, m.SinkRetries, m.SinkFatal, m.ConsumerLag, m.TargetsUnowned, m.BuildInfo, m.InsecureTransport,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	goversion := "unknown"
 	if bi, ok := debug.ReadBuildInfo(); ok {

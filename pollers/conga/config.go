@@ -9,6 +9,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/pollers/fulllog"
+	"github.com/auditstream/auditstream/pollers/pollhttp"
 )
 
 // Name is the provider name (audit.raw.conga).
@@ -30,6 +31,9 @@ type Config struct {
 	ClientSecret config.Secret `yaml:"client_secret"`
 	// Scope of the token (default "sign").
 	Scope string `yaml:"scope"`
+	// allow_plain_http: true accepts http:// URLs to a host that is not a loopback
+	// address (tests only; logged as a warning at every start).
+	config.PlainHTTP `yaml:",inline"`
 	// The settings every full-log provider shares: tenant (default client_id), discover
 	// (the GET /api/sign/v1/cs-packages listing, default true), page_size (packages per
 	// listing request, default 50, at most 100), zone (of the zone-less `date-time`
@@ -47,8 +51,7 @@ func (c *Config) SetDefaults() {
 
 // Validate lists the problems of the block at path.
 func (c *Config) Validate(path string, p *config.Problems) {
-	p.CheckURL(path+".base_url", c.BaseURL)
-	p.CheckURL(path+".token_url", c.TokenURL)
+	c.PlainHTTP.Check(path, p, c.endpoints()...)
 	if c.ClientID == "" {
 		p.Add(path+".client_id", "is required")
 	}
@@ -56,4 +59,22 @@ func (c *Config) Validate(path string, p *config.Problems) {
 		p.Add(path+".client_secret", "is required")
 	}
 	c.Settings.ValidateProvider(path, p, 100)
+}
+
+// endpoints are the URL settings, which carry credentials.
+func (c *Config) endpoints() []config.Endpoint {
+	return []config.Endpoint{
+		{Key: "base_url", URL: c.BaseURL, Carries: "the access token", Form: "https://sign-rls.congacloud.com",
+			Shape: config.PathEnds("", "/api/sign/v1", "/api/sign", "/api")},
+		{Key: "token_url", URL: c.TokenURL, Carries: "the client secret", Form: DefaultTokenURL, Shape: config.PathEnds("/token")},
+	}
+}
+
+// InsecureTransport implements config.InsecureTransport.
+func (c *Config) InsecureTransport() []string { return c.PlainHTTP.Insecure(c.endpoints()...) }
+
+// HTTPHints are the settings the HTTP client's errors point at.
+func (c *Config) HTTPHints() pollhttp.Hints {
+	return pollhttp.Hints{BaseURL: "settings.base_url (expected like https://sign-rls.congacloud.com)",
+		TokenURL: "settings.token_url (expected like " + DefaultTokenURL + ")", Credentials: "settings.client_id and settings.client_secret"}
 }

@@ -2,6 +2,7 @@ package conga
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -58,8 +59,11 @@ type AuthError struct {
 
 func (e *AuthError) Error() string {
 	hint := "check settings.client_id and settings.client_secret"
-	if e.Code == "ERROR_AUTHENTICATION_CLIENT_DISABLED" {
+	switch {
+	case e.Code == "ERROR_AUTHENTICATION_CLIENT_DISABLED":
 		hint = "the API client is disabled in Conga Sign: enable it or configure another one"
+	case e.Status == http.StatusNotFound:
+		hint = "no token endpoint there: check settings.token_url, expected like " + DefaultTokenURL
 	}
 	code := e.Code
 	if code == "" {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/pollers/fulllog"
+	"github.com/auditstream/auditstream/pollers/pollhttp"
 )
 
 // Name is the provider name (audit.raw.constellation1).
@@ -43,6 +44,9 @@ type Config struct {
 	// TokenMaxAge: a token older than this is replaced before a request (default 10s;
 	// the vendor's tokens are very short-lived). A rejected token is replaced anyway.
 	TokenMaxAge config.Duration `yaml:"token_max_age"`
+	// allow_plain_http: true accepts an http:// base_url to a host that is not a
+	// loopback address (tests only; logged as a warning at every start).
+	config.PlainHTTP `yaml:",inline"`
 	// The settings every full-log provider shares: tenant (default username, else
 	// "default"), discover (the session listings, default true), page_size (of the
 	// listings, default 50, the lite listing's maximum), zone (of zone-less dates,
@@ -67,7 +71,7 @@ func (c *Config) SetDefaults() {
 
 // Validate lists the problems of the block at path.
 func (c *Config) Validate(path string, p *config.Problems) {
-	p.CheckURL(path+".base_url", c.BaseURL)
+	c.PlainHTTP.Check(path, p, c.endpoint())
 	if c.APIKey == "" {
 		p.Add(path+".api_key", "is required")
 	}
@@ -84,4 +88,18 @@ func (c *Config) Validate(path string, p *config.Problems) {
 	}
 	p.Positive(path+".token_max_age", c.TokenMaxAge)
 	c.Settings.ValidateProvider(path, p, 50)
+}
+
+// endpoint is the base URL, up to and including /rest: the v1/... paths follow it.
+func (c *Config) endpoint() config.Endpoint {
+	return config.Endpoint{Key: "base_url", URL: c.BaseURL, Carries: "the API key and the session token",
+		Form: DefaultBaseURL, Shape: config.PathEnds("/rest", "/v1")}
+}
+
+// InsecureTransport implements config.InsecureTransport.
+func (c *Config) InsecureTransport() []string { return c.PlainHTTP.Insecure(c.endpoint()) }
+
+// HTTPHints are the settings the HTTP client's errors point at.
+func (c *Config) HTTPHints() pollhttp.Hints {
+	return pollhttp.Hints{BaseURL: "settings.base_url (expected like " + DefaultBaseURL + ", ending in /rest)", Credentials: "settings.api_key"}
 }

@@ -86,9 +86,15 @@ func newClient(cfg Config, hc *pollhttp.Client) (*client, error) {
 type AuthError struct {
 	Step    string
 	Message string
+	// NotFound: the step answered 404, so the base URL is wrong rather than the key (the
+	// message says so).
+	NotFound bool
 }
 
 func (e *AuthError) Error() string {
+	if e.NotFound { // the message names settings.base_url (pollhttp's hint)
+		return fmt.Sprintf("constellation1 authentication refused at %s: %s", e.Step, e.Message)
+	}
 	return fmt.Sprintf("constellation1 authentication refused at %s: %s (check settings.api_key)", e.Step, e.Message)
 }
 
@@ -132,7 +138,7 @@ func (c *client) step(ctx context.Context, name, path string, set func(*http.Req
 	})
 	if err != nil {
 		if resp != nil {
-			return "", &AuthError{Step: name, Message: c.scrub(err.Error())}
+			return "", &AuthError{Step: name, Message: c.scrub(err.Error()), NotFound: pollhttp.IsStatus(err, http.StatusNotFound)}
 		}
 		return "", fmt.Errorf("constellation1 %s: %s", name, c.scrub(err.Error()))
 	}
@@ -195,6 +201,6 @@ func (c *client) get(ctx context.Context, path string, read func(*pollhttp.Respo
 			c.drop(tok)
 			continue
 		}
-		return err
+		return c.http.Unauthorized(err)
 	}
 }

@@ -43,6 +43,9 @@ type Config struct {
 	// BackoffMin/BackoffMax bound the delays between retries of one call (500ms, 30s).
 	BackoffMin config.Duration `yaml:"backoff_min"`
 	BackoffMax config.Duration `yaml:"backoff_max"`
+	// allow_plain_http: true accepts an http:// endpoint to a host that is not a
+	// loopback address (tests only; logged as a warning at every start).
+	config.PlainHTTP `yaml:",inline"`
 }
 
 // MethodNames are configurable operation names.
@@ -96,7 +99,7 @@ var xmlName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
 
 // Validate lists the problems of the block at path.
 func (c *Config) Validate(path string, p *config.Problems) {
-	p.CheckURL(path+".endpoint", c.Endpoint)
+	c.PlainHTTP.Check(path, p, c.endpoint())
 	if u, err := url.Parse(c.Namespace); err != nil || u.Scheme == "" {
 		p.Add(path+".namespace", "%q is not a namespace URI", c.Namespace)
 	}
@@ -142,3 +145,12 @@ func (c *Config) Validate(path string, p *config.Problems) {
 		p.Add(path+".backoff_max", "must be >= backoff_min")
 	}
 }
+
+// endpoint is the service URL, the .asmx itself.
+func (c *Config) endpoint() config.Endpoint {
+	return config.Endpoint{Key: "endpoint", URL: c.Endpoint, Carries: "the password (Login) and the session ID",
+		Form: DefaultEndpoint, Shape: config.PathEnds(".asmx")}
+}
+
+// InsecureTransport implements config.InsecureTransport.
+func (c *Config) InsecureTransport() []string { return c.PlainHTTP.Insecure(c.endpoint()) }

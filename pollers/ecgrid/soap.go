@@ -20,6 +20,7 @@ import (
 	"github.com/auditstream/auditstream/internal/backoff"
 	"github.com/auditstream/auditstream/internal/metrics"
 	"github.com/auditstream/auditstream/internal/stopping"
+	"github.com/auditstream/auditstream/pollers/pollhttp"
 )
 
 // Kind classifies a failed SOAP call.
@@ -97,6 +98,12 @@ func (f *Fault) Error() string {
 	if f.ErrorItem != "" {
 		fmt.Fprintf(&b, " (item %.100s)", f.ErrorItem)
 	}
+	switch { // an HTTP error without a fault: name the setting at fault
+	case f.Code == "" && f.HTTPStatus == http.StatusNotFound:
+		b.WriteString(" (no service there: check settings.endpoint, expected like " + DefaultEndpoint + ")")
+	case f.Code == "" && f.Kind == KindAuth:
+		b.WriteString(" (check settings.login and settings.password, or settings.api_key)")
+	}
 	return b.String()
 }
 
@@ -144,6 +151,10 @@ type Param struct{ Name, Value string }
 type Caller interface {
 	Call(ctx context.Context, method string, params []Param) ([]byte, error)
 }
+
+// redirects is the redirect policy of the SOAP clients, the providers' (same host and
+// scheme only, never from https to http), naming the setting to fix.
+var redirects = pollhttp.RedirectPolicy("settings.endpoint (expected like " + DefaultEndpoint + ")")
 
 // Endpoint describes the service.
 type Endpoint struct {
@@ -301,7 +312,7 @@ func (discardDump) LogResponse(string, []byte) {}
 // small in-memory WSDL.
 func (c *GosoapCaller) Call(ctx context.Context, method string, params []Param) ([]byte, error) {
 	tr := &callTransport{ctx: ctx, ep: &c.ep, wsdl: c.wsdl}
-	hc := &http.Client{Timeout: c.ep.Timeout, Transport: tr}
+	hc := &http.Client{Timeout: c.ep.Timeout, Transport: tr, CheckRedirect: redirects}
 	cl, err := gosoap.SoapClientWithConfig(wsdlURL, hc, &gosoap.Config{Dump: false, Logger: discardDump{}})
 	if err != nil {
 		return nil, err
@@ -349,7 +360,7 @@ type Soap12Caller struct {
 
 // NewSoap12Caller builds the SOAP 1.2 caller.
 func NewSoap12Caller(ep Endpoint) *Soap12Caller {
-	return &Soap12Caller{ep: ep, hc: &http.Client{Timeout: ep.Timeout, Transport: ep.base()}}
+	return &Soap12Caller{ep: ep, hc: &http.Client{Timeout: ep.Timeout, Transport: ep.base(), CheckRedirect: redirects}}
 }
 
 // Call implements Caller.

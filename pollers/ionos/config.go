@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/auditstream/auditstream/internal/config"
+	"github.com/auditstream/auditstream/pollers/pollhttp"
 	"github.com/auditstream/auditstream/pollers/window"
 )
 
@@ -25,6 +26,9 @@ type Config struct {
 	// Window holds the shared window settings (overlap, lag, initial_lookback,
 	// start_window, max_window, min_window, max_seen), written beside the keys above.
 	Window window.Settings `yaml:",inline"`
+	// allow_plain_http: true accepts an http:// base_url to a host that is not a
+	// loopback address (tests only; logged as a warning at every start).
+	config.PlainHTTP `yaml:",inline"`
 }
 
 // DefaultBaseURL is the public API.
@@ -46,7 +50,7 @@ func (c *Config) SetDefaults() {
 
 // Validate lists the problems of the block at path.
 func (c *Config) Validate(path string, p *config.Problems) {
-	p.CheckURL(path+".base_url", c.BaseURL)
+	c.PlainHTTP.Check(path, p, c.endpoint())
 	if c.Token == "" && (c.Username == "" || c.Password == "") {
 		p.Add(path, "set token, or username and password")
 	}
@@ -62,4 +66,22 @@ func (c *Config) Validate(path string, p *config.Problems) {
 			p.Add(path+".contracts["+strconv.Itoa(i)+"]", "is empty")
 		}
 	}
+}
+
+// endpoint is the base URL, up to and including /activitylog/v1.
+func (c *Config) endpoint() config.Endpoint {
+	return config.Endpoint{Key: "base_url", URL: c.BaseURL, Carries: "the bearer token (or the Basic credentials)",
+		Form: DefaultBaseURL, Shape: config.PathEnds("/activitylog/v1", "/contracts")}
+}
+
+// InsecureTransport implements config.InsecureTransport.
+func (c *Config) InsecureTransport() []string { return c.PlainHTTP.Insecure(c.endpoint()) }
+
+// HTTPHints are the settings the HTTP client's errors point at.
+func (c *Config) HTTPHints() pollhttp.Hints {
+	creds := "settings.token"
+	if c.Token == "" {
+		creds = "settings.username and settings.password"
+	}
+	return pollhttp.Hints{BaseURL: "settings.base_url (expected like " + DefaultBaseURL + ")", Credentials: creds}
 }

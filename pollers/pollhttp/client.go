@@ -1,11 +1,15 @@
 // Package pollhttp is the HTTP client every REST poller uses: bounded retries with
 // jittered backoff that honour Retry-After, a response size cap, per-status metrics,
-// redirects followed only within the same host (CheckRedirect), and errors that carry the
-// status and a short, secret-free body excerpt (none at all for requests marked with
-// NoBodyExcerpt, whose answers may echo credentials).
+// redirects followed only within the same host and never from https to http
+// (CheckRedirect), and errors that carry the status and a short, secret-free body excerpt
+// (none at all for requests marked with NoBodyExcerpt, whose answers may echo
+// credentials) and name the setting at fault (Hints: the base URL behind a 404 or a web
+// page instead of the API, the credentials behind a persistent 401).
 package pollhttp
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -56,6 +60,35 @@ type Client struct {
 	cfg      Config
 	log      *slog.Logger
 	m        *metrics.Metrics
+	hints    Hints
+}
+
+// Hints name the settings a provider's errors point at (a provider's settings give them,
+// HTTPHints): the base URL behind a 404 or a page that is not the API's, the credentials
+// behind a 401 that a new token does not cure.
+type Hints struct {
+	// BaseURL is the API's URL setting and its expected form ("settings.base_url
+	// (expected like https://…)").
+	BaseURL string
+	// TokenURL is the token endpoint's setting when it has its own ("": BaseURL).
+	TokenURL string
+	// Credentials names the credential settings ("settings.client_id and settings.client_secret").
+	Credentials string
+}
+
+func (h Hints) baseURL() string { return cmp.Or(h.BaseURL, "the provider's URL setting") }
+
+func (h Hints) credentials() string {
+	return cmp.Or(h.Credentials, "the provider's credential settings")
+}
+
+// WithHints returns a copy of c whose errors (and refused redirects) name h's settings.
+func (c *Client) WithHints(h Hints) *Client {
+	cp := *c
+	own := *c.http
+	own.CheckRedirect = RedirectPolicy(h.baseURL())
+	cp.http, cp.hints = &own, h
+	return &cp
 }
 
 // New builds a Client. hc must have a Timeout; New refuses one without.
@@ -65,7 +98,7 @@ func New(hc *http.Client, provider string, cfg Config, log *slog.Logger, m *metr
 	}
 	cfg.defaults()
 	own := *hc // the caller's client is not modified
-	own.CheckRedirect = CheckRedirect
+	own.CheckRedirect = RedirectPolicy(Hints{}.baseURL())
 	return &Client{http: &own, provider: provider, cfg: cfg, log: log, m: m}, nil
 }
 
@@ -73,21 +106,37 @@ func New(hc *http.Client, provider string, cfg Config, log *slog.Logger, m *metr
 // not the provider's, so accepting it could move a cursor past data never read.
 var ErrRedirect = errors.New("redirect to another host refused")
 
+// ErrDowngrade is returned for a redirect from https to http (on any host): following
+// it would send the credentials in clear text. It wraps ErrRedirect.
+var ErrDowngrade = fmt.Errorf("%w: a redirect from https to plain http", ErrRedirect)
+
 // CheckRedirect is the redirect policy of provider clients (http.Client.CheckRedirect):
 // a redirect to the same scheme and host is followed (at most 10 times) without a
 // Referer header (it would carry the query, which may hold secrets); any other redirect
-// fails with ErrRedirect, and the request is not sent.
-func CheckRedirect(req *http.Request, via []*http.Request) error {
-	first := via[0].URL
-	if req.URL.Scheme != first.Scheme || !strings.EqualFold(req.URL.Host, first.Host) {
-		return fmt.Errorf("%w: %s %s answered with a redirect to %s://%s%s", ErrRedirect,
-			via[len(via)-1].Method, via[len(via)-1].URL.Path, req.URL.Scheme, req.URL.Host, req.URL.Path)
+// fails with ErrRedirect (a downgrade from https to http with ErrDowngrade), and the
+// request is not sent. The Client's own policy names its base URL setting (WithHints).
+var CheckRedirect = RedirectPolicy("the configured URL")
+
+// RedirectPolicy is CheckRedirect whose errors tell to check setting (a URL setting
+// and its expected form).
+func RedirectPolicy(setting string) func(req *http.Request, via []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		first, last := via[0].URL, via[len(via)-1]
+		if strings.EqualFold(last.URL.Scheme, "https") && !strings.EqualFold(req.URL.Scheme, "https") {
+			return fmt.Errorf("%w: %s %s answered with a redirect to %s://%s%s, refused: the credentials would cross the network "+
+				"in clear text; set %s to the https:// address the service answers at", ErrDowngrade,
+				last.Method, last.URL.Path, req.URL.Scheme, req.URL.Host, req.URL.Path, setting)
+		}
+		if req.URL.Scheme != first.Scheme || !strings.EqualFold(req.URL.Host, first.Host) {
+			return fmt.Errorf("%w: %s %s answered with a redirect to %s://%s%s (check %s)", ErrRedirect,
+				last.Method, last.URL.Path, req.URL.Scheme, req.URL.Host, req.URL.Path, setting)
+		}
+		if len(via) >= 10 {
+			return fmt.Errorf("%w: more than 10 redirects from %s", ErrRedirect, first.Path)
+		}
+		req.Header.Del("Referer")
+		return nil
 	}
-	if len(via) >= 10 {
-		return fmt.Errorf("%w: more than 10 redirects from %s", ErrRedirect, first.Path)
-	}
-	req.Header.Del("Referer")
-	return nil
 }
 
 // Response is a fully read response.
@@ -103,10 +152,16 @@ type StatusError struct {
 	Method  string
 	URL     string // without query secrets: the path only
 	Excerpt string
+	// Hint, if set, names the setting to check.
+	Hint string
 }
 
 func (e *StatusError) Error() string {
-	return fmt.Sprintf("%s %s: HTTP %d: %s", e.Method, e.URL, e.Status, e.Excerpt)
+	msg := fmt.Sprintf("%s %s: HTTP %d: %s", e.Method, e.URL, e.Status, e.Excerpt)
+	if e.Hint != "" {
+		msg += " (" + e.Hint + ")"
+	}
+	return msg
 }
 
 // IsStatus reports whether err is a StatusError with the code.
@@ -158,12 +213,15 @@ func (c *Client) Do(ctx context.Context, build func(ctx context.Context) (*http.
 		case err != nil:
 			lastErr = err
 		case resp.Status >= 200 && resp.Status < 300:
+			if err := c.notAPI(req, resp, secret); err != nil {
+				return nil, err
+			}
 			return resp, nil
 		case Retryable(resp.Status):
-			lastErr = statusErr(req, resp, secret)
+			lastErr = c.statusErr(req, resp, secret)
 			wait = retryafter.Header(resp.Header, c.cfg.MaxRetryAfter)
 		default:
-			return resp, statusErr(req, resp, secret)
+			return resp, c.statusErr(req, resp, secret)
 		}
 		if attempt >= c.cfg.MaxRetries {
 			return nil, fmt.Errorf("giving up after %d attempts: %w", attempt+1, lastErr)
@@ -187,7 +245,12 @@ func (c *Client) Do(ctx context.Context, build func(ctx context.Context) (*http.
 func (c *Client) once(req *http.Request) (*Response, error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
-		c.m.ProviderHTTPRequests.WithLabelValues(c.provider, "error").Inc()
+		code := "error"
+		if resp != nil { // a refused redirect: the answer that asked for it
+			code = strconv.Itoa(resp.StatusCode)
+			resp.Body.Close()
+		}
+		c.m.ProviderHTTPRequests.WithLabelValues(c.provider, code).Inc()
 		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, stripURL(err))
 	}
 	defer resp.Body.Close()
@@ -202,12 +265,73 @@ func (c *Client) once(req *http.Request) (*Response, error) {
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, nil
 }
 
-func statusErr(req *http.Request, resp *Response, secret bool) error {
+func (c *Client) statusErr(req *http.Request, resp *Response, secret bool) error {
 	e := &StatusError{Status: resp.Status, Method: req.Method, URL: req.URL.Path, Excerpt: withheld}
 	if !secret {
 		e.Excerpt = Excerpt(resp.Body)
 	}
+	// A 404 of an authentication request, or one that is not the API's own answer (a web
+	// server's page rather than JSON or XML), means the path is wrong: the base URL.
+	switch {
+	case resp.Status == http.StatusNotFound && (secret || !structured(resp)):
+		e.Hint = "no such path: check " + c.baseURL(secret)
+	case resp.Status == http.StatusUnauthorized && !secret:
+		e.Hint = "the credentials are refused: check " + c.hints.credentials()
+	}
 	return e
+}
+
+// baseURL names the URL setting of a request (secret: an authentication request).
+func (c *Client) baseURL(secret bool) string {
+	if secret && c.hints.TokenURL != "" {
+		return c.hints.TokenURL
+	}
+	return c.hints.baseURL()
+}
+
+// structured reports whether an answer looks like an API's: JSON or XML, by its content
+// type or, without one, by its first character.
+func structured(resp *Response) bool {
+	ct := strings.ToLower(resp.Header.Get("Content-Type"))
+	if strings.Contains(ct, "json") || strings.Contains(ct, "xml") {
+		return true
+	}
+	b := bytes.TrimSpace(resp.Body)
+	return ct == "" && len(b) > 0 && (b[0] == '{' || b[0] == '[')
+}
+
+// notAPI returns an error for a 2xx answer that is a web page (text/html, or markup to
+// a request that asked for JSON): a login page, a proxy's or a portal's, not the API. It
+// says what arrived (the content type and, unless the request carries credentials, a
+// short excerpt) and which setting to check.
+func (c *Client) notAPI(req *http.Request, resp *Response, secret bool) error {
+	ct := resp.Header.Get("Content-Type")
+	b := bytes.TrimSpace(resp.Body)
+	html := strings.Contains(strings.ToLower(ct), "text/html")
+	markup := len(b) > 0 && b[0] == '<' && strings.Contains(req.Header.Get("Accept"), "json")
+	if !html && !markup {
+		return nil
+	}
+	excerpt := withheld
+	if !secret {
+		excerpt = fmt.Sprintf("%q", Excerpt(b[:min(len(b), 120)]))
+	}
+	return fmt.Errorf("%s %s: HTTP %d answered %s, not the API's JSON: %s (check %s)", req.Method, req.URL.Path, resp.Status,
+		cmp.Or(ct, "no content type"), excerpt, c.baseURL(secret))
+}
+
+// Unauthorized explains a 401 (or 403) that a new token did not cure: the credentials
+// themselves are refused (or lack the permission), and the error names their settings.
+// Any other error is returned as it is.
+func (c *Client) Unauthorized(err error) error {
+	var se *StatusError
+	if !errors.As(err, &se) || (se.Status != http.StatusUnauthorized && se.Status != http.StatusForbidden) {
+		return err
+	}
+	if se.Hint == "" {
+		se.Hint = "check " + c.hints.credentials()
+	}
+	return fmt.Errorf("refused again with a new token: %w", err)
 }
 
 // Excerpt returns at most 200 printable characters of a body, for error messages.
@@ -260,6 +384,9 @@ func (c *Client) GetBearer(ctx context.Context, url string, token func(context.C
 		if attempt == 0 && IsStatus(err, http.StatusUnauthorized) {
 			drop(tok)
 			continue
+		}
+		if attempt > 0 {
+			err = c.Unauthorized(err)
 		}
 		return resp, err
 	}

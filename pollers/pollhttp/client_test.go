@@ -174,8 +174,8 @@ func TestRedirects(t *testing.T) {
 	if otherHits.Load() != 0 {
 		t.Fatalf("the other host got %d requests", otherHits.Load())
 	}
-	if n := testutil.ToFloat64(m.ProviderHTTPRequests.WithLabelValues("test", "error")); n != 1 {
-		t.Fatalf("the refused redirect was retried or not counted: %v", n)
+	if n := testutil.ToFloat64(m.ProviderHTTPRequests.WithLabelValues("test", "302")); n != 1 {
+		t.Fatalf("the refused redirect was retried or not counted under its status: %v", n)
 	}
 
 	resp, err := c.Do(context.Background(), get(srv.URL+"/here?token=s3cret"))
@@ -314,5 +314,100 @@ func TestGetBearerRenewsTheTokenOnce(t *testing.T) {
 	}
 	if _, err := c.GetBearer(context.Background(), srv.URL, func(context.Context) (string, error) { return "", errors.New("no token") }, drop); err == nil || err.Error() != "no token" {
 		t.Fatalf("token error: %v", err)
+	}
+}
+
+// A redirect from https to http is refused, even to the same host, with an error that
+// names the base URL setting; the plain-HTTP address receives nothing and the answer is
+// counted under its status (302), not as a transport error.
+func TestDowngradeRedirectIsRefused(t *testing.T) {
+	var plainHits atomic.Int32
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { plainHits.Add(1) }))
+	defer plain.Close()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, plain.URL+"/contracts", http.StatusFound) // same host (127.0.0.1), plain http
+	}))
+	defer srv.Close()
+	hc := srv.Client()
+	hc.Timeout = 2 * time.Second
+	m := metrics.NewUnregistered()
+	c, err := New(hc, "test", Config{}, slog.New(slog.DiscardHandler), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = c.WithHints(Hints{BaseURL: "settings.base_url (expected like https://api.example.com/v1)"})
+	_, err = c.Do(context.Background(), get(srv.URL+"/contracts?token=s3cret"))
+	if !errors.Is(err, ErrDowngrade) || !errors.Is(err, ErrRedirect) || !strings.Contains(err.Error(), "settings.base_url") ||
+		strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("err = %v, want ErrDowngrade naming settings.base_url", err)
+	}
+	if plainHits.Load() != 0 {
+		t.Fatalf("the plain-HTTP address got %d requests", plainHits.Load())
+	}
+	if n := testutil.ToFloat64(m.ProviderHTTPRequests.WithLabelValues("test", "302")); n != 1 {
+		t.Fatalf("provider_http_requests_total{code=302} = %v", n)
+	}
+	if n := testutil.ToFloat64(m.ProviderHTTPRequests.WithLabelValues("test", "error")); n != 0 {
+		t.Fatalf("the refused redirect counted as a transport error: %v", n)
+	}
+}
+
+// The hints of the errors: a 404 that is not the API's own answer (or of an
+// authentication request) names the base URL (the token URL for a token request); a
+// web page instead of JSON says what arrived, quoting it only when the request carries
+// no credential; a 401 names the credentials; an API's own 404 (an unknown entity) has no
+// hint.
+func TestErrorsNameTheSetting(t *testing.T) {
+	c, _ := newClient(t, Config{MaxRetries: 1, BackoffMin: time.Millisecond, BackoffMax: time.Millisecond})
+	c = c.WithHints(Hints{BaseURL: "settings.base_url", TokenURL: "settings.token_url", Credentials: "settings.client_secret"})
+	for _, tc := range []struct {
+		name, ctype, body string
+		status            int
+		auth              bool
+		says, never       []string
+	}{
+		{"web server 404", "text/plain", "404 page not found", 404, false, []string{"HTTP 404", "no such path: check settings.base_url"}, nil},
+		{"token 404", "application/json", `{"error":"x"}`, 404, true, []string{"check settings.token_url"}, nil},
+		{"API's own 404", "application/json", `{"message":"package not found"}`, 404, false, []string{"package not found"}, []string{"check"}},
+		{"HTML page", "text/html", "<html><title>Login</title></html>", 200, false,
+			[]string{"HTTP 200 answered text/html, not the API's JSON", "<title>Login", "check settings.base_url"}, nil},
+		{"markup without a type", "", "<html>portal</html>", 200, false, []string{"answered no content type", "portal"}, nil},
+		{"HTML to a token request", "text/html", "<html>echo pw-s3cret</html>", 200, true,
+			[]string{"text/html", "body not shown", "check settings.token_url"}, []string{"s3cret"}},
+		{"401", "application/json", `{}`, 401, false, []string{"the credentials are refused: check settings.client_secret"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header()["Content-Type"] = []string{tc.ctype}
+				w.WriteHeader(tc.status)
+				_, _ = w.Write([]byte(tc.body))
+			}))
+			defer srv.Close()
+			ctx := context.Background()
+			if tc.auth {
+				ctx = NoBodyExcerpt(ctx)
+			}
+			_, err := c.Do(ctx, func(ctx context.Context) (*http.Request, error) {
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/x", nil)
+				req.Header.Set("Accept", "application/json")
+				return req, err
+			})
+			for _, s := range tc.says {
+				if err == nil || !strings.Contains(err.Error(), s) {
+					t.Fatalf("err = %v, want %q", err, s)
+				}
+			}
+			for _, s := range tc.never {
+				if strings.Contains(err.Error(), s) {
+					t.Fatalf("err = %v, must not hold %q", err, s)
+				}
+			}
+		})
+	}
+	// A 401 that a new token does not cure says so and names the credentials.
+	err := c.Unauthorized(&StatusError{Status: http.StatusForbidden, Method: "GET", URL: "/x", Excerpt: "{}"})
+	if !IsStatus(err, http.StatusForbidden) || !strings.Contains(err.Error(), "refused again with a new token") ||
+		!strings.Contains(err.Error(), "check settings.client_secret") {
+		t.Fatalf("Unauthorized: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/pollers/fulllog"
+	"github.com/auditstream/auditstream/pollers/pollhttp"
 )
 
 // Name is the provider name (audit.raw.signinghub).
@@ -39,6 +40,9 @@ type Config struct {
 	Scope string `yaml:"scope"`
 	// DocumentStatus is the listing's status filter (default ALL).
 	DocumentStatus string `yaml:"document_status"`
+	// allow_plain_http: true accepts an http:// base_url to a host that is not a
+	// loopback address (tests only; logged as a warning at every start).
+	config.PlainHTTP `yaml:",inline"`
 	// The settings every full-log provider shares: tenant (default username, else
 	// client_id), discover (the package listing, default true), page_size
 	// (records_per_page of the listing, default 50, at most 100), zone (of the zone-less
@@ -60,7 +64,7 @@ var documentStatuses = map[string]bool{"ALL": true, "DRAFT": true, "PENDING": tr
 
 // Validate lists the problems of the block at path.
 func (c *Config) Validate(path string, p *config.Problems) {
-	p.CheckURL(path+".base_url", c.BaseURL)
+	c.PlainHTTP.Check(path, p, c.endpoint())
 	if c.ClientID == "" {
 		p.Add(path+".client_id", "is required")
 	}
@@ -80,4 +84,22 @@ func (c *Config) Validate(path string, p *config.Problems) {
 		p.Add(path+".document_status", "%q is not one of ALL, DRAFT, PENDING, SIGNED, DECLINED, INPROGRESS, EDITED, REVIEWED, COMPLETED", c.DocumentStatus)
 	}
 	c.Settings.ValidateProvider(path, p, 100)
+}
+
+// endpoint is the base URL: POST /authenticate and the /v3 paths follow it.
+func (c *Config) endpoint() config.Endpoint {
+	return config.Endpoint{Key: "base_url", URL: c.BaseURL, Carries: "the client secret, the password and the access token",
+		Form: DefaultBaseURL + " (the host, without /v3)", Shape: config.PathEnds("", "/v3", "/v4", "/authenticate")}
+}
+
+// InsecureTransport implements config.InsecureTransport.
+func (c *Config) InsecureTransport() []string { return c.PlainHTTP.Insecure(c.endpoint()) }
+
+// HTTPHints are the settings the HTTP client's errors point at.
+func (c *Config) HTTPHints() pollhttp.Hints {
+	creds := "settings.client_id and settings.client_secret"
+	if c.GrantType == GrantPassword {
+		creds = "settings.client_id, settings.client_secret, settings.username and settings.password"
+	}
+	return pollhttp.Hints{BaseURL: "settings.base_url (expected like " + DefaultBaseURL + ", without /v3)", Credentials: creds}
 }

@@ -106,5 +106,8 @@ func (e *AuthError) Error() string {
 	if e.Grant == GrantPassword {
 		hint += ", settings.username and settings.password"
 	}
+	if e.Status == http.StatusNotFound {
+		hint = "no /authenticate there: check settings.base_url, expected like " + DefaultBaseURL + " (the host, without /v3)"
+	}
 	return fmt.Sprintf("signinghub authentication (grant %s) refused: HTTP %d %s (%s)", e.Grant, e.Status, e.Message, hint)
 }

@@ -67,8 +67,8 @@ func (s *Settings) Validate(path string, p *config.Problems) {
 	if len(s.URLs) == 0 {
 		p.Add(path+".urls", "is required")
 	}
+	s.PlainHTTP.Check(path, p, s.endpoints()...)
 	for i, u := range s.URLs {
-		p.CheckURL(fmt.Sprintf("%s.urls[%d]", path, i), u)
 		if pu, err := url.Parse(u); err == nil && pu.User != nil {
 			p.Add(fmt.Sprintf("%s.urls[%d]", path, i), "must not hold credentials (use api_key or username/password)")
 		}
@@ -92,6 +92,26 @@ func (s *Settings) Validate(path string, p *config.Problems) {
 	}
 	s.HTTPSettings.Validate(path, p)
 }
+
+// endpoints are the cluster's URLs; the api_key or the basic-auth password travels with
+// every request to them.
+func (s *Settings) endpoints() []config.Endpoint {
+	carries := ""
+	switch {
+	case s.APIKey != "":
+		carries = "the api_key"
+	case s.Username != "":
+		carries = "the basic-auth password"
+	}
+	eps := make([]config.Endpoint, len(s.URLs))
+	for i, u := range s.URLs {
+		eps[i] = config.Endpoint{Key: fmt.Sprintf("urls[%d]", i), URL: u, Carries: carries, Form: "https://es.example.com:9200"}
+	}
+	return eps
+}
+
+// InsecureTransport implements config.InsecureTransport.
+func (s *Settings) InsecureTransport() []string { return s.Insecure(s.endpoints()...) }
 
 // Plugin registers the elasticsearch sink type.
 var Plugin = sinks.Define[Settings]("elasticsearch", Open)

@@ -54,6 +54,16 @@ type Settings struct {
 	SASL config.SASL     `yaml:"sasl"`
 }
 
+// InsecureTransport implements config.InsecureTransport: tls.insecure_skip_verify, and
+// SASL PLAIN without TLS (the password in clear text).
+func (s *Settings) InsecureTransport() []string {
+	out := s.TLS.Insecure("tls")
+	if s.SASL.Mechanism == "plain" && !s.TLS.On() {
+		out = append(out, "sasl uses PLAIN without tls: the password crosses the network in clear text (set tls, or use scram-sha-512)")
+	}
+	return out
+}
+
 // SetDefaults implements config.Settings.
 func (s *Settings) SetDefaults() {
 	if s.Format == "" {

@@ -81,7 +81,7 @@ func (s *Settings) SetDefaults() {
 
 // Validate records every problem of the block.
 func (s *Settings) Validate(path string, p *config.Problems) {
-	p.CheckURL(path+".url", s.URL)
+	s.PlainHTTP.Check(path, p, s.endpoint())
 	if u, err := url.Parse(s.URL); err == nil && u.User != nil {
 		p.Add(path+".url", "must not hold credentials (use username/password or bearer_token)")
 	}
@@ -110,6 +110,19 @@ func (s *Settings) Validate(path string, p *config.Problems) {
 	}
 	s.HTTPSettings.Validate(path, p)
 }
+
+// endpoint is Loki's URL; the basic-auth password or the bearer token, when set, travels
+// with every push.
+func (s *Settings) endpoint() config.Endpoint {
+	e := config.Endpoint{Key: "url", URL: s.URL, Form: "https://loki.example.com:3100"}
+	if s.Password != "" || s.BearerToken != "" {
+		e.Carries = "the basic-auth password or bearer token"
+	}
+	return e
+}
+
+// InsecureTransport implements config.InsecureTransport.
+func (s *Settings) InsecureTransport() []string { return s.Insecure(s.endpoint()) }
 
 // Plugin registers the loki sink type.
 var Plugin = sinks.Define[Settings]("loki", Open)

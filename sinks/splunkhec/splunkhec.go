@@ -74,7 +74,7 @@ func (s *Settings) SetDefaults() {
 
 // Validate records every problem of the block.
 func (s *Settings) Validate(path string, p *config.Problems) {
-	p.CheckURL(path+".url", s.URL)
+	s.PlainHTTP.Check(path, p, s.endpoint())
 	if u, err := url.Parse(s.URL); err == nil && (u.User != nil || u.RawQuery != "") {
 		p.Add(path+".url", "must hold neither credentials nor a query (the token goes in settings.token)")
 	}
@@ -92,6 +92,14 @@ func (s *Settings) Validate(path string, p *config.Problems) {
 	p.Positive(path+".ack_poll_interval", s.AckPollInterval)
 	s.HTTPSettings.Validate(path, p)
 }
+
+// endpoint is the HEC URL: the token travels with every request.
+func (s *Settings) endpoint() config.Endpoint {
+	return config.Endpoint{Key: "url", URL: s.URL, Carries: "the HEC token", Form: "https://splunk.example.com:8088"}
+}
+
+// InsecureTransport implements config.InsecureTransport.
+func (s *Settings) InsecureTransport() []string { return s.Insecure(s.endpoint()) }
 
 // Plugin registers the splunk_hec sink type.
 var Plugin = sinks.Define[Settings]("splunk_hec", Open)

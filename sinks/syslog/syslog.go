@@ -62,6 +62,9 @@ type Settings struct {
 	TLS config.TLS `yaml:"tls"`
 }
 
+// InsecureTransport implements config.InsecureTransport (tls.insecure_skip_verify).
+func (s *Settings) InsecureTransport() []string { return s.TLS.Insecure("tls") }
+
 // SetDefaults fills unset fields.
 func (s *Settings) SetDefaults() {
 	if s.Transport == "" {

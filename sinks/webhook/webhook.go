@@ -49,6 +49,9 @@ type Settings struct {
 	Timeout config.Duration `yaml:"timeout"`
 	// TLS: CA bundle, client certificate (mutual TLS), server name.
 	TLS config.TLS `yaml:"tls"`
+	// allow_plain_http: true accepts an http:// url to a host that is not a loopback
+	// address (tests only; logged as a warning at every start).
+	config.PlainHTTP `yaml:",inline"`
 }
 
 // SetDefaults implements config.Settings.
@@ -61,12 +64,14 @@ func (s *Settings) SetDefaults() {
 // Validate implements config.Settings; it never repeats the URL's path or query (they
 // may hold a token) nor the secret.
 func (s *Settings) Validate(path string, p *config.Problems) {
-	u, err := url.Parse(s.URL)
-	switch {
-	case s.URL == "":
-		p.Add(path+".url", "is required")
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		p.Add(path+".url", "must be an http:// or https:// URL")
+	if u, err := url.Parse(s.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if s.URL == "" {
+			p.Add(path+".url", "is required")
+		} else {
+			p.Add(path+".url", "must be an http:// or https:// URL")
+		}
+	} else {
+		s.PlainHTTP.Check(path, p, s.endpoint())
 	}
 	if len(s.Secret) < 16 {
 		p.Add(path+".secret", "is required: an HMAC key of at least 16 bytes")
@@ -80,6 +85,17 @@ func (s *Settings) Validate(path string, p *config.Problems) {
 		p.Add(path+".timeout", "must not be negative")
 	}
 	s.TLS.Validate(path+".tls", p)
+}
+
+// endpoint is the receiver's URL: the signed batches and the headers travel to it.
+func (s *Settings) endpoint() config.Endpoint {
+	return config.Endpoint{Key: "url", URL: s.URL, Carries: "the HMAC signature, the headers and the events",
+		Form: "https://receiver.example/auditstream"}
+}
+
+// InsecureTransport implements config.InsecureTransport.
+func (s *Settings) InsecureTransport() []string {
+	return append(s.PlainHTTP.Insecure(s.endpoint()), s.TLS.Insecure("tls")...)
 }
 
 // Sink posts batches to one URL.

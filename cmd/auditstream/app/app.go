@@ -83,6 +83,7 @@ func Start(ctx context.Context, cfg *config.Root, roles Roles, log *slog.Logger)
 	}
 	reg := prometheus.NewRegistry()
 	a := &App{cfg: cfg, roles: roles, log: log, reg: reg, m: metrics.New(reg, Version), errs: make(chan error, 16), SimURLs: map[string]string{}}
+	warnInsecure(cfg, roles, log, a.m)
 	ok := false
 	defer func() {
 		if !ok {
@@ -306,6 +307,7 @@ func (a *App) startPollers(ctx context.Context) error {
 	// Polls under way when the process stops owning their targets finish within half the
 	// rebalance timeout, so the process still rejoins the group in time.
 	drain := min(pollers.DefaultDrain, tc.RebalanceTimeout.D()/2)
+	var runners []targets.FirstPoller
 	for _, pc := range a.cfg.Pollers {
 		if url, ok := a.SimURLs[pc.Provider]; ok {
 			a.log.Info("poller uses the simulator", "poller", pc.Name, "url", url)
@@ -322,6 +324,7 @@ func (a *App) startPollers(ctx context.Context) error {
 		if err := a.sched.Add(pc.Schedule, r, pc.Jitter.D()); err != nil {
 			return err
 		}
+		runners = append(runners, r)
 		d := targets.NewDiscovery(pc.Name, pc.Provider, src, table, a.log, a.m)
 		if err := a.sched.Add(pc.DiscoverySchedule, d, pc.Jitter.D()); err != nil {
 			return err
@@ -332,6 +335,9 @@ func (a *App) startPollers(ctx context.Context) error {
 	// then the process leaves the group and the others take its targets over at once.
 	// New partitions are polled at once, not at the next tick of the schedules.
 	sharing.OnGeneration(a.sched.RunNow)
+	// Targets that appear (discovered here or by another process) are polled at once, not
+	// a whole schedule interval later.
+	targets.PollNew(table, runners, a.sched.Go, a.log)
 	a.goConsumer(ctx, "targets group", sharing.Run)
 	a.sched.Start()
 	return nil

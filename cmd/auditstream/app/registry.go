@@ -148,6 +148,7 @@ func newSource(pc config.PollerConfig, log *slog.Logger, m *metrics.Metrics) (po
 	if err != nil {
 		return nil, err
 	}
+	client = client.WithHints(httpHints(pc)) // its errors name the poller's settings
 	return pl.New(&pc.Settings, pollers.Deps{Poller: pc.Name, HTTP: client, HTTPConfig: pc.HTTP, Log: log, Metrics: m})
 }
 
@@ -173,14 +174,36 @@ func newSim(sc config.SimConfig) (http.Handler, string, error) {
 	return h, pl.Prefix, nil
 }
 
+// Load reads the configuration file at path and validates it in one pass: its error
+// (*config.Error) lists every problem, of reading the file (unset variables, unknown keys,
+// wrong types, bad durations) and of validating it (the plug-ins' blocks, schedules,
+// required keys), each at its line. validate, the roles and the repair tools all load
+// their configuration here.
+func Load(path string) (*config.Root, error) {
+	var p config.Problems
+	c := config.Read(path, &p)
+	if c != nil {
+		validate(c, &p)
+	}
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
 // Validate checks the whole configuration and lists every problem.
 func Validate(c *config.Root) error {
 	var p config.Problems
-	c.Validate(&p)
+	validate(c, &p)
+	return p.Err()
+}
+
+func validate(c *config.Root, p *config.Problems) {
+	c.Validate(p)
 	for i, pc := range c.Pollers {
 		path := fmt.Sprintf("pollers[%d]", i)
 		if pc.Provider != "" { // else reported by config.Root.Validate
-			checkPlugin(pc.Provider, providerPlugin, Providers, &pc.Settings, path, ".provider", &p)
+			checkPlugin(pc.Provider, providerPlugin, Providers, &pc.Settings, path, ".provider", p)
 		}
 		if _, err := pollers.ParseSchedule(pc.Schedule); err != nil {
 			p.Add(path+".schedule", "%v", err)
@@ -191,11 +214,15 @@ func Validate(c *config.Root) error {
 	}
 	for i, sc := range c.Sinks {
 		if sc.Type != "" { // else reported by config.Root.Validate
-			checkPlugin(sc.Type, sinkPlugin, SinkTypes, &sc.Settings, fmt.Sprintf("sinks[%d]", i), ".type", &p)
+			checkPlugin(sc.Type, sinkPlugin, SinkTypes, &sc.Settings, fmt.Sprintf("sinks[%d]", i), ".type", p)
 		}
 	}
 	for i, sc := range c.Simulators {
-		checkPlugin(sc.Provider, simPlugin, Providers, &sc.Settings, fmt.Sprintf("simulators[%d]", i), ".provider", &p)
+		if sc.Provider == "" {
+			p.Add(fmt.Sprintf("simulators[%d].provider", i), "is required")
+			continue
+		}
+		checkPlugin(sc.Provider, simPlugin, Providers, &sc.Settings, fmt.Sprintf("simulators[%d]", i), ".provider", p)
 	}
 	known := map[string]bool{}
 	for _, pr := range Providers {
@@ -206,5 +233,4 @@ func Validate(c *config.Root) error {
 			p.Add(fmt.Sprintf("normalizer.providers[%d]", i), "unknown provider %q", pr)
 		}
 	}
-	return p.Err()
 }

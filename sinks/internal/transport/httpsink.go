@@ -18,6 +18,9 @@ type HTTPSettings struct {
 	MaxRequestBytes int             `yaml:"max_request_bytes"`
 	Timeout         config.Duration `yaml:"timeout"` // of one HTTP request, default 30s
 	TLS             config.TLS      `yaml:"tls"`
+	// allow_plain_http: true accepts http:// to a host that is not a loopback address
+	// although credentials travel with it (tests only; logged at every start).
+	config.PlainHTTP `yaml:",inline"`
 }
 
 // SetDefaults fills unset fields; maxRequestBytes is the sink's default request size.
@@ -37,6 +40,12 @@ func (h *HTTPSettings) Validate(path string, p *config.Problems) {
 	}
 	p.Positive(path+".timeout", h.Timeout)
 	h.TLS.Validate(path+".tls", p)
+}
+
+// Insecure lists what weakens the sink's connections: the endpoints eps over plain HTTP
+// (allowed by allow_plain_http) and tls.insecure_skip_verify (config.InsecureTransport).
+func (h *HTTPSettings) Insecure(eps ...config.Endpoint) []string {
+	return append(h.PlainHTTP.Insecure(eps...), h.TLS.Insecure("tls")...)
 }
 
 // Client returns the HTTP client of these settings (see HTTPClient).
