@@ -16,7 +16,7 @@ run: build ## the whole pipeline against the built-in simulators on an embedded 
 build: ## build bin/auditstream
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/auditstream
 
-test: ## unit + integration tests (starts a real Apache Kafka from Maven Central when java and mvn exist)
+test: ## unit + integration tests; starts (and stops) the servers they need: Kafka, secured Kafka, PostgreSQL, rsyslog, OpenSearch, Loki
 	bash scripts/test.sh
 
 test-unit: ## unit tests only (embedded broker, no servers)

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,7 +49,11 @@ type Config struct {
 	// in by the composition root). A record of a provider without one is dead-lettered
 	// with reason unknown_provider.
 	Mappers map[string]mapkit.Mapper
-	// Zones: provider -> IANA zone of that provider's zone-less timestamps (default UTC).
+	// Zones: provider -> IANA zone of that provider's zone-less timestamps, for the records
+	// that carry no zone of their own: a record's envelope zone (the poller's `zone:`
+	// setting) comes first; this is the fallback for records written by older versions and
+	// by pollers without a zone (default UTC). `auditstream validate` refuses a poller
+	// zone that disagrees with it.
 	Zones map[string]string
 	// Observables: every event also lists the IP addresses, user names and e-mail addresses
 	// it maps as OCSF observables (type_id 2, 4, 5). Off by default: the official OCSF
@@ -75,12 +80,16 @@ const DefaultValidateSample = 0.001
 
 // Normalizer is the normalize role.
 type Normalizer struct {
-	cfg       Config
-	bus       *bus.Bus
-	log       *slog.Logger
-	m         *metrics.Metrics
-	mappers   map[string]mapkit.Mapper
-	zones     map[string]*time.Location
+	cfg     Config
+	bus     *bus.Bus
+	log     *slog.Logger
+	m       *metrics.Metrics
+	mappers map[string]mapkit.Mapper
+	zones   map[string]*time.Location
+	// locs caches the locations of the envelope zones seen (name -> *time.Location):
+	// loading a zone reads the zone database. Only zones that exist are kept, so it holds
+	// at most the few hundred IANA names.
+	locs      sync.Map
 	validator *schemas.Validator
 	now       func() time.Time
 	// publish writes to Kafka (the bus's Publish; replaced in tests).
@@ -322,12 +331,25 @@ const (
 	ReasonKafkaRejected   = "kafka_rejected"
 )
 
-// zone is the provider's zone for zone-less timestamps.
-func (n *Normalizer) zone(provider string) *time.Location {
-	if z, ok := n.zones[provider]; ok {
-		return z
+// zone is the zone of a record's zone-less timestamps: the envelope's (the poller's `zone:`
+// setting), else normalizer.zones.<provider> (records of older versions, pollers without
+// a zone), else UTC. An envelope zone that names no zone is an error.
+func (n *Normalizer) zone(env *schemas.Envelope) (*time.Location, error) {
+	if env.Zone == "" {
+		if z, ok := n.zones[env.Provider]; ok {
+			return z, nil
+		}
+		return time.UTC, nil
 	}
-	return time.UTC
+	if loc, ok := n.locs.Load(env.Zone); ok {
+		return loc.(*time.Location), nil
+	}
+	loc, err := timeparse.Location(env.Zone)
+	if err != nil {
+		return nil, fmt.Errorf("envelope zone %q: %w", env.Zone, err)
+	}
+	n.locs.Store(strings.Clone(env.Zone), loc) // env.Zone aliases the record's bytes
+	return loc, nil
 }
 
 // Normalize turns one raw record value into a canonical event. On failure it returns the
@@ -357,7 +379,11 @@ func (n *Normalizer) normalizeTo(buf *[]byte, value []byte) (c Canonical, provid
 	b := schemas.AppendEventID(*buf, env.ID)
 	uid := unsafe.String(unsafe.SliceData(b[len(b)-36:]), 36)
 	*buf = b
-	ev, base, err := safeMap(mp, env, uid, n.zone(env.Provider), n.now(), n.cfg.Observables)
+	zone, err := n.zone(env)
+	if err != nil {
+		return Canonical{}, env.Provider, ReasonDecode, err
+	}
+	ev, base, err := safeMap(mp, env, uid, zone, n.now(), n.cfg.Observables)
 	if err != nil {
 		if ie := (*mapkit.InvariantError)(nil); errors.As(err, &ie) {
 			return Canonical{}, env.Provider, ReasonSchema, err

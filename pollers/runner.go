@@ -24,7 +24,8 @@ type RunnerConfig struct {
 	Name     string // poller name, unique in the deployment (first part of the checkpoint key)
 	Provider string // provider name (audit.raw.<provider>)
 	Topic    string // raw topic
-	// Parallel is how many targets are polled at once (default 4).
+	// Parallel is how many targets are polled at once (default 4), by the runs of the
+	// schedule and PollTargets together.
 	Parallel int
 	// MaxAgain bounds immediate re-polls of a target that asked for one (default 5).
 	MaxAgain int
@@ -34,6 +35,9 @@ type RunnerConfig struct {
 	// not be dropped: some providers erase a log soon after (SigningHub clears a package's
 	// detailed history when it completes), so an answer thrown away may not come again.
 	Drain time.Duration
+	// Zone is written into every envelope (schemas.Envelope.Zone): the zone of the
+	// provider's zone-less timestamps. Empty: the Source's, when it is Zoned.
+	Zone string
 	// Assignment, when set, decides which targets this process polls (work sharing
 	// through the targets topic, pollers/targets); nil = every target Source.Targets
 	// lists (tests, single-process embedding).
@@ -72,6 +76,12 @@ type Runner struct {
 	now   func() time.Time
 
 	fresh *freshness
+	// sem bounds the polls under way (Parallel), whichever run started them.
+	sem chan struct{}
+	// busy holds the targets being polled: a run never polls a target another has under
+	// way (a PollTargets while the schedule's run is on).
+	busyMu sync.Mutex
+	busy   map[targetID]struct{}
 }
 
 // NewRunner builds a runner.
@@ -85,16 +95,22 @@ func NewRunner(cfg RunnerConfig, src Source, store *checkpoint.Store, b *bus.Bus
 	if cfg.Drain <= 0 {
 		cfg.Drain = DefaultDrain
 	}
+	if z, ok := src.(Zoned); ok && cfg.Zone == "" {
+		cfg.Zone = z.Zone()
+	}
 	for _, outcome := range []string{"ok", "error"} {
 		// Both series exist from the start: the first failure is an increase, not a new series.
 		m.PollRequests.WithLabelValues(cfg.Name, cfg.Provider, outcome)
 	}
 	return &Runner{cfg: cfg, src: src, store: store, bus: b, log: log.With("poller", cfg.Name, "provider", cfg.Provider),
-		m: m, now: time.Now, fresh: newFreshness()}
+		m: m, now: time.Now, fresh: newFreshness(), sem: make(chan struct{}, cfg.Parallel), busy: map[targetID]struct{}{}}
 }
 
 // Name returns the poller name.
 func (r *Runner) Name() string { return r.cfg.Name }
+
+// Provider returns the provider name.
+func (r *Runner) Provider() string { return r.cfg.Provider }
 
 // PollOnce polls every target once (in parallel, bounded). It returns the joined errors of
 // the targets that failed; their cursors did not move, so the next poll repeats them.
@@ -128,10 +144,46 @@ func (r *Runner) PollOnce(ctx context.Context) error {
 		targets = slices.Values(list)
 	}
 	r.fresh.startRun()
+	err := r.pollAll(ctx, targets)
+	r.updateFreshness() // a target no longer listed (retired, moved to another process) stops counting
+	return err
+}
+
+// PollTargets polls some targets now, besides the schedule: those that discovery just
+// found (pollers/targets), so that a new target's first data does not wait for the next
+// run. Only the targets this process owns are polled (the Assignment's; without one,
+// every target given), at most Parallel at once together with a run under way, and a
+// target that run is polling already is left to it. It stops as PollOnce does.
+func (r *Runner) PollTargets(ctx context.Context, only []Target) error {
+	want := make(map[targetID]bool, len(only))
+	for _, t := range only {
+		want[idOf(t)] = true
+	}
+	targets := slices.Values(only)
+	if r.cfg.Assignment != nil {
+		l, ok := r.cfg.Assignment.Lease(ctx, r.cfg.Name, r.cfg.Provider)
+		if !ok {
+			return nil // no targets owned yet: the first run of the coming generation polls them
+		}
+		defer l.Release()
+		ctx, targets = l.Ctx, l.Targets
+	}
+	return r.pollAll(ctx, func(yield func(Target) bool) {
+		for t := range targets {
+			if want[idOf(t)] && !yield(t) {
+				return
+			}
+		}
+	})
+}
+
+// pollAll polls targets, Parallel at once at most (with the other runs), stopping as
+// PollOnce says.
+func (r *Runner) pollAll(ctx context.Context, targets iter.Seq[Target]) error {
 	stop := ctx
 	work, cancel := drainContext(stop, r.cfg.Drain)
 	defer cancel()
-	sem := make(chan struct{}, r.cfg.Parallel)
+	sem := r.sem
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
@@ -153,6 +205,10 @@ func (r *Runner) PollOnce(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
+			if !r.claim(t) {
+				return // another run is polling it right now
+			}
+			defer r.release(t)
 			if err := r.safePollTarget(work, t); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
@@ -165,8 +221,24 @@ func (r *Runner) PollOnce(ctx context.Context) error {
 		r.log.Info("poll run stopped before these targets (shutdown or rebalance); they are polled next run, here or by the new owner",
 			"targets_not_polled", stopped)
 	}
-	r.updateFreshness() // a target no longer listed (retired, moved to another process) stops counting
 	return errors.Join(errs...)
+}
+
+// claim marks t as being polled; false when it is already.
+func (r *Runner) claim(t Target) bool {
+	r.busyMu.Lock()
+	defer r.busyMu.Unlock()
+	if _, ok := r.busy[idOf(t)]; ok {
+		return false
+	}
+	r.busy[idOf(t)] = struct{}{}
+	return true
+}
+
+func (r *Runner) release(t Target) {
+	r.busyMu.Lock()
+	defer r.busyMu.Unlock()
+	delete(r.busy, idOf(t))
 }
 
 // unpolled counts a target the run did not start in its freshness.
@@ -336,7 +408,7 @@ func (r *Runner) envelope(t Target, rec Record, now time.Time) (*schemas.Envelop
 	return &schemas.Envelope{
 		V: 1, ID: schemas.RecordID(r.cfg.Provider, t.Tenant, t.Entity, native, occ),
 		Provider: r.cfg.Provider, Tenant: t.Tenant, Entity: t.Entity, EntityName: t.Name, Poller: r.cfg.Name,
-		FetchedAt: now, Occurrence: occ, ContentType: ct, Record: raw,
+		FetchedAt: now, Occurrence: occ, ContentType: ct, Zone: r.cfg.Zone, Record: raw,
 	}, nil
 }
 

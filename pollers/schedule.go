@@ -171,6 +171,19 @@ func (s *Scheduler) RunNow() {
 	}
 }
 
+// Go runs f at once in a goroutine of its own with the scheduler's context, besides the
+// schedules (the first poll of targets just discovered); Stop cancels it and waits for
+// it as for the runs. Once Stop was called it runs nothing.
+func (s *Scheduler) Go(f func(ctx context.Context)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return
+	}
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); f(s.ctx) }()
+}
+
 // Stop cancels running polls and waits for them to return, at most until ctx is done.
 func (s *Scheduler) Stop(ctx context.Context) error {
 	s.mu.Lock()

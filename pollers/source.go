@@ -90,6 +90,16 @@ type Source interface {
 	Poll(ctx context.Context, t Target, cursor json.RawMessage, emit Emit) (Outcome, error)
 }
 
+// Zoned is implemented by the sources of providers configured with a `zone:` setting (the
+// zone of the provider's timestamps that carry no offset, e.g. fulllog.Settings.Zone).
+// The runner writes it into every envelope (schemas.Envelope.Zone), so the normalizer
+// reads those timestamps in the zone set where the provider is configured.
+type Zoned interface {
+	// Zone is the IANA zone name as configured; "" when none is set (the normalizer
+	// then falls back to normalizer.zones.<provider>, else UTC).
+	Zone() string
+}
+
 // Closer is implemented by sources that hold a session to end at shutdown.
 type Closer interface {
 	Close(ctx context.Context) error

@@ -32,12 +32,18 @@ type Envelope struct {
 	Entity   string `json:"entity"`
 	// EntityName is the entity's display name (a package or document name) when the
 	// provider's listing or log header gave one; mappers use it as the resource name.
-	EntityName  string          `json:"entity_name,omitempty"`
-	Poller      string          `json:"poller"`
-	FetchedAt   time.Time       `json:"fetched_at"`
-	Occurrence  int             `json:"occurrence"`
-	ContentType string          `json:"content_type"`
-	Record      json.RawMessage `json:"record,omitempty"` // always present on the wire (Encode)
+	EntityName  string    `json:"entity_name,omitempty"`
+	Poller      string    `json:"poller"`
+	FetchedAt   time.Time `json:"fetched_at"`
+	Occurrence  int       `json:"occurrence"`
+	ContentType string    `json:"content_type"`
+	// Zone is the IANA time zone the poller was configured with for the provider's
+	// zone-less timestamps (its `zone:` setting), omitted when none is set: the normalizer
+	// reads zone-less times in it. Records written before the field existed have none; the
+	// normalizer then falls back to normalizer.zones.<provider>, then UTC. It is not part of
+	// the record id.
+	Zone   string          `json:"zone,omitempty"`
+	Record json.RawMessage `json:"record,omitempty"` // always present on the wire (Encode)
 
 	doc      *jsonx.Doc  // DecodeEnvelope's parse index
 	released bool        // given back by Release
@@ -182,6 +188,8 @@ func DecodeEnvelope(b []byte) (*Envelope, error) {
 			num(k, v, &e.Occurrence)
 		case "content_type":
 			str(k, v, &e.ContentType)
+		case "zone":
+			str(k, v, &e.Zone)
 		case "fetched_at":
 			var s string
 			if str(k, v, &s); s != "" {
@@ -249,6 +257,9 @@ func (e *Envelope) Check() error {
 	if e.FetchedAt.IsZero() {
 		errs = append(errs, errors.New("fetched_at is missing"))
 	}
+	if e.Zone != "" && !validZoneName(e.Zone) {
+		errs = append(errs, fmt.Errorf("zone %q is not an IANA time zone name", e.Zone))
+	}
 	switch e.ContentType {
 	case ContentJSON:
 		if len(e.Record) == 0 || !e.rec.Exists() && !json.Valid(e.Record) {
@@ -295,6 +306,22 @@ func validProvider(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// validZoneName: ^[A-Za-z][A-Za-z0-9_+/-]*$, at most 64 characters (as envelope.schema.json
+// says): the shape of an IANA zone name. Whether the zone exists is the normalizer's
+// question (loading a zone reads the zone database).
+func validZoneName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && (c >= '0' && c <= '9' || c == '_' || c == '+' || c == '-' || c == '/')) {
+			return false
+		}
+	}
+	return true
 }
 
 func isHex(s string) bool {

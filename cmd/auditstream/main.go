@@ -109,16 +109,31 @@ func validate(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return flagExit(err)
 	}
-	c, err := config.Load(*path)
-	if err == nil {
-		err = app.Validate(c)
-	}
+	c, err := app.Load(*path)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", *path, err)
+		printConfigError(stderr, *path, err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d pollers, %d sinks, %d simulators, kafka: %s)\n", *path, len(c.Pollers), len(c.Sinks), len(c.Simulators), kafkaDesc(c))
 	return 0
+}
+
+// printConfigError prints the problems of a configuration one a line, as
+// "file:line:col: path: message" sorted by place, then how many there are.
+func printConfigError(w io.Writer, path string, err error) {
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		fmt.Fprintf(w, "%s: %v\n", path, err)
+		return
+	}
+	for _, line := range ce.Problems {
+		fmt.Fprintln(w, line)
+	}
+	if n := len(ce.Problems); n == 1 {
+		fmt.Fprintf(w, "%s: 1 problem\n", path)
+	} else {
+		fmt.Fprintf(w, "%s: %d problems\n", path, n)
+	}
 }
 
 func kafkaDesc(c *config.Root) string {
@@ -146,9 +161,9 @@ func serve(name, about string, roles app.Roles, args []string, stdout, stderr io
 	if sinkNames != "" {
 		roles.Sinks = strings.Split(sinkNames, ",")
 	}
-	c, err := config.Load(*path)
+	c, err := app.Load(*path)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", *path, err)
+		printConfigError(stderr, *path, err)
 		return 1
 	}
 	if level != "" {
@@ -168,13 +183,13 @@ func serve(name, about string, roles app.Roles, args []string, stdout, stderr io
 	if err != nil {
 		var ce *config.Error
 		if errors.As(err, &ce) {
-			fmt.Fprintf(stderr, "%s: %v\n", *path, err)
+			printConfigError(stderr, *path, err)
 		} else {
 			log.Error("start failed", "err", err)
 		}
 		return 1
 	}
-	banner(stdout, c, a, roles)
+	banner(stdout, *path, c, a, roles)
 	if !*quiet && *every > 0 && roles.NeedsKafka() {
 		pctx, stopProgress := context.WithCancel(ctx)
 		defer stopProgress()
@@ -199,7 +214,10 @@ func serve(name, about string, roles app.Roles, args []string, stdout, stderr io
 	return code
 }
 
-func banner(w io.Writer, c *config.Root, a *app.App, roles app.Roles) {
+// prog is how this binary was started, for the command lines it prints.
+var prog = os.Args[0]
+
+func banner(w io.Writer, path string, c *config.Root, a *app.App, roles app.Roles) {
 	var parts []string
 	if roles.Sink {
 		for _, s := range c.Sinks {
@@ -228,7 +246,27 @@ func banner(w io.Writer, c *config.Root, a *app.App, roles app.Roles) {
 	if len(a.Brokers) > 0 {
 		parts = append(parts, "kafka -> "+strings.Join(a.Brokers, ","))
 	}
-	fmt.Fprintf(w, "auditstream running: %s\nPress Ctrl-C to stop.\n", strings.Join(parts, "; "))
+	fmt.Fprintf(w, "auditstream running: %s\n", strings.Join(parts, "; "))
+	if c.Embedded() && len(a.Brokers) > 0 {
+		// The embedded broker listens on a port of its own (a free one unless
+		// kafka.embedded.port): this is how the repair tools reach it while it runs.
+		fmt.Fprintf(w, "repair tools on this broker: %s\n", repairCommand(prog, path, a.Brokers))
+	}
+	fmt.Fprintln(w, "Press Ctrl-C to stop.")
+}
+
+// repairCommand is the command line of a repair tool (dlq ls) that reaches brokers with the
+// configuration at path, quoted for a POSIX shell where needed.
+func repairCommand(prog, path string, brokers []string) string {
+	return strings.Join([]string{shellQuote(prog), "dlq", "ls", "--config", shellQuote(path), "--brokers", shellQuote(strings.Join(brokers, ","))}, " ")
+}
+
+// shellQuote quotes s for a POSIX shell unless it needs no quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,:/=@+") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // helpRequested prints text when args are empty (exit 2) or ask for help (exit 0).

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"slices"
@@ -33,21 +34,52 @@ type opsEnv struct {
 	ctx context.Context
 }
 
+// opsConn is how a repair command finds its Kafka and its topic names: --config (the
+// file the roles use) and --brokers (which wins over kafka.brokers).
+type opsConn struct {
+	config  string
+	brokers multi
+}
+
+// defaultConfig is the file a repair command reads without --config, when it exists.
+const defaultConfig = "auditstream.yaml"
+
 // connect loads and validates the configuration and connects to its Kafka, for the
-// commands that work on the topics (replay, dlq, cursors, targets). They need a real
-// broker: the embedded one lives inside the running process.
-func connect(path string, stderr io.Writer) (*opsEnv, func(), int) {
-	c, err := config.Load(path)
-	if err == nil {
-		err = app.Validate(c)
+// commands that work on the topics (replay, dlq, cursors, targets). --brokers wins over
+// kafka.brokers, so that a tool reaches the embedded broker of a running `auditstream run`
+// (the command line it prints) or another cluster without editing a copy of the file.
+// Without --config the tool reads auditstream.yaml when there is one, else the default
+// topic names, and then needs --brokers.
+func connect(oc opsConn, stderr io.Writer) (*opsEnv, func(), int) {
+	path := oc.config
+	if path == "" {
+		if _, err := os.Stat(defaultConfig); err == nil {
+			path = defaultConfig
+		}
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", path, err)
-		return nil, nil, 1
+	var c *config.Root
+	if path != "" {
+		var err error
+		if c, err = app.Load(path); err != nil {
+			printConfigError(stderr, path, err)
+			return nil, nil, 1
+		}
+	} else {
+		c, _ = config.Parse(strings.NewReader("")) // the defaults
+		path = "(no --config: default topic names)"
+	}
+	for _, b := range oc.brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			fmt.Fprintf(stderr, "--brokers: %q is not host:port\n", b)
+			return nil, nil, 2
+		}
+	}
+	if len(oc.brokers) > 0 {
+		c.Kafka.Brokers = oc.brokers
 	}
 	if c.Embedded() {
-		fmt.Fprintf(stderr, "%s: kafka.brokers is empty (embedded broker): repair tools need a real Kafka\n", path)
-		return nil, nil, 1
+		fmt.Fprintf(stderr, "%s: no Kafka to reach: give --brokers host:port (`auditstream run` prints the command line for its embedded broker) or a --config with kafka.brokers\n", path)
+		return nil, nil, 2
 	}
 	// The tools' output is on stdout; their logs on stderr only say what went wrong.
 	log := app.NewLogger(stderr, config.LogConfig{Level: "warn", Format: c.Log.Format})
@@ -75,15 +107,51 @@ func connect(path string, stderr io.Writer) (*opsEnv, func(), int) {
 	return &opsEnv{cfg: c, log: log, bus: b, ctx: ctx}, func() { _ = b.Close(); stop() }, 0
 }
 
-func opsFlags(name, usageLine, about string, stderr io.Writer) (*flag.FlagSet, *string) {
-	return commandFlags(name, usageLine, "configuration `file` (the same one the roles use)", about, stderr)
+// opsFlags is the flag set of a repair command: --config, --brokers, and its usage.
+func opsFlags(name, usageLine, about string, stderr io.Writer) (*flag.FlagSet, *opsConn) {
+	oc := &opsConn{}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&oc.config, "config", "", "configuration `file` (the one the roles use; default: "+defaultConfig+" if it exists, else the default topic names and --brokers)")
+	fs.Var(&oc.brokers, "brokers", "Kafka `host:port`[,...] to use instead of kafka.brokers (e.g. the embedded broker `auditstream run` prints)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: auditstream %s\n\n%s\n\n%s\n\nFlags:\n", usageLine, about, opsConvention)
+		fs.PrintDefaults()
+	}
+	return fs, oc
+}
+
+// opsConvention is what every repair command's help says about writing.
+const opsConvention = `Every command that writes prints what it would do and writes nothing unless --yes;
+acting on something that does not exist is an error (exit status 1).`
+
+// yesFlags adds --yes (and --dry-run, the default, kept for scripts) to a command that
+// writes; dryRun reports whether this run must not write.
+func yesFlags(fs *flag.FlagSet, what string) (dryRun func() (bool, error)) {
+	yes := fs.Bool("yes", false, "really write: "+what+" (without it: a dry run, nothing is written)")
+	dry := fs.Bool("dry-run", false, "print what would be written, write nothing (the default without --yes)")
+	return func() (bool, error) {
+		if *yes && *dry {
+			return false, errors.New("--yes and --dry-run contradict each other")
+		}
+		return !*yes, nil
+	}
+}
+
+// yesFlagsIf is yesFlags for a subcommand that writes (writes), else a dry run always
+// (the subcommands that only read take no --yes).
+func yesFlagsIf(writes bool, fs *flag.FlagSet, what string) (dryRun func() (bool, error)) {
+	if !writes {
+		return func() (bool, error) { return true, nil }
+	}
+	return yesFlags(fs, what)
 }
 
 // subcommandFlags reads the subcommand of cmd (one of subs, as usage names them) from the
 // front of args and returns it with its flag set and the arguments after it. Without a
 // subcommand, with -h/--help or an unknown one it prints the usage or the error instead
 // and returns done with the exit status.
-func subcommandFlags(cmd, usage, about string, subs []string, args []string, stderr io.Writer) (sub string, fs *flag.FlagSet, path *string, rest []string, code int, done bool) {
+func subcommandFlags(cmd, usage, about string, subs []string, args []string, stderr io.Writer) (sub string, fs *flag.FlagSet, oc *opsConn, rest []string, code int, done bool) {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fs, _ := opsFlags(cmd, usage, about, stderr)
 		fs.Usage()
@@ -97,8 +165,8 @@ func subcommandFlags(cmd, usage, about string, subs []string, args []string, std
 		fmt.Fprintf(stderr, "%s: unknown subcommand %q (%s)\n", cmd, sub, strings.Join(subs, ", "))
 		return "", nil, nil, nil, 2, true
 	}
-	fs, path = opsFlags(cmd+" "+sub, strings.Replace(usage, strings.Join(subs, "|"), sub, 1), about, stderr)
-	return sub, fs, path, rest, 0, false
+	fs, oc = opsFlags(cmd+" "+sub, strings.Replace(usage, strings.Join(subs, "|"), sub, 1), about, stderr)
+	return sub, fs, oc, rest, 0, false
 }
 
 // parseInterspersed parses flags that may come before or after positional arguments.
@@ -142,16 +210,16 @@ first record at or after --to). Without --from: the oldest record kept; without 
 end of the topic when the replay starts.
 
 Examples:
-  auditstream replay --config prod.yaml --provider ionos --from 2026-11-20T00:00:00Z --dry-run
-  auditstream replay --config prod.yaml --provider ionos --from 2026-11-20T00:00:00Z`
+  auditstream replay --config prod.yaml --provider ionos --from 2026-11-20T00:00:00Z
+  auditstream replay --config prod.yaml --provider ionos --from 2026-11-20T00:00:00Z --yes`
 
 func replayCmd(args []string, stdout, stderr io.Writer) int {
-	fs, path := opsFlags("replay", "replay [--from X] [--to Y] [--provider P] [--dry-run]", replayAbout, stderr)
+	fs, oc := opsFlags("replay", "replay [--from X] [--to Y] [--provider P] [--yes]", replayAbout, stderr)
 	from := fs.String("from", "", "start: offset or RFC 3339 `time` (default: the oldest record)")
 	to := fs.String("to", "", "end, exclusive: offset or RFC 3339 `time` (default: the end now)")
 	var providers multi
 	fs.Var(&providers, "provider", "replay only this `provider`'s raw topic (repeatable; default: normalizer.providers)")
-	dry := fs.Bool("dry-run", false, "read and normalize, print what would be written, write nothing")
+	dryRun := yesFlags(fs, "the events and dead letters")
 	if err := fs.Parse(args); err != nil {
 		return flagExit(err)
 	}
@@ -161,11 +229,18 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	fromP, err1 := ops.ParsePosition(*from)
 	toP, err2 := ops.ParsePosition(*to)
-	if err := errors.Join(err1, err2); err != nil {
+	dry, err3 := dryRun()
+	if err := errors.Join(err1, err2, err3); err != nil {
 		fmt.Fprintf(stderr, "replay: %v\n", err)
 		return 2
 	}
-	env, closeEnv, code := connect(*path, stderr)
+	for _, p := range providers {
+		if !known(p) {
+			fmt.Fprintf(stderr, "replay: unknown provider %q (known: %v)\n", p, app.Providers)
+			return 2
+		}
+	}
+	env, closeEnv, code := connect(*oc, stderr)
 	if env == nil {
 		return code
 	}
@@ -190,9 +265,9 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	rep, err := ops.Replay(env.ctx, env.bus, n, ops.ReplayConfig{RawTopics: topics, EventsTopic: c.Kafka.Topics.Events,
-		DLQTopic: c.Kafka.Topics.DLQ, From: fromP, To: toP, DryRun: *dry}, env.log, m)
+		DLQTopic: c.Kafka.Topics.DLQ, From: fromP, To: toP, DryRun: dry}, env.log, m)
 	verb := "wrote"
-	if *dry {
+	if dry {
 		verb = "would write"
 	}
 	for _, t := range rep.Topics {
@@ -216,8 +291,8 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "replay: %v\n", err)
 		return 1
 	}
-	if *dry {
-		fmt.Fprintln(stdout, "dry run: nothing written")
+	if dry {
+		fmt.Fprintln(stdout, "dry run: nothing written; add --yes to write")
 	}
 	return 0
 }
@@ -226,12 +301,13 @@ const dlqAbout = `Inspect and re-inject dead letters (records a stage could not 
   ls      list dead letters with their stage, reason, origin and error
   show    print one dead letter (ID is <partition>:<offset> on the dead-letter topic, as ls prints)
   retry   write selected dead letters back to the topic they came from, after a fix;
-          a dry run unless --yes
+          a dry run unless --yes; an ID that is not on the topic, or a selection that
+          matches nothing, is an error
 Filters (ls, retry): --stage, --reason, --topic (origin), --from/--to (offsets or times on
 the dead-letter topic), IDs as arguments (retry).`
 
 func dlqCmd(args []string, stdout, stderr io.Writer) int {
-	sub, fs, path, args, code, done := subcommandFlags("dlq", "dlq ls|show|retry [flags] [ID...]", dlqAbout, []string{"ls", "show", "retry"}, args, stderr)
+	sub, fs, oc, args, code, done := subcommandFlags("dlq", "dlq ls|show|retry [flags] [ID...]", dlqAbout, []string{"ls", "show", "retry"}, args, stderr)
 	if done {
 		return code
 	}
@@ -243,7 +319,7 @@ func dlqCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&from, "from", "", "start on the dead-letter topic: offset or RFC 3339 `time`")
 	fs.StringVar(&to, "to", "", "end (exclusive): offset or RFC 3339 `time`")
 	fs.IntVar(&f.Limit, "limit", 0, "list at most `n` (ls; 0 = all)")
-	yes := fs.Bool("yes", false, "retry: really write (without it, print what would be re-injected)")
+	dryRun := yesFlagsIf(sub == "retry", fs, "re-inject the dead letters")
 	ids, err := parseInterspersed(fs, args)
 	if err != nil {
 		return flagExit(err)
@@ -251,7 +327,8 @@ func dlqCmd(args []string, stdout, stderr io.Writer) int {
 	var err1, err2 error
 	f.From, err1 = ops.ParsePosition(from)
 	f.To, err2 = ops.ParsePosition(to)
-	if err := errors.Join(err1, err2); err != nil {
+	dry, err3 := dryRun()
+	if err := errors.Join(err1, err2, err3); err != nil {
 		fmt.Fprintf(stderr, "dlq: %v\n", err)
 		return 2
 	}
@@ -265,7 +342,7 @@ func dlqCmd(args []string, stdout, stderr io.Writer) int {
 			f.IDs[id] = true
 		}
 	}
-	env, closeEnv, code := connect(*path, stderr)
+	env, closeEnv, code := connect(*oc, stderr)
 	if env == nil {
 		return code
 	}
@@ -297,14 +374,18 @@ func dlqCmd(args []string, stdout, stderr io.Writer) int {
 			d.ID(), d.Time.UTC().Format(time.RFC3339Nano), d.Stage, d.Reason, d.Topic, d.OriginPartition, d.OriginOffset,
 			d.Key, d.Error, len(d.Value), printable(d.Value))
 	case "retry":
+		if missing := missingIDs(ids, letters); len(missing) > 0 {
+			fmt.Fprintf(stderr, "dlq retry: no dead letter %s on %s (that also matches the filters)\n", strings.Join(missing, ", "), topic)
+			return 1
+		}
 		if len(letters) == 0 {
-			fmt.Fprintln(stdout, "no dead letters match: nothing to retry")
-			return 0
+			fmt.Fprintf(stderr, "dlq retry: no dead letter on %s matches: nothing to retry\n", topic)
+			return 1
 		}
 		for _, d := range letters {
 			fmt.Fprintf(stdout, "%s %s (%s) -> %s\n", d.ID(), d.Stage, d.Reason, d.Topic)
 		}
-		if !*yes {
+		if dry {
 			fmt.Fprintf(stdout, "dry run: %d dead letters would be re-injected; add --yes to do it\n", len(letters))
 			return 0
 		}
@@ -319,6 +400,21 @@ func dlqCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "re-injected %d dead letters (they stay on %s; the retried copies carry header %s)\n", n, topic, ops.RetryHeader)
 	}
 	return 0
+}
+
+// missingIDs are the ids that no letter has.
+func missingIDs(ids []string, letters []ops.DeadLetter) []string {
+	have := map[string]bool{}
+	for _, d := range letters {
+		have[d.ID()] = true
+	}
+	var out []string
+	for _, id := range ids {
+		if !have[id] {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func oneLine(s string, n int) string {
@@ -347,22 +443,28 @@ const cursorsAbout = `List or reset poller cursors on the compacted checkpoints 
   ls      list cursors (--poller or --prefix to select)
   reset   delete cursors (the poller starts again from its initial lookback; the entries it
           reads again get the same ids, so stores do not duplicate them) or set them to
-          --set JSON. Prints every change; writes only with --yes.
+          --set JSON. Prints every change; writes only with --yes. Deleting a cursor that
+          does not exist, or a --poller/--prefix that selects none, is an error.
 Stop the pollers of the cursors first: a running poller keeps its cursors in memory and
 writes them back on its next poll.`
 
 func cursorsCmd(args []string, stdout, stderr io.Writer) int {
-	sub, fs, path, args, code, done := subcommandFlags("cursors", "cursors ls|reset [flags] [KEY...]", cursorsAbout, []string{"ls", "reset"}, args, stderr)
+	sub, fs, oc, args, code, done := subcommandFlags("cursors", "cursors ls|reset [flags] [KEY...]", cursorsAbout, []string{"ls", "reset"}, args, stderr)
 	if done {
 		return code
 	}
 	poller := fs.String("poller", "", "the cursors of this poller `name`")
 	prefix := fs.String("prefix", "", "the cursors whose key starts with `prefix`")
 	set := fs.String("set", "", "reset: the new cursor (`JSON`) instead of deleting")
-	yes := fs.Bool("yes", false, "reset: really write (without it, print what would change)")
+	dryRun := yesFlagsIf(sub == "reset", fs, "change the cursors")
 	keys, err := parseInterspersed(fs, args)
 	if err != nil {
 		return flagExit(err)
+	}
+	dry, err := dryRun()
+	if err != nil {
+		fmt.Fprintf(stderr, "cursors %s: %v\n", sub, err)
+		return 2
 	}
 	if *poller != "" {
 		*prefix = *poller + "/"
@@ -371,7 +473,7 @@ func cursorsCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "cursors reset: name the cursors: KEY arguments, --poller or --prefix")
 		return 2
 	}
-	env, closeEnv, code := connect(*path, stderr)
+	env, closeEnv, code := connect(*oc, stderr)
 	if env == nil {
 		return code
 	}
@@ -399,6 +501,10 @@ func cursorsCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%d cursors on %s\n", len(selected), topic)
 		return 0
 	}
+	if *prefix != "" && len(selected) == 0 {
+		fmt.Fprintf(stderr, "cursors reset: no cursor on %s starts with %q\n", topic, *prefix)
+		return 1
+	}
 	for _, c := range selected {
 		keys = append(keys, c.Key)
 	}
@@ -407,13 +513,13 @@ func cursorsCmd(args []string, stdout, stderr io.Writer) int {
 		value = json.RawMessage(*set)
 	}
 	changes, err := ops.PlanCursorReset(list, keys, value)
+	if errors.Is(err, ops.ErrNoCursor) {
+		fmt.Fprintf(stderr, "cursors reset: %v on %s (cursors ls lists them)\n", err, topic)
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "cursors reset: %v\n", err)
 		return 2
-	}
-	if len(changes) == 0 {
-		fmt.Fprintln(stdout, "no cursor matches: nothing to change")
-		return 0
 	}
 	for _, ch := range changes {
 		old, nw := "(none)", "(deleted: the poller starts from its initial lookback)"
@@ -425,7 +531,7 @@ func cursorsCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "%s\n  now: %s\n  new: %s\n", ch.Key, old, nw)
 	}
-	if !*yes {
+	if dry {
 		fmt.Fprintf(stdout, "dry run: %d cursors would change; stop their pollers, then add --yes\n", len(changes))
 		return 0
 	}

@@ -268,7 +268,7 @@ func TestIntegrationReplayAfterMappingFix(t *testing.T) {
 		t.Fatalf("dry run wrote %d records", e-endBefore)
 	}
 	// The replay proper, by time: everything since an hour ago.
-	out, _ = cli(t, "replay", "--config", path, "--provider", "ionos", "--from", time.Now().Add(-time.Hour).UTC().Format(time.RFC3339))
+	out, _ = cli(t, "replay", "--config", path, "--provider", "ionos", "--from", time.Now().Add(-time.Hour).UTC().Format(time.RFC3339), "--yes")
 	if !strings.Contains(out, "read 30 records") || !strings.Contains(out, "wrote 30 events") {
 		t.Fatalf("replay said: %s", out)
 	}

@@ -24,9 +24,10 @@ key <provider>/<tenant>/<entity>). Poller processes pick changes up within targe
   ls       list the targets (--provider to filter, --json for one JSON value per line)
   add      add a target, or bring a retired one back (--provider, --tenant, --entity, [--name, --poller])
   retire   retire a target: no poller polls it again, discovery does not bring it back
-           (--provider, --tenant, --entity)
+           (--provider, --tenant, --entity); a target that is not on the topic is an error
 
-add and retire take --dry-run: print the record that would be written, write nothing.
+add and retire print the record they would write and write it only with --yes.
+Every command takes --config and --brokers (--brokers wins over kafka.brokers).
 Run 'auditstream targets <ls|add|retire> --help' for the flags.
 `
 
@@ -47,17 +48,16 @@ func targetsCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "auditstream targets: unknown subcommand %q\n\n%s", sub, targetsUsage)
 		return 2
 	}
-	fs, path := flags("targets "+sub, about, stderr)
+	fs, oc := opsFlags("targets "+sub, "targets "+sub+" [flags]", about, stderr)
 	provider := fs.String("provider", "", "provider `name` (ls: filter)")
 	var tenant, entity, name, poller *string
-	var dry *bool
+	dryRun := yesFlagsIf(sub != "ls", fs, "the target's record")
 	asJSON := new(bool)
 	if sub == "ls" {
 		asJSON = fs.Bool("json", false, "one JSON value per line instead of a table")
 	} else {
 		tenant = fs.String("tenant", "", "tenant (contract, account...) of the target")
 		entity = fs.String("entity", "", "entity `id` (package, session, contract, user...)")
-		dry = fs.Bool("dry-run", false, "print the record that would be written, write nothing")
 		if sub == "add" {
 			name = fs.String("name", "", "display name of the entity")
 			poller = fs.String("poller", "", "restrict the target to the poller of this `name` (default: every poller of the provider)")
@@ -70,6 +70,11 @@ func targetsCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "auditstream targets %s: unexpected arguments %q\n", sub, fs.Args())
 		return 2
 	}
+	dry, err := dryRun()
+	if err != nil {
+		fmt.Fprintf(stderr, "auditstream targets %s: %v\n", sub, err)
+		return 2
+	}
 	if sub != "ls" && (*provider == "" || *entity == "") {
 		fmt.Fprintf(stderr, "auditstream targets %s: --provider and --entity are required\n", sub)
 		return 2
@@ -78,7 +83,7 @@ func targetsCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "auditstream targets %s: unknown provider %q (known: %v)\n", sub, *provider, app.Providers)
 		return 2
 	}
-	env, closeEnv, code := connect(*path, stderr)
+	env, closeEnv, code := connect(*oc, stderr)
 	if env == nil {
 		return code
 	}
@@ -117,15 +122,19 @@ func targetsCmd(args []string, stdout, stderr io.Writer) int {
 			v.Poller = *poller
 		}
 	case "retire":
-		if exists && v.State == targets.StateRetired {
+		if !exists {
+			fmt.Fprintf(stderr, "auditstream targets retire: no target %s on %s (targets ls lists them)\n", key, c.Kafka.Topics.Targets)
+			return 1
+		}
+		if v.State == targets.StateRetired {
 			fmt.Fprintf(stdout, "%s is already retired (since %s)\n", key, v.Since.Format(time.RFC3339))
 			return 0
 		}
 		v.State = targets.StateRetired
 		v.Since = time.Now().UTC().Truncate(time.Second)
 	}
-	if *dry {
-		fmt.Fprintf(stdout, "dry run: would write to %s\nkey:   %s\nvalue: %s\n", c.Kafka.Topics.Targets, key, v.Encode())
+	if dry {
+		fmt.Fprintf(stdout, "dry run: would write to %s\nkey:   %s\nvalue: %s\nadd --yes to write it\n", c.Kafka.Topics.Targets, key, v.Encode())
 		return 0
 	}
 	if err := table.Put(ctx, v); err != nil {

@@ -48,8 +48,8 @@ func TestIntegrationTargetsCommand(t *testing.T) {
 		}
 		return out.String()
 	}
-	do("targets", "add", "--provider", "ionos", "--tenant", "31721060", "--entity", "31721060", "--name", "main contract")
-	do("targets", "add", "--provider", "ecgrid", "--tenant", "100", "--entity", "12345")
+	do("targets", "add", "--provider", "ionos", "--tenant", "31721060", "--entity", "31721060", "--name", "main contract", "--yes")
+	do("targets", "add", "--provider", "ecgrid", "--tenant", "100", "--entity", "12345", "--yes")
 	if out := do("targets", "ls"); !strings.Contains(out, "ionos/31721060/31721060  active") || !strings.Contains(out, "main contract") || !strings.Contains(out, "2 targets") {
 		t.Fatalf("ls:\n%s", out)
 	}
@@ -59,7 +59,7 @@ func TestIntegrationTargetsCommand(t *testing.T) {
 	if out := do("targets", "ls", "--provider", "ionos", "--json"); !strings.Contains(out, `"state":"active"`) {
 		t.Fatalf("the dry run wrote: %s", out)
 	}
-	do("targets", "retire", "--provider", "ionos", "--tenant", "31721060", "--entity", "31721060")
+	do("targets", "retire", "--provider", "ionos", "--tenant", "31721060", "--entity", "31721060", "--yes")
 	out := do("targets", "ls", "--provider", "ionos", "--json")
 	var v targets.Value
 	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &v); err != nil || v.State != targets.StateRetired || v.Name != "main contract" {

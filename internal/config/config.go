@@ -4,12 +4,10 @@
 package config
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
 	"io"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +26,9 @@ type Root struct {
 	Simulators []SimConfig      `yaml:"simulators"`
 	// Targets configures how poller processes share the targets topic.
 	Targets TargetsConfig `yaml:"targets"`
+
+	file string         // the file it was read from
+	pos  map[string]Pos // where each path is in it, for problems found after decoding
 }
 
 // TargetsConfig is the consumer group through which poller processes share the targets
@@ -142,8 +143,9 @@ type NormalizerConfig struct {
 	Validate string `yaml:"validate"`
 	// ValidateSample is the fraction of events validated in sample mode (default 0.001).
 	ValidateSample float64 `yaml:"validate_sample"`
-	// Zones: provider -> IANA zone of that provider's timestamps that carry no zone (default
-	// UTC). This is the setting the mapping uses (a poller's own zone only shapes its queries).
+	// Zones: provider -> IANA zone of that provider's zone-less timestamps, for records that
+	// carry no zone of their own (written by older versions, or of a provider without a
+	// `zone` setting); a record's zone (the poller's settings.zone) comes first. Default UTC.
 	Zones map[string]string `yaml:"zones"`
 	// Observables: events also list the IP addresses, user names and e-mail addresses they
 	// map as OCSF observables (default false: the official OCSF checker does not accept the
@@ -173,78 +175,96 @@ type SimConfig struct {
 }
 
 // Load reads, expands, decodes and defaults a configuration file. It does not validate
-// provider blocks; call Validate with the registry for that.
+// provider blocks; call Validate with the registry for that. Its error (*Error) lists
+// every problem of reading the file, each at its line.
 func Load(path string) (*Root, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+	var p Problems
+	c := Read(path, &p)
+	if err := p.Err(); err != nil {
+		return nil, err
 	}
-	defer f.Close()
-	return Parse(f)
+	return c, nil
 }
 
 // Parse is Load from a reader.
 func Parse(r io.Reader) (*Root, error) {
-	raw, err := io.ReadAll(io.LimitReader(r, 8<<20))
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
 	var p Problems
-	expandNode(&doc, "", &p)
+	c := Decode("", r, &p)
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
-	c := &Root{}
-	if doc.Kind != 0 {
-		b, err := yaml.Marshal(&doc)
-		if err != nil {
-			return nil, fmt.Errorf("config: %w", err)
-		}
-		dec := yaml.NewDecoder(bytes.NewReader(b))
-		dec.KnownFields(true)
-		if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("config: %w", yamlErr(err))
-		}
-	}
-	c.SetDefaults()
 	return c, nil
 }
 
-// DecodeStrict decodes a provider/sink block into v, refusing unknown fields.
+// Read is Load that does not stop at problems: every problem of reading the file
+// (unset variables, unknown keys, values of the wrong type, ...) is recorded in p at its
+// line, and the configuration is decoded as far as it goes and defaulted, so that
+// validation can add its own problems to the same list (one pass). It returns nil only
+// when the file cannot be read or is not YAML.
+func Read(path string, p *Problems) *Root {
+	f, err := os.Open(path)
+	if err != nil {
+		p.Add("", "%v", err)
+		return nil
+	}
+	defer f.Close()
+	return Decode(path, f, p)
+}
+
+var syntaxLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// Decode is Read from a reader; name is the file name problems are printed with.
+func Decode(name string, r io.Reader, p *Problems) *Root {
+	p.adopt(name, nil)
+	raw, err := io.ReadAll(io.LimitReader(r, 8<<20))
+	if err != nil {
+		p.Add("", "%v", err)
+		return nil
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		if m := syntaxLine.FindStringSubmatch(err.Error()); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			msg := "not valid YAML: " + m[2]
+			if strings.HasPrefix(m[2], "did not find expected ',' or") {
+				// yaml.v3 counts the line of the unclosed {...} or [...] from 0 here.
+				line++
+				msg += " (in the {...} or [...] that starts on this line)"
+			}
+			if lines := strings.Split(string(raw), "\n"); line >= 1 && line <= len(lines) && strings.Contains(lines[line-1], "${") {
+				msg += ` (a ${VAR} inside {...} or [...] must be quoted: "${VAR}")`
+			}
+			p.list = append(p.list, problem{msg: msg, pos: Pos{Line: line, Col: 1}, decode: true})
+		} else {
+			p.Add("", "not valid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		}
+		return nil
+	}
+	c := &Root{file: name}
+	if doc.Kind != 0 {
+		expandNode(&doc, "", p)
+		index := Problems{}
+		if len(doc.Content) > 0 {
+			index.index("", doc.Content[0])
+		}
+		decodeNode(&doc, c, "", &index)
+		p.list = append(p.list, index.list...)
+		p.adopt(name, index.pos)
+		c.pos = index.pos
+	}
+	c.SetDefaults()
+	return c
+}
+
+// DecodeStrict decodes a provider/sink block into v, refusing unknown fields; the error
+// lists every problem of the block with its line.
 func DecodeStrict(n *yaml.Node, v any) error {
 	if n.Kind == 0 {
 		return nil
 	}
-	b, err := yaml.Marshal(n)
-	if err != nil {
-		return err
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		return yamlErr(err)
-	}
-	return nil
-}
-
-var lineRef = regexp.MustCompile(`^line \d+: `)
-
-// yamlErr rewrites yaml.v3 decode errors for people: the line numbers refer to the
-// document after ${...} expansion, so they are dropped; the field names stay.
-func yamlErr(err error) error {
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		parts := make([]string, 0, len(te.Errors))
-		for _, e := range te.Errors {
-			parts = append(parts, lineRef.ReplaceAllString(e, ""))
-		}
-		return errors.New(strings.Join(parts, "; "))
-	}
-	return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+	var p Problems
+	decodeNode(n, v, "", &p)
+	return p.Err()
 }
 
 // SetDefaults fills unset fields.

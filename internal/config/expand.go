@@ -37,7 +37,19 @@ func expandNode(n *yaml.Node, path string, p *Problems) {
 		if !strings.Contains(n.Value, "${") {
 			return
 		}
-		n.Value = expandString(n.Value, path, p)
+		before := len(p.list)
+		v := expandString(n.Value, path, p)
+		if len(p.list) > before {
+			// One problem at the value's own line. The value stays the unexpanded text (a
+			// string), so that decoding goes on and validation does not add "is required"
+			// about it (what it says at the same path is left out; see addDecode).
+			for i := before; i < len(p.list); i++ {
+				p.list[i].pos, p.list[i].decode = Pos{n.Line, n.Column}, true
+			}
+			n.Tag = "!!str"
+			return
+		}
+		n.Value = v
 		if n.Style == 0 {
 			// An unquoted ${PORT} decodes as a number (and into a string field as its exact
 			// text); a value that YAML would read as null stays the string it is.

@@ -23,6 +23,7 @@ var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
 
 // Validate checks the generic parts; provider and sink blocks are checked by their owners.
 func (c *Root) Validate(p *Problems) {
+	p.adopt(c.file, c.pos) // so that problems found here are printed at their lines
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "error":
 	default:
@@ -81,6 +82,7 @@ func (c *Root) Validate(p *Problems) {
 			p.Add("normalizer.zones."+prov, "%q is not an IANA time zone name (like UTC, Europe/Berlin): %v", z, err)
 		}
 	}
+	c.validateZones(p) // a poller's zone against normalizer.zones (zone.go)
 	if t.ReplicationFactor < 1 {
 		p.Add("kafka.topics.replication_factor", "must be >= 1")
 	}
@@ -147,7 +149,9 @@ func (c *Root) Validate(p *Problems) {
 // checkName reports a name at path that namePattern refuses (hint: what the message adds)
 // or that names already holds, and adds it to names.
 func checkName(p *Problems, path, name, hint string, names map[string]bool) {
-	if !namePattern.MatchString(name) {
+	if name == "" {
+		p.Add(path, "is required")
+	} else if !namePattern.MatchString(name) {
 		p.Add(path, "%q must be lower-case letters, digits, '.', '_' or '-'%s", name, hint)
 	} else if names[name] {
 		p.Add(path, "%q is used twice", name)

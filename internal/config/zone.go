@@ -1,7 +1,11 @@
 package config
 
 import (
+	"fmt"
+	"strings"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/auditstream/auditstream/schemas/timeparse"
 )
@@ -29,3 +33,46 @@ func (z Zone) Location() *time.Location {
 
 // Parse reads a provider timestamp, zone-less values in this zone.
 func (z Zone) Parse(s string) (time.Time, error) { return timeparse.Parse(s, z.Location()) }
+
+// SettingsZone is the `zone:` of a poller's settings block ("" when it has none), as the
+// provider reads it (fulllog.Settings.Zone): the zone that travels with the poller's
+// records (schemas.Envelope.Zone) and that the normalizer reads zone-less times in.
+func (pc *PollerConfig) SettingsZone() string {
+	n := &pc.Settings
+	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
+	if n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k, v := n.Content[i], n.Content[i+1]; k.Value == "zone" && v.Kind == yaml.ScalarNode {
+			return v.Value
+		}
+	}
+	return ""
+}
+
+// validateZones refuses a poller zone that normalizer.zones contradicts: the poller's
+// zone travels with its records and is the one the normalizer uses; normalizer.zones only
+// serves the records that carry none (written by older versions, or by pollers of
+// providers without a zone setting). Both set and different would leave the
+// configuration saying two things of one provider's times.
+func (c *Root) validateZones(p *Problems) {
+	for i, pc := range c.Pollers {
+		z := pc.SettingsZone()
+		nz, ok := c.Normalizer.Zones[pc.Provider]
+		if z == "" || !ok || sameZone(z, nz) {
+			continue
+		}
+		p.Add(fmt.Sprintf("pollers[%d].settings.zone", i), "%q disagrees with normalizer.zones.%s %q: the poller's zone travels with its records and is the one used; "+
+			"set the zone once, on the poller, and remove normalizer.zones.%s (it only serves records written without a zone)", z, pc.Provider, nz, pc.Provider)
+	}
+}
+
+// sameZone reports whether two zone settings name one zone ("" and any spelling of UTC
+// are UTC).
+func sameZone(a, b string) bool {
+	utc := func(s string) bool { return s == "" || strings.EqualFold(s, "utc") }
+	return a == b || utc(a) && utc(b)
+}

@@ -268,6 +268,10 @@ func New(provider string, fetch pollers.LogFetcher, list pollers.Lister, s Setti
 		log: d.Log.With("poller", d.Poller, "provider", provider), m: d.Metrics, now: time.Now}
 }
 
+// Zone implements pollers.Zoned: the `zone:` setting travels with every record, so the
+// normalizer reads the vendor's zone-less dates in it.
+func (s *Source) Zone() string { return string(s.settings.Zone) }
+
 // SetClock replaces time.Now (tests).
 func (s *Source) SetClock(now func() time.Time) { s.now = now }
 

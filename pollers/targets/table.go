@@ -230,6 +230,10 @@ type Table struct {
 	syncMu     sync.Mutex
 	next       map[int]int64
 	partitions int
+
+	// onNew is told of the targets that appear (OnNew); news holds them until then.
+	onNew func([]Value)
+	news  []Value
 }
 
 // OpenTable reads the whole targets topic (which must exist).
@@ -249,9 +253,32 @@ func (t *Table) Topic() string { return t.topic }
 // than the one the writers put it on now (the topic gained partitions: new writes of an
 // existing key would go elsewhere and leave two live records of it).
 func (t *Table) Sync(ctx context.Context) error {
+	defer t.deliver() // after the unlock
 	t.syncMu.Lock()
 	defer t.syncMu.Unlock()
 	return t.syncLocked(ctx)
+}
+
+// OnNew sets a function told of the targets that appear in the table from now on: an
+// active target whose key the table did not hold (or held removed), whether this process
+// wrote it (its discovery) or read it (another process's, at a Sync). It is called after
+// the write or Sync that brought them, outside the table's locks, with each target once.
+// Call it before the table is shared (work sharing runs Syncs); nil stops it.
+func (t *Table) OnNew(f func([]Value)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.onNew, t.news = f, nil
+}
+
+// deliver hands the targets that appeared to OnNew's function.
+func (t *Table) deliver() {
+	t.mu.Lock()
+	f, news := t.onNew, t.news
+	t.news = nil
+	t.mu.Unlock()
+	if f != nil && len(news) > 0 {
+		f(news)
+	}
 }
 
 func (t *Table) syncLocked(ctx context.Context) error {
@@ -350,6 +377,9 @@ func (t *Table) apply(m kafka.Message, offset int64) {
 		// the target stays retired (write repairs the topic when it was this process).
 		t.set(key, cur)
 		return
+	}
+	if t.onNew != nil && !cur.live && v.State != StateRetired {
+		t.news = append(t.news, v)
 	}
 	r, wide := newRow(v, m.Partition, offset)
 	t.set(key, r)
@@ -513,6 +543,7 @@ func (t *Table) Remove(ctx context.Context, key string) error {
 }
 
 func (t *Table) write(ctx context.Context, what string, msgs []kafka.Message) error {
+	defer t.deliver() // after the unlock
 	t.syncMu.Lock()
 	defer t.syncMu.Unlock()
 	if err := t.bus.Publish(ctx, msgs...); err != nil {

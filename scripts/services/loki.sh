@@ -11,10 +11,11 @@
 # cached in ~/.cache/auditstream/loki-$LOKI_VERSION/loki. Building takes several minutes
 # on two cores the first time.
 #
-# usage: scripts/services/loki.sh build|start|stop|env
+# usage: scripts/services/loki.sh build|start|stop|status|env
 #   build  build (or find) the binary and print its path
 #   start  prints AUDITSTREAM_LOKI_URL (eval "$(scripts/services/loki.sh start)")
 #   stop   stops it and removes the dir
+#   status exit 0 and print the variable when it is ready, 1 when not
 # environment: LOKI_VERSION (default below), AUDITSTREAM_LOKI_BIN (use this binary instead),
 #   AUDITSTREAM_LOKI_DIR (default /tmp/auditstream-loki), LOKI_PORT (13100),
 #   LOKI_GRPC_PORT (19096)
@@ -125,7 +126,8 @@ EOC
 case ${1:-} in
 start) start ;;
 stop) stop ;;
+status) [[ -f $DIR/loki.pid ]] && kill -0 "$(cat "$DIR/loki.pid")" 2>/dev/null && ready && print_env ;;
 build) build ;;
 env) print_env ;;
-*) die "usage: $0 build|start|stop|env" ;;
+*) die "usage: $0 build|start|stop|status|env" ;;
 esac

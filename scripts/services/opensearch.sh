@@ -6,11 +6,12 @@
 # a small launcher (OpenSearchNode.java) with single-node discovery on 127.0.0.1, no
 # security plugin (plain HTTP).
 #
-# usage: scripts/services/opensearch.sh fetch|start|stop|env
+# usage: scripts/services/opensearch.sh fetch|start|stop|status|env
 #   fetch  resolve the jars and compile the launcher (idempotent)
 #   start  fetch if needed, start the node, wait until it answers, print
 #          AUDITSTREAM_OPENSEARCH_URL (eval "$(scripts/services/opensearch.sh start)")
 #   stop   stop the node and remove its data dir
+#   status exit 0 and print the variable when the node answers, 1 when not
 # needs: java 17+, mvn
 # environment: OPENSEARCH_VERSION (default below; 2.x runs on Java 11+, 3.x needs 21),
 #   AUDITSTREAM_OPENSEARCH_DIR (data, default /tmp/auditstream-opensearch),
@@ -87,6 +88,7 @@ case ${1:-} in
 fetch) fetch ;;
 start) start ;;
 stop) stop ;;
+status) [[ -f $DIR/node.pid ]] && kill -0 "$(cat "$DIR/node.pid")" 2>/dev/null && up && print_env ;;
 env) print_env ;;
-*) die "usage: $0 fetch|start|stop|env" ;;
+*) die "usage: $0 fetch|start|stop|status|env" ;;
 esac

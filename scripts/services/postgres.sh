@@ -5,7 +5,7 @@
 #
 #   scripts/services/postgres.sh start   # prints AUDITSTREAM_POSTGRES_DSN=postgres://...
 #   scripts/services/postgres.sh stop    # stops it and removes its data
-#   scripts/services/postgres.sh status
+#   scripts/services/postgres.sh status  # exit 0 and print the DSN when it runs, 1 when not
 #   scripts/services/postgres.sh pause   # stops the server, keeps its data (outage tests)
 #   scripts/services/postgres.sh resume  # starts it again
 #
@@ -80,7 +80,7 @@ stop() {
 case "${1:-}" in
 start) start ;;
 stop) stop ;;
-status) as_owner "$(bindir)/pg_ctl" -D "$dir/data" status ;;
+status) [[ -f "$dir/data/postmaster.pid" ]] && as_owner "$(bindir)/pg_ctl" -D "$dir/data" status >/dev/null 2>&1 && echo "AUDITSTREAM_POSTGRES_DSN=$dsn" ;;
 pause) as_owner "$(bindir)/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null ;;
 resume) as_owner "$(bindir)/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null ;;
 *) echo "usage: $0 start|stop|status|pause|resume" >&2; exit 2 ;;

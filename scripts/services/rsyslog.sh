@@ -4,11 +4,12 @@
 # self-signed CA and server certificate made here with openssl) and UDP, all on
 # 127.0.0.1; every message received is appended raw (%rawmsg%) to one file.
 #
-# usage: scripts/services/rsyslog.sh start|stop|env
+# usage: scripts/services/rsyslog.sh start|stop|status|env
 #   start  prints the variables the tests read (eval "$(scripts/services/rsyslog.sh start)"):
 #          AUDITSTREAM_RSYSLOG_TCP, AUDITSTREAM_RSYSLOG_TLS, AUDITSTREAM_RSYSLOG_UDP,
 #          AUDITSTREAM_RSYSLOG_OUT (the file), AUDITSTREAM_RSYSLOG_CA (the CA to trust)
 #   stop   stops it and removes the dir
+#   status exit 0 and print the variables when it runs, 1 when it does not
 # needs: rsyslog, rsyslog-gnutls, openssl (Debian packages)
 # environment: AUDITSTREAM_RSYSLOG_DIR (default /tmp/auditstream-rsyslog),
 #              RSYSLOG_TCP_PORT (15514, also UDP), RSYSLOG_TLS_PORT (16514)
@@ -89,9 +90,12 @@ EOC
 	die "rsyslogd did not listen on $TCP_PORT/$TLS_PORT"
 }
 
+running() { [[ -f $DIR/rsyslogd.pid ]] && kill -0 "$(cat "$DIR/rsyslogd.pid")" 2>/dev/null && port_open "$TCP_PORT"; }
+
 case ${1:-} in
 start) start ;;
 stop) stop ;;
+status) running && print_env ;;
 env) print_env ;;
-*) die "usage: $0 start|stop|env" ;;
+*) die "usage: $0 start|stop|status|env" ;;
 esac

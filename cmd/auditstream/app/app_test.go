@@ -178,7 +178,7 @@ simulators:
 	if err == nil {
 		t.Fatal("bad config accepted")
 	}
-	for _, want := range []string{"pollers[0].settings: field typo not found", "pollers[0].schedule:", "pollers[1].provider: unknown provider \"nosuch\"",
+	for _, want := range []string{"pollers[0].settings.typo: unknown key", "pollers[0].schedule:", "pollers[1].provider: unknown provider \"nosuch\"",
 		"sinks[0].settings.path: is required", "sinks[1].type: unknown sink type", "simulators[0].listen:"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("problems lack %q:\n%v", want, err)

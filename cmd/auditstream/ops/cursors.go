@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -45,8 +46,13 @@ type CursorChange struct {
 	Old, New json.RawMessage
 }
 
+// ErrNoCursor is the error of deleting a cursor that does not exist.
+var ErrNoCursor = errors.New("no cursor")
+
 // PlanCursorReset plans setting every cursor in keys to value (nil = delete). Keys
-// that have no cursor are planned too when value is not nil (creating one).
+// that have no cursor are planned too when value is not nil (creating one); deleting a
+// key that has none is an error (ErrNoCursor, naming every such key): a typo must not
+// pass for a reset.
 func PlanCursorReset(current []Cursor, keys []string, value json.RawMessage) ([]CursorChange, error) {
 	if value != nil && !json.Valid(value) {
 		return nil, fmt.Errorf("new cursor %q is not JSON", value)
@@ -56,12 +62,22 @@ func PlanCursorReset(current []Cursor, keys []string, value json.RawMessage) ([]
 		have[c.Key] = c.Value
 	}
 	var out []CursorChange
+	var missing []string
+	seen := map[string]bool{}
 	for _, k := range keys {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
 		old, ok := have[k]
 		if !ok && value == nil {
-			continue // deleting what is not there: nothing to change
+			missing = append(missing, k)
+			continue
 		}
 		out = append(out, CursorChange{Key: k, Old: old, New: value})
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%w %s", ErrNoCursor, strings.Join(missing, ", "))
 	}
 	return out, nil
 }

@@ -2,6 +2,8 @@ package ops
 
 import (
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -34,10 +36,13 @@ func TestParsePosition(t *testing.T) {
 
 func TestPlanCursorReset(t *testing.T) {
 	current := []Cursor{{Key: "p/ionos/1/1", Value: json.RawMessage(`{"v":1}`)}, {Key: "p/ionos/2/2", Value: json.RawMessage(`{"v":2}`)}}
-	// Deleting: only keys that exist change.
-	ch, err := PlanCursorReset(current, []string{"p/ionos/1/1", "p/ionos/9/9"}, nil)
+	// Deleting: keys that exist change; a key that has no cursor is an error.
+	ch, err := PlanCursorReset(current, []string{"p/ionos/1/1"}, nil)
 	if err != nil || len(ch) != 1 || ch[0].Key != "p/ionos/1/1" || string(ch[0].Old) != `{"v":1}` || ch[0].New != nil {
 		t.Fatalf("delete plan = %+v, %v", ch, err)
+	}
+	if _, err := PlanCursorReset(current, []string{"p/ionos/1/1", "p/ionos/9/9"}, nil); !errors.Is(err, ErrNoCursor) || !strings.Contains(err.Error(), "p/ionos/9/9") {
+		t.Fatalf("deleting a cursor that does not exist: %v", err)
 	}
 	// Setting: every named key, created when missing.
 	ch, err = PlanCursorReset(current, []string{"p/ionos/2/2", "p/ionos/9/9"}, json.RawMessage(`{"watermark":"2026-11-01T00:00:00Z"}`))
