@@ -259,7 +259,8 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	m := metrics.NewUnregistered()
 	n, err := normalizer.New(normalizer.Config{EventsTopic: c.Kafka.Topics.Events, DLQTopic: c.Kafka.Topics.DLQ,
-		MaxEventBytes: c.Normalizer.MaxEventBytes, Mappers: app.Mappers()}, env.bus, env.log, m)
+		MaxEventBytes: c.Normalizer.MaxEventBytes, Mappers: app.Mappers(), Zones: c.Normalizer.Zones,
+		Observables: c.Normalizer.Observables}, env.bus, env.log, m)
 	if err != nil {
 		fmt.Fprintf(stderr, "replay: %v\n", err)
 		return 1

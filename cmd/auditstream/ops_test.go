@@ -119,7 +119,7 @@ func cli(t *testing.T, args ...string) (string, string) {
 // rawIONOS builds n raw IONOS records (envelopes as the poller writes them).
 func rawIONOS(t *testing.T, topic string, n int) []kafka.Message {
 	t.Helper()
-	seed, err := os.ReadFile("../../normalizer/testdata/ionos/seed.input.json")
+	seed, err := os.ReadFile("../../pollers/ionos/mapping/testdata/seed.input.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +232,7 @@ func TestIntegrationReplayAfterMappingFix(t *testing.T) {
 	if err := b.Publish(ctx, raw...); err != nil {
 		t.Fatal(err)
 	}
-	real, err := normalizer.New(normalizer.Config{EventsTopic: c.Kafka.Topics.Events, DLQTopic: c.Kafka.Topics.DLQ}, b, testkit.Logger(t), metrics.NewUnregistered())
+	real, err := normalizer.New(normalizer.Config{EventsTopic: c.Kafka.Topics.Events, DLQTopic: c.Kafka.Topics.DLQ, Mappers: app.Mappers()}, b, testkit.Logger(t), metrics.NewUnregistered())
 	if err != nil {
 		t.Fatal(err)
 	}
