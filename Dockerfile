@@ -1,4 +1,6 @@
-# auditstream image: docker build -t auditstream .
+# auditstream image: docker build --build-arg VERSION=$(git describe --tags --always --dirty) -t auditstream .
+# (VERSION, default dev, is what `auditstream version` and auditstream_build_info report;
+# .dockerignore keeps .git and data/ out of the build context).
 # A static binary (CGO_ENABLED=0) with the zone database embedded (time/tzdata is
 # imported by cmd/auditstream), on distroless static, running as a non-root user.
 FROM golang:1.26 AS build

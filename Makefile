@@ -4,7 +4,7 @@ BIN     := bin/auditstream
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/auditstream/auditstream/cmd/auditstream/app.Version=$(VERSION)
 
-.PHONY: help run build test test-unit kafka-up kafka-down bench fuzz lint validate clean generate
+.PHONY: help run build test test-unit kafka-up kafka-down bench fuzz lint validate clean generate dashboard
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -42,6 +42,13 @@ generate: ## regenerate the OCSF JSON Schema and Go types from the official OCSF
 	@test -n "$(OCSF)" || { echo "set OCSF to the official OCSF 1.8.0 definitions directory (make generate OCSF=...)" >&2; exit 1; }
 	python3 schemas/gen/gen_ocsf_schema.py --ocsf "$(OCSF)" --classes 3002,6001,6003 --profiles cloud,host > schemas/ocsf-1.8.0-event.schema.json
 	cd schemas/ocsf && OCSF="$(abspath $(OCSF))" go generate .
+
+dashboard: ## regenerate deploy/grafana/auditstream.json from Go (deploy/grafana/gen, its own module: the Grafana Foundation SDK)
+	cd deploy/grafana/gen && $(GO) run . > ../auditstream.json.tmp && mv ../auditstream.json.tmp ../auditstream.json
+
+.PHONY: helm
+helm: ## lint, render and schema-check the Helm chart deploy/helm/auditstream (deploy/helm/check, its own module: helm.sh/helm/v4)
+	cd deploy/helm/check && $(GO) run . ../auditstream && $(GO) test -count=1 .
 
 validate: build ## check configs/*.yaml and deploy/config/*.yaml
 	@for f in configs/*.yaml deploy/config/*.yaml; do ./$(BIN) validate --config $$f || exit 1; done

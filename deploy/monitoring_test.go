@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -22,6 +23,7 @@ import (
 	"github.com/auditstream/auditstream/cmd/auditstream/app"
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/internal/testkit"
+	"github.com/auditstream/auditstream/pollers"
 )
 
 func tool(t *testing.T, name string) string {
@@ -96,12 +98,20 @@ type pipeline struct {
 // others would only add load).
 var pipelineProviders = map[string]bool{"ionos": true, "ecgrid": true}
 
-func startPipeline(t *testing.T) *pipeline {
+// startPipeline starts the pipeline of configs/dev.yaml; edits are old, new pairs of
+// text replaced in the file first (each must occur).
+func startPipeline(t *testing.T, edits ...string) *pipeline {
 	t.Helper()
 	raw, err := os.ReadFile("../configs/dev.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
+	for i := 0; i+1 < len(edits); i += 2 {
+		if !strings.Contains(string(raw), edits[i]) {
+			t.Fatalf("configs/dev.yaml has no %q", edits[i])
+		}
+	}
+	raw = []byte(strings.NewReplacer(edits...).Replace(string(raw)))
 	dir := t.TempDir()
 	dev := strings.NewReplacer("./data/", dir+"/", `"@every 5s"`, `"@every 1s"`, `"@every 10s"`, `"@every 1s"`).Replace(string(raw))
 	orig, err := config.Parse(strings.NewReader(dev))
@@ -203,10 +213,11 @@ func freePort(t *testing.T) string {
 }
 
 // prometheus runs the Debian prometheus binary on a free loopback port, scraping target
-// every second and evaluating rulesFile every second.
+// every second and evaluating rulesFile every second; extra is appended to its
+// configuration (an alerting section).
 type prometheusServer struct{ addr string }
 
-func startPrometheus(t *testing.T, target, rulesFile string) *prometheusServer {
+func startPrometheus(t *testing.T, target, rulesFile string, extra ...string) *prometheusServer {
 	t.Helper()
 	bin := tool(t, "prometheus")
 	dir := t.TempDir()
@@ -218,40 +229,12 @@ scrape_configs:
   - job_name: auditstream-test
     static_configs:
       - targets: [%q]
-`, rulesFile, target)
+`, rulesFile, target) + strings.Join(extra, "")
 	cfgPath := testkit.WriteFile(t, dir, "prometheus.yml", cfg)
 	addr := freePort(t)
-	var out testkit.LockedBuffer
-	cmd := exec.Command(bin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+	startDaemon(t, "prometheus", addr, bin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr, "--log.level=warn")
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("prometheus output:\n%s", out.String())
-		}
-	})
-	s := &prometheusServer{addr: addr}
-	waitFor(t, "prometheus ready", 30*time.Second, func() (bool, string) {
-		resp, err := http.Get("http://" + addr + "/-/ready")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200, resp.Status
-	})
-	return s
+	return &prometheusServer{addr: addr}
 }
 
 type series struct {
@@ -359,7 +342,7 @@ func TestIntegrationPrometheusScrapesPipeline(t *testing.T) {
 	t.Logf("freshness: %v", fresh)
 
 	// Every dashboard expression returns series ($__rate_interval is Grafana's: 15 s
-	// covers several 1 s scrapes).
+	// covers several 1 s scrapes; the label variables take their "All" value, .*).
 	raw, err := os.ReadFile("grafana/auditstream.json")
 	if err != nil {
 		t.Fatal(err)
@@ -373,7 +356,7 @@ func TestIntegrationPrometheusScrapesPipeline(t *testing.T) {
 	}
 	for _, panel := range d.Panels {
 		for _, target := range panel.Targets {
-			q := strings.ReplaceAll(target.Expr, "$__rate_interval", "15s")
+			q := strings.NewReplacer("$__rate_interval", "15s", "$instance", ".*", "$provider", ".*", "$poller", ".*", "$sink", ".*").Replace(target.Expr)
 			waitFor(t, fmt.Sprintf("panel %q query %s to return series", panel.Title, q), 60*time.Second, func() (bool, string) {
 				r, err := prom.query(q)
 				if err != nil {
@@ -416,4 +399,122 @@ func TestDeployConfigsValidate(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
+}
+
+// The Must-show of per-source status: the IONOS poller's token is refused by its
+// simulator (a revoked token) while ECGridOS works. /status and `auditstream status`
+// show IONOS failing with the setting to check, /readyz says degraded (one source of
+// two) and stays 200, the progress line names it, auditstream_source_up is 0 for it
+// and 1 for ECGridOS, and AuditstreamSourceDown goes pending for it in a real
+// Prometheus scraping the pipeline with the shipped rules.
+func TestIntegrationSourceDownWhenCredentialsRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	tool(t, "prometheus")
+	tool(t, "promtool")
+	// The poller's token (not the simulator's) is wrong: the simulator answers 401.
+	p := startPipeline(t, "      token: ${IONOS_SIM_TOKEN:-dev-token}\n      overlap:", "      token: revoked-token\n      overlap:")
+	admin := p.app.AdminAddr()
+
+	// /status of the process.
+	var st app.ProcessStatus
+	waitFor(t, "/status to show ionos failing and ecgrid ok", 60*time.Second, func() (bool, string) {
+		code, body := testkit.Get(t, "http://"+admin+"/status")
+		if code != 200 {
+			return false, fmt.Sprint(code, body)
+		}
+		st = app.ProcessStatus{}
+		if err := json.Unmarshal([]byte(body), &st); err != nil {
+			return false, err.Error()
+		}
+		by := map[string]pollers.SourceStatus{}
+		for _, s := range st.Sources {
+			by[s.Provider] = s
+		}
+		io, ec := by["ionos"], by["ecgrid"]
+		return io.State == pollers.StateFailing && io.ConsecutiveFailures >= 2 && io.LastError != nil &&
+			io.LastError.Class == "401" && io.LastError.Setting == "check settings.token" &&
+			ec.State == pollers.StateOK && !ec.LastSuccess.IsZero(), body
+	})
+	raw, _ := json.Marshal(st)
+	if strings.Contains(string(raw), "dev-token") || strings.Contains(string(raw), "revoked-token") {
+		t.Fatalf("/status shows a token: %s", raw)
+	}
+
+	// /readyz: one failing source among several is degraded, not unready.
+	if code, body := testkit.Get(t, "http://"+admin+"/readyz"); code != 200 || !strings.Contains(body, "pollers: degraded: ionos-dev: failing") ||
+		!strings.Contains(body, "check settings.token") {
+		t.Fatalf("readyz %d %q", code, body)
+	}
+
+	// The metrics.
+	waitFor(t, "auditstream_source_up 0 for ionos, 1 for ecgrid", 30*time.Second, func() (bool, string) {
+		s := scrape(t, admin)
+		return strings.Contains(s, `auditstream_source_up{poller="ionos-dev",provider="ionos"} 0`) &&
+			strings.Contains(s, `auditstream_source_up{poller="ecgrid-dev",provider="ecgrid"} 1`), "not yet"
+	})
+
+	// The progress line, as the process prints it.
+	ctx, cancel := context.WithCancel(context.Background())
+	lines := make(chan string, 100)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.app.ReportProgress(ctx, 200*time.Millisecond, func(pr app.Progress, prev *app.Progress) {
+			select {
+			case lines <- pr.Line(prev):
+			default:
+			}
+		})
+	}()
+	var line string
+	waitFor(t, "the progress line to show ionos failing", 30*time.Second, func() (bool, string) {
+		select {
+		case line = <-lines:
+		case <-time.After(time.Second):
+		}
+		return strings.Contains(line, "ionos: failing ") && strings.Contains(line, "× (401, check settings.token)") &&
+			strings.Contains(line, "ecgrid: polled"), line
+	})
+	cancel()
+	<-done
+	t.Logf("progress: %s", line)
+
+	// `auditstream status`, the real binary, over Kafka.
+	bin := filepath.Join(t.TempDir(), "auditstream")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/auditstream").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	var table string
+	waitFor(t, "auditstream status to show ionos failing", 60*time.Second, func() (bool, string) {
+		out, err := exec.Command(bin, "status", "--brokers", strings.Join(p.app.Brokers, ",")).CombinedOutput()
+		table = string(out)
+		var ee *exec.ExitError
+		failed := err != nil && errors.As(err, &ee) && ee.ExitCode() == 3
+		ionos, ecgrid := rowOf(table, "ionos-dev"), rowOf(table, "ecgrid-dev")
+		return failed && strings.Contains(ionos, "failing") && strings.Contains(ionos, "check settings.token") &&
+			strings.Contains(ionos, "401") && strings.Contains(ecgrid, " ok "), table
+	})
+	t.Logf("auditstream status:\n%s", table)
+
+	// The alert, in a real Prometheus.
+	prom := startPrometheus(t, admin, testRules(t))
+	const pending = `ALERTS{alertname="AuditstreamSourceDown",alertstate="pending"}`
+	waitFor(t, "AuditstreamSourceDown pending for ionos only", 60*time.Second, func() (bool, string) {
+		r, err := prom.query(pending)
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(r) == 1 && r[0].Metric["provider"] == "ionos" && r[0].Metric["poller"] == "ionos-dev", fmt.Sprint(r)
+	})
+}
+
+func rowOf(table, poller string) string {
+	for _, l := range strings.Split(table, "\n") {
+		if strings.Contains(l, " "+poller+" ") {
+			return l
+		}
+	}
+	return ""
 }

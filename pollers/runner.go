@@ -76,6 +76,8 @@ type Runner struct {
 	now   func() time.Time
 
 	fresh *freshness
+	// status is what /status and auditstream_source_up say of this source.
+	status *statusBook
 	// sem bounds the polls under way (Parallel), whichever run started them.
 	sem chan struct{}
 	// busy holds the targets being polled: a run never polls a target another has under
@@ -98,12 +100,39 @@ func NewRunner(cfg RunnerConfig, src Source, store *checkpoint.Store, b *bus.Bus
 	if z, ok := src.(Zoned); ok && cfg.Zone == "" {
 		cfg.Zone = z.Zone()
 	}
-	for _, outcome := range []string{"ok", "error"} {
-		// Both series exist from the start: the first failure is an increase, not a new series.
-		m.PollRequests.WithLabelValues(cfg.Name, cfg.Provider, outcome)
-	}
+	// Every series exists from the start: the first failure or gap is an increase, not a new series.
+	m.InitPoller(cfg.Name, cfg.Provider)
 	return &Runner{cfg: cfg, src: src, store: store, bus: b, log: log.With("poller", cfg.Name, "provider", cfg.Provider),
-		m: m, now: time.Now, fresh: newFreshness(), sem: make(chan struct{}, cfg.Parallel), busy: map[targetID]struct{}{}}
+		m: m, now: time.Now, fresh: newFreshness(), status: newStatusBook(), sem: make(chan struct{}, cfg.Parallel), busy: map[targetID]struct{}{}}
+}
+
+// Status is what this process knows of the poller's source: its state, last success,
+// last error, consecutive failures, freshness, next poll and failing targets.
+func (r *Runner) Status() SourceStatus {
+	s := r.status.snapshot(r.cfg.Name, r.cfg.Provider)
+	if oldest, ok := r.status.freshness(); ok {
+		f := r.now().Sub(oldest).Round(time.Second).Seconds()
+		s.FreshnessSeconds = &f
+	}
+	return s
+}
+
+// Listed records the outcome of listing the source's targets (the discovery job's):
+// a listing that fails while nothing is polled makes the source failing.
+func (r *Runner) Listed(err error) {
+	r.status.listed(err, r.now())
+	r.updateStatus()
+}
+
+// updateStatus sets the source's gauges from its status.
+func (r *Runner) updateStatus() {
+	s := r.status.snapshot(r.cfg.Name, r.cfg.Provider)
+	up := 0.0
+	if s.Up() {
+		up = 1
+	}
+	r.m.SourceUp.WithLabelValues(r.cfg.Name, r.cfg.Provider).Set(up)
+	r.m.SourceFailingTargets.WithLabelValues(r.cfg.Name, r.cfg.Provider).Set(float64(s.FailingTargets))
 }
 
 // Name returns the poller name.
@@ -139,13 +168,19 @@ func (r *Runner) PollOnce(ctx context.Context) error {
 		list, err := r.src.Targets(ctx)
 		if err != nil {
 			r.m.PollRequests.WithLabelValues(r.cfg.Name, r.cfg.Provider, "error").Inc()
+			if ctx.Err() == nil {
+				r.Listed(err)
+			}
 			return fmt.Errorf("poller %s: list targets: %w", r.cfg.Name, err)
 		}
 		targets = slices.Values(list)
 	}
 	r.fresh.startRun()
+	r.status.startRun()
 	err := r.pollAll(ctx, targets)
 	r.updateFreshness() // a target no longer listed (retired, moved to another process) stops counting
+	r.status.endRun()
+	r.updateStatus()
 	return err
 }
 
@@ -263,6 +298,7 @@ func (r *Runner) safePollTarget(ctx context.Context, t Target) (err error) {
 		if p := recover(); p != nil {
 			r.m.PollRequests.WithLabelValues(r.cfg.Name, r.cfg.Provider, "error").Inc()
 			err = fmt.Errorf("poll %s target %s panicked: %v", r.cfg.Name, t.Entity, p)
+			r.status.fail(t, err, r.now())
 			r.log.Error("poll panicked; cursor unchanged", "target", t.Entity, "panic", p)
 		}
 		r.fresh.end(idOf(t), m)
@@ -315,9 +351,11 @@ func (r *Runner) pollTarget(ctx context.Context, t Target, m *mark) error {
 				return nil
 			}
 			r.log.Error("poll failed; cursor unchanged, will retry next run", "target", t.Entity, "published", published, "err", err)
+			r.status.fail(t, err, r.now())
 			return fmt.Errorf("poll %s target %s: %w", r.cfg.Name, t.Entity, err)
 		}
 		r.m.PollRequests.WithLabelValues(r.cfg.Name, r.cfg.Provider, "ok").Inc()
+		r.status.ok(t, r.now())
 		lvl := slog.LevelDebug
 		if published > 0 {
 			lvl = slog.LevelInfo
@@ -441,7 +479,9 @@ func (r *Runner) retire(ctx context.Context, key string, t Target) error {
 
 // updateFreshness sets the metric from the run just ended (none: no series).
 func (r *Runner) updateFreshness() {
-	if oldest, ok := r.fresh.endRun(); ok {
+	oldest, ok := r.fresh.endRun()
+	r.status.setFreshness(oldest, ok)
+	if ok {
 		r.m.CursorTimestamp.WithLabelValues(r.cfg.Name, r.cfg.Provider).Set(float64(oldest.UnixMilli()) / 1000)
 	} else {
 		// No target left in this process (all retired, or moved to another poller process):

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -58,7 +59,14 @@ type loopJob struct {
 	every time.Duration
 	run   func()
 	kick  chan struct{}
+	// next is when the next run is due (Unix ns; 0: unknown, or under way)
+	next atomic.Int64
 }
+
+// nextPollSetter is a job that shows when its next run is due (a Runner's /status).
+type nextPollSetter interface{ setNextPoll(func() time.Time) }
+
+func (r *Runner) setNextPoll(next func() time.Time) { r.status.setNext(next) }
 
 // NewScheduler builds a scheduler; jobs receive a context derived from ctx.
 func NewScheduler(ctx context.Context, log *slog.Logger) *Scheduler {
@@ -99,6 +107,14 @@ func (s *Scheduler) Add(spec string, r Job, jitter time.Duration) error {
 	})
 	if every, ok := sched.(cron.ConstantDelaySchedule); ok {
 		l := &loopJob{every: every.Delay, run: cron.NewChain(cron.Recover(cronLogger{s.log})).Then(poll).Run, kick: make(chan struct{}, 1)}
+		if n, ok := r.(nextPollSetter); ok {
+			n.setNextPoll(func() time.Time {
+				if ns := l.next.Load(); ns != 0 {
+					return time.Unix(0, ns).UTC()
+				}
+				return time.Time{}
+			})
+		}
 		s.mu.Lock()
 		s.loops = append(s.loops, l)
 		s.mu.Unlock()
@@ -106,7 +122,10 @@ func (s *Scheduler) Add(spec string, r Job, jitter time.Duration) error {
 	}
 	// Order matters: SkipIfStillRunning outside, Recover inside (a panic releases the slot).
 	job := cron.NewChain(cron.SkipIfStillRunning(cronLogger{s.log}), cron.Recover(cronLogger{s.log})).Then(poll)
-	s.c.Schedule(sched, job)
+	id := s.c.Schedule(sched, job)
+	if n, ok := r.(nextPollSetter); ok {
+		n.setNextPoll(func() time.Time { return s.c.Entry(id).Next.UTC() })
+	}
 	// The same wrapped job also runs once at start, so SkipIfStillRunning covers both.
 	s.initial = append(s.initial, job.Run)
 	return nil
@@ -140,11 +159,14 @@ func (s *Scheduler) loop(l *loopJob) {
 		case <-l.kick:
 		}
 		start := time.Now()
+		l.next.Store(0)
 		l.run()
 		if s.ctx.Err() != nil {
 			return
 		}
-		next = s.after(time.Until(start.Add(l.every))) // ≤ 0: at once
+		due := start.Add(l.every)
+		l.next.Store(max(due.UnixNano(), time.Now().UnixNano()))
+		next = s.after(time.Until(due)) // ≤ 0: at once
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 
 // repairTools are every repair command, with a subcommand where it has them.
 var repairTools = [][]string{{"replay"}, {"dlq", "ls"}, {"dlq", "show"}, {"dlq", "retry"}, {"cursors", "ls"},
-	{"cursors", "reset"}, {"targets", "ls"}, {"targets", "add"}, {"targets", "retire"}}
+	{"cursors", "reset"}, {"targets", "ls"}, {"targets", "add"}, {"targets", "retire"}, {"status"}}
 
 // TestRepairToolsShareOneConvention: every repair tool takes --config and --brokers, and
 // every one that writes takes --yes.

@@ -37,6 +37,7 @@ Commands:
   replay     re-normalize a range of raw records into the events topic (after a mapping fix)
   dlq        list, show and re-inject dead letters (ls, show, retry)
   cursors    list and reset poller cursors (ls, reset)
+  status     every source of the deployment's poller processes: ok, degraded or failing, and why
   version    print the version
 
 Run 'auditstream <command> --help' for the flags of a command.
@@ -71,6 +72,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return dlqCmd(rest, stdout, stderr)
 	case "cursors":
 		return cursorsCmd(rest, stdout, stderr)
+	case "status":
+		return statusCmd(rest, stdout, stderr)
 	case "run":
 		return serve(cmd, "Run every role in one process: simulators, pollers, normalizer and sinks.", app.Roles{Poll: true, Normalize: true, Sink: true, Sims: true}, rest, stdout, stderr)
 	case "poll":

@@ -1,9 +1,11 @@
-// Package admin serves the admin port: /metrics (the process's own registry), /livez and
-// /readyz (Kafka reachable, sinks connected).
+// Package admin serves the admin port: /metrics (the process's own registry), /livez,
+// /readyz (Kafka reachable, sinks connected, pollers not all failing) and, when the
+// process sets it, /status (JSON).
 package admin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
@@ -13,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +25,12 @@ import (
 // Check is one readiness check.
 type Check func(ctx context.Context) error
 
+// Degraded is the error of a check that reports a problem without making the process
+// unready: /readyz shows "name: degraded: …" and still answers 200.
+type Degraded struct{ Msg string }
+
+func (d Degraded) Error() string { return d.Msg }
+
 // Server is the admin HTTP server.
 type Server struct {
 	srv *http.Server
@@ -30,6 +39,8 @@ type Server struct {
 
 	mu     sync.Mutex
 	checks map[string]Check
+	// status is what /status serves (a func() any), once set
+	status atomic.Value
 }
 
 // New listens on addr (":0" picks a port) and serves the admin endpoints.
@@ -46,6 +57,7 @@ func New(addr string, g prometheus.Gatherer, logger *slog.Logger) (*Server, erro
 	}))
 	mux.HandleFunc("/livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("/readyz", s.readyz)
+	mux.HandleFunc("/status", s.statusz)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	return s, nil
 }
@@ -55,6 +67,24 @@ func (s *Server) AddCheck(name string, c Check) {
 	s.mu.Lock()
 	s.checks[name] = c
 	s.mu.Unlock()
+}
+
+// SetStatus sets what /status serves (as JSON); without it /status is 404.
+func (s *Server) SetStatus(f func() any) { s.status.Store(f) }
+
+func (s *Server) statusz(w http.ResponseWriter, _ *http.Request) {
+	f, _ := s.status.Load().(func() any)
+	if f == nil {
+		http.Error(w, "no status in this process", http.StatusNotFound)
+		return
+	}
+	b, err := json.MarshalIndent(f(), "", "  ")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(append(b, '\n'))
 }
 
 // Addr is the listening address.
@@ -85,7 +115,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	var b strings.Builder
 	ok := true
 	for _, n := range names {
-		if err := checks[n](ctx); err != nil {
+		var d Degraded
+		if err := checks[n](ctx); errors.As(err, &d) {
+			fmt.Fprintf(&b, "%s: degraded: %v\n", n, err)
+		} else if err != nil {
 			ok = false
 			fmt.Fprintf(&b, "%s: FAIL: %v\n", n, err)
 		} else {

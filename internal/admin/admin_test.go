@@ -21,22 +21,7 @@ func TestEndpoints(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, "v-test")
 	m.PollGaps.WithLabelValues("p", "ecgrid").Inc()
-	s, err := New("127.0.0.1:0", reg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = s.Serve() }()
-	defer func() { _ = s.Shutdown(context.Background()) }()
-	base := "http://" + s.Addr()
-	get := func(p string) (int, string) {
-		resp, err := http.Get(base + p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	s, get := serve(t, reg)
 	if code, body := get("/livez"); code != 200 || body != "ok\n" {
 		t.Fatalf("livez %d %q", code, body)
 	}
@@ -55,5 +40,43 @@ func TestEndpoints(t *testing.T) {
 	// The registry passes Prometheus' own lint rules.
 	if probs, err := testutilLint(reg); err != nil || len(probs) > 0 {
 		t.Fatalf("lint: %v %v", probs, err)
+	}
+}
+
+// A degraded check is shown but leaves the process ready; /status serves the process's
+// status as JSON, and is 404 until it has one.
+func TestDegradedAndStatus(t *testing.T) {
+	s, get := serve(t, prometheus.NewRegistry())
+	if code, _ := get("/status"); code != 404 {
+		t.Fatalf("status before SetStatus: %d", code)
+	}
+	s.AddCheck("pollers", func(context.Context) error { return Degraded{"ionos-main: failing 3× (401, check settings.token)"} })
+	if code, body := get("/readyz"); code != 200 || body != "pollers: degraded: ionos-main: failing 3× (401, check settings.token)\n" {
+		t.Fatalf("readyz %d %q", code, body)
+	}
+	s.SetStatus(func() any { return map[string]string{"state": "failing"} })
+	if code, body := get("/status"); code != 200 || !strings.Contains(body, `"state": "failing"`) {
+		t.Fatalf("status %d %q", code, body)
+	}
+}
+
+// serve starts a server on g and returns it with a GET of a path (status, body); the
+// server stops when the test ends.
+func serve(t *testing.T, g prometheus.Gatherer) (*Server, func(path string) (int, string)) {
+	t.Helper()
+	s, err := New("127.0.0.1:0", g, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve() }()
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	return s, func(p string) (int, string) {
+		resp, err := http.Get("http://" + s.Addr() + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
 	}
 }

@@ -32,6 +32,8 @@ type Metrics struct {
 	SinkFatal            *prometheus.GaugeVec     // sink
 	ConsumerLag          *prometheus.GaugeVec     // group, topic
 	TargetsUnowned       *prometheus.GaugeVec     // group, provider
+	SourceUp             *prometheus.GaugeVec     // poller, provider
+	SourceFailingTargets *prometheus.GaugeVec     // poller, provider
 	BuildInfo            *prometheus.GaugeVec     // version, goversion
 	InsecureTransport    *prometheus.GaugeVec     // component
 }
@@ -77,6 +79,12 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		TargetsUnowned: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "targets_unowned",
 			Help: "Active targets on the partitions this process owns whose poller it does not run: polled by nobody (every process of a targets group must run the same pollers)."},
 			[]string{"group", "provider"}),
+		SourceUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "source_up",
+			Help: "0 while a poller's source is failing in this process (every poll of its last run failed, or its targets cannot be listed and nothing was polled: credentials refused, wrong URL, provider down); 1 otherwise. /status says why."},
+			[]string{"poller", "provider"}),
+		SourceFailingTargets: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "source_failing_targets",
+			Help: "Targets of a poller in this process whose last poll failed (a source with some failing targets among working ones is degraded)."},
+			[]string{"poller", "provider"}),
 		InsecureTransport: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "insecure_transport",
 			Help: "1 for each component (kafka, poller:<name>, sink:<name>) whose connections this process runs with a weakened protection: allow_plain_http: true to a host that is not a loopback address, tls.insecure_skip_verify: true, or SASL PLAIN without TLS. The start-up log names the setting."},
 			[]string{"component"}),
@@ -85,7 +93,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	}
 	reg.MustRegister(m.PollRequests, m.PollDuration, m.ProviderHTTPRequests, m.RecordsPublished, m.CursorTimestamp,
 		m.EventDelay, m.PollGaps, m.LogShrinks, m.CheckpointWrites, m.NormalizedEvents, m.DLQRecords, m.SchemaFailures, m.SinkEvents,
-		m.SinkBatchDuration, m.SinkRetries, m.SinkFatal, m.ConsumerLag, m.TargetsUnowned, m.BuildInfo, m.InsecureTransport,
+		m.SinkBatchDuration, m.SinkRetries, m.SinkFatal, m.ConsumerLag, m.TargetsUnowned, m.SourceUp, m.SourceFailingTargets, m.BuildInfo, m.InsecureTransport,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	goversion := "unknown"
 	if bi, ok := debug.ReadBuildInfo(); ok {
@@ -93,6 +101,33 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	}
 	m.BuildInfo.WithLabelValues(version, goversion).Set(1)
 	return m
+}
+
+// InitPoller exports every series of a poller at its starting value as soon as the
+// process knows the poller, so that the first failure, gap or record is an increase of
+// an existing series (increase() sees no increase in a series that starts at 1).
+func (m *Metrics) InitPoller(poller, provider string) {
+	for _, outcome := range []string{"ok", "error"} {
+		m.PollRequests.WithLabelValues(poller, provider, outcome)
+	}
+	m.RecordsPublished.WithLabelValues(poller, provider)
+	m.PollGaps.WithLabelValues(poller, provider)
+	m.LogShrinks.WithLabelValues(poller, provider)
+	m.SourceUp.WithLabelValues(poller, provider).Set(1)
+	m.SourceFailingTargets.WithLabelValues(poller, provider).Set(0)
+}
+
+// InitNormalizer exports the normalizer's series at 0: per provider its outcomes (ok,
+// dlq), and its dead-letter reasons.
+func (m *Metrics) InitNormalizer(providers, reasons []string) {
+	for _, p := range providers {
+		for _, outcome := range []string{"ok", "dlq"} {
+			m.NormalizedEvents.WithLabelValues(p, outcome)
+		}
+	}
+	for _, r := range reasons {
+		m.DLQRecords.WithLabelValues("normalize", r)
+	}
 }
 
 // NewUnregistered returns metrics on a throwaway registry, for tests and tools.

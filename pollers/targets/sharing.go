@@ -125,7 +125,22 @@ type generation struct {
 // NewSharing builds the sharing of table's targets; store holds the cursors.
 func NewSharing(cfg SharingConfig, b *bus.Bus, table *Table, store *checkpoint.Store, log *slog.Logger, m *metrics.Metrics) *Sharing {
 	cfg.defaults()
-	return &Sharing{cfg: cfg, bus: b, table: table, store: store, m: m, log: log.With("group", cfg.Group), ready: make(chan struct{})}
+	s := &Sharing{cfg: cfg, bus: b, table: table, store: store, m: m, log: log.With("group", cfg.Group), ready: make(chan struct{})}
+	s.zeroUnowned()
+	return s
+}
+
+// zeroUnowned exports auditstream_targets_unowned at 0 for every provider this process
+// polls, so the series exists before the first unowned target (an alert's increase() or
+// a "> 0" sees the first one).
+func (s *Sharing) zeroUnowned() {
+	for _, p := range s.cfg.Pollers {
+		provider := p.Provider
+		if s.cfg.KnownProvider != nil && !s.cfg.KnownProvider(provider) {
+			provider = "unknown"
+		}
+		s.m.TargetsUnowned.WithLabelValues(s.cfg.Group, provider).Set(0)
+	}
 }
 
 // Group is the consumer group id.
@@ -146,6 +161,7 @@ func (s *Sharing) countUnowned(owned map[int]bool) {
 	byProvider := s.table.unowned(owned, runs)
 	total := 0
 	s.m.TargetsUnowned.DeletePartialMatch(map[string]string{"group": s.cfg.Group})
+	s.zeroUnowned()
 	for provider, n := range byProvider {
 		if s.cfg.KnownProvider != nil && !s.cfg.KnownProvider(provider) {
 			provider = "unknown"

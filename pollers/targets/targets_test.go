@@ -454,6 +454,10 @@ func TestUnownedTargetsCountedEmbedded(t *testing.T) {
 	s := targets.NewSharing(targets.SharingConfig{Pollers: []targets.PollerID{{Name: "c1", Provider: "conga"}},
 		SessionTimeout: 6 * time.Second, RebalanceTimeout: 10 * time.Second, Refresh: 200 * time.Millisecond,
 		KnownProvider: func(p string) bool { return p == "conga" }}, b, table, store, log, met)
+	// Before any generation the series of the provider this process polls is there, at 0.
+	if n, got := testutil.CollectAndCount(met.TargetsUnowned), testutil.ToFloat64(met.TargetsUnowned.WithLabelValues(s.Group(), "conga")); n != 1 || got != 0 {
+		t.Fatalf("before the first generation: %d series, conga = %v; want 1 series at 0", n, got)
+	}
 	rctx, rcancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- s.Run(rctx) }()

@@ -63,8 +63,11 @@ type App struct {
 	admin    *admin.Server
 	sims     []*http.Server
 	sched    *pollers.Scheduler
+	runners  []*pollers.Runner
 	closers  []pollers.Closer
-	sinks    []sinks.Sink
+	// process names this process in its status reports (host/pid)
+	process string
+	sinks   []sinks.Sink
 
 	consumers     sync.WaitGroup
 	consumerCtxV  context.Context
@@ -82,7 +85,8 @@ func Start(ctx context.Context, cfg *config.Root, roles Roles, log *slog.Logger)
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
-	a := &App{cfg: cfg, roles: roles, log: log, reg: reg, m: metrics.New(reg, Version), errs: make(chan error, 16), SimURLs: map[string]string{}}
+	a := &App{cfg: cfg, roles: roles, log: log, reg: reg, m: metrics.New(reg, Version), errs: make(chan error, 16), SimURLs: map[string]string{},
+		process: processID()}
 	warnInsecure(cfg, roles, log, a.m)
 	ok := false
 	defer func() {
@@ -101,6 +105,7 @@ func Start(ctx context.Context, cfg *config.Root, roles Roles, log *slog.Logger)
 			return nil, err
 		}
 		a.admin = s
+		s.SetStatus(func() any { return a.Status() })
 		go func() {
 			if err := s.Serve(); err != nil {
 				a.errs <- fmt.Errorf("admin server: %w", err)
@@ -255,6 +260,8 @@ func TopicSpecs(c *config.Root, providers []string) []bus.TopicSpec {
 		// The partitions of the targets topic are the unit of work sharing between poller
 		// processes: more partitions, finer sharing.
 		{Name: t.Targets, Partitions: t.Partitions, ReplicationFactor: rf, Configs: map[string]string{"cleanup.policy": "compact", "max.message.bytes": maxBytes}},
+		// The poller processes' status reports (auditstream status), one per source and process.
+		{Name: StatusTopic(c), Partitions: 1, ReplicationFactor: rf, Configs: map[string]string{"cleanup.policy": "compact", "max.message.bytes": maxBytes}},
 	}
 	seen := map[string]bool{}
 	for _, p := range providers {
@@ -325,7 +332,8 @@ func (a *App) startPollers(ctx context.Context) error {
 			return err
 		}
 		runners = append(runners, r)
-		d := targets.NewDiscovery(pc.Name, pc.Provider, src, table, a.log, a.m)
+		a.runners = append(a.runners, r)
+		d := targets.NewDiscovery(pc.Name, pc.Provider, discoveryStatus{src, r}, table, a.log, a.m)
 		if err := a.sched.Add(pc.DiscoverySchedule, d, pc.Jitter.D()); err != nil {
 			return err
 		}
@@ -339,6 +347,10 @@ func (a *App) startPollers(ctx context.Context) error {
 	// a whole schedule interval later.
 	targets.PollNew(table, runners, a.sched.Go, a.log)
 	a.goConsumer(ctx, "targets group", sharing.Run)
+	a.goConsumer(ctx, "status reports", a.reportStatus)
+	if a.admin != nil {
+		a.admin.AddCheck("pollers", a.pollersReady)
+	}
 	a.sched.Start()
 	return nil
 }
@@ -351,6 +363,8 @@ func (a *App) startNormalizer(ctx context.Context) error {
 	if len(topics) == 0 {
 		return errors.New("normalizer: no providers (configure pollers or normalizer.providers)")
 	}
+	a.m.InitNormalizer(a.cfg.Normalizer.Providers, []string{normalizer.ReasonDecode, normalizer.ReasonUnknownProvider,
+		normalizer.ReasonMap, normalizer.ReasonSchema, normalizer.ReasonTooLarge, normalizer.ReasonKafkaRejected})
 	n, err := normalizer.New(normalizer.Config{GroupID: a.cfg.Normalizer.Group, RawTopics: topics,
 		EventsTopic: a.cfg.Kafka.Topics.Events, DLQTopic: a.cfg.Kafka.Topics.DLQ, MaxBatch: a.cfg.Normalizer.MaxBatch, Mappers: Mappers(),
 		MaxEventBytes: a.cfg.Normalizer.MaxEventBytes, Validate: a.cfg.Normalizer.Validate,

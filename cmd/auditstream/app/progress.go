@@ -11,12 +11,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/auditstream/auditstream/pollers"
 )
 
 // Progress is a summary of a running process read from its own metrics registry (the
 // same numbers /metrics serves): per provider the raw records polled, the events
-// normalized and the freshness; the dead letters; per sink the events delivered and
-// the consumer lag of its group.
+// normalized and the freshness, and its sources that fail; the dead letters; per sink the
+// events delivered and the consumer lag of its group.
 type Progress struct {
 	At        time.Time
 	Providers []ProviderProgress
@@ -32,6 +34,28 @@ type ProviderProgress struct {
 	// false when this process polls nothing of it).
 	Freshness    time.Duration
 	HasFreshness bool
+	// Polls: this process runs a poller of the provider; Normalizes: its normalizer maps it.
+	Polls, Normalizes bool
+	// Sources are the statuses of the provider's pollers in this process (WithSources).
+	Sources []pollers.SourceStatus
+}
+
+// WithSources adds the pollers' statuses to p: the line names every source that is not ok.
+func (p Progress) WithSources(sources []pollers.SourceStatus) Progress {
+	for _, s := range sources {
+		found := false
+		for i := range p.Providers {
+			if p.Providers[i].Provider == s.Provider {
+				p.Providers[i].Sources = append(p.Providers[i].Sources, s)
+				found = true
+			}
+		}
+		if !found {
+			p.Providers = append(p.Providers, ProviderProgress{Provider: s.Provider, Polls: true, Sources: []pollers.SourceStatus{s}})
+		}
+	}
+	sort.Slice(p.Providers, func(i, j int) bool { return p.Providers[i].Provider < p.Providers[j].Provider })
+	return p
 }
 
 // SinkProgress is one sink's part of a Progress.
@@ -79,8 +103,13 @@ func ReadProgress(g prometheus.Gatherer, sinkGroups map[string]string, now time.
 		}
 		return prov[name]
 	}
-	each("auditstream_records_published_total", func(l map[string]string, v float64) { get(l["provider"]).Polled += v })
+	each("auditstream_records_published_total", func(l map[string]string, v float64) {
+		pp := get(l["provider"])
+		pp.Polled += v
+		pp.Polls = true
+	})
 	each("auditstream_normalized_events_total", func(l map[string]string, v float64) {
+		get(l["provider"]).Normalizes = true
 		if l["outcome"] == "ok" {
 			get(l["provider"]).Normalized += v
 		}
@@ -158,7 +187,16 @@ func (p Progress) Line(prev *Progress) string {
 				return 0
 			}
 		}
-		if pp.Polled > 0 || pp.HasFreshness {
+		for _, s := range pp.Sources {
+			if s.State == pollers.StateFailing || s.State == pollers.StateDegraded {
+				who := ""
+				if len(pp.Sources) > 1 {
+					who = s.Poller + " "
+				}
+				f = append(f, who+s.Summary())
+			}
+		}
+		if pp.Polled > 0 || pp.HasFreshness || pp.Polls {
 			f = append(f, "polled "+delta(pp.Polled, prevOf(func(x ProviderProgress) float64 { return x.Polled })))
 		}
 		if pp.Normalized > 0 {
@@ -166,6 +204,9 @@ func (p Progress) Line(prev *Progress) string {
 		}
 		if pp.HasFreshness {
 			f = append(f, "fresh "+pp.Freshness.String())
+		}
+		if len(f) == 0 {
+			continue // a provider the normalizer maps but nothing polls here, none yet
 		}
 		parts = append(parts, name+": "+strings.Join(f, ", "))
 	}
@@ -195,6 +236,12 @@ func (p Progress) Attrs() []any {
 		a := []any{slog.Float64("polled", pp.Polled), slog.Float64("normalized", pp.Normalized)}
 		if pp.HasFreshness {
 			a = append(a, slog.Float64("freshness_seconds", pp.Freshness.Seconds()))
+		}
+		for _, s := range pp.Sources {
+			if s.State != pollers.StateOK && s.State != pollers.StateUnknown {
+				a = append(a, slog.Group("source_"+s.Poller, slog.String("state", s.State), slog.String("summary", s.Summary()),
+					slog.Int("consecutive_failures", s.ConsecutiveFailures)))
+			}
 		}
 		out = append(out, slog.Group("provider_"+pp.Provider, a...))
 	}
@@ -242,6 +289,7 @@ func (a *App) ReportProgress(ctx context.Context, every time.Duration, report fu
 				a.log.Warn("progress summary", "err", err)
 				continue
 			}
+			p = p.WithSources(a.Sources())
 			report(p, prev)
 			prev = &p
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/auditstream/auditstream/internal/metrics"
+	"github.com/auditstream/auditstream/pollers"
 )
 
 // The summary reads the process's own registry: per provider polled, normalized and
@@ -62,5 +63,29 @@ func TestProgressFromRegistry(t *testing.T) {
 	sink, _ := rec["sink_jsonl"].(map[string]any)
 	if ionos["polled"] != 120.0 || ionos["freshness_seconds"] != 90.0 || sink["delivered"] != 110.0 || sink["lag"] != 15.0 || rec["dead_letters"] != 2.0 {
 		t.Fatalf("json record: %s", buf.String())
+	}
+}
+
+// A failing source stays on the line, with its failures in a row and the setting to
+// check, even when it never polled anything; a degraded one says how many targets fail.
+func TestProgressShowsFailingSources(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg, "test")
+	m.InitPoller("ionos-main", "ionos")
+	m.InitPoller("ecgrid-main", "ecgrid")
+	m.RecordsPublished.WithLabelValues("ecgrid-main", "ecgrid").Add(5)
+	p, err := ReadProgress(reg, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = p.WithSources([]pollers.SourceStatus{
+		{Poller: "ecgrid-main", Provider: "ecgrid", State: pollers.StateDegraded, FailingTargets: 1,
+			LastError: &pollers.ErrorInfo{Class: "timeout"}},
+		{Poller: "ionos-main", Provider: "ionos", State: pollers.StateFailing, ConsecutiveFailures: 3,
+			LastError: &pollers.ErrorInfo{Class: "401", Setting: "check settings.token"}},
+	})
+	want := "progress | ecgrid: degraded (1 target failing, timeout), polled 5 | ionos: failing 3× (401, check settings.token), polled 0 | dead letters 0"
+	if got := p.Line(nil); got != want {
+		t.Fatalf("line\n got: %s\nwant: %s", got, want)
 	}
 }
