@@ -224,15 +224,21 @@ func (r *Runner) pollAll(ctx context.Context, targets iter.Seq[Target]) error {
 	var errs []error
 	stopped := 0
 	for t := range targets {
+		took := false
 		if stopped == 0 {
 			select {
 			case sem <- struct{}{}:
+				took = true
 			case <-stop.Done():
 			}
 		}
 		if stop.Err() != nil {
 			// Not started: it still counts for freshness with what its cursor (or an
-			// earlier poll) says.
+			// earlier poll) says. The slot, if this iteration took one, goes back: the
+			// limiter is shared by every run of this runner.
+			if took {
+				<-sem
+			}
 			stopped++
 			r.unpolled(t)
 			continue

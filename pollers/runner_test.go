@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -226,5 +227,51 @@ func TestRunnerRetireTombstonesTheCheckpoint(t *testing.T) {
 	}
 	if v := testutil.ToFloat64(m.RecordsPublished.WithLabelValues("p1", "conga")); v != 1 {
 		t.Fatalf("final poll published %v records", v)
+	}
+}
+
+// endingLease hands out leases whose generation ends before their first target (live
+// false), or live ones.
+type endingLease struct{ live bool }
+
+func (e *endingLease) Lease(context.Context, string, string) (pollers.Lease, bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	live := e.live
+	return pollers.Lease{Ctx: ctx, Targets: func(yield func(pollers.Target) bool) {
+		if !live {
+			cancel() // the generation ends between two targets of the run
+		}
+		yield(pollers.Target{Tenant: "t", Entity: "a"})
+	}, Release: cancel}, true
+}
+
+func (e *endingLease) Retire(context.Context, string, pollers.Target) error { return nil }
+
+// countingSource counts its polls.
+type countingSource struct{ n atomic.Int32 }
+
+func (c *countingSource) Targets(context.Context) ([]pollers.Target, error) { return nil, nil }
+func (c *countingSource) Poll(context.Context, pollers.Target, json.RawMessage, pollers.Emit) (pollers.Outcome, error) {
+	c.n.Add(1)
+	return pollers.Outcome{}, nil
+}
+
+// The parallel limiter is shared by every run of a runner: a run whose lease ends before
+// a target gives back the slot it took, so leases ending many times (rebalances) never
+// leave the runner unable to poll.
+func TestEndedLeasesGiveBackTheirSlotsEmbedded(t *testing.T) {
+	b, store, _, m := setup(t, testkit.EmbeddedKafka(t), "")
+	a := &endingLease{}
+	src := &countingSource{}
+	r := pollers.NewRunner(pollers.RunnerConfig{Name: "p1", Provider: "conga", Topic: "x", Parallel: 2, Assignment: a}, src, store, b, testkit.Logger(t), m)
+	for range 30 {
+		_ = r.PollOnce(t.Context())
+	}
+	a.live = true
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // a leaked limiter blocks until then
+	defer cancel()
+	_ = r.PollOnce(ctx)
+	if n := src.n.Load(); n != 1 || ctx.Err() != nil {
+		t.Fatalf("after 30 ended leases a live run polled %d targets (context: %v), want 1: the limiter lost its slots", n, ctx.Err())
 	}
 }
