@@ -3,6 +3,7 @@ package ecgrid
 
 import (
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"time"
@@ -27,6 +28,11 @@ type Config struct {
 	Login    string        `yaml:"login"`
 	Password config.Secret `yaml:"password"`
 	APIKey   config.Secret `yaml:"api_key"`
+	// SessionDir keeps the login session id across restarts (a 0600 file per user and
+	// process slot), so a restarted or killed poller reuses its session instead of
+	// leaving it open until the provider's idle timeout. Empty (default): in memory only.
+	// Not used with APIKey.
+	SessionDir string `yaml:"session_dir"`
 	// NetworkID is the ECGrid network of the polled users; it is the tenant of every
 	// record (metadata.tenant_uid).
 	NetworkID string `yaml:"network_id"`
@@ -117,6 +123,9 @@ func (c *Config) Validate(path string, p *config.Problems) {
 		p.Add(path, "set api_key, or login and password, not both")
 	case c.APIKey == "" && (c.Login == "" || c.Password == ""):
 		p.Add(path, "set login and password, or api_key")
+	}
+	if c.SessionDir != "" && !filepath.IsAbs(c.SessionDir) {
+		p.Add(path+".session_dir", "must be an absolute path, got %q", c.SessionDir)
 	}
 	if c.NetworkID == "" {
 		p.Add(path+".network_id", "is required (the NetworkID of the polled users; it is the tenant of their records)")

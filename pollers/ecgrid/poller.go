@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/auditstream/auditstream/internal/backoff"
 	"github.com/auditstream/auditstream/internal/metrics"
 	"github.com/auditstream/auditstream/pollers"
 	"github.com/auditstream/auditstream/pollers/window"
@@ -46,7 +47,20 @@ type Source struct {
 	gen      int    // bumped at every login
 	own      map[string]bool
 	ownOrder []string
+
+	store   *sessionStore // nil without session_dir
+	orphans []string      // sessions of this user to log out (from session_dir)
+	// After a TooManySessions refusal no Login is tried before limitUntil.
+	limitUntil   time.Time
+	limitErr     error
+	limitBackoff *backoff.Backoff
 }
+
+// Delays between Logins refused with TooManySessions (doubling, jittered).
+const (
+	sessionLimitBackoffMin = 30 * time.Second
+	sessionLimitBackoffMax = 15 * time.Minute
+)
 
 // New builds the ECGridOS source. cfg must be validated (SetDefaults applied).
 func New(name string, cfg Config, opt Options, log *slog.Logger, m *metrics.Metrics) (*Source, error) {
@@ -74,8 +88,76 @@ func New(name string, cfg Config, opt Options, log *slog.Logger, m *metrics.Metr
 	}
 	methods := Methods{Login: cfg.Methods.Login, Logout: cfg.Methods.Logout, SessionLog: cfg.Methods.SessionLog,
 		SessionLogEx: cfg.Methods.SessionLogEx, LoginParam: cfg.Methods.LoginParam}
-	return &Source{cfg: cfg, client: NewClient(caller, methods, opt.MaxRetries, cfg.BackoffMin.D(), cfg.BackoffMax.D(), log),
-		log: log, m: m, name: name, now: time.Now, own: map[string]bool{}}, nil
+	s := &Source{cfg: cfg, client: NewClient(caller, methods, opt.MaxRetries, cfg.BackoffMin.D(), cfg.BackoffMax.D(), log),
+		log: log, m: m, name: name, now: time.Now, own: map[string]bool{},
+		limitBackoff: backoff.New(sessionLimitBackoffMin, sessionLimitBackoffMax)}
+	if cfg.SessionDir != "" && cfg.APIKey == "" {
+		st, state, err := openSessionStore(cfg.SessionDir, cfg.Endpoint, cfg.Login, log)
+		if err != nil {
+			return nil, err
+		}
+		s.store, s.orphans = st, state.Orphans
+		for _, id := range state.Orphans {
+			s.markOwn(id)
+		}
+		if state.SessionID != "" {
+			// Validated by the first call that needs it: an expired one logs in again.
+			s.sid, s.gen = state.SessionID, 1
+			s.markOwn(state.SessionID)
+			log.Info("reusing the ECGridOS session kept in session_dir", "login", cfg.Login, "slot", st.slot)
+		}
+	}
+	return s, nil
+}
+
+// markOwn remembers a login session of this poller (caller holds mu or owns s alone).
+func (s *Source) markOwn(sid string) {
+	if s.own[sid] {
+		return
+	}
+	s.own[sid] = true
+	s.ownOrder = append(s.ownOrder, sid)
+	if len(s.ownOrder) > maxOwn {
+		delete(s.own, s.ownOrder[0])
+		s.ownOrder = s.ownOrder[1:]
+	}
+}
+
+// persist saves the session state in session_dir (caller holds mu). A failure is logged:
+// the poller goes on with the session in memory.
+func (s *Source) persist() {
+	if s.store == nil {
+		return
+	}
+	if err := s.store.save(sessionState{SessionID: s.sid, Orphans: s.orphans}); err != nil {
+		s.log.Warn("cannot keep the ECGridOS session in session_dir; a crash leaves it open until the provider's idle timeout", "err", err)
+	}
+}
+
+// logoutOrphans logs out, best effort, the sessions session_dir named as no longer used
+// (caller holds mu). Each is tried once: one that cannot be logged out expires at the
+// provider's idle timeout.
+func (s *Source) logoutOrphans(ctx context.Context) {
+	if len(s.orphans) == 0 {
+		return
+	}
+	n := 0
+	for _, id := range s.orphans {
+		err := s.client.Logout(ctx, id)
+		switch {
+		case err == nil:
+			n++
+		case errors.Is(err, ErrSessionExpired):
+			// already ended
+		default:
+			s.log.Warn("cannot log out an orphaned ECGridOS session; it expires at the provider's idle timeout", "login", s.cfg.Login, "err", err)
+		}
+	}
+	if n > 0 {
+		s.log.Info("logged out orphaned ECGridOS sessions", "login", s.cfg.Login, "count", n)
+	}
+	s.orphans = nil
+	s.persist()
 }
 
 // Targets returns one target per configured user; the tenant is the network id.
@@ -94,21 +176,36 @@ func (s *Source) session(ctx context.Context) (string, int, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.logoutOrphans(ctx) // frees their places before a Login counts against the limit
 	if s.sid != "" {
 		return s.sid, s.gen, nil
 	}
+	if now := s.now(); now.Before(s.limitUntil) {
+		return "", 0, fmt.Errorf("no ECGridOS Login as %s before %s: the user's limit of open sessions was reached (TooManySessions); "+
+			"waiting for sessions to end rather than asking again: %w", s.cfg.Login, s.limitUntil.UTC().Format(time.RFC3339), s.limitErr)
+	}
 	sid, err := s.client.Login(ctx, s.cfg.Login, s.cfg.Password.Reveal())
+	if errors.Is(err, ErrSessionLimit) {
+		d := s.limitBackoff.Next()
+		s.limitUntil, s.limitErr = s.now().Add(d), err
+		hint := "set settings.session_dir so a restarted poller reuses its session and logs out the ones it left"
+		if s.store != nil {
+			hint = "session_dir is set, so other processes or clients of this user hold them"
+		}
+		return "", 0, fmt.Errorf("ECGridOS refused a new session: the limit of open sessions per user is reached (TooManySessions) for %s. "+
+			"Open sessions (of crashed pollers, other processes or people using this user) end at logout or at the provider's idle timeout; "+
+			"give the poller a user of its own, or %s. Next Login in %s at the earliest: %w",
+			s.cfg.Login, hint, d.Round(time.Second), err)
+	}
 	if err != nil {
 		return "", 0, err
 	}
+	s.limitBackoff.Reset()
+	s.limitUntil, s.limitErr = time.Time{}, nil
 	s.sid = sid
 	s.gen++
-	s.own[sid] = true
-	s.ownOrder = append(s.ownOrder, sid)
-	if len(s.ownOrder) > maxOwn {
-		delete(s.own, s.ownOrder[0])
-		s.ownOrder = s.ownOrder[1:]
-	}
+	s.markOwn(sid)
+	s.persist()
 	s.log.Info("logged in to ECGridOS", "login", s.cfg.Login)
 	return sid, s.gen, nil
 }
@@ -145,18 +242,25 @@ func (s *Source) isOwn(sid string) bool {
 	return s.own[sid]
 }
 
-// Close logs out of the login session (implements pollers.Closer).
+// Close logs out of the login session (implements pollers.Closer) and releases the
+// session_dir slot. A session whose Logout fails stays in session_dir for the next start.
 func (s *Source) Close(ctx context.Context) error {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer func() {
+		s.store.close()
+		s.store = nil
+	}()
+	s.logoutOrphans(ctx)
 	sid := s.sid
 	s.sid = ""
-	s.mu.Unlock()
 	if sid == "" {
 		return nil
 	}
-	if err := s.client.Logout(ctx, sid); err != nil {
-		return fmt.Errorf("ecgridos logout: %w", err)
+	if err := s.client.Logout(ctx, sid); err != nil && !errors.Is(err, ErrSessionExpired) {
+		return fmt.Errorf("ecgridos logout: %w", err) // session_dir keeps it for the next start
 	}
+	s.persist()
 	s.log.Info("logged out of ECGridOS")
 	return nil
 }

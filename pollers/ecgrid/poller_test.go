@@ -470,6 +470,8 @@ func TestConfigValidate(t *testing.T) {
 		{"dup user", func(c *Config) { c.Users = []int{1, 1} }, "twice"},
 		{"network", func(c *Config) { c.NetworkID = "" }, "network_id"},
 		{"endpoint", func(c *Config) { c.Endpoint = "ftp://x" }, "endpoint"},
+		{"session dir", func(c *Config) { c.SessionDir = "state/ecgrid" }, "session_dir"},
+		{"session dir ok", func(c *Config) { c.SessionDir = "/var/lib/auditstream" }, ""},
 	}
 	for _, tc := range cases {
 		c := Config{Login: "a", Password: "b", NetworkID: "1"}
