@@ -156,10 +156,12 @@ func (r *Runner) PollOnce(ctx context.Context) error {
 		l, ok := r.cfg.Assignment.Lease(ctx, r.cfg.Name, r.cfg.Provider)
 		if !ok {
 			r.log.Debug("no targets owned yet (waiting for the targets group)")
-			// Between generations this process owns nothing: it claims no freshness
-			// for targets it may no longer own.
+			// Between generations this process owns nothing: it claims no freshness,
+			// and names no failing target, for targets it may no longer own.
 			r.fresh.reset()
 			r.updateFreshness()
+			r.status.forgetTargets()
+			r.updateStatus()
 			return nil
 		}
 		defer l.Release()
@@ -177,8 +179,17 @@ func (r *Runner) PollOnce(ctx context.Context) error {
 	}
 	r.fresh.startRun()
 	r.status.startRun()
-	err := r.pollAll(ctx, targets)
-	r.updateFreshness() // a target no longer listed (retired, moved to another process) stops counting
+	err := r.pollAll(ctx, func(yield func(Target) bool) {
+		for t := range targets {
+			r.status.cover(idOf(t))
+			if !yield(t) {
+				return
+			}
+		}
+	})
+	// A target no longer listed (retired, moved to another process) stops counting for
+	// freshness, and its failures are no longer this process's to report.
+	r.updateFreshness()
 	r.status.endRun()
 	r.updateStatus()
 	return err
@@ -479,6 +490,7 @@ func (r *Runner) retire(ctx context.Context, key string, t Target) error {
 	if err := r.store.Delete(ctx, key); err != nil {
 		return fmt.Errorf("retire %s target %s: %w", r.cfg.Name, t.Entity, err)
 	}
+	r.status.forget(idOf(t))
 	r.log.Info("target retired", "target", t.Entity, "status", t.Status)
 	return nil
 }

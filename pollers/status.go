@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/auditstream/auditstream/pollers/pollhttp"
 )
@@ -114,10 +115,7 @@ func (s SourceStatus) errorBrief(what []string) string {
 // ClassifyError turns a poll error into its ErrorInfo (at: when it happened).
 func ClassifyError(err error, at time.Time) *ErrorInfo {
 	msg := err.Error()
-	e := &ErrorInfo{At: at.UTC(), Class: "error", Message: msg}
-	if len(e.Message) > 500 {
-		e.Message = e.Message[:500] + "…"
-	}
+	e := &ErrorInfo{At: at.UTC(), Class: "error", Message: TruncateRunes(msg, 500)}
 	var se *pollhttp.StatusError
 	var ne net.Error
 	switch {
@@ -138,6 +136,18 @@ func ClassifyError(err error, at time.Time) *ErrorInfo {
 	return e
 }
 
+// TruncateRunes cuts s to at most n bytes on a rune boundary, with "…" when cut: a
+// message is never cut inside a UTF-8 character.
+func TruncateRunes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
 // settingToCheck is the "check settings.x" an error names (pollhttp's hints), without
 // the expected form that may follow.
 func settingToCheck(msg string) string {
@@ -155,8 +165,9 @@ func settingToCheck(msg string) string {
 }
 
 // statusBook is a runner's status bookkeeping. It keeps one entry per failing target
-// only (removed at the target's next success): a process polling many targets keeps
-// no state for the healthy ones.
+// only (removed at the target's next success, or when this process stops polling the
+// target: retired, moved to another process, no lease): a process polling many targets
+// keeps no state for the healthy ones.
 type statusBook struct {
 	mu          sync.Mutex
 	state       string
@@ -168,8 +179,10 @@ type statusBook struct {
 	runOK, runFailed int
 	// the last run ended
 	polled, failed int
-	failing        map[targetID]*TargetStatus
-	next           func() time.Time
+	failing        map[targetID]*failingTarget
+	// round numbers the runs: a failing target the run did not cover is dropped at its end
+	round uint32
+	next  func() time.Time
 	// oldest is the freshness of the last run (hasOldest: it had a watermark)
 	oldest    time.Time
 	hasOldest bool
@@ -194,20 +207,63 @@ func (b *statusBook) setNext(next func() time.Time) {
 	b.next = next
 }
 
+// failingTarget is a failing target's status and the run that last covered it.
+type failingTarget struct {
+	TargetStatus
+	round uint32
+}
+
 func newStatusBook() *statusBook {
-	return &statusBook{state: StateUnknown, failing: map[targetID]*TargetStatus{}}
+	return &statusBook{state: StateUnknown, failing: map[targetID]*failingTarget{}}
 }
 
 func (b *statusBook) startRun() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.runOK, b.runFailed = 0, 0
+	b.round++
+}
+
+// cover notes that the run under way has the target among its own (polled or not): its
+// entry, if it is failing, is kept at the end of the run.
+func (b *statusBook) cover(id targetID) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if ft := b.failing[id]; ft != nil {
+		ft.round = b.round
+	}
+}
+
+// forget drops a target this process no longer polls (retired).
+func (b *statusBook) forget(id targetID) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.failing, id)
+}
+
+// forgetTargets drops every target's status: this process owns none now (no lease). The
+// source's state stays what its last run said (a failing source stays down until a
+// run says otherwise), but a degraded one owes it to targets no longer here.
+func (b *statusBook) forgetTargets() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	clear(b.failing)
+	if b.state == StateDegraded && !b.listFailed {
+		b.state = StateOK
+	}
 }
 
 // endRun sets the state from the run that ended; it returns whether the source is up.
 func (b *statusBook) endRun() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	// Targets the run did not cover are no longer this process's (retired, moved to
+	// another process): their status goes, as their freshness does.
+	for id, ft := range b.failing {
+		if ft.round != b.round {
+			delete(b.failing, id)
+		}
+	}
 	b.polled, b.failed = b.runOK+b.runFailed, b.runFailed
 	switch {
 	case b.runOK > 0:
@@ -238,13 +294,14 @@ func (b *statusBook) fail(t Target, err error, at time.Time) {
 	defer b.mu.Unlock()
 	b.runFailed++
 	b.lastError = e
-	ts := b.failing[idOf(t)]
-	if ts == nil {
-		ts = &TargetStatus{Tenant: t.Tenant, Entity: t.Entity}
-		b.failing[idOf(t)] = ts
+	ft := b.failing[idOf(t)]
+	if ft == nil {
+		ft = &failingTarget{TargetStatus: TargetStatus{Tenant: t.Tenant, Entity: t.Entity}}
+		b.failing[idOf(t)] = ft
 	}
-	ts.ConsecutiveFailures++
-	ts.LastError = e
+	ft.round = b.round
+	ft.ConsecutiveFailures++
+	ft.LastError = e
 }
 
 // listed records the outcome of listing the targets (discovery, or a runner without
@@ -287,9 +344,8 @@ func (b *statusBook) snapshot(poller, provider string) SourceStatus {
 		s.LastError = &e
 	}
 	s.NextPoll = nextAt
-	for _, ts := range b.failing {
-		c := *ts
-		s.Targets = append(s.Targets, c)
+	for _, ft := range b.failing {
+		s.Targets = append(s.Targets, ft.TargetStatus)
 	}
 	sort.Slice(s.Targets, func(i, j int) bool {
 		if s.Targets[i].Tenant != s.Targets[j].Tenant {

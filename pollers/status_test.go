@@ -3,9 +3,12 @@ package pollers_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -91,5 +94,80 @@ func TestRunnerStatus(t *testing.T) {
 	if s := r2.Status(); s.State != pollers.StateFailing || s.ConsecutiveFailures != 2 ||
 		testutil.ToFloat64(m.SourceUp.WithLabelValues("p2", "ionos")) != 0 || !strings.Contains(s.Summary(), "check settings.token") {
 		t.Fatalf("never listed: %+v", s)
+	}
+}
+
+// A failing target this process no longer polls — retired (`targets retire`), moved to
+// another process by a rebalance, or every target gone with the lease — leaves the
+// status: failing_targets and auditstream_source_failing_targets go back to 0 and /status
+// names only targets this process owns.
+func TestStatusForgetsTargetsNoLongerPolled(t *testing.T) {
+	b, store, _, m := setup(t, testkit.EmbeddedKafka(t), "")
+	src := &flaky{bad: map[string]bool{"b": true}}
+	as := &leases{targets: []pollers.Target{{Tenant: "t", Entity: "a"}, {Tenant: "t", Entity: "b"}}}
+	r := pollers.NewRunner(pollers.RunnerConfig{Name: "p", Provider: "ionos", Topic: "unused", Assignment: as}, src, store, b, testkit.Logger(t), m)
+	gauge := func() float64 { return testutil.ToFloat64(m.SourceFailingTargets.WithLabelValues("p", "ionos")) }
+	ctx := context.Background()
+	setTargets := func(none bool, entities ...string) {
+		as.mu.Lock()
+		defer as.mu.Unlock()
+		as.none, as.targets = none, nil
+		for _, e := range entities {
+			as.targets = append(as.targets, pollers.Target{Tenant: "t", Entity: e})
+		}
+	}
+
+	_ = r.PollOnce(ctx)
+	if s := r.Status(); s.State != pollers.StateDegraded || s.FailingTargets != 1 || len(s.Targets) != 1 || s.Targets[0].Entity != "b" || gauge() != 1 {
+		t.Fatalf("b failing: %+v gauge=%v", s, gauge())
+	}
+	// b is retired, or now polled by another process: this process's next run does not
+	// cover it.
+	setTargets(false, "a")
+	if err := r.PollOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := r.Status(); s.State != pollers.StateOK || s.FailingTargets != 0 || len(s.Targets) != 0 || gauge() != 0 {
+		t.Fatalf("b no longer here: %+v gauge=%v", s, gauge())
+	}
+	// b comes back and fails again; then the generation ends (no lease): this process
+	// owns nothing, and names no failing target.
+	setTargets(false, "a", "b")
+	_ = r.PollOnce(ctx)
+	if s := r.Status(); s.FailingTargets != 1 || gauge() != 1 {
+		t.Fatalf("b failing again: %+v gauge=%v", s, gauge())
+	}
+	setTargets(true)
+	if err := r.PollOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := r.Status(); s.State != pollers.StateOK || s.FailingTargets != 0 || len(s.Targets) != 0 || gauge() != 0 {
+		t.Fatalf("without a lease: %+v gauge=%v", s, gauge())
+	}
+	// A target whose poll was not started (the run stopped first) is still this
+	// process's: its failure stays named.
+	setTargets(false, "a", "b")
+	src.bad = map[string]bool{"a": true, "b": true}
+	_ = r.PollOnce(ctx)
+	if s := r.Status(); s.State != pollers.StateFailing || s.FailingTargets != 2 || gauge() != 2 {
+		t.Fatalf("both failing: %+v gauge=%v", s, gauge())
+	}
+	stopped, cancel := context.WithCancel(ctx)
+	cancel()
+	_ = r.PollOnce(stopped)
+	if s := r.Status(); s.State != pollers.StateFailing || s.FailingTargets != 2 || gauge() != 2 {
+		t.Fatalf("a run that started no poll: %+v gauge=%v", s, gauge())
+	}
+}
+
+// A message is cut on a rune boundary: never inside a UTF-8 character.
+func TestClassifyErrorCutsOnRuneBoundary(t *testing.T) {
+	msg := strings.Repeat("a", 499) + strings.Repeat("é", 10) // é is 2 bytes: byte 500 is inside one
+	e := pollers.ClassifyError(errors.New(msg), time.Now())
+	if !utf8.ValidString(e.Message) || e.Message != strings.Repeat("a", 499)+"…" {
+		t.Fatalf("message %q (valid UTF-8: %v)", e.Message[490:], utf8.ValidString(e.Message))
+	}
+	if got := pollers.TruncateRunes("héllo", 100); got != "héllo" {
+		t.Fatalf("short: %q", got)
 	}
 }

@@ -209,6 +209,9 @@ RFC 3339 time (by record timestamp: from the first record at or after --from, up
 first record at or after --to). Without --from: the oldest record kept; without --to: the
 end of the topic when the replay starts.
 
+A replay that writes (--yes) needs --config, the file the normalizers run with: its
+normalizer settings (zones, observables, validate) and topic names are the replay's.
+
 Examples:
   auditstream replay --config prod.yaml --provider ionos --from 2026-11-20T00:00:00Z
   auditstream replay --config prod.yaml --provider ionos --from 2026-11-20T00:00:00Z --yes`
@@ -240,6 +243,12 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
+	if !dry && oc.config == "" {
+		// Without the normalizers' file a replay would rewrite events with the default
+		// settings (no normalizer.zones, no observables, default topic names).
+		fmt.Fprintln(stderr, "replay: --yes needs --config: give the configuration file the normalizers run with, so that the replay writes what they would (normalizer.zones, observables, validate, topic names)")
+		return 2
+	}
 	env, closeEnv, code := connect(*oc, stderr)
 	if env == nil {
 		return code
@@ -258,9 +267,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		topics = append(topics, c.RawTopic(p))
 	}
 	m := metrics.NewUnregistered()
-	n, err := normalizer.New(normalizer.Config{EventsTopic: c.Kafka.Topics.Events, DLQTopic: c.Kafka.Topics.DLQ,
-		MaxEventBytes: c.Normalizer.MaxEventBytes, Mappers: app.Mappers(), Zones: c.Normalizer.Zones,
-		Observables: c.Normalizer.Observables}, env.bus, env.log, m)
+	n, err := normalizer.New(replayNormalizer(c), env.bus, env.log, m)
 	if err != nil {
 		fmt.Fprintf(stderr, "replay: %v\n", err)
 		return 1
@@ -298,12 +305,21 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// replayNormalizer is the normalizer a replay runs: the normalize role's settings from c
+// (cmd/auditstream/app), without its consumer group and topics to consume, so that a
+// replay publishes exactly what the running normalizer would.
+func replayNormalizer(c *config.Root) normalizer.Config {
+	return normalizer.Config{EventsTopic: c.Kafka.Topics.Events, DLQTopic: c.Kafka.Topics.DLQ,
+		MaxEventBytes: c.Normalizer.MaxEventBytes, Mappers: app.Mappers(), Validate: c.Normalizer.Validate,
+		ValidateSample: c.Normalizer.ValidateSample, Zones: c.Normalizer.Zones, Observables: c.Normalizer.Observables}
+}
+
 const dlqAbout = `Inspect and re-inject dead letters (records a stage could not handle).
   ls      list dead letters with their stage, reason, origin and error
   show    print one dead letter (ID is <partition>:<offset> on the dead-letter topic, as ls prints)
   retry   write selected dead letters back to the topic they came from, after a fix;
-          a dry run unless --yes; an ID that is not on the topic, or a selection that
-          matches nothing, is an error
+          a dry run unless --yes; an ID that is not on the topic, a selection that
+          matches nothing, or one whose letters all lack an origin topic, is an error
 Filters (ls, retry): --stage, --reason, --topic (origin), --from/--to (offsets or times on
 the dead-letter topic), IDs as arguments (retry).`
 
@@ -383,8 +399,17 @@ func dlqCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "dlq retry: no dead letter on %s matches: nothing to retry\n", topic)
 			return 1
 		}
+		withOrigin := 0
 		for _, d := range letters {
 			fmt.Fprintf(stdout, "%s %s (%s) -> %s\n", d.ID(), d.Stage, d.Reason, d.Topic)
+			if d.Topic != "" {
+				withOrigin++
+			}
+		}
+		if withOrigin == 0 {
+			// Every one would be skipped: acting on nothing is an error.
+			fmt.Fprintf(stderr, "dlq retry: nothing to re-inject: none of the %d selected dead letters has an origin topic (header dlq.topic)\n", len(letters))
+			return 1
 		}
 		if dry {
 			fmt.Fprintf(stdout, "dry run: %d dead letters would be re-injected; add --yes to do it\n", len(letters))
@@ -396,6 +421,11 @@ func dlqCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		if err != nil {
 			fmt.Fprintf(stderr, "dlq retry: %v\n", err)
+			return 1
+		}
+		if n == 0 {
+			// Every selected letter was skipped: acting on nothing is an error.
+			fmt.Fprintf(stderr, "dlq retry: re-injected nothing: none of the %d selected dead letters has an origin topic\n", len(letters))
 			return 1
 		}
 		fmt.Fprintf(stdout, "re-injected %d dead letters (they stay on %s; the retried copies carry header %s)\n", n, topic, ops.RetryHeader)

@@ -429,3 +429,75 @@ func TestIntegrationCursorsCommands(t *testing.T) {
 		t.Fatalf("after reset: %v", all)
 	}
 }
+
+// TestReplayThatWritesNeedsConfig: replay --yes without --config would rewrite events
+// with the default settings: it is refused (exit 2, naming --config) and writes nothing;
+// a dry run without it is fine, and with --config the replay writes.
+func TestReplayThatWritesNeedsConfig(t *testing.T) {
+	brokers := testkit.EmbeddedKafka(t)
+	bs := strings.Join(brokers, ",")
+	dir := t.TempDir()
+	path := testkit.WriteFile(t, dir, "c.yaml", "log: {level: warn}\nkafka: {brokers: ["+bs+"]}\nnormalizer: {providers: [ionos], validate: all}\n")
+	c := loadConfig(t, path)
+	b := testkit.NewBus(t, brokers)
+	createTopics(t, b, c)
+	ctx := testkit.Context(t, time.Minute)
+	if err := b.Publish(ctx, rawIONOS(t, c.RawTopic("ionos"), 2)...); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errb := cliCode("replay", "--brokers", bs, "--provider", "ionos", "--yes")
+	if code != 2 || !strings.Contains(errb, "--yes needs --config") {
+		t.Fatalf("replay --yes without --config: %d %s %s", code, out, errb)
+	}
+	if n := topicEnd(t, ctx, b, c.Kafka.Topics.Events); n != 0 {
+		t.Fatalf("the refused replay wrote %d events", n)
+	}
+	if code, out, errb := cliCode("replay", "--brokers", bs, "--provider", "ionos"); code != 0 || !strings.Contains(out, "would write 2 events") {
+		t.Fatalf("a dry run without --config: %d %s %s", code, out, errb)
+	}
+	if code, out, errb := cliCode("replay", "--config", path, "--yes"); code != 0 || !strings.Contains(out, "wrote 2 events") {
+		t.Fatalf("replay --config --yes: %d %s %s", code, out, errb)
+	}
+	if n := topicEnd(t, ctx, b, c.Kafka.Topics.Events); n != 2 {
+		t.Fatalf("replay --config --yes wrote %d events, want 2", n)
+	}
+}
+
+// TestReplayNormalizerIsTheNormalizeRoles: the replay's normalizer has every setting of
+// the configuration's normalizer section that the normalize role has, validation included.
+func TestReplayNormalizerIsTheNormalizeRoles(t *testing.T) {
+	c, err := config.Parse(strings.NewReader(`kafka: {topics: {events: ev, dlq: dl}}
+normalizer: {providers: [ionos], validate: all, validate_sample: 0.25, max_event_bytes: 12345, zones: {ecgrid: Europe/Berlin}, observables: true}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc := replayNormalizer(c)
+	if nc.Validate != "all" || nc.ValidateSample != 0.25 || nc.MaxEventBytes != 12345 || nc.Zones["ecgrid"] != "Europe/Berlin" ||
+		!nc.Observables || nc.EventsTopic != "ev" || nc.DLQTopic != "dl" || len(nc.Mappers) == 0 {
+		t.Fatalf("replay normalizer config: %+v", nc)
+	}
+	if _, err := normalizer.New(nc, nil, testkit.Logger(t), metrics.NewUnregistered()); err != nil {
+		t.Fatalf("normalizer.New: %v", err)
+	}
+}
+
+// TestDLQRetryOfNothingIsAnError: when every selected dead letter lacks its origin topic,
+// dlq retry would re-inject nothing: with and without --yes that is an error (exit 1).
+func TestDLQRetryOfNothingIsAnError(t *testing.T) {
+	brokers := embeddedWithTopics(t)
+	bs := strings.Join(brokers, ",")
+	b := testkit.NewBus(t, brokers)
+	c, _ := config.Parse(strings.NewReader(""))
+	ctx := testkit.Context(t, time.Minute)
+	if err := b.Publish(ctx, kafka.Message{Topic: c.Kafka.Topics.DLQ, Key: []byte("k"), Value: []byte("no origin"),
+		Headers: []kafka.Header{{Key: "dlq.stage", Value: []byte("normalize")}, {Key: "dlq.reason", Value: []byte("decode")}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, yes := range [][]string{nil, {"--yes"}} {
+		code, out, errb := cliCode(append([]string{"dlq", "retry", "--brokers", bs}, yes...)...)
+		if code != 1 || !strings.Contains(errb, "nothing to re-inject") || strings.Contains(out, "re-injected") {
+			t.Fatalf("dlq retry %v of letters without origin: %d %s %s", yes, code, out, errb)
+		}
+	}
+}

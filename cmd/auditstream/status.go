@@ -18,7 +18,8 @@ func statusCmd(args []string, stdout, stderr io.Writer) int {
 		"Show every poller process's sources in one table: state (ok, degraded, failing), failures in a row, last success, "+
 			"freshness, next poll and, for a failing source, the setting to check and the last error. Read from the status "+
 			"topic the poller processes report to every "+app.StatusEvery.String()+" (<targets topic>.status, compacted). "+
-			"Exit status 3 when a source is failing.", stderr)
+			"Reports older than "+app.ReportsKeptFor.String()+" (a process killed before it deleted them) are left out of the table, "+
+			"--json and the exit status. Exit status 3 when a source is failing.", stderr)
 	asJSON := fs.Bool("json", false, "one JSON report per line instead of a table")
 	if err := fs.Parse(args); err != nil {
 		return flagExit(err)
@@ -40,19 +41,27 @@ func statusCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "auditstream status: %v (is a poller process running? it creates the topic)\n", err)
 		return 1
 	}
+	// What the table shows is what --json prints and the exit status says: reports of
+	// processes long gone are left out of all three.
+	now := time.Now()
+	current := app.CurrentReports(reports, now)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
-		for _, r := range reports {
+		for _, r := range current {
 			_ = enc.Encode(r)
 		}
 	} else {
-		if len(reports) == 0 {
-			fmt.Fprintf(stdout, "no poller process reports on %s\n", topic)
+		if len(current) == 0 {
+			fmt.Fprintf(stdout, "no poller process reports on %s", topic)
+			if old := len(reports) - len(current); old > 0 {
+				fmt.Fprintf(stdout, " (%d older than %s left out: processes gone)", old, app.ReportsKeptFor)
+			}
+			fmt.Fprintln(stdout)
 			return 0
 		}
-		app.WriteStatusTable(stdout, reports, time.Now())
+		app.WriteStatusTable(stdout, current, now)
 	}
-	for _, r := range reports {
+	for _, r := range current {
 		if r.Source.State == pollers.StateFailing {
 			return 3
 		}

@@ -62,3 +62,57 @@ func TestStatusCommand(t *testing.T) {
 		t.Fatalf("after the tombstone: %d\n%s", code, out)
 	}
 }
+
+// A process killed without deleting its reports (SIGKILL) leaves them on the status
+// topic: once older than app.ReportsKeptFor they are left out of the table, of --json
+// and of the exit status alike, so a failing source of a dead process does not make
+// `auditstream status` exit 3 forever.
+func TestStatusLeavesOutReportsOfGoneProcesses(t *testing.T) {
+	brokers := embeddedWithTopics(t)
+	addr := strings.Join(brokers, ",")
+	c, _ := config.Parse(strings.NewReader("{}"))
+	now := time.Now().UTC()
+	long := now.Add(-app.ReportsKeptFor - time.Minute)
+	report := func(process string, at time.Time, s pollers.SourceStatus) kafka.Message {
+		v, err := json.Marshal(app.SourceReport{Process: process, At: at, EverySeconds: 10, Source: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kafka.Message{Topic: app.StatusTopic(c), Key: []byte(process + "/" + s.Poller), Value: v}
+	}
+	failing := pollers.SourceStatus{Poller: "ionos-main", Provider: "ionos", State: pollers.StateFailing, ConsecutiveFailures: 3,
+		LastError: pollers.ClassifyError(fmt.Errorf("list contracts: %w", &pollhttp.StatusError{Status: 401, Method: "GET", URL: "/contracts",
+			Excerpt: "{}", Hint: "the credentials are refused: check settings.token"}), long)}
+	b := testkit.NewBus(t, brokers)
+	// Only the killed process's report: nothing current.
+	if err := b.Publish(context.Background(), report("killed/9", long, failing)); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errb := cliCode("status", "--brokers", addr); code != 0 || !strings.Contains(out, "no poller process reports on auditstream.status (1 older than 1h0m0s left out") {
+		t.Fatalf("only a gone process's failing report: exit %d\n%s%s", code, out, errb)
+	}
+	if code, out, errb := cliCode("status", "--json", "--brokers", addr); code != 0 || out != "" {
+		t.Fatalf("--json, only a gone process's failing report: exit %d\n%q%s", code, out, errb)
+	}
+	// A running process reports the same source ok.
+	ok := pollers.SourceStatus{Poller: "ionos-main", Provider: "ionos", State: pollers.StateOK, LastSuccess: now}
+	if err := b.Publish(context.Background(), report("poll-2/7", now, ok)); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errb := cliCode("status", "--brokers", addr)
+	if code != 0 || strings.Contains(out, "killed/9") || !strings.Contains(out, "poll-2/7") || !strings.Contains(out, "1 sources, 0 failing") {
+		t.Fatalf("table: exit %d\n%s%s", code, out, errb)
+	}
+	code, out, errb = cliCode("status", "--json", "--brokers", addr)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 1 || !strings.Contains(lines[0], `"process":"poll-2/7"`) {
+		t.Fatalf("--json: exit %d\n%s%s", code, out, errb)
+	}
+	// A report just short of that age still counts: its process may only be cut off.
+	if err := b.Publish(context.Background(), report("cut-off/3", now.Add(-app.ReportsKeptFor+time.Minute), failing)); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errb := cliCode("status", "--json", "--brokers", addr); code != 3 || !strings.Contains(out, "cut-off/3") || strings.Contains(out, "killed/9") {
+		t.Fatalf("a recent failing report: exit %d\n%s%s", code, out, errb)
+	}
+}

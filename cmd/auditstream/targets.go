@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/cmd/auditstream/app"
+	"github.com/auditstream/auditstream/cmd/auditstream/ops"
 	"github.com/auditstream/auditstream/internal/bus"
 	"github.com/auditstream/auditstream/internal/config"
 	"github.com/auditstream/auditstream/pollers/targets"
@@ -26,7 +27,9 @@ key <provider>/<tenant>/<entity>). Poller processes pick changes up within targe
   retire   retire a target: no poller polls it again, discovery does not bring it back
            (--provider, --tenant, --entity); a target that is not on the topic is an error
 
-add and retire print the record they would write and write it only with --yes.
+add and retire print the record they would write and write it only with --yes. Only a
+write creates the targets topic (with kafka.topics.create); ls and a dry run on a broker
+without it are an error.
 Every command takes --config and --brokers (--brokers wins over kafka.brokers).
 Run 'auditstream targets <ls|add|retire> --help' for the flags.
 `
@@ -91,8 +94,20 @@ func targetsCmd(args []string, stdout, stderr io.Writer) int {
 	c, b, log := env.cfg, env.bus, env.log
 	ctx, cancel := context.WithTimeout(env.ctx, 2*time.Minute)
 	defer cancel()
-	if err := ensureTargetsTopic(ctx, b, c); err != nil {
-		fmt.Fprintf(stderr, "auditstream targets: %v\n", err)
+	// Only a write creates the targets topic (as `auditstream run` does at start-up): ls and
+	// a dry run read, and find a topic that is not there an error.
+	if !dry {
+		if err := ensureTargetsTopic(ctx, b, c); err != nil {
+			fmt.Fprintf(stderr, "auditstream targets: %v\n", err)
+			return 1
+		}
+	}
+	if ok, err := ops.TopicExists(ctx, b, c.Kafka.Topics.Targets); err != nil || !ok {
+		if err == nil {
+			err = fmt.Errorf("the targets topic %s does not exist on %v (kafka.topics.targets; `auditstream run` creates it, and so does `targets add --yes` with kafka.topics.create)",
+				c.Kafka.Topics.Targets, c.Kafka.Brokers)
+		}
+		fmt.Fprintf(stderr, "auditstream targets %s: %v\n", sub, err)
 		return 1
 	}
 	table, err := targets.OpenTable(ctx, b, c.Kafka.Topics.Targets, log)

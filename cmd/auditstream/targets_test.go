@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/auditstream/auditstream/cmd/auditstream/ops"
 	"github.com/auditstream/auditstream/internal/testkit"
 	"github.com/auditstream/auditstream/pollers/targets"
 )
@@ -68,5 +70,42 @@ func TestIntegrationTargetsCommand(t *testing.T) {
 	var o, e bytes.Buffer
 	if code := run([]string{"targets", "add", "--provider", "nope", "--entity", "x", "--config", cfg}, &o, &e); code != 2 || !strings.Contains(e.String(), "unknown provider") {
 		t.Fatalf("unknown provider: %d %s", code, e.String())
+	}
+}
+
+// TestTargetsReadsAndDryRunsCreateNoTopic: on a broker without the targets topic, ls and
+// add/retire without --yes create nothing and are an error naming the topic; only a
+// write (add --yes) creates it.
+func TestTargetsReadsAndDryRunsCreateNoTopic(t *testing.T) {
+	brokers := testkit.EmbeddedKafka(t) // no topics at all
+	b := testkit.NewBus(t, brokers)
+	bs := strings.Join(brokers, ",")
+	exists := func() bool {
+		t.Helper()
+		ok, err := ops.TopicExists(testkit.Context(t, 30*time.Second), b, "auditstream.targets")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	target := []string{"--provider", "ionos", "--tenant", "31721060", "--entity", "31721060", "--brokers", bs}
+	for _, args := range [][]string{{"targets", "ls", "--brokers", bs}, append([]string{"targets", "add"}, target...),
+		append([]string{"targets", "retire"}, target...), append([]string{"targets", "add", "--dry-run"}, target...)} {
+		code, out, errb := cliCode(args...)
+		if code != 1 || !strings.Contains(errb, "targets topic auditstream.targets does not exist") {
+			t.Errorf("%v on a broker without the targets topic: %d %s %s", args[:2], code, out, errb)
+		}
+		if exists() {
+			t.Fatalf("%v created the targets topic", args[:2])
+		}
+	}
+	if code, out, errb := cliCode(append([]string{"targets", "add", "--yes"}, target...)...); code != 0 || !strings.Contains(out, "active") {
+		t.Fatalf("add --yes: %d %s %s", code, out, errb)
+	}
+	if !exists() {
+		t.Fatal("add --yes did not create the targets topic")
+	}
+	if code, out, errb := cliCode("targets", "ls", "--brokers", bs); code != 0 || !strings.Contains(out, "1 targets") {
+		t.Fatalf("ls after add --yes: %d %s %s", code, out, errb)
 	}
 }

@@ -1,5 +1,5 @@
 // Package admin serves the admin port: /metrics (the process's own registry), /livez,
-// /readyz (Kafka reachable, sinks connected, pollers not all failing) and, when the
+// /readyz (start-up over, Kafka reachable, sinks connected, pollers not all failing) and, when the
 // process sets it, /status (JSON).
 package admin
 
@@ -69,6 +69,13 @@ func (s *Server) AddCheck(name string, c Check) {
 	s.mu.Unlock()
 }
 
+// RemoveCheck removes a readiness check (none of that name: nothing happens).
+func (s *Server) RemoveCheck(name string) {
+	s.mu.Lock()
+	delete(s.checks, name)
+	s.mu.Unlock()
+}
+
 // SetStatus sets what /status serves (as JSON); without it /status is 404.
 func (s *Server) SetStatus(f func() any) { s.status.Store(f) }
 
@@ -104,12 +111,14 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
+	// A copy: checks are added and removed while /readyz runs them (start-up).
 	s.mu.Lock()
 	names := make([]string, 0, len(s.checks))
-	for n := range s.checks {
+	checks := make(map[string]Check, len(s.checks))
+	for n, c := range s.checks {
 		names = append(names, n)
+		checks[n] = c
 	}
-	checks := s.checks
 	s.mu.Unlock()
 	sort.Strings(names)
 	var b strings.Builder

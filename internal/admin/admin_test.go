@@ -60,6 +60,19 @@ func TestDegradedAndStatus(t *testing.T) {
 	}
 }
 
+// A check removed (the start-up one, once the process has started) no longer counts.
+func TestRemoveCheck(t *testing.T) {
+	s, get := serve(t, prometheus.NewRegistry())
+	s.AddCheck("starting", func(context.Context) error { return errors.New("start-up not over: waiting for kafka") })
+	if code, body := get("/readyz"); code != 503 || body != "starting: FAIL: start-up not over: waiting for kafka\n" {
+		t.Fatalf("readyz while starting %d %q", code, body)
+	}
+	s.RemoveCheck("starting")
+	if code, body := get("/readyz"); code != 200 || body != "" {
+		t.Fatalf("readyz once started %d %q", code, body)
+	}
+}
+
 // serve starts a server on g and returns it with a GET of a path (status, body); the
 // server stops when the test ends.
 func serve(t *testing.T, g prometheus.Gatherer) (*Server, func(path string) (int, string)) {

@@ -4,6 +4,7 @@
 package config
 
 import (
+	"bytes"
 	"io"
 	"os"
 	"regexp"
@@ -29,6 +30,11 @@ type Root struct {
 
 	file string         // the file it was read from
 	pos  map[string]Pos // where each path is in it, for problems found after decoding
+	// exp: the paths of values expanded from ${VAR} or ${file:}, so that no problem
+	// quotes them (see Problems.Quote).
+	exp map[string]expansion
+	// budget of the nodes decoded through aliases, left for the plug-ins' blocks.
+	budget *aliasBudget
 }
 
 // TargetsConfig is the consumer group through which poller processes share the targets
@@ -213,12 +219,19 @@ func Read(path string, p *Problems) *Root {
 
 var syntaxLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+// maxFileSize is the largest configuration file read.
+const maxFileSize = 8 << 20
+
 // Decode is Read from a reader; name is the file name problems are printed with.
 func Decode(name string, r io.Reader, p *Problems) *Root {
-	p.adopt(name, nil)
-	raw, err := io.ReadAll(io.LimitReader(r, 8<<20))
+	p.adopt(name, nil, nil, nil)
+	raw, err := io.ReadAll(io.LimitReader(r, maxFileSize+1))
 	if err != nil {
 		p.Add("", "%v", err)
+		return nil
+	}
+	if len(raw) > maxFileSize {
+		p.Add("", "file is larger than 8 MiB")
 		return nil
 	}
 	var doc yaml.Node
@@ -240,20 +253,47 @@ func Decode(name string, r io.Reader, p *Problems) *Root {
 		}
 		return nil
 	}
+	secondDocument(raw, p)
 	c := &Root{file: name}
 	if doc.Kind != 0 {
 		expandNode(&doc, "", p)
-		index := Problems{}
+		index := Problems{budget: newAliasBudget(&doc)}
 		if len(doc.Content) > 0 {
 			index.index("", doc.Content[0])
 		}
 		decodeNode(&doc, c, "", &index)
 		p.list = append(p.list, index.list...)
-		p.adopt(name, index.pos)
-		c.pos = index.pos
+		p.adopt(name, index.pos, index.exp, index.budget)
+		c.pos, c.exp, c.budget = index.pos, index.exp, index.budget
 	}
 	c.SetDefaults()
 	return c
+}
+
+// secondDocument reports a second YAML document (after ---) in raw: only the first is
+// read, so what the others say would be ignored.
+func secondDocument(raw []byte, p *Problems) {
+	const msg = "more than one YAML document (---): auditstream reads one"
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	var first, second yaml.Node
+	if dec.Decode(&first) != nil {
+		return
+	}
+	err := dec.Decode(&second)
+	switch {
+	case err == io.EOF:
+	case err != nil:
+		line := 0
+		if m := syntaxLine.FindStringSubmatch(err.Error()); m != nil {
+			line, _ = strconv.Atoi(m[1])
+		}
+		p.list = append(p.list, problem{msg: msg, pos: Pos{Line: line, Col: 1}})
+	case len(second.Content) == 1 && second.Content[0].Kind == yaml.ScalarNode &&
+		second.Content[0].ShortTag() == "!!null" && second.Content[0].Value == "":
+		// a trailing "---" alone: an empty document says nothing
+	default:
+		p.list = append(p.list, problem{msg: msg, pos: Pos{Line: second.Line, Col: second.Column}})
+	}
 }
 
 // DecodeStrict decodes a provider/sink block into v, refusing unknown fields; the error

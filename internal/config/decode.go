@@ -30,11 +30,35 @@ func decodeNode(n *yaml.Node, v any, path string, p *Problems) {
 		}
 		n = n.Content[0]
 	}
-	d := nodeDecoder{p: p}
+	if p.budget == nil {
+		p.budget = newAliasBudget(n)
+	}
+	d := nodeDecoder{p: p, budget: p.budget, active: map[*yaml.Node]bool{}}
 	d.value(n, rv.Elem(), path)
 }
 
-type nodeDecoder struct{ p *Problems }
+// nodeDecoder follows aliases and merge keys itself (yaml.v3's guards against cycles and
+// exponential aliasing do not apply then): a container met again while it is being
+// decoded is a cycle ("anchor l contains itself"), and every node decoded through an
+// alias or a merge key is paid from the document's budget.
+type nodeDecoder struct {
+	p      *Problems
+	budget *aliasBudget
+	active map[*yaml.Node]bool // the mappings and lists being decoded
+	depth  int                 // > 0: inside an alias or a merge
+	// entry and entryPath: the outermost alias or merge being decoded, where a spent
+	// budget is reported.
+	entry     *yaml.Node
+	entryPath string
+}
+
+// into enters an alias or a merge at at (path).
+func (d *nodeDecoder) into(at *yaml.Node, path string) {
+	if d.depth == 0 {
+		d.entry, d.entryPath = at, path
+	}
+	d.depth++
+}
 
 var (
 	nodeType      = reflect.TypeFor[yaml.Node]()
@@ -43,12 +67,58 @@ var (
 	durationType  = reflect.TypeFor[time.Duration]()
 )
 
-func (d nodeDecoder) value(n *yaml.Node, v reflect.Value, path string) {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
+// spend pays one node decoded through an alias or a merge; false: the budget is spent
+// (reported once, at at), and decoding of this part stops.
+func (d *nodeDecoder) spend(at *yaml.Node, path string) bool {
+	if d.budget.left > 0 {
+		d.budget.left--
+		return true
 	}
+	if !d.budget.reported {
+		d.budget.reported = true
+		if d.entry != nil {
+			at, path = d.entry, d.entryPath
+		}
+		d.p.addDecode(at, path, "document contains excessive aliasing")
+	}
+	return false
+}
+
+// enter marks the container n as being decoded; false (reported at at, the alias that led
+// to it) when it already is: an anchor that contains itself.
+func (d *nodeDecoder) enter(n, at *yaml.Node, path string) bool {
+	if d.active[n] {
+		name := at.Value
+		if at.Kind != yaml.AliasNode {
+			name = n.Anchor
+		}
+		d.p.addDecode(at, path, fmt.Sprintf("anchor %s contains itself", name))
+		return false
+	}
+	d.active[n] = true
+	return true
+}
+
+func (d *nodeDecoder) value(n *yaml.Node, v reflect.Value, path string) {
+	at := n
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		for n.Kind == yaml.AliasNode && n.Alias != nil {
+			n = n.Alias
+		}
+		d.into(at, path)
+		defer func() { d.depth-- }()
+	}
+	if d.depth > 0 && !d.spend(at, path) {
+		return
+	}
+	d.resolved(n, at, v, path)
+}
+
+// resolved is value of n, an alias's target when at is the alias.
+func (d *nodeDecoder) resolved(n, at *yaml.Node, v reflect.Value, path string) {
 	if n.Kind == yaml.ScalarNode {
 		d.p.index(path, n)
+		d.p.noteExpansion(path, n)
 	}
 	if v.Type() == nodeType {
 		v.Set(reflect.ValueOf(*n))
@@ -72,16 +142,18 @@ func (d nodeDecoder) value(n *yaml.Node, v reflect.Value, path string) {
 		if v.IsNil() {
 			v.Set(reflect.New(v.Type().Elem()))
 		}
-		d.value(n, v.Elem(), path)
+		d.resolved(n, at, v.Elem(), path)
 	case reflect.Struct:
-		if !d.want(n, yaml.MappingNode, v.Type(), path) {
+		if !d.want(n, yaml.MappingNode, v.Type(), path) || !d.enter(n, at, path) {
 			return
 		}
+		defer delete(d.active, n)
 		d.structure(n, v, path)
 	case reflect.Slice:
-		if !d.want(n, yaml.SequenceNode, v.Type(), path) {
+		if !d.want(n, yaml.SequenceNode, v.Type(), path) || !d.enter(n, at, path) {
 			return
 		}
+		defer delete(d.active, n)
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, c := range n.Content {
 			ip := fmt.Sprintf("%s[%d]", path, i)
@@ -90,9 +162,10 @@ func (d nodeDecoder) value(n *yaml.Node, v reflect.Value, path string) {
 		}
 		v.Set(s)
 	case reflect.Map:
-		if !d.want(n, yaml.MappingNode, v.Type(), path) {
+		if !d.want(n, yaml.MappingNode, v.Type(), path) || !d.enter(n, at, path) {
 			return
 		}
+		defer delete(d.active, n)
 		if v.IsNil() {
 			v.Set(reflect.MakeMap(v.Type()))
 		}
@@ -132,7 +205,7 @@ func (d nodeDecoder) value(n *yaml.Node, v reflect.Value, path string) {
 }
 
 // want reports a node of another kind than kind (a list where a mapping belongs, ...).
-func (d nodeDecoder) want(n *yaml.Node, kind yaml.Kind, t reflect.Type, path string) bool {
+func (d *nodeDecoder) want(n *yaml.Node, kind yaml.Kind, t reflect.Type, path string) bool {
 	if n.Kind == kind {
 		return true
 	}
@@ -142,7 +215,7 @@ func (d nodeDecoder) want(n *yaml.Node, kind yaml.Kind, t reflect.Type, path str
 
 // pairs calls f for every key/value of a mapping node (merge keys `<<` first, so that
 // explicit keys win), reporting keys given twice.
-func (d nodeDecoder) pairs(n *yaml.Node, path string, f func(k, v *yaml.Node, keyPath string)) {
+func (d *nodeDecoder) pairs(n *yaml.Node, path string, f func(k, v *yaml.Node, keyPath string)) {
 	seen := map[string]*yaml.Node{}
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -151,28 +224,20 @@ func (d nodeDecoder) pairs(n *yaml.Node, path string, f func(k, v *yaml.Node, ke
 		}
 	}
 	for _, m := range merges {
-		for m.Kind == yaml.AliasNode && m.Alias != nil {
-			m = m.Alias
-		}
-		list := []*yaml.Node{m}
-		if m.Kind == yaml.SequenceNode {
-			list = m.Content
-		}
-		for _, x := range list {
-			for x.Kind == yaml.AliasNode && x.Alias != nil {
-				x = x.Alias
-			}
-			if x.Kind != yaml.MappingNode {
-				d.p.addDecode(x, path, "a merge (<<) takes a mapping or a list of mappings")
-				continue
-			}
-			d.pairs(x, path, f)
+		d.into(m, path)
+		ok := d.merge(m, path, f)
+		d.depth--
+		if !ok {
+			return
 		}
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		if k.Kind == yaml.ScalarNode && k.Value == "<<" && k.Style == 0 {
 			continue
+		}
+		if d.depth > 0 && !d.spend(k, path) {
+			return
 		}
 		kp := joinPath(path, k.Value)
 		if k.Kind != yaml.ScalarNode {
@@ -192,8 +257,46 @@ func (d nodeDecoder) pairs(n *yaml.Node, path string, f func(k, v *yaml.Node, ke
 	}
 }
 
+// merge calls f for the pairs of the value m of a merge key (a mapping or a list of
+// mappings, or aliases of them); false: the alias budget is spent.
+func (d *nodeDecoder) merge(m *yaml.Node, path string, f func(k, v *yaml.Node, keyPath string)) bool {
+	if !d.spend(m, path) {
+		return false
+	}
+	given := m
+	for m.Kind == yaml.AliasNode && m.Alias != nil {
+		m = m.Alias
+	}
+	list := []*yaml.Node{given}
+	if m.Kind == yaml.SequenceNode {
+		list = m.Content
+	}
+	for _, x := range list {
+		at := x
+		for x.Kind == yaml.AliasNode && x.Alias != nil {
+			x = x.Alias
+		}
+		if at != given && !d.spend(at, path) {
+			return false
+		}
+		if x.Kind != yaml.MappingNode {
+			d.p.addDecode(x, path, "a merge (<<) takes a mapping or a list of mappings")
+			continue
+		}
+		if !d.enter(x, at, path) {
+			continue
+		}
+		d.pairs(x, path, f)
+		delete(d.active, x)
+		if d.budget.left == 0 && d.budget.reported {
+			return false
+		}
+	}
+	return true
+}
+
 // structure decodes a mapping into a struct by its yaml tags (inline structs included).
-func (d nodeDecoder) structure(n *yaml.Node, v reflect.Value, path string) {
+func (d *nodeDecoder) structure(n *yaml.Node, v reflect.Value, path string) {
 	fields := fieldsOf(v.Type())
 	d.pairs(n, path, func(k, val *yaml.Node, kp string) {
 		idx, ok := fields.byKey[k.Value]
@@ -331,6 +434,9 @@ func describe(n *yaml.Node) string {
 	case yaml.SequenceNode:
 		return "a list"
 	case yaml.ScalarNode:
+		if orig, ok := expandedFrom(n); ok {
+			return valueOf(orig) // it may be a secret
+		}
 		v := n.Value
 		if len(v) > 40 {
 			v = v[:37] + "..."

@@ -38,7 +38,8 @@ func expandNode(n *yaml.Node, path string, p *Problems) {
 			return
 		}
 		before := len(p.list)
-		v := expandString(n.Value, path, p)
+		orig := n.Value
+		v, refs := expandString(n.Value, path, p)
 		if len(p.list) > before {
 			// One problem at the value's own line. The value stays the unexpanded text (a
 			// string), so that decoding goes on and validation does not add "is required"
@@ -50,6 +51,9 @@ func expandNode(n *yaml.Node, path string, p *Problems) {
 			return
 		}
 		n.Value = v
+		if refs {
+			markExpanded(n, orig)
+		}
 		if n.Style == 0 {
 			// An unquoted ${PORT} decodes as a number (and into a string field as its exact
 			// text); a value that YAML would read as null stays the string it is.
@@ -62,10 +66,13 @@ func expandNode(n *yaml.Node, path string, p *Problems) {
 	}
 }
 
-func expandString(s, path string, p *Problems) string {
+// expandString returns s expanded, and whether it held a reference (not only "$${").
+func expandString(s, path string, p *Problems) (string, bool) {
 	const esc = "\x00dollar\x00"
 	s = strings.ReplaceAll(s, "$${", esc)
+	refs := false
 	s = ref.ReplaceAllStringFunc(s, func(m string) string {
+		refs = true
 		inner := m[2 : len(m)-1]
 		if strings.HasPrefix(inner, "file:") {
 			fp := strings.TrimPrefix(inner, "file:")
@@ -90,7 +97,7 @@ func expandString(s, path string, p *Problems) string {
 		p.Add(path, "environment variable %s is not set", name)
 		return ""
 	})
-	return strings.ReplaceAll(s, esc, "${")
+	return strings.ReplaceAll(s, esc, "${"), refs
 }
 
 func validEnvName(s string) bool {

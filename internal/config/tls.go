@@ -103,7 +103,7 @@ func (s SASL) Validate(path string, p *Problems) {
 		return
 	}
 	if !slices.Contains(SASLMechanisms, s.Mechanism) {
-		p.Add(path+".mechanism", "must be one of %s, got %q", strings.Join(SASLMechanisms, ", "), s.Mechanism)
+		p.Add(path+".mechanism", "must be one of %s, got %s", strings.Join(SASLMechanisms, ", "), p.Quote(path+".mechanism", s.Mechanism))
 	}
 	if s.Username == "" {
 		p.Add(path+".username", "is required")

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -68,6 +67,10 @@ type Problems struct {
 	list []problem
 	file string
 	pos  map[string]Pos
+	// exp: the paths of values expanded from ${VAR} or ${file:} (see Quote).
+	exp map[string]expansion
+	// budget of the nodes decoded through aliases, shared by the blocks of one document.
+	budget *aliasBudget
 }
 
 // Pos is a place in the configuration file (1-based; 0 = unknown).
@@ -88,7 +91,7 @@ func (p *Problems) Add(path, format string, args ...any) {
 // same path (a default that fails validation, "is required", a second decoding problem)
 // say nothing more and are left out.
 func (p *Problems) addDecode(n *yaml.Node, path, msg string) {
-	p.list = append(p.list, problem{path: path, msg: msg, pos: Pos{n.Line, n.Column}, decode: true})
+	p.list = append(p.list, problem{path: path, msg: scrubNode(n, msg), pos: Pos{n.Line, n.Column}, decode: true})
 }
 
 // index records that path is at node n (the first place given wins).
@@ -104,8 +107,9 @@ func (p *Problems) index(path string, n *yaml.Node) {
 	}
 }
 
-// adopt takes over the file name and the index of a decoded configuration.
-func (p *Problems) adopt(file string, pos map[string]Pos) {
+// adopt takes over the file name, the index, the expanded paths and the alias budget of
+// a decoded configuration.
+func (p *Problems) adopt(file string, pos map[string]Pos, exp map[string]expansion, budget *aliasBudget) {
 	if p.file == "" {
 		p.file = file
 	}
@@ -116,6 +120,17 @@ func (p *Problems) adopt(file string, pos map[string]Pos) {
 		if _, ok := p.pos[k]; !ok {
 			p.pos[k] = v
 		}
+	}
+	if len(exp) > 0 && p.exp == nil {
+		p.exp = map[string]expansion{}
+	}
+	for k, v := range exp {
+		if _, ok := p.exp[k]; !ok {
+			p.exp[k] = v
+		}
+	}
+	if p.budget == nil {
+		p.budget = budget
 	}
 }
 
@@ -145,7 +160,7 @@ func parentPath(path string) string {
 func (p *Problems) List() []string {
 	out := make([]string, len(p.list))
 	for i, x := range p.list {
-		out[i] = joinMsg(x.path, x.msg)
+		out[i] = joinMsg(x.path, p.scrub(x.path, x.msg))
 	}
 	return out
 }
@@ -201,7 +216,7 @@ func (p *Problems) Err() error {
 	})
 	e := &Error{File: p.file}
 	for _, x := range out {
-		line := joinMsg(x.path, x.msg)
+		line := joinMsg(x.path, p.scrub(x.path, x.msg))
 		if x.at.Line > 0 {
 			line = fmt.Sprintf("%d:%d: %s", x.at.Line, x.at.Col, line)
 			if p.file != "" {
@@ -223,18 +238,6 @@ type Error struct {
 
 func (e *Error) Error() string {
 	return fmt.Sprintf("%d configuration problem(s):\n  %s", len(e.Problems), strings.Join(e.Problems, "\n  "))
-}
-
-// CheckURL validates an http(s) URL.
-func (p *Problems) CheckURL(path, v string) {
-	if v == "" {
-		p.Add(path, "is required")
-		return
-	}
-	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		p.Add(path, "%q is not an http(s) URL", v)
-	}
 }
 
 // Positive validates a positive duration.

@@ -33,10 +33,13 @@ type Endpoint struct {
 	Optional bool
 }
 
-// Loopback reports whether host (a URL's Hostname) is a loopback address: localhost,
-// 127.0.0.0/8 or ::1. Traffic to it never leaves the machine (or the container).
+// Loopback reports whether host (a URL's Hostname) is a loopback address: localhost (any
+// case, with or without one trailing dot) or a literal loopback IP (127.0.0.0/8, ::1,
+// ::ffff:127.x.y.z). Traffic to it never leaves the machine (or the container). Nothing
+// else is: Go's resolver does not treat a name under .localhost as loopback, and in
+// Kubernetes a name like evil.localhost can reach a Service through the search domains.
 func Loopback(host string) bool {
-	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)
@@ -113,7 +116,8 @@ func redact(raw string) string {
 
 // PathEnds is an Endpoint.Shape: the URL's path (a trailing slash aside) must end with
 // want ("": any ending) and with none of refuse, because the client adds the API's own
-// paths after it (a base URL ending in /v3 would make /v3/v3/...).
+// paths after it (a base URL ending in /v3 would make /v3/v3/...). Its messages describe
+// the expected ending and never repeat the path (a webhook's path may hold a token).
 func PathEnds(want string, refuse ...string) func(u *url.URL) string {
 	return func(u *url.URL) string {
 		got := strings.TrimRight(u.Path, "/")
@@ -123,7 +127,7 @@ func PathEnds(want string, refuse ...string) func(u *url.URL) string {
 			}
 		}
 		if !strings.HasSuffix(strings.ToLower(got), strings.ToLower(want)) {
-			return fmt.Sprintf("the path must end with %s, got %q", want, got)
+			return fmt.Sprintf("the path must end with %s", want)
 		}
 		return ""
 	}

@@ -23,23 +23,24 @@ var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
 
 // Validate checks the generic parts; provider and sink blocks are checked by their owners.
 func (c *Root) Validate(p *Problems) {
-	p.adopt(c.file, c.pos) // so that problems found here are printed at their lines
+	p.adopt(c.file, c.pos, c.exp, c.budget) // so that problems found here are printed at their lines
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "error":
 	default:
-		p.Add("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+		p.Add("log.level", "%s is not one of debug, info, warn, error", p.Quote("log.level", c.Log.Level))
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
-		p.Add("log.format", "%q is not text or json", c.Log.Format)
+		p.Add("log.format", "%s is not text or json", p.Quote("log.format", c.Log.Format))
 	}
 	if c.Admin.Listen != "off" {
 		if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
-			p.Add("admin.listen", "%q is not host:port (or \"off\")", c.Admin.Listen)
+			p.Add("admin.listen", "%s is not host:port (or \"off\")", p.Quote("admin.listen", c.Admin.Listen))
 		}
 	}
 	for i, b := range c.Kafka.Brokers {
 		if _, _, err := net.SplitHostPort(b); err != nil {
-			p.Add(fmt.Sprintf("kafka.brokers[%d]", i), "%q is not host:port", b)
+			at := fmt.Sprintf("kafka.brokers[%d]", i)
+			p.Add(at, "%s is not host:port", p.Quote(at, b))
 		}
 	}
 	c.Kafka.TLS.Validate("kafka.tls", p)
@@ -48,12 +49,12 @@ func (c *Root) Validate(p *Problems) {
 		p.Add("kafka", "tls and sasl need kafka.brokers (the embedded development broker speaks plaintext only)")
 	}
 	if !slices.Contains(Compressions, c.Kafka.Compression) {
-		p.Add("kafka.compression", "%q is not one of %s", c.Kafka.Compression, strings.Join(Compressions, ", "))
+		p.Add("kafka.compression", "%s is not one of %s", p.Quote("kafka.compression", c.Kafka.Compression), strings.Join(Compressions, ", "))
 	}
 	t := c.Kafka.Topics
 	for path, v := range map[string]string{"kafka.topics.events": t.Events, "kafka.topics.dlq": t.DLQ, "kafka.topics.checkpoints": t.Checkpoints, "kafka.topics.targets": t.Targets, "kafka.topics.raw_prefix": t.RawPrefix} {
 		if strings.ContainsAny(v, " /\\,") {
-			p.Add(path, "%q is not a valid topic name", v)
+			p.Add(path, "%s is not a valid topic name", p.Quote(path, v))
 		}
 	}
 	if t.Partitions < 1 {
@@ -68,18 +69,22 @@ func (c *Root) Validate(p *Problems) {
 	switch c.Normalizer.Validate {
 	case "off", "sample", "all":
 	default:
-		p.Add("normalizer.validate", "%q is not one of off, sample, all", c.Normalizer.Validate)
+		p.Add("normalizer.validate", "%s is not one of off, sample, all", p.Quote("normalizer.validate", c.Normalizer.Validate))
 	}
 	if c.Normalizer.ValidateSample <= 0 || c.Normalizer.ValidateSample > 1 {
 		p.Add("normalizer.validate_sample", "must be a fraction in (0, 1], got %v", c.Normalizer.ValidateSample)
 	}
 	for _, prov := range slices.Sorted(maps.Keys(c.Normalizer.Zones)) {
 		// The same rule as a poller's zone (Zone, timeparse.Location).
-		z := c.Normalizer.Zones[prov]
+		z, at := c.Normalizer.Zones[prov], "normalizer.zones."+prov
 		if z == "Local" {
-			p.Add("normalizer.zones."+prov, "zone %q depends on the machine; name the zone (e.g. Europe/Berlin)", z)
+			p.Add(at, "zone %q depends on the machine; name the zone (e.g. Europe/Berlin)", z)
 		} else if _, err := time.LoadLocation(z); err != nil && !strings.EqualFold(z, "utc") {
-			p.Add("normalizer.zones."+prov, "%q is not an IANA time zone name (like UTC, Europe/Berlin): %v", z, err)
+			if p.Expanded(at) {
+				p.Add(at, "%s is not an IANA time zone name (like UTC, Europe/Berlin)", p.Quote(at, z))
+			} else {
+				p.Add(at, "%q is not an IANA time zone name (like UTC, Europe/Berlin): %v", z, err)
+			}
 		}
 	}
 	c.validateZones(p) // a poller's zone against normalizer.zones (zone.go)
@@ -141,7 +146,7 @@ func (c *Root) Validate(p *Problems) {
 	for i, s := range c.Simulators {
 		path := fmt.Sprintf("simulators[%d]", i)
 		if _, _, err := net.SplitHostPort(s.Listen); err != nil {
-			p.Add(path+".listen", "%q is not host:port", s.Listen)
+			p.Add(path+".listen", "%s is not host:port", p.Quote(path+".listen", s.Listen))
 		}
 	}
 }
@@ -152,9 +157,9 @@ func checkName(p *Problems, path, name, hint string, names map[string]bool) {
 	if name == "" {
 		p.Add(path, "is required")
 	} else if !namePattern.MatchString(name) {
-		p.Add(path, "%q must be lower-case letters, digits, '.', '_' or '-'%s", name, hint)
+		p.Add(path, "%s must be lower-case letters, digits, '.', '_' or '-'%s", p.Quote(path, name), hint)
 	} else if names[name] {
-		p.Add(path, "%q is used twice", name)
+		p.Add(path, "%s is used twice", p.Quote(path, name))
 	}
 	names[name] = true
 }

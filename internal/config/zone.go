@@ -18,6 +18,10 @@ type Zone string
 // Validate records a clear problem at path when the zone is not an IANA zone name.
 func (z Zone) Validate(path string, p *Problems) {
 	if _, err := timeparse.Location(string(z)); err != nil {
+		if p.Expanded(path) { // the error repeats the value, which may be a secret
+			p.Add(path, "%s is not an IANA time zone name (like UTC, Europe/Berlin, America/New_York)", p.Quote(path, string(z)))
+			return
+		}
 		p.Add(path, "%q is not an IANA time zone name (like UTC, Europe/Berlin, America/New_York): %v", string(z), err)
 	}
 }
@@ -38,19 +42,27 @@ func (z Zone) Parse(s string) (time.Time, error) { return timeparse.Parse(s, z.L
 // provider reads it (fulllog.Settings.Zone): the zone that travels with the poller's
 // records (schemas.Envelope.Zone) and that the normalizer reads zone-less times in.
 func (pc *PollerConfig) SettingsZone() string {
+	if n := pc.settingsZone(); n != nil {
+		return n.Value
+	}
+	return ""
+}
+
+// settingsZone is the node of the `zone:` of the poller's settings block, or nil.
+func (pc *PollerConfig) settingsZone() *yaml.Node {
 	n := &pc.Settings
 	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
 		n = n.Content[0]
 	}
 	if n.Kind != yaml.MappingNode {
-		return ""
+		return nil
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if k, v := n.Content[i], n.Content[i+1]; k.Value == "zone" && v.Kind == yaml.ScalarNode {
-			return v.Value
+			return v
 		}
 	}
-	return ""
+	return nil
 }
 
 // validateZones refuses a poller zone that normalizer.zones contradicts: the poller's
@@ -65,8 +77,11 @@ func (c *Root) validateZones(p *Problems) {
 		if z == "" || !ok || sameZone(z, nz) {
 			continue
 		}
-		p.Add(fmt.Sprintf("pollers[%d].settings.zone", i), "%q disagrees with normalizer.zones.%s %q: the poller's zone travels with its records and is the one used; "+
-			"set the zone once, on the poller, and remove normalizer.zones.%s (it only serves records written without a zone)", z, pc.Provider, nz, pc.Provider)
+		at := fmt.Sprintf("pollers[%d].settings.zone", i)
+		p.noteExpansion(at, pc.settingsZone())
+		p.Add(at, "%s disagrees with normalizer.zones.%s %s: the poller's zone travels with its records and is the one used; "+
+			"set the zone once, on the poller, and remove normalizer.zones.%s (it only serves records written without a zone)",
+			p.Quote(at, z), pc.Provider, p.Quote("normalizer.zones."+pc.Provider, nz), pc.Provider)
 	}
 }
 

@@ -70,9 +70,12 @@ type Phrase struct {
 // outside quotes; a capitalised "By" is part of a name), its recipients' part (after the
 // first recipient marker, up to the actor's part when that follows) and its quoted
 // document. An actor's part that goes on with "to" or "with" ("shared by Jane Doe with
-// bob@x.com") ends there, and what follows is the recipients' part.
+// bob@x.com") ends there, and what follows is the recipients' part. Only the first
+// MaxPhrase bytes (4 KiB, cut on a rune boundary) of the text are read: Masked is as long
+// as that part, and parties or a document past it are not found.
 func ReadPhrase(text string) Phrase {
 	var p Phrase
+	text = capText(text)
 	p.Masked, p.Document = maskQuotes(text)
 	low := asciiLower(p.Masked)
 	by := lastWord(p.Masked, "by")
@@ -123,23 +126,43 @@ func ReadPhrase(text string) Phrase {
 // the closing parenthesis may be missing) or a name alone. A name alone counts only when it
 // starts with a capital letter ("Mark Spencer", not "signer"). A name ends at the words
 // "on", "at", "via", "using"; leading role words ("signer", "recipients", ":") are dropped.
-// The same party named twice is listed once.
+// The same party named twice is listed once. Only the first MaxPhrase bytes (4 KiB) of the
+// text are read.
 func Parties(text string) []Party {
 	var out []Party
+	seen := map[Party]struct{}{}
+	text = capText(text)
 	for _, part := range splitList(text) {
 		p, ok := party(part)
 		if !ok {
 			continue
 		}
-		dup := false
-		for _, q := range out {
-			dup = dup || strings.EqualFold(q.Email, p.Email) && q.Name == p.Name
-		}
-		if !dup {
+		// Addresses are ASCII (ocsf.ValidEmail): lowering A-Z is strings.EqualFold's match.
+		k := Party{Name: p.Name, Email: asciiLower(p.Email)}
+		if _, dup := seen[k]; !dup {
+			seen[k] = struct{}{}
 			out = append(out, p)
 		}
 	}
 	return out
+}
+
+// MaxPhrase is how much of a text ReadPhrase and Parties read: the first 4 KiB, cut on a
+// rune boundary. Provider texts name a handful of people in a sentence; a longer one
+// (hostile, or a whole document pasted in) is read no further, so that reading it takes
+// bounded time.
+const MaxPhrase = 4 << 10
+
+// capText is the part of text ReadPhrase and Parties read (MaxPhrase).
+func capText(text string) string {
+	if len(text) <= MaxPhrase {
+		return text
+	}
+	n := MaxPhrase
+	for n > 0 && !utf8.RuneStart(text[n]) {
+		n--
+	}
+	return text[:n]
 }
 
 // splitList cuts a list at ',', ';' and the word "and", outside brackets.
@@ -227,23 +250,39 @@ func containsWord(list []string, w string) bool {
 
 // maskQuotes blanks every quoted part of s (an opening quote at the start or after a space
 // or bracket, its closing quote at the end or before a space or punctuation, so that
-// "O'Brien" is no quote) and returns the first one's text.
+// "O'Brien" is no quote) and returns the first one's text. It takes time linear in len(s).
 func maskQuotes(s string) (masked, first string) {
+	masked, first, _ = maskQuotesSteps(s)
+	return masked, first
+}
+
+// quotePairs are the quotes maskQuotes knows: opening and closing.
+var quotePairs = [...][2]string{{"'", "'"}, {"\"", "\""}, {"‘", "’"}, {"“", "”"}}
+
+// maskQuotesSteps is maskQuotes counting the bytes it visits (the tests hold it linear).
+// Whether a closing quote counts depends only on what follows it, so once a search for a
+// quote type's closing quote has run to the end of s, no later opening of that type can
+// close either: that type is not searched again. A search that finds its closing quote
+// resumes after it, so every byte is searched at most once per quote type.
+func maskQuotesSteps(s string) (masked, first string, steps int) {
 	b := []byte(s)
-	pairs := [][2]string{{"'", "'"}, {"\"", "\""}, {"‘", "’"}, {"“", "”"}}
+	var noClose [len(quotePairs)]bool
 	for i := 0; i < len(s); {
+		steps++
 		opened := false
-		for _, q := range pairs {
-			if !strings.HasPrefix(s[i:], q[0]) || i > 0 && !strings.ContainsRune(" \t([<:", rune(s[i-1])) {
+		for n, q := range quotePairs {
+			if noClose[n] || !strings.HasPrefix(s[i:], q[0]) || i > 0 && !strings.ContainsRune(" \t([<:", rune(s[i-1])) {
 				continue
 			}
 			from := i + len(q[0])
 			for j := from; j < len(s); {
 				k := strings.Index(s[j:], q[1])
 				if k < 0 {
+					steps += len(s) - j
 					break
 				}
 				end := j + k + len(q[1])
+				steps += end - j
 				if end == len(s) || strings.IndexByte(" \t.,;:)]>!?", s[end]) >= 0 {
 					if first == "" {
 						first = strings.TrimSpace(s[from : j+k])
@@ -259,12 +298,13 @@ func maskQuotes(s string) (masked, first string) {
 			if opened {
 				break
 			}
+			noClose[n] = true // nothing after from closes this type
 		}
 		if !opened {
 			i++
 		}
 	}
-	return string(b), first
+	return string(b), first, steps
 }
 
 // asciiLower lowers A-Z only: offsets stay those of s.

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,11 +64,16 @@ type App struct {
 	admin    *admin.Server
 	sims     []*http.Server
 	sched    *pollers.Scheduler
-	runners  []*pollers.Runner
-	closers  []pollers.Closer
+	// runners are read by /status (the admin server's goroutines) while startPollers
+	// adds them: under runnersMu (addRunner, Sources).
+	runnersMu sync.Mutex
+	runners   []*pollers.Runner
+	closers   []pollers.Closer
 	// process names this process in its status reports (host/pid)
 	process string
-	sinks   []sinks.Sink
+	// stage is what Start is doing (the starting readiness check)
+	stage atomic.Pointer[string]
+	sinks []sinks.Sink
 
 	consumers     sync.WaitGroup
 	consumerCtxV  context.Context
@@ -105,6 +111,10 @@ func Start(ctx context.Context, cfg *config.Root, roles Roles, log *slog.Logger)
 			return nil, err
 		}
 		a.admin = s
+		// Not ready until start-up is over: Kafka may take minutes to answer, and no
+		// other check exists before it does.
+		a.setStage("starting the admin server")
+		s.AddCheck(startingCheck, a.starting)
 		s.SetStatus(func() any { return a.Status() })
 		go func() {
 			if err := s.Serve(); err != nil {
@@ -114,27 +124,56 @@ func Start(ctx context.Context, cfg *config.Root, roles Roles, log *slog.Logger)
 		log.Info("admin endpoints", "metrics", "http://"+s.Addr()+"/metrics", "livez", "http://"+s.Addr()+"/livez", "readyz", "http://"+s.Addr()+"/readyz")
 	}
 	if roles.NeedsKafka() {
+		a.setStage("waiting for kafka")
 		if err := a.startKafka(ctx); err != nil {
 			return nil, err
 		}
 	}
 	if roles.Sink {
+		a.setStage("starting the sinks")
 		if err := a.startSinks(ctx); err != nil {
 			return nil, err
 		}
 	}
 	if roles.Normalize {
+		a.setStage("starting the normalizer")
 		if err := a.startNormalizer(ctx); err != nil {
 			return nil, err
 		}
 	}
 	if roles.Poll {
+		a.setStage("starting the pollers (loading checkpoints and targets)")
 		if err := a.startPollers(ctx); err != nil {
 			return nil, err
 		}
 	}
+	if a.admin != nil {
+		a.admin.RemoveCheck(startingCheck)
+	}
 	ok = true
 	return a, nil
+}
+
+// startingCheck is the readiness check that fails while Start is under way.
+const startingCheck = "starting"
+
+// setStage names what Start is doing (the starting check says it).
+func (a *App) setStage(s string) { a.stage.Store(&s) }
+
+// starting is the readiness check of a process still starting.
+func (a *App) starting(context.Context) error {
+	stage := "starting"
+	if s := a.stage.Load(); s != nil {
+		stage = *s
+	}
+	return fmt.Errorf("start-up not over: %s", stage)
+}
+
+// addRunner adds a poller's runner (Sources reads them meanwhile).
+func (a *App) addRunner(r *pollers.Runner) {
+	a.runnersMu.Lock()
+	defer a.runnersMu.Unlock()
+	a.runners = append(a.runners, r)
 }
 
 // Errors delivers fatal errors of background parts.
@@ -190,9 +229,8 @@ func (a *App) startKafka(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if k := a.cfg.Kafka; k.SASL.Mechanism == "plain" && !k.TLS.On() {
-		a.log.Warn("kafka.sasl uses PLAIN without kafka.tls: the password crosses the network in clear text (set kafka.tls, or use scram-sha-512)")
-	}
+	// SASL PLAIN without TLS is warned about (and counted in auditstream_insecure_transport)
+	// by warnInsecure, with the other weakened connections.
 	b, err := bus.New(bc, a.log)
 	if err != nil {
 		return err
@@ -246,8 +284,8 @@ func BusConfig(c *config.Root, brokers []string, clientID string) (bus.Config, e
 func (a *App) topicSpecs() []bus.TopicSpec { return TopicSpecs(a.cfg, a.providers()) }
 
 // TopicSpecs are the topics a deployment needs, with their explicit settings: raw topics
-// (delete policy, retention ≥ 7 d), events, DLQ, and the compacted checkpoints and targets
-// topics.
+// (delete policy, retention ≥ 7 d), events, DLQ, the compacted checkpoints and targets
+// topics, and the status topic (compacted, and deleted after StatusRetention).
 func TopicSpecs(c *config.Root, providers []string) []bus.TopicSpec {
 	t := c.Kafka.Topics
 	rf := t.ReplicationFactor
@@ -260,8 +298,11 @@ func TopicSpecs(c *config.Root, providers []string) []bus.TopicSpec {
 		// The partitions of the targets topic are the unit of work sharing between poller
 		// processes: more partitions, finer sharing.
 		{Name: t.Targets, Partitions: t.Partitions, ReplicationFactor: rf, Configs: map[string]string{"cleanup.policy": "compact", "max.message.bytes": maxBytes}},
-		// The poller processes' status reports (auditstream status), one per source and process.
-		{Name: StatusTopic(c), Partitions: 1, ReplicationFactor: rf, Configs: map[string]string{"cleanup.policy": "compact", "max.message.bytes": maxBytes}},
+		// The poller processes' status reports (auditstream status), one per source and
+		// process: compacted, and deleted after StatusRetention, so that the reports of a
+		// process killed before it deleted them (tombstones) go away too.
+		{Name: StatusTopic(c), Partitions: 1, ReplicationFactor: rf, Configs: map[string]string{"cleanup.policy": "compact,delete",
+			"retention.ms": strconv.FormatInt(StatusRetention.Milliseconds(), 10), "max.message.bytes": maxBytes}},
 	}
 	seen := map[string]bool{}
 	for _, p := range providers {
@@ -332,7 +373,7 @@ func (a *App) startPollers(ctx context.Context) error {
 			return err
 		}
 		runners = append(runners, r)
-		a.runners = append(a.runners, r)
+		a.addRunner(r)
 		d := targets.NewDiscovery(pc.Name, pc.Provider, discoveryStatus{src, r}, table, a.log, a.m)
 		if err := a.sched.Add(pc.DiscoverySchedule, d, pc.Jitter.D()); err != nil {
 			return err

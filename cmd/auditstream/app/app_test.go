@@ -272,3 +272,22 @@ sinks:
 		}
 	}
 }
+
+// The status topic is compacted and deleted after StatusRetention: the reports of a
+// process killed before it deleted them do not stay on it for ever.
+func TestStatusTopicSpec(t *testing.T) {
+	c, err := config.Parse(strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range TopicSpecs(c, nil) {
+		if s.Name != StatusTopic(c) {
+			continue
+		}
+		if s.Configs["cleanup.policy"] != "compact,delete" || s.Configs["retention.ms"] != "86400000" || s.Partitions != 1 {
+			t.Fatalf("status topic %+v", s)
+		}
+		return
+	}
+	t.Fatal("no status topic spec")
+}

@@ -32,7 +32,7 @@ func InsecureTransports(c *config.Root, roles Roles) []Insecure {
 		}
 	}
 	if roles.NeedsKafka() && !c.Embedded() {
-		add("kafka", "kafka", kafkaTLS(c.Kafka.TLS.TLS))
+		add("kafka", "kafka", kafkaBlock{c.Kafka.TLS, c.Kafka.SASL})
 	}
 	if roles.Poll {
 		for i, pc := range c.Pollers {
@@ -60,10 +60,21 @@ func InsecureTransports(c *config.Root, roles Roles) []Insecure {
 	return out
 }
 
-// kafkaTLS is kafka.tls as a config.InsecureTransport.
-type kafkaTLS config.TLS
+// kafkaBlock is the kafka block's tls and sasl as a config.InsecureTransport:
+// tls.insecure_skip_verify, and SASL PLAIN without TLS (the password in clear text), as
+// a Kafka sink's settings say them.
+type kafkaBlock struct {
+	tls  config.KafkaTLS
+	sasl config.SASL
+}
 
-func (t kafkaTLS) InsecureTransport() []string { return config.TLS(t).Insecure("tls") }
+func (k kafkaBlock) InsecureTransport() []string {
+	out := k.tls.Insecure("tls")
+	if k.sasl.Mechanism == "plain" && !k.tls.On() {
+		out = append(out, "sasl uses PLAIN without tls: the password crosses the network in clear text (set kafka.tls, or use scram-sha-512)")
+	}
+	return out
+}
 
 // warnInsecure logs a warning for every weakened connection of the roles, naming the
 // block and the setting, and sets auditstream_insecure_transport{component} to 1: at

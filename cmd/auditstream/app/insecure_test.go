@@ -132,7 +132,8 @@ func TestValidateRefusesPlainHTTPWithCredentials(t *testing.T) {
 	}
 }
 
-// The opt-out and tls.insecure_skip_verify each log a warning naming the block and set
+// The opt-out, tls.insecure_skip_verify and SASL PLAIN without TLS (the kafka block as a
+// Kafka sink's) each log a warning naming the block and set
 // auditstream_insecure_transport{component} to 1; a loopback URL or a verified https one
 // neither warns nor sets it.
 func TestInsecureTransportWarnsAndSetsTheMetric(t *testing.T) {
@@ -159,6 +160,12 @@ func TestInsecureTransportWarnsAndSetsTheMetric(t *testing.T) {
 	cases = append(cases,
 		tc{"kafka insecure_skip_verify", "kafka: {brokers: [\"k:9093\"], tls: {insecure_skip_verify: true}}\n", "kafka",
 			"kafka.tls.insecure_skip_verify is true", Roles{Normalize: true}},
+		tc{"kafka sasl plain without tls", "kafka: {brokers: [\"k:9092\"], sasl: {mechanism: plain, username: u, password: pw}}\n", "kafka",
+			"kafka.sasl uses PLAIN without tls", Roles{Poll: true}},
+		tc{"kafka sasl plain with tls", "kafka: {brokers: [\"k:9093\"], tls: {enabled: true}, sasl: {mechanism: plain, username: u, password: pw}}\n", "kafka",
+			"", Roles{Poll: true}},
+		tc{"kafka sasl scram without tls", "kafka: {brokers: [\"k:9092\"], sasl: {mechanism: scram-sha-512, username: u, password: pw}}\n", "kafka",
+			"", Roles{Normalize: true}},
 		tc{"kafka sink insecure_skip_verify", "sinks:\n  - {name: s, type: kafka, settings: {brokers: [\"k:9093\"], topic: t, tls: {insecure_skip_verify: true}}}\n",
 			"sink:s", "sinks[0].settings.tls.insecure_skip_verify is true", Roles{Sink: true}},
 		tc{"syslog insecure_skip_verify", "sinks:\n  - {name: s, type: syslog, settings: {address: \"syslog.example.com:6514\", transport: tls, tls: {insecure_skip_verify: true}}}\n",

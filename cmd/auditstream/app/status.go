@@ -68,8 +68,11 @@ func processID() string {
 
 // Sources are the statuses of the pollers this process runs, sorted by poller.
 func (a *App) Sources() []pollers.SourceStatus {
-	out := make([]pollers.SourceStatus, 0, len(a.runners))
-	for _, r := range a.runners {
+	a.runnersMu.Lock()
+	runners := slices.Clone(a.runners)
+	a.runnersMu.Unlock()
+	out := make([]pollers.SourceStatus, 0, len(runners))
+	for _, r := range runners {
 		out = append(out, r.Status())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Poller < out[j].Poller })
@@ -227,6 +230,25 @@ func ReadStatus(ctx context.Context, b *bus.Bus, topic string) ([]SourceReport, 
 	return out, nil
 }
 
+// ReportsKeptFor is how old a report may be before auditstream status leaves it out
+// (table, --json and exit status alike): a process killed without deleting its reports
+// (SIGKILL, a lost node) must not keep the deployment failing. The status topic's
+// retention (StatusRetention) deletes such reports later on.
+const ReportsKeptFor = time.Hour
+
+// StatusRetention is the status topic's retention.ms (cleanup.policy compact,delete): a
+// report not renewed for that long (its process is gone) is deleted from the topic.
+// Running processes renew theirs every StatusEvery.
+const StatusRetention = 24 * time.Hour
+
+// Old reports whether the report is older than ReportsKeptFor at now: its process is gone.
+func (r SourceReport) Old(now time.Time) bool { return now.Sub(r.At) > ReportsKeptFor }
+
+// CurrentReports are the reports not Old at now.
+func CurrentReports(reports []SourceReport, now time.Time) []SourceReport {
+	return slices.DeleteFunc(slices.Clone(reports), func(r SourceReport) bool { return r.Old(now) })
+}
+
 // staleAfter is how old a report may be before its process counts as gone.
 func (r SourceReport) staleAfter() time.Duration {
 	return 3*time.Duration(r.EverySeconds*float64(time.Second)) + 5*time.Second
@@ -247,7 +269,7 @@ func WriteStatusTable(w io.Writer, reports []SourceReport, now time.Time) {
 	n, failing, gone := 0, 0, 0
 	for _, r := range reports {
 		s := r.Source
-		if now.Sub(r.At) > time.Hour {
+		if r.Old(now) {
 			continue
 		}
 		n++
@@ -274,10 +296,7 @@ func WriteStatusTable(w io.Writer, reports []SourceReport, now time.Time) {
 			if check == "" {
 				check = "-"
 			}
-			last = e.Class + ": " + e.Message
-			if len(last) > 100 {
-				last = last[:100] + "…"
-			}
+			last = pollers.TruncateRunes(e.Class+": "+e.Message, 100)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", s.Provider, s.Poller, r.Process, state,
 			s.ConsecutiveFailures, ago(s.LastSuccess), fresh, next, check, strings.ReplaceAll(last, "\n", " "))
