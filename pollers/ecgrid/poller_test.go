@@ -485,3 +485,17 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// ECGridOS speaks SOAP through its own client: an HTTP error without a fault names
+// settings.endpoint (404) or the credentials (401).
+func TestFaultsNameTheSetting(t *testing.T) {
+	for status, want := range map[int]string{
+		http.StatusNotFound:     "check settings.endpoint, expected like https://os.ecgrid.io/v4.1/prod/ECGridOS.asmx",
+		http.StatusUnauthorized: "check settings.login and settings.password, or settings.api_key",
+	} {
+		f := &Fault{HTTPStatus: status, Kind: map[int]Kind{404: KindBadRequest, 401: KindAuth}[status]}
+		if !strings.Contains(f.Error(), want) {
+			t.Errorf("HTTP %d: %v, want %q", status, f, want)
+		}
+	}
+}

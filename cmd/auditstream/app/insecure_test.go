@@ -15,34 +15,54 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"gopkg.in/yaml.v3"
 
 	"github.com/auditstream/auditstream/internal/metrics"
-	"github.com/auditstream/auditstream/pollers/ecgrid"
 )
 
-// credentialed is one settings block per provider and per HTTP sink that sends a
-// credential to its URL: %[1]s stands for scheme://host[:port] of the URL, %[2]s for the
-// rest of a block (an opt-out, a tls block). key is the URL's key; good is a path of the
-// expected form after the host, bad one the provider's validation refuses, with the words
-// the problem must hold.
+// credCase is one settings block of a provider or an HTTP sink that sends a credential to
+// its URL: %[1]s stands for scheme://host[:port] of the URL, %[2]s for the rest of a block
+// (an opt-out, a tls block), %[3]s for the path. key is the URL's key; good is a path of
+// the expected form after the host, bad one the provider's validation refuses, with the
+// words the problem must hold; errors, per answer ("404", "html", "401"), what a poll's
+// error must say.
 type credCase struct {
 	kind, name, block, key string
 	good, bad, badSays     string
+	errors                 map[string][]string
 }
 
-var credentialed = []credCase{
-	{"provider", "ionos", `{base_url: "%[1]s%[3]s", token: t0k%[2]s}`, "base_url", "/activitylog/v1", "/v1", "must end with /activitylog/v1"},
-	{"provider", "ecgrid", `{endpoint: "%[1]s%[3]s", login: a@example.com, password: pw, network_id: "1"%[2]s}`, "endpoint",
-		"/v4.1/prod/ECGridOS.asmx", "/v4.1/prod", "must end with .asmx"},
-	{"provider", "constellation1", `{base_url: "%[1]s%[3]s", api_key: k3y%[2]s}`, "base_url", "/rest", "", "must end with /rest"},
-	{"provider", "conga", `{base_url: "%[1]s%[3]s", token_url: "%[1]s/api/v1/auth/connect/token", client_id: c, client_secret: s3cret%[2]s}`,
-		"base_url", "", "/api/sign/v1", "leave /api/sign/v1 out"},
-	{"provider", "signinghub", `{base_url: "%[1]s%[3]s", client_id: c, client_secret: s3cret, username: u, password: pw%[2]s}`,
-		"base_url", "", "/v3", "leave /v3 out"},
-	{"sink", "webhook", `{url: "%[1]s%[3]s", secret: 0123456789abcdef%[2]s}`, "url", "/hook", "", ""},
-	{"sink", "splunk_hec", `{url: "%[1]s%[3]s", token: t0k%[2]s}`, "url", "", "", ""},
-	{"sink", "elasticsearch", `{urls: ["%[1]s%[3]s"], api_key: k3y%[2]s}`, "urls[0]", "", "", ""},
-	{"sink", "loki", `{url: "%[1]s%[3]s", username: u, password: pw%[2]s}`, "url", "", "", ""},
+// credentialed is every registered provider's case, read from its own folder
+// (pollers/<provider>/testdata/security.yaml: adding a provider touches no file here),
+// and the HTTP sinks'.
+var credentialed = append(providerCases(), []credCase{
+	{kind: "sink", name: "webhook", block: `{url: "%[1]s%[3]s", secret: 0123456789abcdef%[2]s}`, key: "url", good: "/hook"},
+	{kind: "sink", name: "splunk_hec", block: `{url: "%[1]s%[3]s", token: t0k%[2]s}`, key: "url"},
+	{kind: "sink", name: "elasticsearch", block: `{urls: ["%[1]s%[3]s"], api_key: k3y%[2]s}`, key: "urls[0]"},
+	{kind: "sink", name: "loki", block: `{url: "%[1]s%[3]s", username: u, password: pw%[2]s}`, key: "url"},
+}...)
+
+// providerCases reads each registered provider's testdata/security.yaml (a provider
+// without one is left out here and reported by TestCredentialedTableCoversEveryPlugin).
+func providerCases() []credCase {
+	var out []credCase
+	for _, p := range Providers {
+		b, err := os.ReadFile(filepath.Join("..", "..", "..", "pollers", p, "testdata", "security.yaml"))
+		if err != nil {
+			continue
+		}
+		var f struct {
+			Block, Key, Good, Bad string
+			BadSays               string              `yaml:"bad_says"`
+			Errors                map[string][]string `yaml:"errors"`
+		}
+		if err := yaml.Unmarshal(b, &f); err != nil {
+			panic(fmt.Sprintf("pollers/%s/testdata/security.yaml: %v", p, err))
+		}
+		out = append(out, credCase{kind: "provider", name: p, block: f.Block, key: f.Key, good: f.Good, bad: f.Bad,
+			badSays: f.BadSays, errors: f.Errors})
+	}
+	return out
 }
 
 // notHTTP are the sink types that send nothing over HTTP (their own TLS checks apply).
@@ -72,13 +92,13 @@ func blockPath(kind string) string {
 	return "sinks[0].settings"
 }
 
-// Every provider and every HTTP sink is in the table (a new one must be added to it).
+// Every provider has its cases (in its folder) and every HTTP sink is in the table.
 func TestCredentialedTableCoversEveryPlugin(t *testing.T) {
 	for _, p := range Providers {
 		if !slices.ContainsFunc(credentialed, func(c credCase) bool {
 			return c.kind == "provider" && c.name == p
 		}) {
-			t.Errorf("provider %s has no case in credentialed", p)
+			t.Errorf("provider %s has no pollers/%s/testdata/security.yaml", p, p)
 		}
 	}
 	for _, s := range SinkTypes {
@@ -229,22 +249,8 @@ func TestProviderErrorsNameTheSetting(t *testing.T) {
 			_, _ = w.Write([]byte(`{"message":"unauthorized"}`))
 		},
 	}
-	want := map[string]map[string][]string{ // provider → mode → what the error must say
-		"ionos": {"404": {"HTTP 404", "check settings.base_url (expected like https://api.ionos.com/activitylog/v1)"},
-			"html": {"text/html", "Sign in", "check settings.base_url"}, "401": {"HTTP 401", "check settings.token"}},
-		"constellation1": {"404": {"encrypt", "HTTP 404", "check settings.base_url"}, "html": {"text/html", "check settings.base_url"},
-			"401": {"refused again with a new token", "HTTP 401", "check settings.api_key"}},
-		"conga": {"404": {"HTTP 404", "check settings.token_url"}, "html": {"text/html", "check settings.token_url"},
-			"401": {"refused again with a new token", "HTTP 401", "check settings.client_id and settings.client_secret"}},
-		"signinghub": {"404": {"HTTP 404", "check settings.base_url", "without /v3"}, "html": {"text/html", "check settings.base_url"},
-			"401": {"refused again with a new token", "HTTP 401", "settings.username and settings.password"}},
-	}
 	for _, c := range credentialed {
-		modesOf, ok := want[c.name]
-		if !ok {
-			continue // ecgrid speaks SOAP (its faults name their own settings); sinks
-		}
-		for mode, says := range modesOf {
+		for mode, says := range c.errors { // none for ECGridOS (SOAP: its faults name their settings) and the sinks
 			t.Run(c.name+" "+mode, func(t *testing.T) {
 				srv := httptest.NewServer(modes[mode])
 				defer srv.Close()
@@ -272,20 +278,6 @@ func TestProviderErrorsNameTheSetting(t *testing.T) {
 					}
 				}
 			})
-		}
-	}
-}
-
-// ECGridOS speaks SOAP through its own client: an HTTP error without a fault names
-// settings.endpoint (404) or the credentials (401).
-func TestECGridFaultsNameTheSetting(t *testing.T) {
-	for status, want := range map[int]string{
-		http.StatusNotFound:     "check settings.endpoint, expected like https://os.ecgrid.io/v4.1/prod/ECGridOS.asmx",
-		http.StatusUnauthorized: "check settings.login and settings.password, or settings.api_key",
-	} {
-		f := &ecgrid.Fault{HTTPStatus: status, Kind: map[int]ecgrid.Kind{404: ecgrid.KindBadRequest, 401: ecgrid.KindAuth}[status]}
-		if !strings.Contains(f.Error(), want) {
-			t.Errorf("HTTP %d: %v, want %q", status, f, want)
 		}
 	}
 }
