@@ -2,6 +2,7 @@ package mapkit
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -226,7 +227,7 @@ type Entry struct {
 
 // Keys are the entry's keys that Read maps, and extra: what Unmapped.RestLoose leaves out.
 func (d Entry) Keys(extra ...string) []string {
-	keys := extra
+	keys := slices.Clip(extra) // appending never writes into the caller's array
 	for _, k := range []string{d.Word, d.Time, d.UserName, d.UserEmail, d.UID, d.IP, d.Target} {
 		if k != "" {
 			keys = append(keys, k)

@@ -59,3 +59,16 @@ func TestEntryOpen(t *testing.T) {
 		}
 	}
 }
+
+// Keys never writes into the caller's slice, even one with room to spare.
+func TestKeysLeaveTheCallersSliceAlone(t *testing.T) {
+	extra := make([]string, 1, 8)
+	extra[0] = "enterprisename"
+	got := Entry{Word: "type", Time: "datetime"}.Keys(extra...)
+	if len(got) != 3 || got[0] != "enterprisename" || got[1] != "type" || got[2] != "datetime" {
+		t.Fatalf("keys %v", got)
+	}
+	if spare := extra[:2]; spare[1] != "" {
+		t.Fatalf("Keys wrote %q past the caller's slice", spare[1])
+	}
+}
